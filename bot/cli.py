@@ -1,0 +1,146 @@
+"""The `sigap` command line (also `python -m bot`). Help text is in Indonesian."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from bot.settings import SAMPLE_ROSTER, Settings
+from handlers.base import UserError
+from models.db import Database
+from models.pemda import PemdaFileError
+from models.roster import RosterError, import_roster
+from models.tables import Contact, Role, Unit
+
+log = logging.getLogger("sigap")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sigap", description="Sigap: bot pengingat dan eskalasi kepatuhan OPD (Telegram, WhatsApp, konsol)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="PERINTAH")
+    run = sub.add_parser("run", help="menjalankan bot (kanal yang dikonfigurasi; tanpa kanal: konsol)")
+    run.add_argument(
+        "--as", dest="as_contact", default="", help="kontak untuk konsol bila tidak ada kanal (nama, HP, id)"
+    )
+    console = sub.add_parser("console", help="mengobrol dengan bot di terminal sebagai seorang kontak")
+    console.add_argument("--as", dest="as_contact", required=True, help="kontak: nama, nomor HP, atau id")
+    db = sub.add_parser("db", help="basis data")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="AKSI")
+    db_sub.add_parser("upgrade", help="membuat/memperbarui skema basis data ke versi terbaru")
+    imp = sub.add_parser("import", help="mengimpor data")
+    imp_sub = imp.add_subparsers(dest="import_command", required=True, metavar="JENIS")
+    roster = imp_sub.add_parser("roster", help="mengimpor roster unit dan kontak dari CSV atau XLSX")
+    roster.add_argument("file", type=Path, nargs="?", default=None, help="berkas .csv/.xlsx (bawaan: contoh roster)")
+    roster.add_argument("--if-empty", action="store_true", help="hanya bila basis data belum berisi unit")
+    invite = sub.add_parser("invite", help="membuat kode undangan sekali pakai")
+    invite.add_argument("--unit", required=True, help="kode atau nama pendek unit, mis. DINKES")
+    invite.add_argument("--role", required=True, choices=[r.value for r in Role], help="peran")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sigap` command."""
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args, settings)
+    except PemdaFileError as exc:
+        print(f"Berkas Pemda bermasalah:\n{exc}", file=sys.stderr)
+        return 2
+    except UserError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "db":
+        Database(settings.database_url).upgrade()
+        print("Skema basis data sudah versi terbaru.")
+        return 0
+    if args.command == "import":
+        return _import_roster(settings, args.file, if_empty=args.if_empty)
+    if args.command == "invite":
+        return _invite(settings, args.unit, Role(args.role))
+    if args.command == "console":
+        return asyncio.run(_console(settings, args.as_contact))
+    if args.command == "run":
+        from bot.runner import run
+
+        return asyncio.run(run(settings, console_as=args.as_contact or settings.console_as))
+    raise AssertionError(args.command)
+
+
+def _import_roster(settings: Settings, path: Path | None, *, if_empty: bool) -> int:
+    db = Database(settings.database_url)
+    file = path or SAMPLE_ROSTER
+    with db.uow() as uow:
+        if if_empty and uow.session.exec(select(Unit).limit(1)).first() is not None:
+            print("Basis data sudah berisi unit; roster tidak diimpor ulang.")
+            return 0
+        try:
+            result = import_roster(uow.session, file)
+        except RosterError as exc:
+            print(f"Roster {file} tidak diimpor; tidak ada yang ditulis. Perbaiki dulu:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return 1
+        except FileNotFoundError:
+            print(f"Berkas {file} tidak ditemukan.", file=sys.stderr)
+            return 1
+        uow.commit()
+    print(f"Roster {file.name}: {result.summary()}")
+    return 0
+
+
+def _invite(settings: Settings, unit_text: str, role: Role) -> int:
+    from bot.wiring import build_deps
+    from handlers.base import find_unit
+    from handlers.registration import create_invite, invite_links
+
+    deps = build_deps(settings)
+    with deps.db.uow() as uow:
+        unit = find_unit(uow.session, unit_text)
+        invite = create_invite(uow.session, unit, role, deps.clock.now(), days=deps.invite_days)
+        uow.commit()
+    print(f"Kode undangan {role.value} {unit.name}: {invite.code}")
+    print(f"Berlaku sekali sampai {invite.expires_at:%Y-%m-%d %H:%M} UTC. Kirim ke bot: /start {invite.code}")
+    for link in invite_links(invite.code, deps.telegram_username, deps.whatsapp_number):
+        print(link)
+    return 0
+
+
+def default_console_contact(db: Database) -> Contact | None:
+    """The first active admin, for the console when nobody is named."""
+    with db.uow() as uow:
+        return uow.session.exec(
+            select(Contact)
+            .where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True))
+            .order_by(col(Contact.id))
+        ).first()
+
+
+async def _console(settings: Settings, who: str) -> int:
+    from bot.console import run_console
+    from bot.wiring import build_deps
+    from handlers.registration import find_contact
+
+    deps = build_deps(settings)
+    with deps.db.uow() as uow:
+        contact = find_contact(uow.session, who) if who else None
+    contact = contact or default_console_contact(deps.db)
+    if contact is None:
+        print("Belum ada kontak. Jalankan: sigap import roster", file=sys.stderr)
+        return 1
+    await run_console(deps, contact)
+    return 0

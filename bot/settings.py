@@ -1,0 +1,62 @@
+"""Settings from the environment and `.env` (every variable is documented in .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_PEMDA = ROOT / "sigap.example.toml"
+SAMPLE_ROSTER = ROOT / "samples" / "roster_sukamakmur.csv"
+
+
+class Settings(BaseSettings):
+    """Everything that differs between deployments and is not in the Pemda file."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///sigap.db", validation_alias="SIGAP_DATABASE_URL")
+    pemda_file: Path = Field(Path("sigap.toml"), validation_alias="SIGAP_PEMDA_FILE")
+    log_level: str = Field("INFO", validation_alias="SIGAP_LOG_LEVEL")
+    invite_days: int = Field(7, ge=1, le=60, validation_alias="SIGAP_INVITE_DAYS")
+    console_as: str = Field("", validation_alias="SIGAP_CONSOLE_AS")
+    http_host: str = Field("0.0.0.0", validation_alias="SIGAP_HTTP_HOST")  # noqa: S104 (a server binds all)
+    http_port: int = Field(8080, validation_alias="SIGAP_HTTP_PORT")
+    outbox_max_attempts: int = Field(8, ge=1, le=50, validation_alias="SIGAP_OUTBOX_MAX_ATTEMPTS")
+    dispatch_batch: int = Field(100, ge=1, le=5000, validation_alias="SIGAP_DISPATCH_BATCH")
+
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = Field("https://api.telegram.org/bot", validation_alias="TELEGRAM_API_BASE_URL")
+    telegram_webhook_url: str = Field("", validation_alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_rate_global: float = Field(30.0, gt=0, validation_alias="TELEGRAM_RATE_GLOBAL")
+    telegram_rate_per_chat: float = Field(1.0, gt=0, validation_alias="TELEGRAM_RATE_PER_CHAT")
+    telegram_rate_per_group_minute: float = Field(20.0, gt=0, validation_alias="TELEGRAM_RATE_PER_GROUP_MINUTE")
+
+    whatsapp_access_token: SecretStr | None = Field(None, validation_alias="WHATSAPP_ACCESS_TOKEN")
+    whatsapp_phone_number_id: str = Field("", validation_alias="WHATSAPP_PHONE_NUMBER_ID")
+    whatsapp_display_number: str = Field("", validation_alias="WHATSAPP_DISPLAY_NUMBER")
+    whatsapp_app_secret: SecretStr | None = Field(None, validation_alias="WHATSAPP_APP_SECRET")
+    whatsapp_verify_token: SecretStr | None = Field(None, validation_alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_api_base_url: str = Field("https://graph.facebook.com", validation_alias="WHATSAPP_API_BASE_URL")
+    whatsapp_api_version: str = Field("v21.0", validation_alias="WHATSAPP_API_VERSION")
+    whatsapp_rate_global: float = Field(80.0, gt=0, validation_alias="WHATSAPP_RATE_GLOBAL")
+    whatsapp_pair_interval: float = Field(6.0, ge=0, validation_alias="WHATSAPP_PAIR_INTERVAL")
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Whether a Telegram bot token is configured."""
+        return self.telegram_bot_token is not None and bool(self.telegram_bot_token.get_secret_value())
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """Whether the WhatsApp Cloud API is configured."""
+        return self.whatsapp_access_token is not None and bool(self.whatsapp_phone_number_id)
+
+    def pemda_path(self) -> Path:
+        """The Pemda file; the bundled example when the default sigap.toml does not exist."""
+        if self.pemda_file == Path("sigap.toml") and not self.pemda_file.exists():
+            return EXAMPLE_PEMDA
+        return self.pemda_file

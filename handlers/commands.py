@@ -1,0 +1,58 @@
+"""The one visible command table: every chat command, who may use it, and how it is written."""
+
+from __future__ import annotations
+
+from handlers import registration, report, status
+from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
+from models.messages import Reply
+from models.tables import ROLE_LABELS, Role
+
+
+async def bantuan(ctx: Ctx) -> list[Reply]:
+    """/bantuan: the commands this person may use."""
+    if ctx.contact is None:
+        return [Reply("Untuk mendaftar, kirim kode undangan dari admin: /start KODE")]
+    role = ctx.role
+    lines = [f"Perintah untuk {ROLE_LABELS[role]}:"]
+    lines.extend(f"{c.usage} — {c.summary}" for c in COMMANDS if c.allowed(role) and c.name != "start")
+    return [Reply("\n".join(lines))]
+
+
+async def batal(ctx: Ctx) -> list[Reply]:
+    """/batal: close the open guided conversation."""
+    had = ctx.get_state() is not None
+    ctx.clear_state()
+    return [Reply("Baik, dibatalkan." if had else "Tidak ada yang sedang berjalan.")]
+
+
+COMMANDS: list[Command] = [
+    Command("start", registration.start, "mendaftar dengan kode undangan", "/start KODE", public=True),
+    Command("bantuan", bantuan, "daftar perintah", "/bantuan", aliases=("help", "menu"), public=True),
+    Command("lapor", report.lapor, "melaporkan capaian program", "/lapor [program] [nilai]", REPORTERS),
+    Command("status", status.status, "status unit pada setiap program", "/status [unit]", ALL_ROLES),
+    Command(
+        "rekap",
+        status.rekap,
+        "rekap semua unit, yang tertinggal di atas",
+        "/rekap",
+        frozenset({Role.ADMIN, Role.PIMPINAN, Role.CAMAT}),
+    ),
+    Command("unit", status.unit_list, "daftar unit dan nama pendeknya", "/unit", ALL_ROLES),
+    Command("undang", registration.undang, "membuat kode undangan", "/undang <unit> <peran>", frozenset({Role.ADMIN})),
+    Command("batal", batal, "membatalkan isian yang sedang berjalan", "/batal", ALL_ROLES),
+]
+
+FLOWS = {report.FLOW: report.continue_flow}
+
+
+def lookup(name: str) -> Command | None:
+    """The command called `name` or one of its aliases."""
+    for command in COMMANDS:
+        if name == command.name or name in command.aliases:
+            return command
+    return None
+
+
+def menu_for(role: Role | None) -> list[tuple[str, str]]:
+    """(command, summary) pairs for a channel's command menu."""
+    return [(c.name, c.summary) for c in COMMANDS if c.allowed(role)]

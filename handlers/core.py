@@ -1,0 +1,118 @@
+"""The single entry point: one incoming message, one unit of work, the replies."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from handlers.base import NOT_REGISTERED, Ctx, Deps, UserError
+from handlers.commands import FLOWS, lookup
+from models.messages import Channel, Incoming, Reply
+from models.tables import Contact, InboundSeen, Role
+
+log = logging.getLogger(__name__)
+
+TROUBLE = "Mohon maaf, terjadi gangguan saat memproses pesan Bapak/Ibu. Silakan coba lagi beberapa saat lagi."
+
+
+def identify(session: Session, incoming: Incoming) -> Contact | None:
+    """The registered, active contact who sent `incoming`, if any."""
+    if incoming.channel is Channel.TELEGRAM:
+        stmt = select(Contact).where(Contact.telegram_user_id == incoming.address)
+    elif incoming.channel is Channel.WHATSAPP:
+        stmt = select(Contact).where(Contact.wa_number == incoming.address)
+    else:
+        if not incoming.address.isdigit():
+            return None
+        contact = session.get(Contact, int(incoming.address))
+        return contact if contact is not None and contact.active else None
+    contact = session.exec(stmt).first()
+    return contact if contact is not None and contact.active and contact.unit_id is not None else None
+
+
+async def handle(deps: Deps, incoming: Incoming, *, dedupe_key: str | None = None) -> list[Reply]:
+    """Answer one message. Nothing is saved unless the handler succeeds; errors never reach the person raw."""
+    now = deps.clock.now()
+    with deps.db.uow() as uow:
+        if dedupe_key is not None and not _claim(uow.session, incoming.channel, dedupe_key, now):
+            log.info("duplicate %s message ignored", incoming.channel.value)
+            return []
+        contact = identify(uow.session, incoming)
+        ctx = Ctx(deps=deps, uow=uow, incoming=incoming, contact=contact, now=now)
+        try:
+            replies = await _route(ctx)
+        except UserError as exc:
+            uow.rollback()
+            replies = [Reply(str(exc))]
+        except Exception:
+            log.exception("handler failed for a %s message", incoming.channel.value)
+            uow.rollback()
+            replies = [Reply(TROUBLE)]
+        if dedupe_key is not None and uow.session.get(InboundSeen, (incoming.channel.value, dedupe_key)) is None:
+            uow.session.add(InboundSeen(channel=incoming.channel.value, key=dedupe_key, at=now))
+        _touch_contact(ctx)
+        uow.commit()
+        return replies
+
+
+def _claim(session: Session, channel: Channel, key: str, now: datetime) -> bool:
+    """Record a provider message id as processed; False when another delivery already did."""
+    session.add(InboundSeen(channel=channel.value, key=key, at=now))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
+def _touch_contact(ctx: Ctx) -> None:
+    """A person who writes is reachable again on that channel (and opens WhatsApp's 24-hour window)."""
+    contact = ctx.contact
+    if contact is None or contact.id is None:
+        return
+    contact = ctx.session.get(Contact, contact.id)
+    if contact is None:
+        return
+    if ctx.incoming.channel is Channel.TELEGRAM:
+        contact.unreachable_telegram = False
+    elif ctx.incoming.channel is Channel.WHATSAPP:
+        contact.unreachable_whatsapp = False
+        contact.wa_last_inbound_at = ctx.now
+    ctx.session.add(contact)
+
+
+async def _route(ctx: Ctx) -> list[Reply]:
+    incoming = ctx.incoming
+    name = incoming.command
+    if name is None:
+        if ctx.contact is None:
+            return await _unregistered_text(ctx)
+        state = ctx.get_state()
+        if state is not None and state.flow in FLOWS:
+            return await FLOWS[state.flow](ctx)
+        if not incoming.body:
+            return [Reply("Pesan diterima. Ketik /bantuan untuk melihat perintah.")]
+        raise UserError("Mohon maaf, pesan itu tidak dikenali. Ketik /bantuan untuk melihat perintah, misalnya /lapor.")
+    command = lookup(name)
+    if command is None:
+        raise UserError(f"Perintah “/{name}” tidak dikenal. Ketik /bantuan untuk melihat daftar perintah.")
+    role = Role(ctx.contact.role) if ctx.contact is not None else None
+    if not command.allowed(role):
+        if ctx.contact is None:
+            raise UserError(NOT_REGISTERED)
+        raise UserError(f"Perintah /{command.name} tidak tersedia untuk peran Bapak/Ibu. Ketik /bantuan.")
+    return await command.handler(ctx)
+
+
+async def _unregistered_text(ctx: Ctx) -> list[Reply]:
+    """An unknown person typed text: on WhatsApp a bare invite code is accepted, otherwise explain."""
+    words = ctx.incoming.args
+    if len(words) == 1 and len(words[0]) == 8 and words[0].isalnum():
+        from handlers.registration import start
+
+        return await start(ctx)
+    raise UserError(NOT_REGISTERED)

@@ -1,0 +1,83 @@
+"""Channel-neutral message vocabulary: what a person sent and what the bot answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+
+class Channel(StrEnum):
+    """Where a message came from or goes to."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True)
+class Button:
+    """A tappable choice; `payload` is the text fed back to the bot when it is chosen."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a reply: a document (PDF, DOCX) or a picture."""
+
+    filename: str
+    content: bytes
+    kind: Literal["document", "photo"] = "document"
+    mime: str = "application/pdf"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message the bot sends back."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    attachment: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message a person sent, already translated out of the channel's own format.
+
+    `address` is the channel identity: Telegram user id, WhatsApp E.164 number, or the
+    contact id on the console. `payload` is set when the person tapped a button.
+    """
+
+    channel: Channel
+    address: str
+    text: str = ""
+    payload: str | None = None
+    display_name: str = ""
+    message_id: str | None = None
+    at: datetime | None = None
+    document_name: str | None = None
+    document_ref: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def body(self) -> str:
+        """The text to interpret: the button payload when a button was tapped."""
+        return (self.payload if self.payload is not None else self.text).strip()
+
+    @property
+    def command(self) -> str | None:
+        """The command word without the slash and any `@botname`, lower-case; None for plain text."""
+        body = self.body
+        if not body.startswith("/"):
+            return None
+        word = body.split(maxsplit=1)[0][1:]
+        return word.split("@", 1)[0].lower() or None
+
+    @property
+    def args(self) -> list[str]:
+        """The words after the command (or all words of plain text)."""
+        words = self.body.split()
+        return words[1:] if self.command is not None else words

@@ -1,0 +1,305 @@
+"""Database tables. Every datetime column holds UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back as an aware UTC datetime (SQLite forgets zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        """Refuse naive datetimes and normalise to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        """Attach UTC to values the driver hands back without a zone."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_column(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
+    """A UTC datetime column."""
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+def utcnow() -> datetime:
+    """The current time, aware UTC (for defaults only; logic takes time from the injected clock)."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    """What a person may do."""
+
+    ADMIN = "admin"
+    PIMPINAN = "pimpinan"
+    KEPALA = "kepala"
+    OPERATOR = "operator"
+    CAMAT = "camat"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.ADMIN: "Admin",
+    Role.PIMPINAN: "Pimpinan",
+    Role.KEPALA: "Kepala OPD",
+    Role.OPERATOR: "Operator OPD",
+    Role.CAMAT: "Camat",
+}
+
+UNIT_KINDS = (
+    "sekretariat",
+    "inspektorat",
+    "dinas",
+    "badan",
+    "bagian",
+    "satpol",
+    "rsud",
+    "kecamatan",
+    "kelurahan",
+    "desa",
+)
+
+
+class Unit(SQLModel, table=True):
+    """An OPD, a kecamatan office, or a kelurahan/desa under a kecamatan."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=32)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    aliases: str = Field(default="", max_length=200)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    active: bool = True
+
+    def alias_list(self) -> list[str]:
+        """The short names people type for this unit, lower-case."""
+        return [a.strip().lower() for a in self.aliases.split(",") if a.strip()]
+
+
+class Contact(SQLModel, table=True):
+    """A person the bot talks to, bound to one unit and one role."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    role: str = Field(max_length=16)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    title: str = Field(default="", max_length=200)
+    nip: str = Field(default="", max_length=32)
+    telegram_user_id: str | None = Field(default=None, unique=True, max_length=32)
+    wa_number: str | None = Field(default=None, unique=True, max_length=20)
+    preferred_channel: str | None = Field(default=None, max_length=16)
+    language: str = Field(default="id", max_length=8)
+    active: bool = True
+    unreachable_telegram: bool = False
+    unreachable_whatsapp: bool = False
+    wa_last_inbound_at: datetime | None = Field(default=None, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class Invite(SQLModel, table=True):
+    """A one-time code that binds whoever uses it to a unit and role."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True, max_length=32)
+    unit_id: int = Field(foreign_key="unit.id")
+    role: str = Field(max_length=16)
+    name_hint: str = Field(default="", max_length=120)
+    created_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    used_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    used_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class Program(SQLModel, table=True):
+    """An obligation the bot chases, mirrored from the Pemda file."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True, max_length=32)
+    title: str = Field(max_length=200)
+    measure: str = Field(max_length=16)
+    target: float = 0
+    total_target: float | None = None
+    unit_label: str = Field(default="", max_length=40)
+    period: str = Field(default="year", max_length=10)
+    applies_to: str = Field(default="", max_length=300)
+    active: bool = True
+
+
+class ChecklistItem(SQLModel, table=True):
+    """One indicator of a checklist program (MCP), answered by one unit."""
+
+    __table_args__ = (UniqueConstraint("program_key", "period", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_key: str = Field(max_length=32, index=True)
+    period: str = Field(max_length=10)
+    area: str = Field(max_length=120)
+    code: str = Field(max_length=32)
+    title: str = Field(max_length=300)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+
+
+class Verification(StrEnum):
+    """How far a report has been checked."""
+
+    SELF = "self"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class Report(SQLModel, table=True):
+    """One status update; rows are only ever added, the latest one that is not rejected counts."""
+
+    __table_args__ = (Index("ix_report_lookup", "program_key", "period", "unit_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    program_key: str = Field(max_length=32)
+    period: str = Field(max_length=10)
+    value: float | None = None
+    item_code: str | None = Field(default=None, max_length=32)
+    item_status: str | None = Field(default=None, max_length=16)
+    title: str | None = Field(default=None, max_length=300)
+    note: str = Field(default="", max_length=500)
+    evidence_url: str | None = Field(default=None, max_length=500)
+    reporter_id: int | None = Field(default=None, foreign_key="contact.id")
+    channel: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    verification: str = Field(default=Verification.SELF.value, max_length=16)
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what, when, from which channel."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    actor_id: int | None = Field(default=None, foreign_key="contact.id")
+    channel: str = Field(max_length=16)
+    action: str = Field(max_length=40)
+    target: str = Field(default="", max_length=200)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
+
+class ChatState(SQLModel, table=True):
+    """Where a guided conversation stands, so it survives a restart."""
+
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True)
+    flow: str = Field(max_length=32)
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class InboundSeen(SQLModel, table=True):
+    """Provider message ids already processed (Telegram update_id, WhatsApp wamid)."""
+
+    channel: str = Field(primary_key=True, max_length=16)
+    key: str = Field(primary_key=True, max_length=128)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class DayOff(SQLModel, table=True):
+    """A day off added on top of the national calendar (cuti bersama, local holiday)."""
+
+    day: date = Field(primary_key=True)
+    reason: str = Field(max_length=120)
+    created_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Pause(SQLModel, table=True):
+    """A unit's 'sedang diproses' pause of reminders, or an admin's dispensation."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    program_key: str = Field(max_length=32)
+    period: str = Field(max_length=10)
+    kind: str = Field(max_length=16)
+    until: date | None = None
+    reason: str = Field(default="", max_length=300)
+    created_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class OutboxStatus(StrEnum):
+    """Lifecycle of an outgoing message."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class Outbox(SQLModel, table=True):
+    """Every message the bot sends on its own, written before it is sent."""
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idem_key: str = Field(unique=True, max_length=200)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    channel: str = Field(max_length=16)
+    kind: str = Field(max_length=24)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    buttons: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    template_name: str | None = Field(default=None, max_length=64)
+    template_params: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    attachment_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    status: str = Field(default=OutboxStatus.PENDING.value, max_length=12)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=utc_column(nullable=False))
+    claimed_until: datetime | None = Field(default=None, sa_column=utc_column())
+    provider_id: str | None = Field(default=None, max_length=128, index=True)
+    last_error: str = Field(default="", max_length=500)
+    broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id", index=True)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_column())
+    read_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class StoredFile(SQLModel, table=True):
+    """A file the bot keeps to send (letters), with its hash."""
+
+    __tablename__ = "stored_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    filename: str = Field(max_length=200)
+    mime: str = Field(max_length=100)
+    sha256: str = Field(max_length=64)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Broadcast(SQLModel, table=True):
+    """An admin's broadcast: its audience, text and where its progress is shown."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_by_id: int = Field(foreign_key="contact.id")
+    channel: str = Field(max_length=16)
+    audience: str = Field(max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="draft", max_length=16)
+    total: int = 0
+    progress_chat: str | None = Field(default=None, max_length=64)
+    progress_message_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    confirmed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    finished_at: datetime | None = Field(default=None, sa_column=utc_column())

@@ -1,0 +1,72 @@
+"""The console chat and the `sigap` command line, as a person at a terminal uses them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.console import run_console
+from handlers.base import Deps
+from tests.conftest import KEPALA_DINKES, contact_named
+
+
+async def test_console_numbered_buttons(sdeps: Deps, tmp_path: Path) -> None:
+    script: Iterator[str] = iter(["/lapor", "2", "120", "/status", "/keluar"])
+    out: list[str] = []
+
+    async def ask(_prompt: str) -> str | None:
+        return next(script, None)
+
+    await run_console(sdeps, contact_named(sdeps, KEPALA_DINKES), ask=ask, say=out.append, files_dir=tmp_path)
+    text = "\n".join(out)
+    assert "[2] e-Katalog lokal" in text
+    assert "Berapa jumlah produk" in text
+    assert "120 dari target 10 produk" in text
+    assert text.endswith("Sampai jumpa.")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SIGAP_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("SIGAP_LOG_LEVEL", "WARNING")
+    return tmp_path
+
+
+def test_cli_upgrade_import_invite(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert main(["import", "roster", "--if-empty"]) == 0
+    assert "72 baru" in capsys.readouterr().out
+    assert main(["import", "roster", "--if-empty"]) == 0
+    assert "tidak diimpor ulang" in capsys.readouterr().out
+    assert main(["invite", "--unit", "dinkes", "--role", "kepala"]) == 0
+    out = capsys.readouterr().out
+    assert "Kode undangan kepala Dinas Kesehatan:" in out and "/start " in out
+
+
+def test_cli_bad_roster_writes_nothing(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["db", "upgrade"])
+    bad = env / "bad.csv"
+    bad.write_text("unit_code,unit_name,unit_kind\nX,,planet\n", encoding="utf-8")
+    assert main(["import", "roster", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "tidak ada yang ditulis" in err and "baris 2, kolom unit_code" in err and "baris 2, kolom unit_kind" in err
+
+
+def test_cli_unknown_unit_for_invite(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["db", "upgrade"])
+    main(["import", "roster"])
+    assert main(["invite", "--unit", "planet", "--role", "kepala"]) == 2
+    assert "Unit “planet” tidak ditemukan" in capsys.readouterr().err
+
+
+def test_cli_wrong_pemda_file(env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (env / "pemda.toml").write_text("[pemda]\nname='X'\n", encoding="utf-8")
+    monkeypatch.setenv("SIGAP_PEMDA_FILE", str(env / "pemda.toml"))
+    main(["db", "upgrade"])
+    assert main(["invite", "--unit", "dinkes", "--role", "kepala"]) == 2
+    err = capsys.readouterr().err
+    assert "pemda.short_name" in err and "letterhead" in err

@@ -1,0 +1,86 @@
+"""Invites: only invited people get a unit and a role."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from handlers.base import Deps
+from models.clock import FakeClock
+from models.messages import Channel
+from models.tables import AuditLog, Contact, Invite
+from tests.conftest import ADMIN, Person, console_person
+
+
+async def _invite(deps: Deps, text: str = "/undang dinkes kepala") -> str:
+    reply = await console_person(deps, ADMIN).text(text)
+    assert "Kode undangan" in reply, reply
+    code = reply.split(": ", 1)[1].split()[0]
+    assert len(code) == 8
+    return code
+
+
+async def test_admin_invite_then_start_binds_telegram_account(deps: Deps) -> None:
+    code = await _invite(deps)
+    stranger = Person(deps, Channel.TELEGRAM, "5550001", "Slamet")
+    assert "belum terdaftar" in await stranger.text("/status")
+    reply = await stranger.text(f"/start {code}")
+    assert "terdaftar sebagai Kepala OPD Dinas Kesehatan" in reply
+    status = await stranger.text("/status")
+    assert "Dinas Kesehatan" in status
+    with deps.db.uow() as uow:
+        contact = uow.session.exec(select(Contact).where(Contact.telegram_user_id == "5550001")).one()
+        # the roster's one kepala of DINKES got the Telegram id, no duplicate person was made
+        assert contact.name == "Slamet Santoso"
+        assert uow.session.exec(select(AuditLog).where(AuditLog.action == "contact.bound")).first() is not None
+
+
+async def test_invite_link_points_at_the_bot(deps: Deps) -> None:
+    reply = await console_person(deps, ADMIN).text("/undang kecsukamakmur camat")
+    assert "https://t.me/sigap_test_bot?start=" in reply
+
+
+async def test_code_works_once(deps: Deps) -> None:
+    code = await _invite(deps)
+    await Person(deps, Channel.TELEGRAM, "1").text(f"/start {code}")
+    reply = await Person(deps, Channel.TELEGRAM, "2").text(f"/start {code}")
+    assert "sudah pernah dipakai" in reply
+    assert "belum terdaftar" in await Person(deps, Channel.TELEGRAM, "2").text("/status")
+
+
+async def test_expired_code_is_refused(deps: Deps, clock: FakeClock) -> None:
+    code = await _invite(deps)
+    clock.advance(timedelta(days=8))
+    reply = await Person(deps, Channel.TELEGRAM, "1").text(f"/start {code}")
+    assert "kedaluwarsa" in reply
+    with deps.db.uow() as uow:
+        assert uow.session.exec(select(Invite).where(Invite.code == code)).one().used_at is None
+
+
+async def test_unknown_code_and_stranger_get_polite_explanation(deps: Deps) -> None:
+    stranger = Person(deps, Channel.TELEGRAM, "999")
+    assert "tidak dikenal" in await stranger.text("/start ZZZZZZZZ")
+    assert "/start KODE" in await stranger.text("halo, saya mau daftar")
+    assert "/start KODE" in await stranger.text("/rekap")
+
+
+async def test_rebinding_to_another_unit_needs_a_fresh_invite(deps: Deps) -> None:
+    code = await _invite(deps)
+    person = Person(deps, Channel.TELEGRAM, "42")
+    await person.text(f"/start {code}")
+    assert "Dinas Kesehatan" in await person.text("/status")
+    new_code = await _invite(deps, "/undang disdik operator")
+    assert "Operator OPD Dinas Pendidikan" in await person.text(f"/start {new_code}")
+    assert "Dinas Pendidikan" in await person.text("/status")
+
+
+async def test_only_admin_may_invite(deps: Deps) -> None:
+    kepala = console_person(deps, "Slamet Santoso")
+    assert "tidak tersedia untuk peran" in await kepala.text("/undang dinkes kepala")
+
+
+async def test_camat_invite_needs_a_kecamatan(deps: Deps) -> None:
+    assert "hanya untuk unit kecamatan" in await console_person(deps, ADMIN).text("/undang dinkes camat")
+    assert "Peran “raja” tidak dikenal" in await console_person(deps, ADMIN).text("/undang dinkes raja")
+    assert "Format: /undang" in await console_person(deps, ADMIN).text("/undang")

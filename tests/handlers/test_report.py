@@ -1,0 +1,98 @@
+"""/lapor in one line and guided; bad input changes nothing."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from handlers.base import Deps
+from handlers.core import handle
+from models.messages import Channel, Incoming
+from models.tables import Report
+from tests.conftest import ADMIN, KEPALA_DINKES, console_person
+
+
+def _reports(deps: Deps) -> int:
+    with deps.db.uow() as uow:
+        return int(uow.session.exec(select(func.count()).select_from(Report)).one())
+
+
+async def test_one_line_report_then_status_shows_it_against_target(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    reply = await kepala.text("/lapor katalog 120")
+    assert "Tercatat untuk Dinas Kesehatan" in reply
+    assert "120 dari target 10 produk" in reply
+    status = await kepala.text("/status")
+    assert "✅ e-Katalog lokal: 120 dari target 10 produk" in status
+    assert "Selasa, 15 Desember 2026 (22 hari lagi)" in status
+
+
+async def test_percent_with_decimal_comma(deps: Deps) -> None:
+    reply = await console_person(deps, KEPALA_DINKES).text("/lapor p3dn 42,5")
+    assert "42,5 %" in reply and "minimal 40 %" in reply and "✅" in reply
+
+
+async def test_inovasi_submission_and_mcp_checklist(deps: Deps) -> None:
+    assert "“Posyandu Digital Terpadu”" in await console_person(deps, KEPALA_DINKES).text(
+        "/lapor inovasi Posyandu Digital Terpadu"
+    )
+    bappeda = console_person(deps, "Neneng Santoso")
+    reply = await bappeda.text("/lapor mcp 1.1 selesai https://drive.example/bukti.pdf")
+    assert "indikator 1.1: selesai" in reply and "1 dari 2 indikator" in reply
+    assert "Indikator “9.9” bukan tanggung jawab" in await bappeda.text("/lapor mcp 9.9 selesai")
+
+
+async def test_bad_inputs_get_clear_replies_and_change_nothing(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    cases = {
+        "/lapor katalog 12a": "“12a” bukan angka. Contoh yang benar: /lapor katalog 120",
+        "/lapor katalog -3": "tidak boleh negatif",
+        "/lapor katalog 2,5": "harus bilangan bulat",
+        "/lapor p3dn 142": "tidak boleh lebih dari 100 %",
+        "/lapor xyz 5": "Program “xyz” tidak dikenal",
+        "/lapor disdik katalog 5": "hanya dapat melapor untuk Dinas Kesehatan",
+        "/lapor mcp": "tidak ditugaskan ke Dinas Kesehatan",
+        "/lapor inovasi ab": "Judul terlalu pendek",
+        "/laporan": "tidak dikenal. Ketik /bantuan",
+    }
+    for text, expected in cases.items():
+        assert expected in await kepala.text(text), text
+    assert _reports(deps) == 0
+
+
+async def test_guided_report_survives_a_restart(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    replies = await kepala.say("/lapor")
+    payloads = [b.payload for b in replies[0].buttons]
+    assert "/lapor katalog" in payloads
+    question = await kepala.say("ignored", payload="/lapor katalog")
+    assert "Berapa jumlah produk" in question[0].text
+    # a fresh set of dependencies stands for a restarted process: the state is in the database
+    restarted = Deps(db=deps.db, pemda=deps.pemda, clock=deps.clock, calendar=deps.calendar)
+    contact_id = kepala.address
+    replies = await handle(restarted, Incoming(Channel.CONSOLE, contact_id, text="1.250"))
+    assert "1.250 dari target 10 produk" in replies[0].text
+    assert "tidak dikenali" in (await kepala.text("57"))  # the flow is closed after the answer
+
+
+async def test_guided_checklist_with_buttons(deps: Deps) -> None:
+    bappeda = console_person(deps, "Neneng Santoso")
+    items = await bappeda.say("/lapor mcp")
+    assert [b.payload for b in items[0].buttons] == ["/lapor mcp 1.1", "/lapor mcp 1.2"]
+    statuses = await bappeda.say("x", payload="/lapor mcp 1.2")
+    assert [b.label for b in statuses[0].buttons] == ["Selesai", "Proses", "Belum"]
+    done = await bappeda.say("x", payload=statuses[0].buttons[0].payload)
+    assert "indikator 1.2: selesai" in done[0].text
+
+
+async def test_batal_closes_the_flow(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    await kepala.text("/lapor katalog")
+    assert "dibatalkan" in await kepala.text("/batal")
+    assert "tidak dikenali" in await kepala.text("120")
+    assert _reports(deps) == 0
+
+
+async def test_admin_reports_on_behalf_of_a_unit(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    assert "Tercatat untuk Dinas Pendidikan" in await admin.text("/lapor disdik katalog 7")
+    assert "Admin melapor atas nama unit" in await admin.text("/lapor katalog 7")

@@ -1,0 +1,52 @@
+"""/status, /rekap, /unit: each person sees what their role allows."""
+
+from __future__ import annotations
+
+from handlers.base import Deps
+from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, PIMPINAN, console_person
+
+
+async def test_camat_sees_kecamatan_and_sub_units(deps: Deps) -> None:
+    camat = console_person(deps, CAMAT_SUKAMAKMUR)
+    status = await camat.text("/status")
+    assert "Kecamatan Sukamakmur" in status
+    assert "Kelurahan Sukamakmur Utara" in status
+    assert "Kelurahan/desa di bawahnya" in status
+    assert "Kelurahan Sukamakmur" in await camat.text("/status KEL-SUKAMA1")
+    assert "hanya dapat melihat status kecamatan Anda" in await camat.text("/status dinkes")
+    rekap = await camat.text("/rekap")
+    assert "Rekap Kecamatan Sukamakmur" in rekap and "Dinas" not in rekap
+
+
+async def test_kepala_sees_only_own_unit(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    assert "hanya dapat melihat status unit Anda sendiri" in await kepala.text("/status disdik")
+    assert "tidak tersedia untuk peran" in await kepala.text("/rekap")
+    assert "Unit “planet” tidak ditemukan" in await kepala.text("/status planet")
+
+
+async def test_admin_rekap_lists_units_behind_first(deps: Deps) -> None:
+    await console_person(deps, KEPALA_DINKES).text("/lapor katalog 12")
+    await console_person(deps, KEPALA_DINKES).text("/lapor p3dn 41")
+    await console_person(deps, KEPALA_DINKES).text("/lapor inovasi Layanan Antar Obat Lansia")
+    rekap = await console_person(deps, ADMIN).text("/rekap")
+    lines = rekap.splitlines()
+    assert "1 dari 72 unit memenuhi semua program." in rekap or "unit memenuhi semua program" in rekap
+    assert "total 12 dari 500 produk" in rekap
+    table = [line for line in lines if line.startswith(("✅", "❌"))]
+    assert table[0].startswith("❌")
+    dinkes = next(i for i, line in enumerate(table) if " DINKES " in line)
+    assert table[dinkes].startswith("✅")
+    assert all(line.startswith("✅") for line in table[dinkes:])
+
+
+async def test_pimpinan_status_of_any_unit(deps: Deps) -> None:
+    pimpinan = console_person(deps, PIMPINAN)
+    assert "Dinas Pendidikan" in await pimpinan.text("/status disdik")
+    assert "Sebutkan unitnya" in await pimpinan.text("/status")
+    assert "/lapor" not in await pimpinan.text("/bantuan")
+
+
+async def test_unit_list_shows_aliases(deps: Deps) -> None:
+    units = await console_person(deps, KEPALA_DINKES).text("/unit")
+    assert "DINKES — Dinas Kesehatan — dinkes, kesehatan" in units
