@@ -10,7 +10,8 @@ Notes on the `holidays` package (checked against 0.108; pyproject requires >= 0.
 * Always pass ``language`` explicitly: with ``language=None`` the package guesses the language
   from the process locale (LANG/LC_ALL...), so the same code gives English names on one host and
   Indonesian on another. An unsupported language silently falls back to the original names.
-  We ask for ``"id"`` only if ``supported_languages`` lists it, else take the default names.
+  We ask for ``"id"`` only if ``supported_languages`` lists it, else pin ``default_language``
+  (the native names), and pass no language at all only to versions that predate both.
 * Islamic and Chinese holidays beyond the government's published table are computed and get an
   estimate suffix, e.g. ``"Hari Raya Idul Fitri (perkiraan)"``. The decree (SKB) may differ by a
   day; an admin corrects that with `extra_days_off` (removing a wrong date is not supported here).
@@ -47,12 +48,13 @@ _MAX_SCAN_DAYS = 3700  # ~10 years: no real calendar has a longer run of days of
 
 
 @functools.cache
-def _holiday_options() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Return the supported languages and categories of the installed Indonesian calendar."""
+def _holiday_options() -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    """Return the supported languages, categories and default language of the Indonesian calendar."""
     probe: Any = holidays.country_holidays("ID")
     languages = tuple(getattr(probe, "supported_languages", ()) or ())
     categories = tuple(getattr(probe, "supported_categories", ()) or ())
-    return languages, categories
+    default = getattr(probe, "default_language", None)
+    return languages, categories, default if isinstance(default, str) else None
 
 
 class WorkingCalendar:
@@ -116,13 +118,15 @@ class WorkingCalendar:
         """Fetch one year of national holidays into the merged cache (once per year)."""
         if year in self._loaded_years:
             return
-        self._loaded_years.add(year)
         if not 1 <= year <= 9999:
+            self._loaded_years.add(year)
             return
-        languages, categories = _holiday_options()
+        languages, categories, default = _holiday_options()
         kwargs: dict[str, Any] = {"years": year}
         if self._language in languages:
             kwargs["language"] = self._language
+        elif default in languages:  # pin the native names rather than let the locale decide
+            kwargs["language"] = default
         if self._with_government and "government" in categories:
             kwargs["categories"] = ("public", "government")
         for day, name in holidays.country_holidays("ID", **kwargs).items():
@@ -130,6 +134,7 @@ class WorkingCalendar:
                 self._national[day] = f"{self._national[day]}; {name}"
             else:
                 self._national.setdefault(day, str(name))
+        self._loaded_years.add(year)
 
     def national_holiday(self, d: date) -> str | None:
         """Return the national holiday name on `d`, if any."""

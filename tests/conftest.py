@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("PTB_TIMEDELTA", "true")  # python-telegram-bot 22: retry_after as timedelta, no warning
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass

@@ -1,0 +1,123 @@
+"""Maps a channel-neutral `Outbound` onto WhatsApp Cloud API calls."""
+
+from __future__ import annotations
+
+from bot.whatsapp.client import (
+    MAX_BUTTONS,
+    MAX_CAPTION,
+    MAX_INTERACTIVE_BODY,
+    MAX_LIST_ROWS,
+    MAX_TEXT,
+    WhatsAppClient,
+)
+from models.messages import Attachment, Button, Channel
+from models.outbound import Outbound, Permanent, Sent
+
+DEFAULT_PROMPT = "Pilih salah satu:"
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split `text` into chunks of at most `limit` characters, preferring line breaks, then spaces."""
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[: limit + 1]  # a break right after the limit still lets the chunk be `limit` long
+        cut = window.rfind("\n")
+        if cut <= 0:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            chunks.append(rest[:limit])
+            rest = rest[limit:]
+            continue
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut + 1 :]
+    if rest.strip() or not chunks:
+        chunks.append(rest)
+    return [chunk for chunk in chunks if chunk.strip()] or [text[:limit]]
+
+
+def split_tail(text: str, limit: int) -> tuple[str, str]:
+    """Split off the longest tail of at most `limit` characters that starts after a line break or space."""
+    if len(text) <= limit:
+        return "", text
+    window = text[-(limit + 1) :]
+    for separator in ("\n", " "):
+        index = window.find(separator)
+        if index >= 0:
+            cut = len(text) - len(window) + index
+            tail = text[cut + 1 :]
+            if tail.strip():
+                return text[:cut].rstrip(), tail
+    return text[:-limit], text[-limit:]
+
+
+def numbered_choices(text: str, buttons: tuple[Button, ...]) -> str:
+    """`text` followed by the buttons' labels as a numbered list, for when WhatsApp cannot show them."""
+    lines = [f"{i}. {button.label or button.payload}" for i, button in enumerate(buttons, start=1)]
+    return f"{text}\n\n" + "\n".join(lines) if text.strip() else "\n".join(lines)
+
+
+class WhatsAppSender:
+    """`Sender` for WhatsApp: templates, media, reply buttons, lists and long text."""
+
+    channel = Channel.WHATSAPP
+
+    def __init__(self, client: WhatsAppClient, *, list_label: str = "Pilih") -> None:
+        self.client = client
+        self.list_label = list_label
+
+    async def send(self, message: Outbound) -> Sent:
+        """Deliver `message`, returning the wamid of the last WhatsApp message it took."""
+        try:
+            return Sent(await self._send(message))
+        except ValueError as exc:  # a shape WhatsApp will never accept: retrying cannot help
+            raise Permanent(f"cannot send outbox {message.outbox_id} on WhatsApp: {exc}") from exc
+
+    async def _send(self, message: Outbound) -> str:
+        to = message.address
+        opaque = str(message.outbox_id)
+        if message.template is not None:
+            return await self.client.send_template(to, message.template, opaque=opaque)
+        if message.attachment is not None:
+            return await self._send_attachment(to, message.text, message.attachment, opaque)
+        buttons = message.buttons
+        if buttons and len(buttons) <= MAX_LIST_ROWS:
+            *leading, body = self._split_for_body(message.text)
+            for chunk in leading:
+                await self.client.send_text(to, chunk, opaque=opaque)
+            if len(buttons) <= MAX_BUTTONS:
+                return await self.client.send_buttons(to, body, buttons, opaque=opaque)
+            return await self.client.send_list(to, body, buttons, button_label=self.list_label, opaque=opaque)
+        text = numbered_choices(message.text, buttons) if buttons else message.text
+        if not text.strip():
+            raise ValueError("message has no text, buttons, attachment or template")
+        return await self._send_texts(to, text, opaque)
+
+    @staticmethod
+    def _split_for_body(text: str) -> list[str]:
+        """Text chunks to send ahead of an interactive message, then its body (at most 1024 characters)."""
+        if not text.strip():
+            return [DEFAULT_PROMPT]
+        chunks = split_text(text, MAX_TEXT)
+        head, body = split_tail(chunks.pop(), MAX_INTERACTIVE_BODY)
+        if head.strip():
+            chunks.append(head)
+        return [*chunks, body]
+
+    async def _send_attachment(self, to: str, text: str, attachment: Attachment, opaque: str) -> str:
+        caption: str | None = text if text.strip() else None
+        if caption is not None and len(caption) > MAX_CAPTION:
+            await self._send_texts(to, caption, opaque)
+            caption = None
+        media_id = await self.client.upload_media(attachment.content, attachment.mime, attachment.filename)
+        if attachment.kind == "photo":
+            return await self.client.send_image(to, media_id, caption, opaque=opaque)
+        return await self.client.send_document(to, media_id, attachment.filename, caption, opaque=opaque)
+
+    async def _send_texts(self, to: str, text: str, opaque: str) -> str:
+        wamid = ""
+        for chunk in split_text(text, MAX_TEXT):
+            wamid = await self.client.send_text(to, chunk, opaque=opaque)
+        return wamid
