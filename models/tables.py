@@ -262,6 +262,7 @@ class Outbox(SQLModel, table=True):
     template_name: str | None = Field(default=None, max_length=64)
     template_params: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     attachment_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    use_template: bool = False
     status: str = Field(default=OutboxStatus.PENDING.value, max_length=12)
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=utc_column(nullable=False))
@@ -303,3 +304,104 @@ class Broadcast(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     confirmed_at: datetime | None = Field(default=None, sa_column=utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class Notice(SQLModel, table=True):
+    """Ledger of stage notices queued: each (program, unit, period, stage) reaches a person once."""
+
+    __table_args__ = (UniqueConstraint("program_key", "unit_id", "period", "stage", "contact_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_key: str = Field(max_length=32)
+    unit_id: int = Field(foreign_key="unit.id")
+    period: str = Field(max_length=10)
+    stage: str = Field(max_length=32)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    channel: str = Field(max_length=16)
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Checkin(SQLModel, table=True):
+    """A weekly request for a fresh figure, and whether it was answered."""
+
+    __table_args__ = (UniqueConstraint("unit_id", "program_key", "week"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    program_key: str = Field(max_length=32)
+    week: str = Field(max_length=10)
+    asked_at: datetime = Field(sa_column=utc_column(nullable=False))
+    followup_at: datetime | None = Field(default=None, sa_column=utc_column())
+    answered_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class LetterStatus(StrEnum):
+    """Lifecycle of a warning letter."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    SENT = "sent"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class LetterSequence(SQLModel, table=True):
+    """The last number issued in a year's register."""
+
+    __tablename__ = "letter_sequence"
+
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class Letter(SQLModel, table=True):
+    """A numbered warning letter (surat teguran) in the register."""
+
+    __table_args__ = (
+        UniqueConstraint("year", "seq"),
+        UniqueConstraint("unit_id", "program_key", "period", "stage"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int
+    seq: int
+    number: str = Field(unique=True, max_length=100)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    program_key: str = Field(max_length=32)
+    period: str = Field(max_length=10)
+    stage: str = Field(max_length=16)
+    status: str = Field(default=LetterStatus.DRAFT.value, max_length=16, index=True)
+    pdf_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    docx_id: int | None = Field(default=None, foreign_key="stored_file.id")
+    sha256: str = Field(default="", max_length=64)
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    approved_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    approved_at: datetime | None = Field(default=None, sa_column=utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+    received_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    received_at: datetime | None = Field(default=None, sa_column=utc_column())
+    receipt_escalated_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class LetterEvent(SQLModel, table=True):
+    """One step in a letter's status history."""
+
+    __tablename__ = "letter_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id", index=True)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+    actor_id: int | None = Field(default=None, foreign_key="contact.id")
+    status: str = Field(max_length=16)
+    note: str = Field(default="", max_length=300)
+
+
+class SweepLock(SQLModel, table=True):
+    """One row that a sweep updates first, so sweeps never overlap (SQLite's write lock; PG uses an advisory lock)."""
+
+    __tablename__ = "sweep_lock"
+
+    id: int = Field(default=1, primary_key=True)
+    last_run_at: datetime | None = Field(default=None, sa_column=utc_column())

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 05:37:07.485223
+Create Date: 2026-11-21 05:42:39.007700
 """
 from alembic import op
 import sqlalchemy as sa
@@ -23,6 +23,11 @@ def upgrade() -> None:
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('at', models.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('channel', 'key')
+    )
+    op.create_table('letter_sequence',
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('last', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('year')
     )
     op.create_table('program',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -49,6 +54,11 @@ def upgrade() -> None:
     sa.Column('created_at', models.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('sweep_lock',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('last_run_at', models.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('unit',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -63,6 +73,21 @@ def upgrade() -> None:
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_unit_code'), ['code'], unique=True)
         batch_op.create_index(batch_op.f('ix_unit_parent_id'), ['parent_id'], unique=False)
+
+    op.create_table('checkin',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('program_key', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('week', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('asked_at', models.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('followup_at', models.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('answered_at', models.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('unit_id', 'program_key', 'week')
+    )
+    with op.batch_alter_table('checkin', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_checkin_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('checklistitem',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -169,6 +194,41 @@ def upgrade() -> None:
     with op.batch_alter_table('invite', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invite_code'), ['code'], unique=True)
 
+    op.create_table('letter',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('program_key', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('pdf_id', sa.Integer(), nullable=True),
+    sa.Column('docx_id', sa.Integer(), nullable=True),
+    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('summary', sa.Text(), server_default='', nullable=False),
+    sa.Column('created_at', models.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('approved_at', models.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', models.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_by_id', sa.Integer(), nullable=True),
+    sa.Column('received_at', models.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('receipt_escalated_at', models.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['contact.id'], ),
+    sa.ForeignKeyConstraint(['docx_id'], ['stored_file.id'], ),
+    sa.ForeignKeyConstraint(['pdf_id'], ['stored_file.id'], ),
+    sa.ForeignKeyConstraint(['received_by_id'], ['contact.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number'),
+    sa.UniqueConstraint('unit_id', 'program_key', 'period', 'stage'),
+    sa.UniqueConstraint('year', 'seq')
+    )
+    with op.batch_alter_table('letter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_letter_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_letter_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('pause',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -209,6 +269,20 @@ def upgrade() -> None:
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.create_index('ix_report_lookup', ['program_key', 'period', 'unit_id', 'id'], unique=False)
 
+    op.create_table('letter_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('letter_id', sa.Integer(), nullable=False),
+    sa.Column('at', models.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['contact.id'], ),
+    sa.ForeignKeyConstraint(['letter_id'], ['letter.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('letter_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_letter_event_letter_id'), ['letter_id'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idem_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -220,6 +294,7 @@ def upgrade() -> None:
     sa.Column('template_name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('template_params', sa.Text(), server_default='[]', nullable=False),
     sa.Column('attachment_id', sa.Integer(), nullable=True),
+    sa.Column('use_template', sa.Boolean(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', models.tables.UTCDateTime(timezone=True), nullable=False),
@@ -243,11 +318,34 @@ def upgrade() -> None:
         batch_op.create_index('ix_outbox_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_provider_id'), ['provider_id'], unique=False)
 
+    op.create_table('notice',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('program_key', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('outbox_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', models.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('program_key', 'unit_id', 'period', 'stage', 'contact_id')
+    )
+    with op.batch_alter_table('notice', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notice_contact_id'), ['contact_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('notice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notice_contact_id'))
+
+    op.drop_table('notice')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_provider_id'))
         batch_op.drop_index('ix_outbox_due')
@@ -255,6 +353,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbox_broadcast_id'))
 
     op.drop_table('outbox')
+    with op.batch_alter_table('letter_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_letter_event_letter_id'))
+
+    op.drop_table('letter_event')
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.drop_index('ix_report_lookup')
 
@@ -263,6 +365,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_pause_unit_id'))
 
     op.drop_table('pause')
+    with op.batch_alter_table('letter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_letter_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_letter_status'))
+
+    op.drop_table('letter')
     with op.batch_alter_table('invite', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invite_code'))
 
@@ -283,15 +390,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_checklistitem_program_key'))
 
     op.drop_table('checklistitem')
+    with op.batch_alter_table('checkin', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_checkin_unit_id'))
+
+    op.drop_table('checkin')
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_unit_parent_id'))
         batch_op.drop_index(batch_op.f('ix_unit_code'))
 
     op.drop_table('unit')
+    op.drop_table('sweep_lock')
     op.drop_table('stored_file')
     with op.batch_alter_table('program', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_program_key'))
 
     op.drop_table('program')
+    op.drop_table('letter_sequence')
     op.drop_table('inboundseen')
     # ### end Alembic commands ###
