@@ -1,19 +1,87 @@
-"""`sigap run`: the configured channels, or the console when none is configured."""
+"""`sigap run`: the configured channels, the HTTP server for webhooks, the dispatcher and the scheduler.
+
+With no channel configured it opens the console chat instead.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 
+from bot.channels import ChannelRuntime
+from bot.http import HttpServer, build_app
 from bot.settings import Settings
+from bot.wiring import build_deps
+from handlers.base import Deps
+from jobs.outbox import Dispatcher
 
 log = logging.getLogger(__name__)
 
 
-async def run(settings: Settings, *, console_as: str = "") -> int:
-    """Run the bot until interrupted."""
-    from bot.cli import _console
+async def build_channels(settings: Settings, deps: Deps) -> list[ChannelRuntime]:
+    """The runtimes of every configured channel."""
+    channels: list[ChannelRuntime] = []
+    if settings.telegram_enabled:
+        from bot.telegram.runtime import telegram_runtime
 
+        channels.append(await telegram_runtime(settings, deps))
+    if settings.whatsapp_enabled:
+        from bot.whatsapp.runtime import whatsapp_runtime
+
+        channels.append(await whatsapp_runtime(settings, deps))
+    return channels
+
+
+async def run(settings: Settings, *, console_as: str = "") -> int:
+    """Run the bot until SIGINT/SIGTERM."""
     if not settings.telegram_enabled and not settings.whatsapp_enabled:
+        from bot.cli import _console
+
         log.info("no channel configured: opening the console chat")
         return await _console(settings, console_as)
-    raise SystemExit("Kanal Telegram/WhatsApp belum tersedia di versi ini.")
+    deps = build_deps(settings)
+    channels = await build_channels(settings, deps)
+    dispatcher = Dispatcher(
+        db=deps.db,
+        senders={c.channel: c.sender for c in channels},
+        limiters={c.channel: c.limiter for c in channels},
+        clock=deps.clock,
+        max_attempts=settings.outbox_max_attempts,
+        batch=settings.dispatch_batch,
+        observers=[o for c in channels for o in c.observers],
+    )
+    if deps.db.is_sqlite:
+        recovered = dispatcher.recover()
+        if recovered:
+            log.info("released %d outbox rows left in flight by the previous run", recovered)
+    routes = [r for c in channels for r in c.routes]
+    server = HttpServer(build_app(routes), settings.http_host, settings.http_port) if routes else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    from bot.scheduler import start_scheduler
+
+    scheduler = start_scheduler(deps)
+    for channel in channels:
+        await channel.start()
+    if server is not None:
+        await server.start()
+        log.info("HTTP server listening on %s:%s", settings.http_host, server.port)
+    dispatch_task = asyncio.create_task(dispatcher.run_forever(stop))
+    log.info("Sigap running on %s", ", ".join(c.channel.value for c in channels))
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await dispatch_task
+        scheduler.shutdown(wait=False)
+        if server is not None:
+            await server.stop()
+        for channel in reversed(channels):
+            await channel.stop()
+        deps.db.dispose()
+    return 0

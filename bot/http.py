@@ -1,0 +1,59 @@
+"""The one ASGI app for webhooks (Telegram's and WhatsApp's) and /healthz, served by uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Sequence
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+
+async def healthz(_request: Request) -> Response:
+    """Liveness probe for load balancers and uptime checks."""
+    return JSONResponse({"status": "ok"})
+
+
+def build_app(routes: Sequence[BaseRoute]) -> Starlette:
+    """The app with the channels' webhook routes and /healthz."""
+    return Starlette(routes=[Route("/healthz", healthz, methods=["GET"]), *routes])
+
+
+class HttpServer:
+    """uvicorn in the running event loop; port 0 picks a free port (tests)."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self._config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(self._config)
+        self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+        self.port = port
+
+    async def start(self) -> None:
+        """Bind and start serving."""
+        family = socket.AF_INET6 if ":" in self._config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._config.host, self._config.port))
+        sock.set_inheritable(True)
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._socket is not None:
+            self._socket.close()
