@@ -18,9 +18,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/sigap db upgrade
-	$(BIN)/sigap import roster --if-empty
-	$(BIN)/sigap run
+	@$(BIN)/sigap db upgrade
+	@$(BIN)/sigap import roster --if-empty
+	@$(BIN)/sigap run
 
 test: lint typecheck pytest
 

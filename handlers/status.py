@@ -78,6 +78,8 @@ async def rekap(ctx: Ctx) -> list[Reply]:
         units = list(ctx.session.exec(select(Unit).where(col(Unit.active).is_(True)).order_by(col(Unit.code))).all())
         scope = ctx.pemda.pemda.short_name
     standings = load_standings(ctx.session, ctx.pemda, units, ctx.today)
+    with_programs = {uid for uid, _ in standings}
+    units = [u for u in units if u.id in with_programs]
     behind_count: dict[int, int] = defaultdict(int)
     for (uid, _), standing in standings.items():
         if not standing.compliant:
