@@ -11,9 +11,10 @@ from bot.whatsapp.client import (
     WhatsAppClient,
 )
 from models.messages import Attachment, Button, Channel
-from models.outbound import Outbound, Permanent, Sent
+from models.outbound import Outbound, Permanent, Sent, Template
 
 DEFAULT_PROMPT = "Pilih salah satu:"
+MAX_TEMPLATE_PARAM = 1024
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -59,6 +60,19 @@ def numbered_choices(text: str, buttons: tuple[Button, ...]) -> str:
     return f"{text}\n\n" + "\n".join(lines) if text.strip() else "\n".join(lines)
 
 
+def template_param(text: str) -> str:
+    """A template body parameter Graph accepts: no line breaks or tabs, no run of 4+ spaces, not empty."""
+    flat = " ".join(text.split())
+    if len(flat) > MAX_TEMPLATE_PARAM:
+        flat = flat[: MAX_TEMPLATE_PARAM - 1] + "…"
+    return flat or "-"
+
+
+def clean_template(template: Template) -> Template:
+    """`template` with every parameter made acceptable to Graph (error 132018 otherwise)."""
+    return Template(template.name, tuple(template_param(p) for p in template.params), template.language)
+
+
 class WhatsAppSender:
     """`Sender` for WhatsApp: templates, media, reply buttons, lists and long text."""
 
@@ -77,9 +91,9 @@ class WhatsAppSender:
 
     async def _send(self, message: Outbound) -> str:
         to = message.address
-        opaque = str(message.outbox_id)
+        opaque = str(message.outbox_id) if message.outbox_id > 0 else None  # direct replies carry no outbox id
         if message.template is not None:
-            return await self.client.send_template(to, message.template, opaque=opaque)
+            return await self.client.send_template(to, clean_template(message.template), opaque=opaque)
         if message.attachment is not None:
             return await self._send_attachment(to, message.text, message.attachment, opaque)
         buttons = message.buttons
@@ -106,7 +120,7 @@ class WhatsAppSender:
             chunks.append(head)
         return [*chunks, body]
 
-    async def _send_attachment(self, to: str, text: str, attachment: Attachment, opaque: str) -> str:
+    async def _send_attachment(self, to: str, text: str, attachment: Attachment, opaque: str | None) -> str:
         caption: str | None = text if text.strip() else None
         if caption is not None and len(caption) > MAX_CAPTION:
             await self._send_texts(to, caption, opaque)
@@ -116,7 +130,7 @@ class WhatsAppSender:
             return await self.client.send_image(to, media_id, caption, opaque=opaque)
         return await self.client.send_document(to, media_id, attachment.filename, caption, opaque=opaque)
 
-    async def _send_texts(self, to: str, text: str, opaque: str) -> str:
+    async def _send_texts(self, to: str, text: str, opaque: str | None) -> str:
         wamid = ""
         for chunk in split_text(text, MAX_TEXT):
             wamid = await self.client.send_text(to, chunk, opaque=opaque)

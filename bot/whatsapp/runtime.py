@@ -1,0 +1,324 @@
+"""WhatsApp in `sigap run`: the webhook routes, inbound processing, delivery statuses and the outbox sender.
+
+`GET /whatsapp` answers Meta's subscription handshake; `POST /whatsapp` checks the signature over the raw body,
+answers 200 at once and processes the batch in a background task (awaited by `stop()`). Every inbound message goes
+through the core once (its wamid is the dedupe key); the replies go straight back (the person just wrote, so the
+24-hour window is open). Delivery statuses update the outbox rows they belong to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from datetime import datetime
+
+import httpx
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels import ChannelRuntime
+from bot.settings import Settings
+from bot.whatsapp.client import CODE_PAIR_RATE, CODE_REENGAGEMENT, CODE_THROUGHPUT, CODE_UNDELIVERABLE, WhatsAppClient
+from bot.whatsapp.sender import WhatsAppSender
+from bot.whatsapp.webhook import (
+    SIGNATURE_HEADER,
+    InboundMessage,
+    StatusEvent,
+    WebhookBatch,
+    parse_webhook,
+    verify_signature,
+    verify_subscription,
+)
+from handlers.base import Deps
+from handlers.core import handle
+from jobs.alerts import AuthAlert, auth_alert
+from jobs.outbox import choose_channel, record_status
+from jobs.ratelimit import RateLimiter, RateRules
+from models.messages import Channel, Incoming, Reply
+from models.outbound import AuthFailed, Outbound, RateLimited, SendError
+from models.phone import mask_phone
+from models.tables import Contact, Outbox, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+PATH = "/whatsapp"
+QUICK_REPLIES = {
+    "lapor sekarang": "/lapor",
+    "lihat status": "/status",
+    "bantuan": "/bantuan",
+}
+"""Quick-reply buttons of the templates (docs/whatsapp-templates.md) and the command each one stands for."""
+_RETRY_LATER = frozenset({CODE_THROUGHPUT, CODE_PAIR_RATE})
+
+
+def rate_rules(settings: Settings) -> RateRules:
+    """WhatsApp's limits from the settings: messages per second per number, seconds between two to one person."""
+    interval = settings.whatsapp_pair_interval
+    return dataclasses.replace(
+        RateRules.whatsapp(settings.whatsapp_rate_global), recipient_interval=interval if interval > 0 else None
+    )
+
+
+def _secret(value: object) -> str:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if callable(getter) else ""
+
+
+class WhatsAppChannel:
+    """The webhook endpoint and the sender of one WhatsApp business number."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        client: WhatsAppClient,
+        *,
+        app_secret: str,
+        verify_token: str,
+        limiter: RateLimiter,
+        on_auth_failed: AuthAlert | None = None,
+    ) -> None:
+        self.deps = deps
+        self.client = client
+        self.sender = WhatsAppSender(client)
+        self.limiter = limiter
+        self.on_auth_failed = on_auth_failed
+        self._app_secret = app_secret
+        self._verify_token = verify_token
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    # -------------------------------------------------------------------------------------- wiring
+
+    def routes(self) -> list[BaseRoute]:
+        """`GET` and `POST /whatsapp`."""
+        return [Route(PATH, self.endpoint, methods=["GET", "POST"])]
+
+    def runtime(self) -> ChannelRuntime:
+        """This channel as `sigap run` starts it."""
+        return ChannelRuntime(
+            channel=Channel.WHATSAPP,
+            sender=self.sender,
+            limiter=self.limiter,
+            routes=self.routes(),
+            stop=self.stop,
+        )
+
+    async def idle(self) -> None:
+        """Wait until every webhook batch received so far has been processed."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Finish the batches in progress, then close the HTTP client."""
+        await self.idle()
+        await self.client.aclose()
+
+    # ------------------------------------------------------------------------------------ endpoints
+
+    async def endpoint(self, request: Request) -> Response:
+        """Meta's handshake (GET) or a webhook delivery (POST)."""
+        if request.method == "GET":
+            return self.verify(request)
+        return await self.receive(request)
+
+    def verify(self, request: Request) -> Response:
+        """Echo `hub.challenge` when the verify token matches (constant-time), else 403."""
+        challenge = verify_subscription(dict(request.query_params), self._verify_token)
+        if challenge is None:
+            log.warning("WhatsApp webhook verification refused")
+            return PlainTextResponse("Forbidden", status_code=403)
+        return PlainTextResponse(challenge)
+
+    async def receive(self, request: Request) -> Response:
+        """Check the signature over the raw body; 200 at once, processing happens after."""
+        raw = await request.body()
+        verdict = verify_signature(self._app_secret, raw, request.headers.get(SIGNATURE_HEADER))
+        if verdict == "missing":
+            log.warning("WhatsApp webhook without %s refused", SIGNATURE_HEADER)
+            return PlainTextResponse("Missing signature", status_code=401)
+        if verdict != "ok":
+            log.warning("WhatsApp webhook with a wrong signature refused")
+            return PlainTextResponse("Bad signature", status_code=403)
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return PlainTextResponse("Bad JSON", status_code=400)
+        batch = parse_webhook(payload)
+        if batch.messages or batch.statuses:
+            task = asyncio.create_task(self.process(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return PlainTextResponse("OK")
+
+    # ----------------------------------------------------------------------------------- processing
+
+    async def process(self, batch: WebhookBatch) -> None:
+        """Apply the statuses, then answer each message in order; one failure never stops the rest."""
+        if batch.statuses:
+            try:
+                self.apply_statuses(batch.statuses)
+            except Exception:
+                log.exception("could not apply %d WhatsApp statuses", len(batch.statuses))
+        for message in batch.messages:
+            if message.phone_number_id and message.phone_number_id != self.client.phone_number_id:
+                continue  # another number of the same business account
+            try:
+                await self.answer(message)
+            except Exception:
+                log.exception("WhatsApp message from %s failed", mask_phone(message.from_))
+
+    async def answer(self, message: InboundMessage) -> None:
+        """Mark the message read, run it through the core once, send the replies."""
+        if message.wamid in self._inflight:
+            return
+        self._inflight.add(message.wamid)
+        try:
+            async with self._lock:  # one unit of work at a time: SQLite has one writer
+                replies = await handle(self.deps, self.translate(message), dedupe_key=message.wamid)
+            if not replies:
+                return
+            await self._mark_read(message.wamid)
+            for reply in replies:
+                await self.reply(message.from_, reply)
+        finally:
+            self._inflight.discard(message.wamid)
+
+    @staticmethod
+    def translate(message: InboundMessage) -> Incoming:
+        """The core's message; a template's quick-reply button becomes the command it stands for."""
+        incoming = message.incoming
+        if message.type == "button":
+            command = QUICK_REPLIES.get((incoming.payload or incoming.text).strip().lower())
+            if command is not None:
+                return dataclasses.replace(incoming, payload=command)
+        return incoming
+
+    async def reply(self, to: str, reply: Reply) -> None:
+        """Send one direct reply (inside the window: text, buttons, list or document); retry once when throttled."""
+        outbound = Outbound(
+            outbox_id=0,
+            channel=Channel.WHATSAPP,
+            address=to,
+            text=reply.text,
+            buttons=reply.buttons,
+            attachment=reply.attachment,
+        )
+        for attempt in (1, 2):
+            try:
+                await self.sender.send(outbound)
+                return
+            except RateLimited as exc:
+                self.limiter.penalize(exc.retry_after, to if exc.scope == "recipient" else None)
+                if attempt == 2:
+                    log.warning("reply to %s dropped: still rate limited", mask_phone(to))
+                    return
+                await self.deps.clock.sleep(exc.retry_after)
+            except AuthFailed as exc:
+                if self.on_auth_failed is not None:
+                    await self.on_auth_failed(Channel.WHATSAPP, str(exc))
+                return
+            except SendError as exc:
+                log.warning("reply to %s failed: %s", mask_phone(to), exc)
+                return
+
+    async def _mark_read(self, wamid: str) -> None:
+        try:
+            await self.client.mark_read(wamid)
+        except SendError as exc:
+            log.info("could not mark a WhatsApp message read: %s", exc)
+
+    # ------------------------------------------------------------------------------------- statuses
+
+    def apply_statuses(self, events: list[StatusEvent]) -> None:
+        """Write delivery events to their outbox rows in one unit of work."""
+        with self.deps.db.uow() as uow:
+            for event in events:
+                apply_status(uow.session, event, self.deps.clock.now())
+            uow.commit()
+
+
+def apply_status(session: Session, event: StatusEvent, now: datetime) -> Outbox | None:
+    """Apply one status by the message's wamid, else by the outbox id carried in the opaque data.
+
+    An asynchronous failure is acted on like a synchronous one: 131047 resends the row as its template,
+    131026 marks the person unreachable on WhatsApp and moves the row to their other channel, 130429/131056
+    retry later.
+    """
+    error = " ".join(x for x in (str(event.error_code or ""), event.error_title or "", event.error_detail or "") if x)
+    row = record_status(session, event.wamid, event.status, event.timestamp, error)
+    if row is None:
+        if event.outbox_id is None or event.status == "failed":
+            return None  # a failure must name the exact message: the row may have been re-sent since
+        candidate = session.get(Outbox, event.outbox_id)
+        if candidate is None or candidate.channel != Channel.WHATSAPP.value or not candidate.provider_id:
+            return None
+        row = record_status(session, candidate.provider_id, event.status, event.timestamp, error)
+    if row is not None and event.status == "failed":
+        _after_failure(session, row, event.error_code, now)
+    return row
+
+
+def _after_failure(session: Session, row: Outbox, code: int | None, now: datetime) -> None:
+    if code == CODE_REENGAGEMENT and row.template_name and not row.use_template:
+        _requeue(row, now, use_template=True)
+    elif code in _RETRY_LATER:
+        _requeue(row, now)
+    elif code == CODE_UNDELIVERABLE:
+        contact = session.get(Contact, row.contact_id)
+        if contact is None:
+            return
+        contact.unreachable_whatsapp = True
+        session.add(contact)
+        fallback = choose_channel(contact)
+        if fallback is not None and fallback is not Channel.WHATSAPP:
+            row.channel = fallback.value
+            _requeue(row, now)
+    session.add(row)
+
+
+def _requeue(row: Outbox, now: datetime, *, use_template: bool | None = None) -> None:
+    row.status = OutboxStatus.PENDING.value
+    row.next_attempt_at = now
+    row.claimed_until = None
+    row.provider_id = None
+    if use_template is not None:
+        row.use_template = use_template
+
+
+def build_whatsapp(
+    settings: Settings, deps: Deps, *, transport: httpx.AsyncBaseTransport | None = None
+) -> WhatsAppChannel:
+    """The WhatsApp channel from the settings (client, sender, limiter, webhook secrets)."""
+    token = _secret(settings.whatsapp_access_token)
+    app_secret = _secret(settings.whatsapp_app_secret)
+    verify_token = _secret(settings.whatsapp_verify_token)
+    if not app_secret:
+        log.error("WHATSAPP_APP_SECRET is not set: every WhatsApp webhook will be refused")
+    if not verify_token:
+        log.warning("WHATSAPP_VERIFY_TOKEN is not set: Meta cannot verify the webhook URL")
+    client = WhatsAppClient(
+        token,
+        settings.whatsapp_phone_number_id,
+        base_url=settings.whatsapp_api_base_url,
+        api_version=settings.whatsapp_api_version,
+        transport=transport,
+        recipient_retry_after=max(settings.whatsapp_pair_interval, 1.0),
+    )
+    return WhatsAppChannel(
+        deps,
+        client,
+        app_secret=app_secret,
+        verify_token=verify_token,
+        limiter=RateLimiter(rate_rules(settings), clock=deps.clock),
+        on_auth_failed=auth_alert(deps),
+    )
+
+
+async def whatsapp_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
+    """The WhatsApp channel for `sigap run`."""
+    return build_whatsapp(settings, deps).runtime()
