@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import registration, report, status
+from handlers import broadcast, contacts, registration, report, status
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
 from models.messages import Reply
 from models.tables import ROLE_LABELS, Role
@@ -39,6 +39,20 @@ COMMANDS: list[Command] = [
     ),
     Command("unit", status.unit_list, "daftar unit dan nama pendeknya", "/unit", ALL_ROLES),
     Command("undang", registration.undang, "membuat kode undangan", "/undang <unit> <peran>", frozenset({Role.ADMIN})),
+    Command(
+        "siaran",
+        broadcast.siaran,
+        "siaran ke semua, satu jenis unit, unit tertinggal, atau daftar unit",
+        "/siaran <sasaran> <pesan>",
+        frozenset({Role.ADMIN}),
+    ),
+    Command(
+        "takterjangkau",
+        contacts.takterjangkau,
+        "kontak yang memblokir bot / tidak terjangkau",
+        "/takterjangkau",
+        frozenset({Role.ADMIN}),
+    ),
     Command("batal", batal, "membatalkan isian yang sedang berjalan", "/batal", ALL_ROLES),
 ]
 
