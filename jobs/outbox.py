@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from jobs.ratelimit import RateLimiter, backoff_delay
+from jobs.ratelimit import RateLimiter
 from models.clock import Clock
 from models.db import Database
 from models.messages import Attachment, Button, Channel
@@ -153,10 +153,36 @@ Observer = Callable[[Outbox], Awaitable[None]]
 class DispatchStats:
     """What one dispatch round did."""
 
+    claimed: int = 0
     sent: int = 0
     retried: int = 0
     failed: int = 0
     dead: int = 0
+
+    def add(self, other: DispatchStats) -> None:
+        """Add `other`'s counts to these."""
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.dead += other.dead
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row this dispatcher holds: `until` is its lease and also its fencing token.
+
+    Every write that settles the row is conditioned on `status = 'sending' AND claimed_until = until`,
+    so a dispatcher whose lease expired (and whose row another dispatcher took over) never
+    overwrites the newer owner's outcome.
+    """
+
+    row_id: int
+    until: datetime
+
+
+class _LostLease(Exception):
+    """The row was taken over by another dispatcher after our lease expired."""
 
 
 @dataclass
@@ -175,6 +201,21 @@ class Dispatcher:
     on_auth_failed: Callable[[Channel, str], Awaitable[None]] | None = None
     rng: random.Random = field(default_factory=random.Random)
     paused: set[Channel] = field(default_factory=set)
+    backoff_base: float = 2.0
+    """Seconds before the first retry of a time-out or server error; doubles with every attempt."""
+    backoff_cap: float = 600.0
+    """Longest back-off in seconds."""
+    grace: float = 5.0
+    """Seconds `run_forever` lets sends in flight finish after `stop` before cancelling them."""
+
+    def __post_init__(self) -> None:
+        """Validate the numbers."""
+        if self.max_attempts < 1 or self.batch < 1 or self.concurrency < 1:
+            raise ValueError("max_attempts, batch and concurrency must be at least 1")
+        if self.lease <= timedelta(0):
+            raise ValueError("lease must be positive")
+
+    # -- claiming -----------------------------------------------------------------------------
 
     def recover(self) -> int:
         """Release rows a crashed process left in 'sending' (single-instance start-up); returns how many."""
@@ -187,85 +228,142 @@ class Dispatcher:
             uow.commit()
             return int(getattr(result, "rowcount", 0) or 0)
 
-    def claim(self) -> list[int]:
-        """Atomically take up to `batch` due rows for the channels this process can send on."""
+    def claim(self, limit: int | None = None) -> list[Claim]:
+        """Atomically take up to `limit` (default `batch`) due rows for the channels this process can send on.
+
+        Due means pending with `next_attempt_at` reached, or 'sending' with an expired lease (its
+        dispatcher died). PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, then UPDATE those ids in
+        the same transaction (a single UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP
+        LOCKED) is not safe there: the planner may run the sub-select per row and ignore the limit).
+        SQLite: one UPDATE ... WHERE id IN (due rows) RETURNING, which holds the write lock and
+        repeats the due test, so two processes never claim the same row.
+        """
         channels = [c.value for c in self.senders if c not in self.paused]
-        if not channels:
+        size = self.batch if limit is None else limit
+        if not channels or size < 1:
             return []
         now = self.clock.now()
+        until = now + self.lease
+        due = or_(
+            (col(Outbox.status) == OutboxStatus.PENDING.value) & (col(Outbox.next_attempt_at) <= now),
+            (col(Outbox.status) == OutboxStatus.SENDING.value) & (col(Outbox.claimed_until) < now),
+        )
+        pick = (
+            select(Outbox.id)
+            .where(col(Outbox.channel).in_(channels))
+            .where(due)
+            .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
+            .limit(size)
+        )
+        take = update(Outbox).values(status=OutboxStatus.SENDING.value, claimed_until=until)
         with self.db.uow() as uow:
-            stmt = (
-                select(Outbox.id)
-                .where(col(Outbox.channel).in_(channels))
-                .where(
-                    or_(
-                        (col(Outbox.status) == OutboxStatus.PENDING.value) & (col(Outbox.next_attempt_at) <= now),
-                        (col(Outbox.status) == OutboxStatus.SENDING.value) & (col(Outbox.claimed_until) < now),
-                    )
-                )
-                .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
-                .limit(self.batch)
-            )
             if self.db.is_postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
-            ids = [i for i in uow.session.exec(stmt).all() if i is not None]
-            if ids:
-                uow.session.execute(
-                    update(Outbox)
-                    .where(col(Outbox.id).in_(ids))
-                    .values(status=OutboxStatus.SENDING.value, claimed_until=now + self.lease)
-                )
+                ids = [i for i in uow.session.exec(pick.with_for_update(skip_locked=True)).all() if i is not None]
+                if ids:
+                    uow.session.execute(take.where(col(Outbox.id).in_(ids)))
+            else:
+                stmt = take.where(col(Outbox.id).in_(pick.scalar_subquery())).where(due).returning(col(Outbox.id))
+                ids = [int(i) for i in uow.session.execute(stmt).scalars().all()]
             uow.commit()
-        return ids
+        ids.sort()
+        return [Claim(i, until) for i in ids]
+
+    # -- running ------------------------------------------------------------------------------
 
     async def run_once(self) -> DispatchStats:
         """Claim one batch and send it; returns what happened."""
         stats = DispatchStats()
-        ids = self.claim()
-        if not ids:
+        claims = self.claim()
+        stats.claimed = len(claims)
+        if not claims:
             return stats
         gate = asyncio.Semaphore(self.concurrency)
-
-        async def one(row_id: int) -> None:
-            async with gate:
-                await self._deliver(row_id, stats)
-
-        await asyncio.gather(*(one(i) for i in ids))
+        results = await asyncio.gather(*(self._guarded(c, stats, gate) for c in claims), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.error("outbox delivery failed", exc_info=result)
         return stats
 
     async def drain(self, *, max_rounds: int = 1000) -> DispatchStats:
-        """Send until nothing is due now (tests, CLI)."""
+        """Send until nothing is due now (tests, CLI, benchmarks); claims the next rows while sends are in flight."""
         total = DispatchStats()
-        for _ in range(max_rounds):
-            stats = await self.run_once()
-            if not (stats.sent or stats.retried or stats.failed or stats.dead):
-                break
-            total.sent += stats.sent
-            total.retried += stats.retried
-            total.failed += stats.failed
-            total.dead += stats.dead
+        await self._pump(total, stop=None, idle=0.0, max_claims=max_rounds)
         return total
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 1.0) -> None:
         """Dispatch until `stop` is set, resting `idle` seconds when nothing is due."""
-        while not stop.is_set():
-            try:
-                stats = await self.run_once()
-            except Exception:
-                log.exception("dispatch round failed")
-                stats = DispatchStats()
-            if not (stats.sent or stats.retried or stats.failed or stats.dead):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle)
+        await self._pump(DispatchStats(), stop=stop, idle=idle, max_claims=None)
 
-    def _load(self, row_id: int) -> tuple[Outbox, Contact, Outbound] | None:
+    async def _pump(
+        self, stats: DispatchStats, *, stop: asyncio.Event | None, idle: float, max_claims: int | None
+    ) -> None:
+        """Keep up to `batch` rows in flight, claiming more when half of them are done.
+
+        With `stop` None, return when nothing is due and nothing is in flight (drain).
+        """
+        gate = asyncio.Semaphore(self.concurrency)
+        inflight: set[asyncio.Task[None]] = set()
+        claims_made = 0
+        try:
+            while stop is None or not stop.is_set():
+                room = self.batch - len(inflight)
+                claims: list[Claim] = []
+                if room >= max(1, self.batch // 2) and (max_claims is None or claims_made < max_claims):
+                    try:
+                        claims = self.claim(room)
+                    except Exception:
+                        if stop is None:
+                            raise
+                        log.exception("claiming outbox rows failed")
+                    claims_made += 1
+                    stats.claimed += len(claims)
+                    for claim in claims:
+                        inflight.add(asyncio.create_task(self._guarded(claim, stats, gate)))
+                if not inflight:
+                    if stop is None:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=idle)
+                    continue
+                waiters: set[asyncio.Future[Any]] = set(inflight)
+                stopper = asyncio.ensure_future(stop.wait()) if stop is not None else None
+                if stopper is not None:
+                    waiters.add(stopper)
+                # Wake when a send finishes (room to claim again), on stop, or after `idle` to look for due rows.
+                await asyncio.wait(waiters, timeout=idle or None, return_when=asyncio.FIRST_COMPLETED)
+                if stopper is not None:
+                    stopper.cancel()
+                inflight = {t for t in inflight if not t.done()}
+        finally:
+            if inflight:
+                _, pending = await asyncio.wait(inflight, timeout=self.grace)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    await asyncio.wait(pending)
+
+    async def _guarded(self, claim: Claim, stats: DispatchStats, gate: asyncio.Semaphore) -> None:
+        """Deliver one claimed row; never lets an error escape (it is logged and the row retried)."""
+        try:
+            async with gate:
+                await self._deliver(claim, stats)
+        except asyncio.CancelledError:
+            raise
+        except _LostLease:
+            log.info("outbox row %s was taken over by another dispatcher", claim.row_id)
+        except Exception:
+            log.exception("delivering outbox row %s failed", claim.row_id)
+
+    # -- one row ------------------------------------------------------------------------------
+
+    def _load(self, row_id: int) -> tuple[Outbox, Contact | None, Outbound | None]:
         with self.db.uow() as uow:
             row = uow.session.get(Outbox, row_id)
             if row is None:
-                return None
+                raise _LostLease(row_id)
             contact = uow.session.get(Contact, row.contact_id)
             if contact is None:
-                return None
+                return row, None, None
             attachment = None
             if row.attachment_id is not None:
                 stored = uow.session.get(StoredFile, row.attachment_id)
@@ -293,136 +391,210 @@ class Dispatcher:
         )
         return row, contact, outbound
 
-    async def _deliver(self, row_id: int, stats: DispatchStats) -> None:
-        loaded = self._load(row_id)
-        if loaded is None:
+    async def _deliver(self, claim: Claim, stats: DispatchStats) -> None:
+        row, contact, outbound = self._load(claim.row_id)
+        if row.status != OutboxStatus.SENDING.value or row.claimed_until != claim.until:
+            raise _LostLease(claim.row_id)
+        if contact is None or outbound is None:
+            self._settle(claim, OutboxStatus.DEAD, error="kontak sudah tidak ada")
+            stats.dead += 1
             return
-        row, contact, outbound = loaded
         channel = outbound.channel
-        if not outbound.address:
-            self._finish(row_id, OutboxStatus.FAILED, error="kontak tidak punya alamat di kanal ini")
+        if not contact.active:
+            self._settle(claim, OutboxStatus.FAILED, error="kontak tidak aktif lagi")
             stats.failed += 1
             return
+        if not outbound.address:
+            self._settle(claim, OutboxStatus.FAILED, error="kontak tidak punya alamat di kanal ini")
+            stats.failed += 1
+            return
+        flagged = contact.unreachable_telegram if channel is Channel.TELEGRAM else contact.unreachable_whatsapp
+        if flagged:
+            self._unreachable(claim, contact, channel, "sudah ditandai tidak terjangkau", stats)
+            return
         limiter = self.limiters.get(channel)
-        if limiter is not None:
-            await limiter.acquire(outbound.address)
+        try:
+            if limiter is not None:
+                await limiter.acquire(outbound.address, is_group=_is_group(outbound))
+            if channel in self.paused or channel not in self.senders:
+                self._retry(claim, delay=0, error=f"kanal {channel.value} dihentikan", count_attempt=False)
+                stats.retried += 1
+                return
+            claim = self._renew(claim)
+        except asyncio.CancelledError:
+            # Not sent yet: hand the row back instead of leaving it to the lease.
+            with contextlib.suppress(Exception):
+                self._retry(claim, delay=0, error="", count_attempt=False)
+            raise
+        await self._send(claim, row, contact, outbound, limiter, stats)
+        await self._notify(claim.row_id)
+
+    async def _send(
+        self,
+        claim: Claim,
+        row: Outbox,
+        contact: Contact,
+        outbound: Outbound,
+        limiter: RateLimiter | None,
+        stats: DispatchStats,
+    ) -> None:
+        channel = outbound.channel
         try:
             sent = await self.senders[channel].send(outbound)
         except RateLimited as exc:
             if limiter is not None:
                 limiter.penalize(exc.retry_after, outbound.address if exc.scope == "recipient" else None)
-            self._retry(row_id, delay=exc.retry_after, error=str(exc), count_attempt=False)
+            self._retry(claim, delay=exc.retry_after, error=str(exc), count_attempt=False)
             stats.retried += 1
         except WindowClosed as exc:
             if row.template_name and not row.use_template:
-                self._retry(row_id, delay=0, error=str(exc), count_attempt=False, use_template=True)
+                self._retry(claim, delay=0, error=str(exc), count_attempt=False, use_template=True)
                 stats.retried += 1
             else:
-                self._finish(row_id, OutboxStatus.DEAD, error=f"di luar jendela 24 jam dan tanpa templat: {exc}")
+                self._settle(claim, OutboxStatus.DEAD, error=f"di luar jendela 24 jam dan tanpa templat: {exc}")
                 stats.dead += 1
         except Unreachable as exc:
-            self._unreachable(row_id, contact, channel, str(exc), stats)
+            self._unreachable(claim, contact, channel, str(exc), stats)
         except AuthFailed as exc:
-            self.paused.add(channel)
-            self._retry(row_id, delay=0, error=str(exc), count_attempt=False)
-            log.error("%s credentials rejected; sending on this channel is stopped: %s", channel.value, exc)
-            if self.on_auth_failed is not None:
-                await self.on_auth_failed(channel, str(exc))
+            self._retry(claim, delay=0, error=str(exc), count_attempt=False)
             stats.retried += 1
+            if channel not in self.paused:
+                self.paused.add(channel)
+                log.error("%s credentials rejected; sending on this channel is stopped: %s", channel.value, exc)
+                if self.on_auth_failed is not None:
+                    await self.on_auth_failed(channel, str(exc))
         except Permanent as exc:
-            self._finish(row_id, OutboxStatus.DEAD, error=str(exc))
+            self._settle(claim, OutboxStatus.DEAD, error=str(exc) or type(exc).__name__, attempts=row.attempts + 1)
             stats.dead += 1
         except (SendError, TimeoutError, OSError) as exc:
-            self._transient(row_id, row.attempts, str(exc) or type(exc).__name__, stats)
+            self._transient(claim, row.attempts, str(exc) or type(exc).__name__, stats)
         except Exception as exc:
-            log.exception("sender failed on outbox row %s", row_id)
-            self._transient(row_id, row.attempts, f"{type(exc).__name__}: {exc}", stats)
+            log.exception("sender failed on outbox row %s", claim.row_id)
+            self._transient(claim, row.attempts, f"{type(exc).__name__}: {exc}", stats)
         else:
-            self._finish(row_id, OutboxStatus.SENT, provider_id=sent.provider_id)
+            self._settle(claim, OutboxStatus.SENT, provider_id=sent.provider_id, attempts=row.attempts + 1)
             stats.sent += 1
-        await self._notify(row_id)
 
-    def _transient(self, row_id: int, attempts: int, error: str, stats: DispatchStats) -> None:
-        if attempts + 1 >= self.max_attempts:
-            self._finish(row_id, OutboxStatus.DEAD, error=f"gagal {attempts + 1} kali: {error}", attempts=attempts + 1)
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based): exponential with equal jitter.
+
+        The delay lies in [c/2, c] with c = min(cap, base * 2**(attempt-1)), so it grows with every
+        attempt (until the cap) while retries of many rows still spread out.
+        """
+        ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** min(max(attempt - 1, 0), 64))
+        return ceiling / 2 + self.rng.uniform(0.0, ceiling / 2)
+
+    def _transient(self, claim: Claim, attempts: int, error: str, stats: DispatchStats) -> None:
+        done = attempts + 1
+        if done >= self.max_attempts:
+            self._settle(claim, OutboxStatus.DEAD, error=f"gagal {done} kali: {error}", attempts=done)
             stats.dead += 1
         else:
-            self._retry(row_id, delay=backoff_delay(attempts + 1, rng=self.rng), error=error, count_attempt=True)
+            self._retry(claim, delay=self.backoff(done), error=error, count_attempt=True)
             stats.retried += 1
 
-    def _unreachable(self, row_id: int, contact: Contact, channel: Channel, error: str, stats: DispatchStats) -> None:
+    def _unreachable(self, claim: Claim, contact: Contact, channel: Channel, error: str, stats: DispatchStats) -> None:
         """Mark the contact unreachable on `channel`; move the row to the other channel if they have one."""
         with self.db.uow() as uow:
             fresh = uow.session.get(Contact, contact.id)
-            row = uow.session.get(Outbox, row_id)
-            if fresh is None or row is None:
+            if fresh is None:
                 return
             if channel is Channel.TELEGRAM:
                 fresh.unreachable_telegram = True
             else:
                 fresh.unreachable_whatsapp = True
             uow.session.add(fresh)
+            uow.session.flush()
             fallback = choose_channel(fresh)
             if fallback is not None and fallback is not channel:
-                row.channel = fallback.value
-                row.status = OutboxStatus.PENDING.value
-                row.next_attempt_at = self.clock.now()
-                row.claimed_until = None
-                row.last_error = f"{channel.value}: {error}"[:500]
-                stats.retried += 1
+                values: dict[str, Any] = {
+                    "channel": fallback.value,
+                    "status": OutboxStatus.PENDING.value,
+                    "next_attempt_at": self.clock.now(),
+                    "claimed_until": None,
+                    "last_error": f"{channel.value}: {error}"[:500],
+                }
             else:
-                row.status = OutboxStatus.FAILED.value
-                row.claimed_until = None
-                row.last_error = f"tidak terjangkau ({channel.value}): {error}"[:500]
-                stats.failed += 1
-            uow.session.add(row)
+                values = {
+                    "status": OutboxStatus.FAILED.value,
+                    "claimed_until": None,
+                    "last_error": f"tidak terjangkau ({channel.value}): {error}"[:500],
+                }
+            settled = self._update(uow.session, claim, values)
             uow.commit()
+        if settled and "channel" in values:
+            stats.retried += 1
+        elif settled:
+            stats.failed += 1
         log.info("contact %s unreachable on %s", contact.id, channel.value)
 
-    def _retry(
-        self, row_id: int, *, delay: float, error: str, count_attempt: bool, use_template: bool | None = None
-    ) -> None:
+    def _renew(self, claim: Claim) -> Claim:
+        """Extend the lease before sending if less than half of it is left; raise _LostLease if it was taken."""
+        now = self.clock.now()
+        if claim.until - now > self.lease / 2:
+            return claim
+        fresh = Claim(claim.row_id, now + self.lease)
         with self.db.uow() as uow:
-            row = uow.session.get(Outbox, row_id)
-            if row is None:
-                return
-            row.status = OutboxStatus.PENDING.value
-            row.claimed_until = None
-            row.next_attempt_at = self.clock.now() + timedelta(seconds=max(delay, 0))
-            row.last_error = error[:500]
-            if count_attempt:
-                row.attempts += 1
-            if use_template is not None:
-                row.use_template = use_template
-            uow.session.add(row)
+            if not self._update(uow.session, claim, {"claimed_until": fresh.until}):
+                raise _LostLease(claim.row_id)
+            uow.commit()
+        return fresh
+
+    def _retry(
+        self, claim: Claim, *, delay: float, error: str, count_attempt: bool, use_template: bool | None = None
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": OutboxStatus.PENDING.value,
+            "claimed_until": None,
+            "next_attempt_at": self.clock.now() + timedelta(seconds=max(delay, 0.0)),
+        }
+        if error:
+            values["last_error"] = error[:500]
+        if count_attempt:
+            values["attempts"] = col(Outbox.attempts) + 1
+        if use_template is not None:
+            values["use_template"] = use_template
+        with self.db.uow() as uow:
+            self._update(uow.session, claim, values)
             uow.commit()
 
-    def _finish(
+    def _settle(
         self,
-        row_id: int,
+        claim: Claim,
         status: OutboxStatus,
         *,
         provider_id: str | None = None,
         error: str = "",
         attempts: int | None = None,
     ) -> None:
+        values: dict[str, Any] = {"status": status.value, "claimed_until": None}
+        if provider_id is not None:
+            values["provider_id"] = provider_id
+            values["sent_at"] = self.clock.now()
+        if error:
+            values["last_error"] = error[:500]
+        if attempts is not None:
+            values["attempts"] = attempts
         with self.db.uow() as uow:
-            row = uow.session.get(Outbox, row_id)
-            if row is None:
-                return
-            row.status = status.value
-            row.claimed_until = None
-            if provider_id is not None:
-                row.provider_id = provider_id
-                row.sent_at = self.clock.now()
-            if error:
-                row.last_error = error[:500]
-            if attempts is not None:
-                row.attempts = attempts
-            uow.session.add(row)
+            self._update(uow.session, claim, values)
             uow.commit()
         if status is OutboxStatus.DEAD:
-            log.warning("outbox row %s is dead: %s", row_id, error)
+            log.warning("outbox row %s is dead: %s", claim.row_id, error)
+
+    @staticmethod
+    def _update(session: Session, claim: Claim, values: dict[str, Any]) -> bool:
+        """Write `values` to the claimed row only if we still hold it; False when another dispatcher does."""
+        result = session.execute(
+            update(Outbox)
+            .where(col(Outbox.id) == claim.row_id)
+            .where(col(Outbox.status) == OutboxStatus.SENDING.value)
+            .where(col(Outbox.claimed_until) == claim.until)
+            .values(**values)
+        )
+        held = bool(getattr(result, "rowcount", 0))
+        if not held:
+            log.warning("outbox row %s: lease lost, outcome not recorded (%s)", claim.row_id, values.get("status"))
+        return held
 
     async def _notify(self, row_id: int) -> None:
         if not self.observers:
@@ -436,6 +608,11 @@ class Dispatcher:
                 await observer(row)
             except Exception:
                 log.exception("outbox observer failed")
+
+
+def _is_group(outbound: Outbound) -> bool:
+    """Telegram group and channel chats have negative ids; they get the per-group limit."""
+    return outbound.channel is Channel.TELEGRAM and outbound.address.startswith("-")
 
 
 def record_status(session: Session, provider_id: str, status: str, at: datetime, error: str = "") -> Outbox | None:
