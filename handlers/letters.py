@@ -1,0 +1,125 @@
+"""/teguran (the letter register for admins: list, resend, approve, cancel) and /terima (receipt by the unit)."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from handlers.base import Ctx, UserError
+from handlers.fmt import tanggal_pendek
+from jobs.letters import flow
+from jobs.letters.register import letters_by_status, stored
+from models.messages import Attachment, Reply
+from models.tables import Letter, LetterStatus, Unit
+
+PER_STATUS = 15
+USAGE = (
+    "Cara pakai: /teguran (daftar surat), /teguran <nomor surat> (kirim ulang PDF), "
+    "/teguran setujui <id>, /teguran batal <id> [alasan]"
+)
+ORDER = (
+    LetterStatus.DRAFT.value,
+    LetterStatus.APPROVED.value,
+    LetterStatus.SENT.value,
+    LetterStatus.RECEIVED.value,
+    LetterStatus.CANCELLED.value,
+)
+
+
+def _letter_id(ctx: Ctx, words: list[str], usage: str) -> int:
+    if not words or not words[0].isdigit():
+        raise UserError(f"Id surat belum ditulis. {usage}")
+    return int(words[0])
+
+
+async def teguran(ctx: Ctx) -> list[Reply]:
+    """/teguran [nomor | setujui <id> | batal <id> [alasan]]: the register of warning letters."""
+    args = ctx.incoming.args
+    if not args:
+        return [_listing(ctx)]
+    verb = args[0].lower()
+    try:
+        if verb in ("setujui", "setuju", "approve"):
+            letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran setujui 12")
+            text = flow.approve(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
+            ctx.audit("letter.approved", str(letter_id))
+            return [Reply(text)]
+        if verb in ("batal", "batalkan", "cancel"):
+            letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran batal 12 data sudah dilengkapi")
+            reason = " ".join(args[2:])[:200]
+            text = flow.cancel(ctx.session, ctx.pemda, letter_id, ctx.me, ctx.now, reason)
+            ctx.audit("letter.cancelled", str(letter_id), reason=reason)
+            return [Reply(text)]
+    except flow.Refused as exc:
+        raise UserError(str(exc)) from None
+    return _resend(ctx, " ".join(args))
+
+
+async def terima(ctx: Ctx) -> list[Reply]:
+    """/terima <id>: the unit confirms it received a warning letter."""
+    hint = "Tekan tombol “Saya sudah menerima” pada pesan surat, atau ketik /terima <id>."
+    letter_id = _letter_id(ctx, ctx.incoming.args, hint)
+    try:
+        text = flow.receive(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
+    except flow.Refused as exc:
+        raise UserError(str(exc)) from None
+    ctx.audit("letter.received", str(letter_id))
+    return [Reply(text)]
+
+
+def _find(ctx: Ctx, text: str) -> Letter:
+    wanted = text.strip()
+    letter = ctx.session.exec(select(Letter).where(func.lower(Letter.number) == wanted.lower())).first()
+    if letter is None and wanted.isdigit():
+        letter = ctx.session.get(Letter, int(wanted))
+    if letter is None:
+        raise UserError(f"Surat “{wanted}” tidak ada di register. Ketik /teguran untuk melihat nomornya.\n{USAGE}")
+    return letter
+
+
+def _resend(ctx: Ctx, text: str) -> list[Reply]:
+    letter = _find(ctx, text)
+    unit = ctx.session.get(Unit, letter.unit_id)
+    pdf = stored(ctx.session, letter.pdf_id)
+    replies = [
+        Reply(
+            f"{flow.stage_label(letter)} nomor {letter.number} untuk {unit.name if unit else letter.unit_id} "
+            f"({flow.STATUS_WORDS[letter.status]}). SHA-256: {letter.sha256[:16]}…",
+            attachment=Attachment(pdf.filename, pdf.content, "document", pdf.mime),
+        )
+    ]
+    if letter.docx_id is not None:
+        docx = stored(ctx.session, letter.docx_id)
+        replies.append(
+            Reply(
+                "Versi DOCX untuk ditandatangani di aplikasi persuratan (SRIKANDI).",
+                attachment=Attachment(docx.filename, docx.content, "document", docx.mime),
+            )
+        )
+    return replies
+
+
+def _listing(ctx: Ctx) -> Reply:
+    letters = letters_by_status(ctx.session)
+    if not letters:
+        return Reply("Register surat teguran masih kosong. Surat dirancang otomatis pada tahap teguran.")
+    units = {u.id: u for u in ctx.session.exec(select(Unit)).all()}
+    lines = [f"Register surat teguran ({len(letters)} surat):"]
+    for status in ORDER:
+        group = [letter for letter in letters if letter.status == status]
+        if not group:
+            continue
+        lines.append("")
+        lines.append(f"{flow.STATUS_WORDS[status].capitalize()} ({len(group)}):")
+        for letter in group[:PER_STATUS]:
+            unit = units.get(letter.unit_id)
+            program = ctx.pemda.program(letter.program_key)
+            lines.append(
+                f"• [{letter.id}] {letter.number} · {unit.code if unit else letter.unit_id} · "
+                f"{program.label if program else letter.program_key} · "
+                f"{tanggal_pendek(ctx.deps.calendar.local_date(letter.created_at))}"
+            )
+        if len(group) > PER_STATUS:
+            lines.append(f"  … dan {len(group) - PER_STATUS} lainnya (lengkapnya: sigap letters export).")
+    lines.append("")
+    lines.append("PDF: /teguran <nomor>. Setujui: /teguran setujui <id>. Batalkan: /teguran batal <id> [alasan].")
+    return Reply("\n".join(lines))
