@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import broadcast, contacts, registration, report, status
+from handlers import broadcast, contacts, letters, registration, report, status
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
 from models.messages import Reply
 from models.tables import ROLE_LABELS, Role
@@ -54,6 +54,20 @@ COMMANDS: list[Command] = [
         frozenset({Role.ADMIN}),
     ),
     Command("batal", batal, "membatalkan isian yang sedang berjalan", "/batal", ALL_ROLES),
+    Command(
+        "teguran",
+        letters.teguran,
+        "register surat teguran: daftar, kirim ulang PDF, setujui, batalkan",
+        "/teguran [nomor | setujui <id> | batal <id>]",
+        frozenset({Role.ADMIN, Role.PIMPINAN}),
+    ),
+    Command(
+        "terima",
+        letters.terima,
+        "tanda terima surat teguran",
+        "/terima <id>",
+        frozenset({Role.KEPALA, Role.OPERATOR, Role.CAMAT}),
+    ),
 ]
 
 FLOWS = {report.FLOW: report.continue_flow}
