@@ -1,14 +1,75 @@
-"""APScheduler 3.11 set-up in the Pemda's zone: the sweep at its times (filled in by the reminder engine)."""
+"""APScheduler 3.11 set-up in the Pemda's zone: the sweep at its times, the weekly check-in and its follow-up,
+and one catch-up sweep at start-up (after downtime)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from handlers.base import Deps
+from jobs.sweep import LetterHook, SweepResult, sweep
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE_SECONDS = 3600  # a sweep missed by less than an hour (busy loop, short pause) still runs, once
 
 
-def start_scheduler(deps: Deps) -> AsyncIOScheduler:
-    """Start the scheduler with the Pemda's jobs."""
-    scheduler = AsyncIOScheduler(timezone=deps.calendar.zone)
+async def run_sweep(deps: Deps, reason: str, letter_hook: LetterHook | None = None) -> SweepResult | None:
+    """One sweep at the clock's now, in a worker thread so the event loop keeps serving chats."""
+    at = deps.clock.now()
+    try:
+        result = await asyncio.to_thread(sweep, deps.db, deps.pemda, deps.calendar, at, letter_hook=letter_hook)
+    except Exception:
+        log.exception("sweep (%s) failed", reason)
+        return None
+    log.info(
+        "sweep (%s): %d messages queued, %d notices, %d queued before, %d unreachable",
+        reason,
+        result.queued,
+        result.notices,
+        result.already,
+        len(result.unreachable),
+    )
+    return result
+
+
+def start_scheduler(deps: Deps, *, letter_hook: LetterHook | None = None) -> AsyncIOScheduler:
+    """Start the scheduler with the Pemda's jobs; must be called with the event loop running."""
+    zone = deps.calendar.zone
+    scheduler = AsyncIOScheduler(timezone=zone)
+    options = {"misfire_grace_time": MISFIRE_GRACE_SECONDS, "coalesce": True, "max_instances": 1}
+    for at in deps.pemda.sweep.times:
+        scheduler.add_job(
+            run_sweep,
+            CronTrigger(day_of_week="mon-fri", hour=at.hour, minute=at.minute, timezone=zone),
+            args=[deps, f"jadwal {at:%H:%M}", letter_hook],
+            id=f"sweep-{at:%H%M}",
+            name=f"sapuan {at:%H:%M}",
+            **options,
+        )
+    checkin = deps.pemda.checkin
+    if any(p.checkin for p in deps.pemda.programs):
+        # Every working weekday: when the check-in weekday is a holiday the sweep moves it to the next working day.
+        for label, at in (("checkin", checkin.at), ("checkin-susulan", checkin.followup_at)):
+            if at in deps.pemda.sweep.times:
+                continue
+            scheduler.add_job(
+                run_sweep,
+                CronTrigger(day_of_week="mon-fri", hour=at.hour, minute=at.minute, timezone=zone),
+                args=[deps, label, letter_hook],
+                id=f"{label}-{at:%H%M}",
+                name=f"{label} {at:%H:%M}",
+                **options,
+            )
+    scheduler.add_job(
+        run_sweep,
+        args=[deps, "mulai", letter_hook],
+        id="sweep-startup",
+        name="sapuan saat mulai",
+        misfire_grace_time=None,
+    )
     scheduler.start()
     return scheduler

@@ -641,7 +641,7 @@ def _unit_message(
         buttons = tuple(Button(f"Lapor {p.key}", f"/lapor {p.key}") for p in programs)
     else:
         buttons = ()
-    summary = f"{HEADLINES[top][2:]} — {unit.name}: {', '.join(p.label for p in programs)}"
+    summary = f"{HEADLINES[top].split(' ', 1)[1]} — {unit.name}: {', '.join(p.label for p in programs)}"
     return "\n".join(lines), summary, buttons
 
 

@@ -1,0 +1,158 @@
+"""/proses and /dispensasi: a unit pauses reminders while it works; an admin exempts a unit from a program."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from handlers.base import Ctx, UserError, find_program, find_unit
+from handlers.calendar import DATE_FORMS, split_date
+from handlers.fmt import tanggal
+from models.messages import Reply
+from models.pemda import ProgramConfig
+from models.standing import current_period, load_standings
+from models.tables import Pause, Unit
+
+PROSES = "proses"
+DISPENSASI = "dispensasi"
+PROSES_USAGE = "Cara pakai: /proses <program> <tanggal>, contoh /proses katalog 10/12/2026"
+DISPENSASI_USAGE = (
+    "Cara pakai:\n"
+    "/dispensasi <unit> <program> <alasan> — membebaskan unit dari pengingat dan eskalasi program itu\n"
+    "/dispensasi cabut <unit> <program> — mencabut dispensasi\n"
+    "/dispensasi — daftar dispensasi yang berlaku"
+)
+
+
+def _assigned(ctx: Ctx, unit: Unit, program: ProgramConfig) -> None:
+    standings = load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program])
+    if (unit.id or 0, program.key) not in standings:
+        raise UserError(f"Program {program.label} tidak ditugaskan ke {unit.name}. Cek /status.")
+
+
+def _active(ctx: Ctx, unit: Unit, program: ProgramConfig, kind: str) -> Pause | None:
+    return ctx.session.exec(
+        select(Pause).where(
+            Pause.unit_id == unit.id,
+            Pause.program_key == program.key,
+            Pause.period == current_period(program, ctx.today),
+            Pause.kind == kind,
+            col(Pause.revoked_at).is_(None),
+        )
+    ).first()
+
+
+async def proses(ctx: Ctx) -> list[Reply]:
+    """/proses <program> <tanggal>: 'sedang diproses' — pause reminders until a date (never past the deadline)."""
+    args = ctx.incoming.args
+    if not args:
+        raise UserError(f"Program dan tanggalnya belum diisi.\n{PROSES_USAGE}")
+    program = find_program(ctx.pemda, args[0])
+    if len(args) < 2:
+        raise UserError(f"Sampai tanggal berapa sedang diproses? Tulis misalnya {DATE_FORMS}.\n{PROSES_USAGE}")
+    until, rest = split_date(args[1:])
+    unit = ctx.my_unit()
+    _assigned(ctx, unit, program)
+    period = current_period(program, ctx.today)
+    deadline = program.deadline_of(period)
+    if ctx.today > deadline:
+        raise UserError(
+            f"Batas waktu {program.label} ({tanggal(deadline)}) sudah lewat, jadi pengingat tidak dapat ditunda lagi. "
+            f"Mohon segera laporkan dengan /lapor {program.key}."
+        )
+    if until < ctx.today:
+        raise UserError(f"{tanggal(until)} sudah lewat. Pilih tanggal hari ini atau sesudahnya.\n{PROSES_USAGE}")
+    note = ""
+    if until > deadline:
+        note = f"\nCatatan: penundaan dibatasi sampai batas waktu program, {tanggal(deadline)}."
+        until = deadline
+    row = _active(ctx, unit, program, PROSES) or Pause(
+        unit_id=unit.id or 0, program_key=program.key, period=period, kind=PROSES, created_at=ctx.now
+    )
+    row.until = until
+    row.reason = " ".join(rest)[:300]
+    row.created_by_id = ctx.me.id
+    ctx.session.add(row)
+    ctx.session.flush()
+    ctx.audit("pause.proses", unit.code, program=program.key, period=period, until=until.isoformat())
+    return [
+        Reply(
+            f"Baik, {program.label} {unit.name} dicatat sedang diproses sampai {tanggal(until)}. "
+            "Pengingat ditunda sampai tanggal itu. Peringatan dan surat teguran setelah batas waktu tetap berjalan "
+            f"bila target belum tercapai. Laporkan hasilnya dengan /lapor {program.key}.{note}"
+        )
+    ]
+
+
+async def dispensasi(ctx: Ctx) -> list[Reply]:
+    """/dispensasi <unit> <program> <alasan> | cabut <unit> <program>: an admin's exemption, with a reason."""
+    args = ctx.incoming.args
+    if not args:
+        return [_list(ctx)]
+    if args[0].lower() == "cabut":
+        return [_revoke(ctx, args[1:])]
+    if len(args) < 3:
+        raise UserError(f"Unit, program dan alasannya harus diisi.\n{DISPENSASI_USAGE}")
+    unit = find_unit(ctx.session, args[0])
+    program = find_program(ctx.pemda, args[1])
+    reason = " ".join(args[2:]).strip()
+    if len(reason) < 5:
+        raise UserError("Alasan dispensasi terlalu singkat. Contoh: /dispensasi dinkes katalog Unit baru dibentuk")
+    _assigned(ctx, unit, program)
+    if _active(ctx, unit, program, DISPENSASI) is not None:
+        raise UserError(
+            f"{unit.name} sudah mendapat dispensasi {program.label}. Cabut dulu dengan "
+            f"/dispensasi cabut {unit.code.lower()} {program.key} bila ingin mengubahnya."
+        )
+    period = current_period(program, ctx.today)
+    ctx.session.add(
+        Pause(
+            unit_id=unit.id or 0,
+            program_key=program.key,
+            period=period,
+            kind=DISPENSASI,
+            reason=reason[:300],
+            created_by_id=ctx.me.id,
+            created_at=ctx.now,
+        )
+    )
+    ctx.session.flush()
+    ctx.audit("pause.dispensasi", unit.code, program=program.key, period=period, reason=reason)
+    return [
+        Reply(
+            f"✅ Dispensasi {program.label} periode {period} untuk {unit.name} dicatat: {reason}.\n"
+            "Unit ini tidak menerima pengingat, peringatan maupun surat teguran program itu sampai dispensasi "
+            f"dicabut (/dispensasi cabut {unit.code.lower()} {program.key})."
+        )
+    ]
+
+
+def _revoke(ctx: Ctx, args: list[str]) -> Reply:
+    if len(args) != 2:
+        raise UserError(f"Sebutkan unit dan programnya.\n{DISPENSASI_USAGE}")
+    unit = find_unit(ctx.session, args[0])
+    program = find_program(ctx.pemda, args[1])
+    row = _active(ctx, unit, program, DISPENSASI)
+    if row is None:
+        raise UserError(f"{unit.name} tidak sedang mendapat dispensasi {program.label}.")
+    row.revoked_at = ctx.now
+    ctx.session.add(row)
+    ctx.audit("pause.dispensasi_cabut", unit.code, program=program.key, period=row.period)
+    return Reply(
+        f"Dispensasi {program.label} untuk {unit.name} dicabut. Pengingat dan eskalasi berjalan lagi "
+        "bila target belum tercapai."
+    )
+
+
+def _list(ctx: Ctx) -> Reply:
+    rows = ctx.session.exec(
+        select(Pause, Unit)
+        .where(Pause.unit_id == Unit.id, Pause.kind == DISPENSASI, col(Pause.revoked_at).is_(None))
+        .order_by(col(Unit.code), col(Pause.program_key))
+    ).all()
+    lines = ["Dispensasi yang berlaku:"]
+    lines.extend(f"• {unit.code} {unit.name} — {row.program_key} {row.period}: {row.reason}" for row, unit in rows)
+    if not rows:
+        lines.append("Belum ada.")
+    lines.append("")
+    lines.append(DISPENSASI_USAGE)
+    return Reply("\n".join(lines))
