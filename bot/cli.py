@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite", help="membuat kode undangan sekali pakai")
     invite.add_argument("--unit", required=True, help="kode atau nama pendek unit, mis. DINKES")
     invite.add_argument("--role", required=True, choices=[r.value for r in Role], help="peran")
+    from bot import sweep_cli
+
+    sweep_cli.add_parser(sub)
     from bot import letters_cli
 
     letters_cli.add_parser(sub)
@@ -77,6 +80,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _import_roster(settings, args.file, if_empty=args.if_empty)
     if args.command == "invite":
         return _invite(settings, args.unit, Role(args.role))
+    if args.command == "sweep":
+        from bot import sweep_cli
+
+        return sweep_cli.run(args, settings)
     if args.command == "letters":
         from bot import letters_cli
 

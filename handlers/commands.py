@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import broadcast, contacts, letters, registration, report, status
+from handlers import broadcast, calendar, contacts, letters, pause, registration, report, status
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
 from models.messages import Reply
 from models.tables import ROLE_LABELS, Role
@@ -51,6 +51,27 @@ COMMANDS: list[Command] = [
         contacts.takterjangkau,
         "kontak yang memblokir bot / tidak terjangkau",
         "/takterjangkau",
+        frozenset({Role.ADMIN}),
+    ),
+    Command(
+        "proses",
+        pause.proses,
+        "sedang diproses: menunda pengingat sampai suatu tanggal",
+        "/proses <program> <tanggal>",
+        frozenset({Role.KEPALA, Role.OPERATOR, Role.CAMAT}),
+    ),
+    Command(
+        "libur",
+        calendar.libur,
+        "hari libur; tambah atau hapus cuti bersama",
+        "/libur [tambah <tanggal> <alasan> | hapus <tanggal>]",
+        frozenset({Role.ADMIN}),
+    ),
+    Command(
+        "dispensasi",
+        pause.dispensasi,
+        "membebaskan unit dari pengingat suatu program",
+        "/dispensasi <unit> <program> <alasan> | cabut <unit> <program>",
         frozenset({Role.ADMIN}),
     ),
     Command("batal", batal, "membatalkan isian yang sedang berjalan", "/batal", ALL_ROLES),

@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from handlers.base import Ctx, UserError, find_unit, sub_units
 from handlers.fmt import angka, nilai, nilai_singkat, sisa_hari, tanggal
+from models.checkins import iso_week, unanswered
 from models.messages import Reply
 from models.standing import Standing, load_standings
 from models.tables import Role, Unit
@@ -97,6 +98,12 @@ async def rekap(ctx: Ctx) -> list[Reply]:
             total = sum(s.value or 0 for s in mine)
             line += f"; total {angka(total)} dari {angka(program.total_target)} {program.unit_label}".rstrip()
         lines.append(line)
+    silent = unanswered(ctx.session, [u.id for u in units if u.id is not None], iso_week(ctx.today), standings)
+    if silent:
+        codes = {u.id: u.code for u in units}
+        names = ", ".join(f"{codes[c.unit_id]} ({c.program_key})" for c in silent[:30])
+        names += f" dan {len(silent) - 30} lainnya" if len(silent) > 30 else ""
+        lines.append(f"Belum menjawab permintaan data minggu ini: {names}")
     lines.append("")
     lines.extend(_table_line(u, standings) for u in ordered)
     return [Reply("\n".join(lines))]
