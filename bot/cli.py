@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot import sweep_cli
 
     sweep_cli.add_parser(sub)
+    from bot import outbox_cli
+
+    outbox_cli.add_parsers(sub)
     from bot import letters_cli
 
     letters_cli.add_parser(sub)
@@ -84,6 +87,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot import sweep_cli
 
         return sweep_cli.run(args, settings)
+    if args.command in ("outbox", "dispatch"):
+        from bot import outbox_cli
+
+        return outbox_cli.run(args, settings)
     if args.command == "letters":
         from bot import letters_cli
 

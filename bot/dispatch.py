@@ -1,0 +1,116 @@
+"""`sigap dispatch`: send the outbox with the configured channels, without the chat side (cron, operations)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from bot.limits import limiter_for
+from bot.settings import Settings
+from jobs.outbox import Dispatcher, DispatchStats
+from models.clock import Clock, SystemClock
+from models.db import Database
+from models.messages import Channel
+from models.outbound import Sender
+
+log = logging.getLogger(__name__)
+
+POOL_SIZE = 64
+"""HTTP connections per channel: the dispatcher keeps up to this many sends in flight."""
+
+
+@asynccontextmanager
+async def open_senders(settings: Settings) -> AsyncIterator[dict[Channel, Sender]]:
+    """The sender of every configured channel, open for the duration of the block."""
+    senders: dict[Channel, Sender] = {}
+    async with AsyncExitStack() as stack:
+        if settings.telegram_enabled and settings.telegram_bot_token is not None:
+            from telegram import Bot
+            from telegram.request import HTTPXRequest
+
+            from bot.telegram.logging import install_redaction, uninstall_redaction
+            from bot.telegram.sender import TelegramSender
+
+            token = settings.telegram_bot_token.get_secret_value()
+            redactor = install_redaction(token)
+            stack.callback(uninstall_redaction, redactor)
+            bot = Bot(
+                token,
+                base_url=settings.telegram_api_base_url,
+                request=HTTPXRequest(connection_pool_size=POOL_SIZE),
+            )
+            await stack.enter_async_context(bot)
+            senders[Channel.TELEGRAM] = TelegramSender(bot)
+        if settings.whatsapp_enabled and settings.whatsapp_access_token is not None:
+            from bot.whatsapp.client import WhatsAppClient
+            from bot.whatsapp.sender import WhatsAppSender
+
+            client = WhatsAppClient(
+                settings.whatsapp_access_token.get_secret_value(),
+                settings.whatsapp_phone_number_id,
+                base_url=settings.whatsapp_api_base_url,
+                api_version=settings.whatsapp_api_version,
+            )
+            stack.push_async_callback(client.aclose)
+            senders[Channel.WHATSAPP] = WhatsAppSender(client)
+        yield senders
+
+
+def build_dispatcher(
+    settings: Settings, db: Database, senders: dict[Channel, Sender], clock: Clock | None = None
+) -> Dispatcher:
+    """A dispatcher over `senders` with the configured limits, attempts and batch size."""
+    clock = clock or SystemClock()
+    return Dispatcher(
+        db=db,
+        senders=senders,
+        clock=clock,
+        limiters={channel: limiter_for(channel, settings, clock) for channel in senders},
+        max_attempts=settings.outbox_max_attempts,
+        batch=settings.dispatch_batch,
+        concurrency=min(POOL_SIZE, settings.dispatch_batch),
+    )
+
+
+async def dispatch(settings: Settings, *, once: bool = False, db: Database | None = None) -> int:
+    """Drain the outbox (once) or keep sending until SIGINT/SIGTERM; returns the exit code.
+
+    On SQLite rows left 'sending' by a killed run are released first: SQLite means one instance,
+    so do not run this beside `sigap run` on the same SQLite file.
+    """
+    database = db or Database(settings.database_url)
+    try:
+        async with open_senders(settings) as senders:
+            if not senders:
+                print(
+                    "Tidak ada kanal yang dikonfigurasi (TELEGRAM_BOT_TOKEN atau WHATSAPP_*); tidak ada yang dikirim."
+                )
+                return 1
+            dispatcher = build_dispatcher(settings, database, senders)
+            if database.is_sqlite:
+                recovered = dispatcher.recover()
+                if recovered:
+                    log.info("released %d outbox rows left in flight by the previous run", recovered)
+            if once:
+                stats = await dispatcher.drain(max_rounds=1_000_000)
+                print(_summary(stats))
+                return 0
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
+            log.info("dispatching on %s", ", ".join(c.value for c in senders))
+            await dispatcher.run_forever(stop)
+            return 0
+    finally:
+        if db is None:
+            database.dispose()
+
+
+def _summary(stats: DispatchStats) -> str:
+    return f"Terkirim {stats.sent}, dijadwalkan ulang {stats.retried}, gagal {stats.failed}, mati {stats.dead}."
