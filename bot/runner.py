@@ -15,6 +15,7 @@ from bot.http import HttpServer, build_app
 from bot.settings import Settings
 from bot.wiring import build_deps
 from handlers.base import Deps
+from jobs.alerts import auth_alert
 from jobs.outbox import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ async def run(settings: Settings, *, console_as: str = "") -> int:
         max_attempts=settings.outbox_max_attempts,
         batch=settings.dispatch_batch,
         observers=[o for c in channels for o in c.observers],
+        on_auth_failed=auth_alert(deps),
     )
     if deps.db.is_sqlite:
         recovered = dispatcher.recover()

@@ -57,7 +57,7 @@ def queue_auth_alert(deps: Deps, channel: Channel) -> int:
             other = _other_channel(admin, channel)
             if other is None:
                 continue
-            template = templates.broadcast(deps.pemda, admin.name, "Sistem Sigap", text)
+            template = templates.broadcast(deps.pemda, text)
             message = OutMessage(text=text, kind="alert", template=template)
             rows.append(outbox_row(f"alert:auth:{channel.value}:{day}:{admin.id}", admin, message, now, channel=other))
         insert_rows(uow.session, rows)

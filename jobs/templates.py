@@ -12,11 +12,11 @@ from models.outbound import Template
 from models.pemda import PemdaConfig
 
 PARAMS: dict[str, tuple[str, ...]] = {
-    "reminder": ("nama penerima", "program", "unit", "batas waktu", "capaian saat ini"),
-    "warning": ("nama penerima", "program", "unit", "batas waktu", "keterangan keterlambatan"),
-    "letter": ("nama penerima", "nomor surat", "unit", "program", "batas waktu baru"),
-    "checkin": ("nama penerima", "program", "unit", "data terakhir"),
-    "broadcast": ("nama penerima", "pengirim", "isi pengumuman"),
+    "reminder": ("nama penerima", "ringkasan"),
+    "warning": ("nama penerima", "ringkasan"),
+    "checkin": ("nama penerima", "ringkasan"),
+    "letter": ("tahap surat", "nomor surat", "unit"),
+    "broadcast": ("isi pengumuman",),
 }
 """The parameters of each template kind (keys of `WhatsAppTemplates`), in order."""
 
@@ -26,29 +26,29 @@ def _template(pemda: PemdaConfig, kind: str, *params: str) -> Template:
     if len(params) != len(expected):
         raise ValueError(f"template {kind} takes {len(expected)} parameters, got {len(params)}")
     name = getattr(pemda.whatsapp_templates, kind)
-    return Template(name=name, params=tuple(p.strip() or "-" for p in params))
+    return Template(name=name, params=tuple(" ".join(p.split()) or "-" for p in params))
 
 
-def reminder(pemda: PemdaConfig, name: str, program: str, unit: str, deadline: str, standing: str) -> Template:
-    """sigap_pengingat: a reminder before the deadline."""
-    return _template(pemda, "reminder", name, program, unit, deadline, standing)
+def reminder(pemda: PemdaConfig, name: str, summary: str) -> Template:
+    """sigap_pengingat: a reminder before the deadline ('Pengingat batas waktu — Dinas Kesehatan: e-Katalog')."""
+    return _template(pemda, "reminder", name, summary)
 
 
-def warning(pemda: PemdaConfig, name: str, program: str, unit: str, deadline: str, lateness: str) -> Template:
-    """sigap_peringatan: a warning once the deadline has passed or the unit is far behind."""
-    return _template(pemda, "warning", name, program, unit, deadline, lateness)
+def warning(pemda: PemdaConfig, name: str, summary: str) -> Template:
+    """sigap_peringatan: the deadline has passed (also the Surat Teguran stages of the sweep)."""
+    return _template(pemda, "warning", name, summary)
 
 
-def letter(pemda: PemdaConfig, name: str, number: str, unit: str, program: str, new_deadline: str) -> Template:
-    """sigap_surat_teguran: a warning letter was issued (the PDF follows once the person answers)."""
-    return _template(pemda, "letter", name, number, unit, program, new_deadline)
+def checkin(pemda: PemdaConfig, name: str, summary: str) -> Template:
+    """sigap_minta_data: the weekly request for a fresh figure, and its follow-up."""
+    return _template(pemda, "checkin", name, summary)
 
 
-def checkin(pemda: PemdaConfig, name: str, program: str, unit: str, last_data: str) -> Template:
-    """sigap_minta_data: the weekly request for a fresh figure."""
-    return _template(pemda, "checkin", name, program, unit, last_data)
+def letter(pemda: PemdaConfig, stage: str, number: str, unit: str) -> Template:
+    """sigap_surat_teguran: a warning letter was issued ('Surat Teguran I', its number, the unit)."""
+    return _template(pemda, "letter", stage, number, unit)
 
 
-def broadcast(pemda: PemdaConfig, name: str, sender: str, text: str) -> Template:
-    """sigap_pengumuman: an admin's announcement."""
-    return _template(pemda, "broadcast", name, sender, text)
+def broadcast(pemda: PemdaConfig, text: str) -> Template:
+    """sigap_pengumuman: an admin's announcement (or a system alert) on one line."""
+    return _template(pemda, "broadcast", text)

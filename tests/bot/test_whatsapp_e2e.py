@@ -204,11 +204,9 @@ def queue(deps: Deps, name: str, key: str, message: OutMessage) -> int:
 
 
 def reminder_for(deps: Deps, name: str = KEPALA_DINKES) -> OutMessage:
-    template = templates.reminder(
-        deps.pemda, name, "Produk e-Katalog lokal", "Dinas Kesehatan", "15 Desember 2026", "tercatat 0 dari 10 produk"
-    )
+    template = templates.reminder(deps.pemda, name, "Pengingat batas waktu — Dinas Kesehatan: Produk e-Katalog lokal")
     return OutMessage(
-        text="Pengingat: laporan e-Katalog Dinas Kesehatan jatuh tempo 15 Desember 2026. Ketik /lapor katalog <jumlah>.",
+        text="Pengingat: laporan e-Katalog Dinas Kesehatan jatuh tempo 15 Desember 2026. Ketik /lapor katalog 120.",
         template=template,
     )
 
@@ -299,9 +297,10 @@ async def test_unknown_number_is_only_asked_for_an_invite_code(rig: Rig) -> None
     assert reports(rig.deps) == []
 
     with rig.deps.db.uow() as uow:
-        unit = uow.session.exec(select(Unit).where(Unit.code == "DISKOMINFO")).first() or uow.session.exec(
-            select(Unit).where(Unit.kind == "dinas")
-        ).first()
+        unit = (
+            uow.session.exec(select(Unit).where(Unit.code == "DISKOMINFO")).first()
+            or uow.session.exec(select(Unit).where(Unit.kind == "dinas")).first()
+        )
         assert unit is not None
         code = create_invite(uow.session, unit, Role.OPERATOR, rig.clock.now()).code
         uow.commit()
@@ -318,20 +317,41 @@ async def test_admin_broadcast_reaches_each_person_once(rig: Rig) -> None:
     names = [ADMIN, KEPALA_DINKES, CAMAT_SUKAMAKMUR]
     text = "Rapat koordinasi katalog Senin 30 November 2026 pukul 09.00 di Aula Setda.\nMohon hadir."
     for name in names:
-        template = templates.broadcast(rig.deps.pemda, name, "Bagian Organisasi", text)
+        template = templates.broadcast(rig.deps.pemda, text)
         queue(rig.deps, name, f"broadcast:1:{name}", OutMessage(text=text, kind="broadcast", template=template))
 
     await rig.dispatch()
 
     admin_got = [m for m in rig.graph.sent_to(RINA) if m.opaque is not None]
     assert [shown(m) for m in admin_got] == [text]  # inside the window: the text itself
-    for number, name in ((SLAMET, KEPALA_DINKES), (SRI, CAMAT_SUKAMAKMUR)):
+    for number in (SLAMET, SRI):
         got = rig.graph.sent_to(number)
         assert [m.type for m in got] == ["template"]
         assert got[0].body["name"] == "sigap_pengumuman"
-        assert template_params(got[0]) == [name, "Bagian Organisasi", template_param(text)]
-        assert "\n" not in template_params(got[0])[2]
+        assert template_params(got[0]) == [template_param(text)]
+        assert "\n" not in template_params(got[0])[0]
     assert {r.status for r in outbox_rows(rig.deps)} == {OutboxStatus.SENT.value}
+
+
+async def test_admin_broadcasts_with_siaran(rig: Rig) -> None:
+    from handlers.commands import lookup
+
+    if lookup("siaran") is None:
+        pytest.skip("/siaran is not in the command table")
+    text = "Rapat koordinasi e-Katalog Senin 30 November 2026 pukul 09.00 WIB di Aula Setda. Mohon hadir."
+    preview = await rig.say(RINA, f"/siaran dinkes,kecsukamakmur {text}")
+    assert len(preview) >= 1 and preview[-1].type == "interactive"
+    send = next(c for c in choices(preview[-1]) if c.startswith("/siaran kirim"))
+    confirmed = await rig.tap(make_button_reply(RINA, send, "Kirim", rig.wamid()), RINA)
+    assert "Siaran #" in texts(confirmed)
+
+    await rig.dispatch()
+
+    for number in (SLAMET, SRI):
+        got = rig.graph.sent_to(number)
+        assert [m.body["name"] for m in got if m.type == "template"] == ["sigap_pengumuman"]
+        assert template_params(got[0]) == [text]
+    assert rig.graph.sent_to(RINA)[: len(preview) + len(confirmed)] == [*preview, *confirmed]
 
 
 # ---------------------------------------------------------------------------------- window, templates
@@ -348,7 +368,7 @@ async def test_reminder_to_a_contact_silent_for_two_days_goes_as_template(rig: R
     assert [m.type for m in got] == ["template"]
     assert got[0].body["name"] == "sigap_pengingat"
     assert got[0].body["language"] == {"code": "id"}
-    assert template_params(got[0])[:3] == [KEPALA_DINKES, "Produk e-Katalog lokal", "Dinas Kesehatan"]
+    assert template_params(got[0]) == [KEPALA_DINKES, "Pengingat batas waktu — Dinas Kesehatan: Produk e-Katalog lokal"]
     assert row(rig.deps, row_id).status == OutboxStatus.SENT.value
 
 
@@ -493,9 +513,7 @@ async def test_131026_marks_the_contact_unreachable(rig: Rig) -> None:
     assert contact(rig.deps, KEPALA_DINKES).unreachable_whatsapp is False
 
 
-async def test_190_stops_whatsapp_and_alerts_admins_on_telegram(
-    rig: Rig, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_190_stops_whatsapp_and_alerts_admins_on_telegram(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     with rig.deps.db.uow() as uow:
         admin = uow.session.exec(select(Contact).where(Contact.name == ADMIN)).one()
         admin.telegram_user_id = "5550001"
@@ -613,4 +631,5 @@ def test_template_builders_match_the_docs() -> None:
         assert "UTILITY" in section and "`id`" in section, name
     with pytest.raises(ValueError):
         templates._template(pemda, "reminder", "only one")
-    assert json.dumps(templates.reminder(pemda, "a", "b", "c", "d", "").params) == '["a", "b", "c", "d", "-"]'
+    assert json.dumps(templates.reminder(pemda, "Slamet", " a\n b ").params) == '["Slamet", "a b"]'
+    assert json.dumps(templates.reminder(pemda, "Slamet", "").params) == '["Slamet", "-"]'
