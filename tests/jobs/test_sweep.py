@@ -1,0 +1,314 @@
+"""The sweep: the right stage, on the right working day, to the right people, once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, date, datetime, time
+
+from sqlmodel import Session, col, select
+
+from handlers.base import Deps
+from jobs.sweep import PlannedNotice, plan, stage_days, sweep
+from models.calendar import WorkingCalendar
+from models.clock import FakeClock
+from models.db import Database
+from models.messages import Channel
+from models.pemda import PemdaConfig, Stage
+from models.standing import Standing
+from models.tables import Checkin, Contact, Notice, Outbox, Unit
+from tests.conftest import ADMIN, KEPALA_DINKES, OPERATOR_DINKES, PIMPINAN, console_person, contact_named, unit_coded
+
+
+def local(deps: Deps, day: date, hour: int = 8, minute: int = 0) -> datetime:
+    """A Pemda-local wall time as an aware UTC instant."""
+    return deps.calendar.at_local(day, time(hour, minute))
+
+
+def outbox_rows(deps: Deps) -> list[Outbox]:
+    with deps.db.uow() as uow:
+        return list(uow.session.exec(select(Outbox).order_by(col(Outbox.id))).all())
+
+
+def notices(deps: Deps) -> list[Notice]:
+    with deps.db.uow() as uow:
+        return list(uow.session.exec(select(Notice)).all())
+
+
+def planned_at(deps: Deps, at: datetime, pemda: PemdaConfig | None = None) -> list[PlannedNotice]:
+    with deps.db.uow() as uow:
+        return plan(uow.session, pemda or deps.pemda, deps.calendar, at)
+
+
+def for_unit(items: list[PlannedNotice], code: str, program: str | None = None) -> list[PlannedNotice]:
+    return [p for p in items if p.unit.code == code and (program is None or p.program.key == program)]
+
+
+def with_deadline(pemda: PemdaConfig, deadline: str) -> PemdaConfig:
+    """The Pemda file with every program's deadline moved to 'MM-DD'."""
+    return pemda.model_copy(update={"programs": [p.model_copy(update={"deadline": deadline}) for p in pemda.programs]})
+
+
+# -- timing ---------------------------------------------------------------------------------------
+
+
+def test_stage_days_skip_weekends_holidays_and_cuti_bersama(sdeps: Deps) -> None:
+    katalog = sdeps.pemda.program("katalog")
+    assert katalog is not None
+    days = {f"{s.key} {s.kind}": d for s, d in stage_days(sdeps.pemda, katalog, sdeps.calendar, "2026")}
+    # Deadline Tuesday 15 December 2026.
+    assert days["H-14 pengingat"] == date(2026, 12, 1)
+    assert days["H-7 pengingat"] == date(2026, 12, 8)
+    assert days["H-3 pengingat"] == date(2026, 12, 14)  # Saturday 12th -> Monday 14th
+    assert days["H-1 pengingat"] == date(2026, 12, 14)
+    assert days["H+1 peringatan"] == date(2026, 12, 16)
+    assert days["H+7 teguran1"] == date(2026, 12, 22)
+    assert days["H+14 teguran2"] == date(2026, 12, 29)
+    # Deadline 17 December: H+7 is Thursday 24th (cuti bersama, Pemda file), then Natal, then the weekend.
+    moved = with_deadline(sdeps.pemda, "12-17").program("katalog")
+    assert moved is not None
+    later = {s.kind: d for s, d in stage_days(sdeps.pemda, moved, sdeps.calendar, "2026")}
+    assert later["teguran1"] == date(2026, 12, 28)
+
+
+def test_extra_cuti_bersama_moves_a_stage(sdeps: Deps) -> None:
+    at = local(sdeps, date(2026, 12, 8), 9)
+    assert for_unit(planned_at(sdeps, at), "DINKES", "katalog")
+    sdeps.calendar.add_day_off(date(2026, 12, 8), "Cuti bersama tambahan")
+    assert planned_at(sdeps, at) == []
+    wednesday = planned_at(sdeps, local(sdeps, date(2026, 12, 9), 8))
+    assert {p.label for p in for_unit(wednesday, "DINKES")} == {"H-7 pengingat"}
+
+
+def test_nothing_on_days_off_or_outside_office_hours(sdeps: Deps) -> None:
+    tuesday = date(2026, 12, 8)
+    assert planned_at(sdeps, local(sdeps, tuesday, 7, 59)) == []
+    assert planned_at(sdeps, local(sdeps, tuesday, 16, 0)) == []
+    assert planned_at(sdeps, local(sdeps, date(2026, 12, 12), 10)) == []  # Saturday
+    assert planned_at(sdeps, local(sdeps, date(2026, 12, 25), 10)) == []  # Natal
+    assert planned_at(sdeps, local(sdeps, tuesday, 8, 0))
+    assert planned_at(sdeps, local(sdeps, tuesday, 15, 59))
+
+
+def test_time_zones_wib_and_wit(sdeps: Deps) -> None:
+    info = sdeps.pemda.pemda.model_copy(update={"timezone": "Asia/Jayapura"})
+    papua = sdeps.pemda.model_copy(update={"pemda": info})
+    wit = WorkingCalendar("Asia/Jayapura", extra_days_off={h.date: h.reason for h in papua.holidays})
+    # 23:30 UTC on Monday 7 December = Tuesday 08:30 WIT, but Monday 06:30 WIB.
+    at = datetime(2026, 12, 7, 23, 30, tzinfo=UTC)
+    assert planned_at(sdeps, at) == []
+    with sdeps.db.uow() as uow:
+        in_papua = plan(uow.session, papua, wit, at)
+    assert {p.label for p in in_papua} == {"H-7 pengingat"}
+    # WITA: 07:30 WITA is still before office hours there.
+    wita = WorkingCalendar("Asia/Makassar")
+    with sdeps.db.uow() as uow:
+        assert plan(uow.session, sdeps.pemda, wita, at) == []
+
+
+def test_catch_up_sends_only_the_latest_stage(sdeps: Deps) -> None:
+    result = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 17), 10))
+    labels = {p.label for p in result.planned}
+    assert labels == {"H+1 peringatan"}
+    again = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 18), 10))  # Friday
+    assert again.queued == 0 and again.already == len(again.planned) > 0
+    teguran = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 22), 8))
+    assert {p.label for p in teguran.planned} == {"H+7 Surat Teguran I"}
+    assert teguran.queued > 0
+
+
+# -- who gets what --------------------------------------------------------------------------------
+
+
+async def test_compliant_units_get_nothing(sdeps: Deps) -> None:
+    kepala = console_person(sdeps, KEPALA_DINKES)
+    await kepala.text("/lapor katalog 12")
+    await kepala.text("/lapor p3dn 41")
+    items = for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 8))), "DINKES")
+    assert {p.program.key for p in items} == {"inovasi"}
+    assert {p.contact.name for p in items} == {KEPALA_DINKES, OPERATOR_DINKES}
+
+
+async def test_proses_pauses_reminders_but_not_warnings(sdeps: Deps) -> None:
+    kepala = console_person(sdeps, KEPALA_DINKES)
+    assert "sedang diproses sampai" in await kepala.text("/proses katalog 10/12/2026")
+    assert not for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 8))), "DINKES", "katalog")
+    assert for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 8))), "DINKES", "p3dn")
+    # The pause ends on its date; H-3 on Monday 14th goes out again, and the H+1 warning is never paused.
+    assert for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 14))), "DINKES", "katalog")
+    warning = for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 16))), "DINKES", "katalog")
+    assert {p.label for p in warning} == {"H+1 peringatan"}
+
+
+async def test_dispensasi_suppresses_every_stage_until_revoked(sdeps: Deps) -> None:
+    admin = console_person(sdeps, ADMIN)
+    assert "Dispensasi" in await admin.text("/dispensasi dinkes katalog Unit sedang direstrukturisasi")
+    for day in (date(2026, 12, 8), date(2026, 12, 16), date(2026, 12, 22)):
+        assert not for_unit(planned_at(sdeps, local(sdeps, day)), "DINKES", "katalog")
+    assert for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 16))), "DINKES", "p3dn")
+    assert "dicabut" in await admin.text("/dispensasi cabut dinkes katalog")
+    assert for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 16))), "DINKES", "katalog")
+
+
+async def test_one_message_per_person_with_buttons_and_template(deps: Deps) -> None:
+    await console_person(deps, KEPALA_DINKES).text("/lapor p3dn 45")
+    await console_person(deps, KEPALA_DINKES).text("/lapor inovasi Layanan Antar Obat Lansia")
+    result = sweep(deps.db, deps.pemda, deps.calendar, local(deps, date(2026, 12, 16)))
+    rows = outbox_rows(deps)
+    assert len(rows) == result.queued == len({p.contact.id for p in result.planned})
+    assert len({r.contact_id for r in rows}) == len(rows)
+    kepala = contact_named(deps, KEPALA_DINKES)
+    mine = next(r for r in rows if r.contact_id == kepala.id)
+    assert "Peringatan" in mine.text and "Dinas Kesehatan" in mine.text and "e-Katalog lokal" in mine.text
+    assert "P3DN" not in mine.text
+    assert json.loads(mine.buttons) == [["Lapor sekarang", "/lapor katalog"]]
+    assert mine.channel == Channel.WHATSAPP.value and mine.template_name == "sigap_peringatan"
+    assert json.loads(mine.template_params)[0] == KEPALA_DINKES
+    admin = contact_named(deps, ADMIN)
+    summary = [r for r in rows if r.contact_id == admin.id]
+    assert len(summary) == 1
+    assert "unit terlambat e-Katalog lokal (H+1 peringatan)" in summary[0].text
+    assert "unit lainnya" in summary[0].text  # long lists are cut short
+    assert json.loads(summary[0].buttons) == [["Lihat rekap", "/rekap"]]
+    # Pimpinan are not on the H+1 rung.
+    assert not [r for r in rows if r.contact_id == contact_named(deps, PIMPINAN).id]
+
+
+def test_unreachable_contacts_are_reported_not_queued(sdeps: Deps) -> None:
+    with sdeps.db.uow() as uow:
+        contact = uow.session.exec(select(Contact).where(Contact.name == KEPALA_DINKES)).one()
+        contact.wa_number = None
+        uow.session.add(contact)
+        uow.commit()
+    result = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 8)))
+    assert {p.contact.name for p in result.unreachable} == {KEPALA_DINKES}
+    assert not [r for r in outbox_rows(sdeps) if r.contact_id == contact.id]
+    assert not [n for n in notices(sdeps) if n.contact_id == contact.id]
+
+
+def test_dry_run_enqueues_nothing(deps: Deps) -> None:
+    result = sweep(deps.db, deps.pemda, deps.calendar, local(deps, date(2026, 12, 8)), dry_run=True)
+    assert result.planned and result.queued == 0
+    assert outbox_rows(deps) == [] and notices(deps) == []
+
+
+# -- idempotency ----------------------------------------------------------------------------------
+
+
+def test_sweeping_twice_queues_each_stage_once(deps: Deps) -> None:
+    at = local(deps, date(2026, 12, 8))
+    first = sweep(deps.db, deps.pemda, deps.calendar, at)
+    assert first.queued > 0 and first.notices == len(first.planned)
+    second = sweep(deps.db, deps.pemda, deps.calendar, at.replace(hour=6))  # 13:00 WIB, after a "restart"
+    assert second.queued == 0 and second.notices == 0 and second.already == first.notices
+    assert len(outbox_rows(deps)) == first.queued
+    keys = [(n.program_key, n.unit_id, n.period, n.stage, n.contact_id) for n in notices(deps)]
+    assert len(keys) == len(set(keys)) == first.notices
+
+
+def test_concurrent_sweeps_queue_each_stage_once(deps: Deps) -> None:
+    at = local(deps, date(2026, 12, 16))
+    expected = len(planned_at(deps, at))
+    other = Database(deps.db.engine.url.render_as_string(hide_password=False))
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+    results: list[int] = []
+
+    def run(db: Database) -> None:
+        try:
+            barrier.wait()
+            results.append(sweep(db, deps.pemda, deps.calendar, at).notices)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(db,)) for db in (deps.db, other, deps.db, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.dispose()
+    assert errors == []
+    assert sorted(results) == [0, 0, 0, expected]
+    assert len(notices(deps)) == expected
+    rows = outbox_rows(deps)
+    assert len(rows) == len({r.idem_key for r in rows}) == len({r.contact_id for r in rows})
+
+
+# -- teguran hand-off -----------------------------------------------------------------------------
+
+
+def test_teguran_goes_to_the_letter_hook_once(sdeps: Deps) -> None:
+    calls: list[tuple[str, str, str]] = []
+
+    def hook(session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
+        calls.append((unit.code, standing.program.key, stage.kind))
+        return unit.code == "DINKES"
+
+    at = local(sdeps, date(2026, 12, 22))
+    first = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, at, letter_hook=hook)
+    assert ("DINKES", "katalog", "teguran1") in calls
+    assert first.letters == 3  # inovasi, katalog and p3dn of DINKES
+    kepala = contact_named(sdeps, KEPALA_DINKES)
+    rows = outbox_rows(sdeps)
+    assert not [r for r in rows if r.contact_id == kepala.id]
+    letter_notices = [n for n in notices(sdeps) if n.unit_id == unit_coded(sdeps, "DINKES").id]
+    assert letter_notices and {n.channel for n in letter_notices} == {"surat"}
+    disdik = next(r for r in rows if r.contact_id == contact_named(sdeps, "Yuni Pratama").id)
+    assert "Surat Teguran I" in disdik.text and "tahap surat teguran" in disdik.text
+    calls.clear()
+    again = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, at.replace(hour=6), letter_hook=hook)
+    assert calls == [] and again.queued == 0
+
+
+def test_teguran_without_hook_is_a_warning_message(sdeps: Deps) -> None:
+    sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 29)))
+    kepala = contact_named(sdeps, KEPALA_DINKES)
+    row = next(r for r in outbox_rows(sdeps) if r.contact_id == kepala.id)
+    assert "Surat Teguran II" in row.text and row.template_name == "sigap_surat_teguran"
+    pimpinan = contact_named(sdeps, PIMPINAN)
+    assert [r for r in outbox_rows(sdeps) if r.contact_id == pimpinan.id]
+
+
+# -- check-ins ------------------------------------------------------------------------------------
+
+
+async def test_checkin_prompt_one_followup_and_rekap(sdeps: Deps, clock: FakeClock) -> None:
+    monday = date(2026, 11, 23)
+    kepala = console_person(sdeps, KEPALA_DINKES)
+    clock.set(local(sdeps, date(2026, 11, 20), 10))
+    await console_person(sdeps, "Yuni Pratama").text("/lapor katalog 3")  # DISDIK: 3 days old, not stale
+    assert sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, monday, 8, 59)).checkins == 0
+    asked = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, monday, 9))
+    assert asked.checkins > 0 and asked.followups == 0
+    kinds = {(p.unit.code, p.program.key) for p in asked.planned if p.kind == "checkin"}
+    assert ("DINKES", "katalog") in kinds and ("DINKES", "p3dn") in kinds
+    assert ("DISDIK", "katalog") not in kinds and ("DISDIK", "p3dn") in kinds
+    row = next(r for r in outbox_rows(sdeps) if r.contact_id == contact_named(sdeps, KEPALA_DINKES).id)
+    assert "angka terbaru" in row.text and row.template_name == "sigap_minta_data"
+    assert ["Lapor katalog", "/lapor katalog"] in json.loads(row.buttons)
+    # The button opens the guided report.
+    clock.set(local(sdeps, monday, 10))
+    assert "Berapa jumlah produk" in "\n".join(r.text for r in await kepala.say("", payload="/lapor katalog"))
+    await kepala.text("12")
+    late_morning = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, monday, 11))
+    assert late_morning.checkins == 0 and late_morning.answered == 1  # the report answered DINKES katalog
+    follow = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, monday, 13))
+    followed = {(p.unit.code, p.program.key) for p in follow.planned if p.kind == "followup" and not p.already}
+    assert ("DINKES", "p3dn") in followed and ("DINKES", "katalog") not in followed
+    assert sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, monday, 14)).followups == 0
+    with sdeps.db.uow() as uow:
+        rows = uow.session.exec(select(Checkin).where(Checkin.unit_id == unit_coded(sdeps, "DINKES").id)).all()
+    state = {r.program_key: r for r in rows}
+    assert state["katalog"].answered_at is not None and state["katalog"].followup_at is None
+    assert state["p3dn"].answered_at is None and state["p3dn"].followup_at is not None
+    clock.set(local(sdeps, monday, 15))
+    rekap = await console_person(sdeps, ADMIN).text("/rekap")
+    line = next(x for x in rekap.splitlines() if x.startswith("Belum menjawab permintaan data minggu ini:"))
+    assert "DINKES (p3dn)" in line and "DINKES (katalog)" not in line
+
+
+def test_checkin_moves_to_the_next_working_day_when_monday_is_off(sdeps: Deps) -> None:
+    monday = date(2026, 11, 23)
+    sdeps.calendar.add_day_off(monday, "Libur daerah")
+    assert sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, monday, 9)).checkins == 0
+    assert sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 11, 24), 9)).checkins > 0
