@@ -1,0 +1,159 @@
+"""Telegram updates in, the core's replies out: a thin translation between python-telegram-bot and the handlers.
+
+Only private chats are served; a command typed in a group gets a one-line hint, anything else there is
+ignored. Every button tap is answered (`answer_callback_query`), whatever happened while handling it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import Message, Update
+from telegram.constants import ChatType
+from telegram.error import NetworkError, TelegramError
+from telegram.ext import CallbackContext
+
+from bot.telegram.menu import CommandMenus
+from bot.telegram.sender import TelegramSender
+from handlers.base import Deps
+from handlers.broadcast import progress_broadcast_id, remember_progress_message
+from handlers.core import handle
+from jobs.ratelimit import RateLimiter
+from models.messages import Channel, Incoming, Reply
+from models.outbound import Outbound, SendError
+
+log = logging.getLogger(__name__)
+
+PRIVATE_ONLY = "Mohon maaf, Sigap hanya melayani percakapan pribadi. Silakan kirim pesan langsung ke {bot}."
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """The core's message for a private text, document, photo or button tap; None for anything else."""
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if message is None or message.chat.type != ChatType.PRIVATE or query.data is None:
+            return None
+        return Incoming(
+            channel=Channel.TELEGRAM,
+            address=str(query.from_user.id),
+            payload=query.data,
+            display_name=query.from_user.full_name,
+            message_id=str(message.message_id),
+        )
+    message = update.message
+    if message is None or message.from_user is None or message.chat.type != ChatType.PRIVATE:
+        return None
+    document_name = document_ref = None
+    if message.document is not None:
+        document_name = message.document.file_name or "dokumen"
+        document_ref = message.document.file_id
+    elif message.photo:
+        document_name = "foto.jpg"
+        document_ref = message.photo[-1].file_id
+    return Incoming(
+        channel=Channel.TELEGRAM,
+        address=str(message.from_user.id),
+        text=message.text or message.caption or "",
+        display_name=message.from_user.full_name,
+        message_id=str(message.message_id),
+        at=message.date,
+        document_name=document_name,
+        document_ref=document_ref,
+    )
+
+
+def _group_command(message: Message | None) -> bool:
+    return (
+        message is not None
+        and message.chat.type != ChatType.PRIVATE
+        and message.chat.type != ChatType.CHANNEL
+        and (message.text or "").startswith("/")
+    )
+
+
+class TelegramAdapter:
+    """Routes every private update to `handlers.core.handle` and sends the replies."""
+
+    def __init__(
+        self, deps: Deps, sender: TelegramSender, limiter: RateLimiter | None, menus: CommandMenus | None
+    ) -> None:
+        self.deps = deps
+        self.sender = sender
+        self.limiter = limiter
+        self.menus = menus
+
+    async def on_update(self, update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        """The one handler: translate, handle once per update_id, reply; always answer a button tap."""
+        try:
+            await self._process(update)
+        finally:
+            query = update.callback_query
+            if query is not None:
+                try:
+                    await query.answer()
+                except TelegramError as exc:
+                    log.warning("callback query of update %s not answered: %s", update.update_id, exc)
+
+    async def _process(self, update: Update) -> None:
+        incoming = to_incoming(update)
+        if incoming is None:
+            if _group_command(update.message):
+                assert update.message is not None
+                username = self.sender.bot.username
+                await self.deliver(
+                    update.message.chat.id,
+                    [Reply(PRIVATE_ONLY.format(bot=f"@{username}" if username else "bot ini"))],
+                    group=True,
+                )
+            return
+        key = f"{self.sender.bot.id}:{update.update_id}"
+        replies = await handle(self.deps, incoming, dedupe_key=key)
+        if not replies:
+            return
+        await self.deliver(int(incoming.address), replies)
+        if incoming.command == "start" and self.menus is not None:
+            await self.menus.refresh(incoming.address)
+
+    async def deliver(self, chat_id: int, replies: Sequence[Reply], *, group: bool = False) -> None:
+        """Send `replies` in order (text split at 4,096, buttons, files); note where a broadcast's progress shows."""
+        address = str(chat_id)
+        for reply in replies:
+            if self.limiter is not None:
+                await self.limiter.acquire(address, is_group=group)
+            outbound = Outbound(
+                outbox_id=0,
+                channel=Channel.TELEGRAM,
+                address=address,
+                text=reply.text,
+                buttons=reply.buttons,
+                attachment=reply.attachment,
+            )
+            try:
+                sent = await self.sender.send(outbound)
+            except SendError as exc:
+                log.warning("reply not delivered to a telegram chat: %s: %s", type(exc).__name__, exc)
+                return
+            broadcast_id = progress_broadcast_id(reply.text)
+            if broadcast_id is not None:
+                with self.deps.db.uow() as uow:
+                    if remember_progress_message(
+                        uow.session, broadcast_id, Channel.TELEGRAM, address, sent.provider_id
+                    ):
+                        uow.commit()
+
+    async def on_error(self, update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        """The one global error handler: log first (update id and error only: no token, no personal data)."""
+        error = context.error
+        update_id = update.update_id if isinstance(update, Update) else None
+        if isinstance(error, NetworkError):
+            log.warning("telegram network error (update %s): %s", update_id, error)
+            return
+        log.error(
+            "telegram update %s failed: %s",
+            update_id,
+            type(error).__name__,
+            exc_info=(type(error), error, error.__traceback__) if error is not None else None,
+        )

@@ -1,0 +1,181 @@
+"""Telegram in `sigap run`: the python-telegram-bot Application, long polling or webhook, sender and limiter.
+
+Long polling is the default. With TELEGRAM_WEBHOOK_URL set, the Application runs without an updater under
+our own ASGI app: `POST /telegram` checks X-Telegram-Bot-Api-Secret-Token in constant time and queues the
+update; python-telegram-bot processes the queue in order. Either way each update_id is handled once
+(the core records it in the database), so a redelivered update is not answered twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import math
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, TypeHandler
+
+from bot.channels import ChannelRuntime
+from bot.settings import Settings
+from bot.telegram.adapter import TelegramAdapter
+from bot.telegram.logging import install_redaction, uninstall_redaction
+from bot.telegram.menu import CommandMenus
+from bot.telegram.progress import BroadcastProgress
+from bot.telegram.sender import TelegramSender
+from handlers.base import Deps, UserError
+from jobs.ratelimit import RateLimiter, RateRules
+from models.messages import Channel
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_PATH = "/telegram"
+ALLOWED_UPDATES = ("message", "callback_query")
+MAX_UPDATE_BYTES = 1024 * 1024
+_SECRET_FORM = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramConfigError(UserError):
+    """The Telegram settings cannot work; the message says which variable to fix (shown by the CLI)."""
+
+
+def file_base_url(base_url: str) -> str:
+    """The file download address that goes with a Bot API address (`.../bot` -> `.../file/bot`)."""
+    base = base_url.rstrip("/")
+    if base.endswith("/bot"):
+        return base[: -len("/bot")] + "/file/bot"
+    return base + "/file"
+
+
+def telegram_rules(settings: Settings) -> RateRules:
+    """Telegram's limits as configured (TELEGRAM_RATE_GLOBAL, _PER_CHAT, _PER_GROUP_MINUTE)."""
+    return RateRules(
+        global_per_second=settings.telegram_rate_global,
+        recipient_interval=1.0 / settings.telegram_rate_per_chat,
+        group_per_minute=max(1, math.floor(settings.telegram_rate_per_group_minute)),
+    )
+
+
+def webhook_route(application: TelegramApp, secret: str) -> Route:
+    """`POST /telegram`: 403 unless the secret header matches; otherwise queue the update and answer 200 at once."""
+    expected = secret.encode()
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            return Response(status_code=403)
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            return Response(status_code=413)
+        try:
+            update = Update.de_json(_json_object(body), application.bot)
+        except (ValueError, KeyError, TypeError):
+            log.warning("telegram webhook: unreadable update ignored")
+            return Response(status_code=400)
+        await application.update_queue.put(update)
+        return Response(status_code=200)
+
+    return Route(WEBHOOK_PATH, receive, methods=["POST"])
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("update is not a JSON object")
+    return data
+
+
+def _settings_check(settings: Settings) -> tuple[str, str, str]:
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    if not token:
+        raise TelegramConfigError("TELEGRAM_BOT_TOKEN belum diisi; Telegram tidak dapat dijalankan.")
+    url = settings.telegram_webhook_url.strip()
+    secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else ""
+    if url:
+        if not url.startswith("https://"):
+            raise TelegramConfigError(
+                "TELEGRAM_WEBHOOK_URL harus alamat https://, misalnya https://sigap.example.go.id/telegram"
+            )
+        if not _SECRET_FORM.match(secret):
+            raise TelegramConfigError(
+                "Mode webhook butuh TELEGRAM_WEBHOOK_SECRET: 1-256 karakter A-Z, a-z, 0-9, _ atau -. "
+                "Tanpa rahasia, siapa pun dapat mengirim pesan palsu ke bot; mode webhook tidak dijalankan."
+            )
+    return token, url, secret
+
+
+async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
+    """Build and initialise the Telegram channel (getMe sets `deps.telegram_username` for deep links)."""
+    token, webhook_url, secret = _settings_check(settings)
+    redactor = install_redaction(token)
+    builder = (
+        Application.builder()
+        .token(token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(file_base_url(settings.telegram_api_base_url))
+    )
+    application: TelegramApp = builder.updater(None).build() if webhook_url else builder.build()
+    await application.initialize()
+    deps.telegram_username = application.bot.username
+    limiter = RateLimiter(telegram_rules(settings), clock=deps.clock)
+    sender = TelegramSender(application.bot)
+    menus = CommandMenus(application.bot, deps, limiter)
+    adapter = TelegramAdapter(deps, sender, limiter, menus)
+    application.add_handler(TypeHandler(Update, adapter.on_update))
+    application.add_error_handler(adapter.on_error)
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def start() -> None:
+        await application.start()
+        if webhook_url:
+            await application.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES))
+            log.info("telegram: webhook mode, updates arrive at POST %s", WEBHOOK_PATH)
+        else:
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+            log.info("telegram: long polling as @%s", application.bot.username)
+        tasks.append(asyncio.create_task(_menus(menus), name="telegram-command-menus"))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+        uninstall_redaction(redactor)
+
+    return ChannelRuntime(
+        channel=Channel.TELEGRAM,
+        sender=sender,
+        limiter=limiter,
+        routes=[webhook_route(application, secret)] if webhook_url else [],
+        observers=[BroadcastProgress(deps, application.bot, limiter)],
+        start=start,
+        stop=stop,
+    )
+
+
+async def _menus(menus: CommandMenus) -> None:
+    """Default menu, then every registered contact's menu, in the background (paced by the limiter)."""
+    try:
+        await menus.set_default()
+        await menus.sync_all()
+    except TelegramError as exc:
+        log.warning("telegram command menus not set: %s", exc)
+    except Exception:
+        log.exception("telegram command menus failed")
