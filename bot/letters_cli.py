@@ -70,4 +70,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if existing is None and deps.pemda.letters.require_approval:
         print("Permintaan persetujuan masuk antrean pesan untuk admin (dikirim oleh `sigap run`).")
     return 0
-

@@ -66,8 +66,9 @@ async def run(settings: Settings, *, console_as: str = "") -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     from bot.scheduler import start_scheduler
+    from jobs.letters.flow import make_letter_hook
 
-    scheduler = start_scheduler(deps)
+    scheduler = start_scheduler(deps, letter_hook=make_letter_hook(deps.pemda, deps.calendar))
     for channel in channels:
         await channel.start()
     if server is not None:

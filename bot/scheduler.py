@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from handlers.base import Deps
+from jobs.letters.flow import run_receipt_escalation
 from jobs.sweep import LetterHook, SweepResult, sweep
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,15 @@ async def run_sweep(deps: Deps, reason: str, letter_hook: LetterHook | None = No
         len(result.unreachable),
     )
     return result
+
+
+async def run_receipt_check(deps: Deps) -> int:
+    """Tell the pimpinan about warning letters still without receipt (idempotent; cheap when nothing is due)."""
+    try:
+        return await asyncio.to_thread(run_receipt_escalation, deps.db, deps.pemda, deps.calendar, deps.clock)
+    except Exception:
+        log.exception("receipt check of warning letters failed")
+        return 0
 
 
 def start_scheduler(deps: Deps, *, letter_hook: LetterHook | None = None) -> AsyncIOScheduler:
@@ -64,6 +74,14 @@ def start_scheduler(deps: Deps, *, letter_hook: LetterHook | None = None) -> Asy
                 name=f"{label} {at:%H:%M}",
                 **options,
             )
+    scheduler.add_job(
+        run_receipt_check,
+        CronTrigger(minute="5,35", timezone=zone),
+        args=[deps],
+        id="letter-receipts",
+        name="tanda terima surat teguran",
+        **options,
+    )
     scheduler.add_job(
         run_sweep,
         args=[deps, "mulai", letter_hook],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from handlers.base import Ctx, UserError
 from handlers.fmt import tanggal_pendek
@@ -14,7 +14,7 @@ from models.tables import Letter, LetterStatus, Unit
 PER_STATUS = 15
 USAGE = (
     "Cara pakai: /teguran (daftar surat), /teguran <nomor surat> (kirim ulang PDF), "
-    "/teguran setujui <id>, /teguran batal <id> [alasan]"
+    "/teguran setujui <id> (atau: /teguran setujui semua), /teguran batal <id> [alasan]"
 )
 ORDER = (
     LetterStatus.DRAFT.value,
@@ -38,6 +38,8 @@ async def teguran(ctx: Ctx) -> list[Reply]:
         return [_listing(ctx)]
     verb = args[0].lower()
     try:
+        if verb in ("setujui", "setuju", "approve") and args[1:2] == ["semua"]:
+            return [Reply(_approve_all(ctx))]
         if verb in ("setujui", "setuju", "approve"):
             letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran setujui 12")
             text = flow.approve(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
@@ -64,6 +66,23 @@ async def terima(ctx: Ctx) -> list[Reply]:
         raise UserError(str(exc)) from None
     ctx.audit("letter.received", str(letter_id))
     return [Reply(text)]
+
+
+def _approve_all(ctx: Ctx) -> str:
+    """Approve and send every draft at once (after a sweep drafted many letters)."""
+    drafts = ctx.session.exec(
+        select(Letter.id).where(Letter.status == LetterStatus.DRAFT.value).order_by(col(Letter.id))
+    ).all()
+    if not drafts:
+        return "Tidak ada surat yang menunggu persetujuan."
+    for letter_id in drafts:
+        if letter_id is not None:
+            flow.approve(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
+    ctx.audit("letter.approved_all", "", count=len(drafts))
+    return (
+        f"✅ {len(drafts)} surat teguran disetujui dan dikirim ke unitnya. Ketik /teguran untuk melihat register; "
+        "Bapak/Ibu akan diberi tahu bila tanda terima belum masuk."
+    )
 
 
 def _find(ctx: Ctx, text: str) -> Letter:
@@ -121,5 +140,8 @@ def _listing(ctx: Ctx) -> Reply:
         if len(group) > PER_STATUS:
             lines.append(f"  … dan {len(group) - PER_STATUS} lainnya (lengkapnya: sigap letters export).")
     lines.append("")
-    lines.append("PDF: /teguran <nomor>. Setujui: /teguran setujui <id>. Batalkan: /teguran batal <id> [alasan].")
+    lines.append(
+        "PDF: /teguran <nomor>. Setujui: /teguran setujui <id> (semua rancangan: /teguran setujui semua). "
+        "Batalkan: /teguran batal <id> [alasan]."
+    )
     return Reply("\n".join(lines))

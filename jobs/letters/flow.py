@@ -9,8 +9,8 @@ letter may be cancelled; it keeps its number in the register. A sent letter with
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlmodel import Session, col, select
 
@@ -30,7 +30,14 @@ log = logging.getLogger(__name__)
 
 KIND = "letter"
 UNIT_ROLES = (Role.KEPALA.value, Role.OPERATOR.value, Role.CAMAT.value)
-LetterHook = Callable[[Session, Unit, Standing, Stage, datetime], bool]
+
+
+class LetterHook(Protocol):
+    """What the sweep calls at a teguran stage; True when the letter took the place of a plain warning."""
+
+    def __call__(self, session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
+        """Handle the teguran stage of `unit` on `standing.program`."""
+        ...
 
 
 class Refused(Exception):
@@ -60,9 +67,7 @@ def stage_label(letter: Letter) -> str:
 def _active(session: Session, *roles: str) -> list[Contact]:
     return list(
         session.exec(
-            select(Contact)
-            .where(col(Contact.role).in_(roles), col(Contact.active).is_(True))
-            .order_by(col(Contact.id))
+            select(Contact).where(col(Contact.role).in_(roles), col(Contact.active).is_(True)).order_by(col(Contact.id))
         ).all()
     )
 

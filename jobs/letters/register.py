@@ -263,9 +263,7 @@ def word_letter(
         if standing.last_report_at is not None
         else "belum ada laporan yang masuk"
     )
-    items.append(
-        f"Batas waktu {lc.format_date_id(standing.deadline)}; sampai hari ini terlambat {late} hari ({last})"
-    )
+    items.append(f"Batas waktu {lc.format_date_id(standing.deadline)}; sampai hari ini terlambat {late} hari ({last})")
     previous = ""
     if stage.kind == "teguran2":
         first = find_letter(session, unit.id or 0, program.key, standing.period, "teguran1")

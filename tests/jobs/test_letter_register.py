@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from datetime import UTC, datetime
@@ -152,8 +153,6 @@ async def test_drafting_again_returns_the_same_letter_and_the_same_bytes(deps: D
         assert session.exec(select(LetterSequence.last).where(LetterSequence.year == 2026)).one() == 1
         events = session.exec(select(LetterEvent.status).where(LetterEvent.letter_id == first.id)).all()
     assert list(events) == ["draft"]
-    import hashlib
-
     assert first.sha256 == hashlib.sha256(pdf).hexdigest()
 
 
@@ -170,9 +169,8 @@ async def test_a_stage_that_is_no_teguran_or_a_format_without_number_is_refused(
     with deps.db.uow() as uow:
         unit, standing = unit_and_standing(uow.session, deps, "DINKES", "katalog", H_PLUS_7)
         with pytest.raises(LetterError, match="bukan surat teguran"):
-            draft_letter(
-                uow.session, deps.pemda, deps.calendar, unit, standing, Stage(offset_days=1, kind="peringatan"), H_PLUS_7
-            )
+            warning = Stage(offset_days=1, kind="peringatan")
+            draft_letter(uow.session, deps.pemda, deps.calendar, unit, standing, warning, H_PLUS_7)
         no_number = deps.pemda.model_copy(
             update={"letters": deps.pemda.letters.model_copy(update={"number_format": "{klasifikasi}/{tahun}"})}
         )
