@@ -53,6 +53,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError(f"Program {program.label} tidak ditugaskan ke {unit.name}.")
         if standing.compliant:
             raise UserError(f"{unit.name} sudah memenuhi target {program.label}; surat teguran tidak dirancang.")
+        if deps.calendar.local_date(now) <= standing.deadline:
+            raise UserError(
+                f"Batas waktu {program.label} ({standing.deadline:%d-%m-%Y}) belum lewat; surat teguran belum dapat "
+                "dirancang."
+            )
         stage = next(
             (s for s in deps.pemda.ladder_of(program) if s.kind == args.stage),
             Stage(offset_days=7 if args.stage == "teguran1" else 14, kind=args.stage),
