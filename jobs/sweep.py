@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
+from sqlalchemy import func, text, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -64,15 +64,40 @@ class LetterHook(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class UnitRef:
+    """The columns of a unit the sweep needs (plain rows: loading 30,000 ORM objects is too slow)."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRef:
+    """The columns of a contact the sweep needs: who they are and how to reach them."""
+
+    id: int
+    name: str
+    role: str
+    unit_id: int | None
+    telegram_user_id: str | None
+    wa_number: str | None
+    preferred_channel: str | None
+    unreachable_telegram: bool
+    unreachable_whatsapp: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedNotice:
     """One thing due for one person: a ladder stage, a check-in prompt or its follow-up."""
 
     kind: NoticeKind
     program: ProgramConfig
-    unit: Unit
+    unit: UnitRef
     period: str
     stage: Stage | None
-    contact: Contact
+    contact: ContactRef
     channel: Channel | None
     standing: Standing
     week: str = ""
@@ -175,41 +200,71 @@ def checkin_day(pemda: PemdaConfig, calendar: WorkingCalendar, today: date) -> d
 
 @dataclass
 class _Roster:
-    units: dict[int, Unit]
-    by_unit: dict[int, list[Contact]]
-    admins: list[Contact]
-    pimpinan: list[Contact]
+    units: dict[int, UnitRef]
+    by_unit: dict[int, list[ContactRef]]
+    admins: list[ContactRef]
+    pimpinan: list[ContactRef]
+    channels: dict[int, Channel | None]
+    _groups: dict[tuple[int, tuple[str, ...]], list[ContactRef]] = field(default_factory=dict)
+
+    def recipients(self, unit_id: int, audiences: tuple[str, ...]) -> list[ContactRef]:
+        """The people a stage with `audiences` reaches for one unit (each once)."""
+        if audiences == ("unit",):
+            return self.by_unit.get(unit_id, [])
+        key = (unit_id if "unit" in audiences else 0, audiences)
+        cached = self._groups.get(key)
+        if cached is not None:
+            return cached
+        seen: dict[int, ContactRef] = {}
+        for audience in audiences:
+            group = (
+                self.by_unit.get(unit_id, [])
+                if audience == "unit"
+                else self.admins
+                if audience == "admin"
+                else self.pimpinan
+            )
+            for contact in group:
+                seen.setdefault(contact.id, contact)
+        found = list(seen.values())
+        self._groups[key] = found
+        return found
 
 
 def _roster(session: Session) -> _Roster:
-    units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.active).is_(True))).all() if u.id is not None}
-    by_unit: dict[int, list[Contact]] = defaultdict(list)
-    admins: list[Contact] = []
-    pimpinan: list[Contact] = []
-    contacts = session.exec(select(Contact).where(col(Contact.active).is_(True)).order_by(col(Contact.id))).all()
-    for contact in contacts:
+    unit_rows = session.execute(
+        sa_select(col(Unit.id), col(Unit.code), col(Unit.name), col(Unit.kind)).where(col(Unit.active).is_(True))
+    ).all()
+    units = {uid: UnitRef(uid, code, name, kind) for uid, code, name, kind in unit_rows}
+    by_unit: dict[int, list[ContactRef]] = defaultdict(list)
+    admins: list[ContactRef] = []
+    pimpinan: list[ContactRef] = []
+    channels: dict[int, Channel | None] = {}
+    contact_rows = session.execute(
+        sa_select(
+            col(Contact.id),
+            col(Contact.name),
+            col(Contact.role),
+            col(Contact.unit_id),
+            col(Contact.telegram_user_id),
+            col(Contact.wa_number),
+            col(Contact.preferred_channel),
+            col(Contact.unreachable_telegram),
+            col(Contact.unreachable_whatsapp),
+        )
+        .where(col(Contact.active).is_(True))
+        .order_by(col(Contact.id))
+    ).all()
+    for row in contact_rows:
+        contact = ContactRef(*row)
+        channels[contact.id] = choose_channel(cast(Contact, contact))  # reads only the reachability columns
         if contact.role == Role.ADMIN.value:
             admins.append(contact)
         elif contact.role == Role.PIMPINAN.value:
             pimpinan.append(contact)
         elif contact.role in UNIT_ROLES and contact.unit_id is not None:
             by_unit[contact.unit_id].append(contact)
-    return _Roster(units, by_unit, admins, pimpinan)
-
-
-def _recipients(roster: _Roster, unit_id: int, audiences: Iterable[str]) -> list[Contact]:
-    seen: dict[int, Contact] = {}
-    for audience in audiences:
-        group = (
-            roster.by_unit.get(unit_id, [])
-            if audience == "unit"
-            else roster.admins
-            if audience == "admin"
-            else roster.pimpinan
-        )
-        for contact in group:
-            seen.setdefault(_id(contact.id), contact)
-    return list(seen.values())
+    return _Roster(units, by_unit, admins, pimpinan, channels)
 
 
 def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime) -> list[PlannedNotice]:
@@ -228,11 +283,13 @@ def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: da
     if not wanted:
         return []
     roster = _roster(session)
-    standings = load_standings(session, pemda, list(roster.units.values()), today, wanted)
+    # load_standings reads only `id` and `kind` of each unit
+    standings = load_standings(session, pemda, cast(list[Unit], list(roster.units.values())), today, wanted)
     periods = {p.key: current_period(p, today) for p in wanted}
     paused = _pauses(session, periods, today)
     ledger = _ledger(session, periods, {f"{s.key}:{s.kind}" for s in due.values()})
     planned: list[PlannedNotice] = []
+    stage_keys = {key: (f"{s.key}:{s.kind}", tuple(s.recipients)) for key, s in due.items()}
     for (unit_id, key), standing in standings.items():
         stage = due.get(key)
         if stage is None or standing.compliant:
@@ -241,8 +298,8 @@ def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: da
         if pause == PAUSE_DISPENSASI or (pause == PAUSE_PROSES and stage.kind == "pengingat"):
             continue
         unit = roster.units[unit_id]
-        stage_key = f"{stage.key}:{stage.kind}"
-        for contact in _recipients(roster, unit_id, stage.recipients):
+        stage_key, audiences = stage_keys[key]
+        for contact in roster.recipients(unit_id, audiences):
             planned.append(
                 PlannedNotice(
                     kind="stage",
@@ -251,9 +308,9 @@ def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: da
                     period=standing.period,
                     stage=stage,
                     contact=contact,
-                    channel=choose_channel(contact),
+                    channel=roster.channels[contact.id],
                     standing=standing,
-                    already=(key, unit_id, standing.period, stage_key, _id(contact.id)) in ledger,
+                    already=(key, unit_id, standing.period, stage_key, contact.id) in ledger,
                 )
             )
     if checkin_programs:
@@ -320,7 +377,7 @@ def _plan_checkins(
                     period=standing.period,
                     stage=None,
                     contact=contact,
-                    channel=choose_channel(contact),
+                    channel=roster.channels[contact.id],
                     standing=standing,
                     week=week,
                     already=already,
@@ -451,7 +508,7 @@ def _write(
     for (contact_id, channel), items in per_person.items():
         key = _idem_key(contact_id, channel, items)
         message = compose(pemda, calendar, today, items[0].contact, channel, items)
-        rows.append(outbox_row(key, items[0].contact, message, at, channel=channel))
+        rows.append(outbox_row(key, cast(Contact, items[0].contact), message, at, channel=channel))  # uses .id
         keys_of[key[:200]] = items
     outbox_ids = _insert_outbox(session, rows)
     result.queued = len(outbox_ids)
@@ -462,11 +519,33 @@ def _write(
                     _ledger_row(notice, notice.channel.value if notice.channel else "", outbox_ids.get(key), at)
                 )
     if ledger:
-        table = Notice.__table__  # type: ignore[attr-defined]
-        maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        for start in range(0, len(ledger), 5000):
-            session.execute(maker(table).on_conflict_do_nothing(), ledger[start : start + 5000])
+        bulk_insert(session, Notice.__table__, ledger)  # type: ignore[attr-defined]
         result.notices = len(ledger)
+
+
+def bulk_insert(session: Session, table: Any, rows: Sequence[dict[str, Any]], conflict: str = "") -> None:
+    """INSERT ... ON CONFLICT DO NOTHING through the driver's executemany (no per-row SQLAlchemy overhead).
+
+    Values go through each column's own bind processing (UTC datetimes, booleans) exactly as the ORM would.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    # the dialect-level processors SQLAlchemy itself applies (e.g. SQLite's datetime text format)
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))}) "
+        f"ON CONFLICT {conflict} DO NOTHING"
+    )
+    params = [
+        tuple(proc(row[name]) if proc is not None else row[name] for name, proc in zip(names, processors, strict=True))
+        for row in rows
+    ]
+    for start in range(0, len(params), 10_000):
+        connection.exec_driver_sql(sql, params[start : start + 10_000])
 
 
 def _ledger_row(notice: PlannedNotice, channel: str, outbox_id: int | None, at: datetime) -> dict[str, Any]:
@@ -493,17 +572,17 @@ def _idem_key(contact_id: int, channel: Channel, items: Sequence[PlannedNotice])
 
 
 def _insert_outbox(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Insert outbox rows (skipping keys already there); idem_key -> id of the rows written."""
+    """Insert outbox rows (skipping keys already there); idem_key -> id of the rows written.
+
+    Runs under the sweep lock: every row this sweep writes gets an id above the highest one seen before.
+    """
     if not rows:
         return {}
-    table = Outbox.__table__  # type: ignore[attr-defined]
-    maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = maker(table).on_conflict_do_nothing(index_elements=["idem_key"]).returning(table.c.id, table.c.idem_key)
-    ids: dict[str, int] = {}
-    for start in range(0, len(rows), 2000):
-        for row_id, key in session.execute(stmt, list(rows[start : start + 2000])):
-            ids[key] = row_id
-    return ids
+    wanted = {row["idem_key"] for row in rows}
+    before = session.execute(sa_select(func.max(col(Outbox.id)))).scalar() or 0
+    bulk_insert(session, Outbox.__table__, rows, "(idem_key)")  # type: ignore[attr-defined]
+    written = session.execute(sa_select(col(Outbox.id), col(Outbox.idem_key)).where(col(Outbox.id) > before))
+    return {key: row_id for row_id, key in written if key in wanted}
 
 
 def _letters(
@@ -523,9 +602,12 @@ def _letters(
     for items in groups.values():
         first = items[0]
         assert first.stage is not None
+        unit = session.get(Unit, first.unit.id)
+        if unit is None:
+            continue
         try:
             with session.begin_nested():
-                done = hook(session, first.unit, first.standing, first.stage, at)
+                done = hook(session, unit, first.standing, first.stage, at)
         except Exception:
             log.exception(
                 "letter hook failed for unit %s program %s; sending a warning instead",
@@ -570,7 +652,7 @@ def compose(
     pemda: PemdaConfig,
     calendar: WorkingCalendar,
     today: date,
-    contact: Contact,
+    contact: ContactRef,
     channel: Channel,
     items: Sequence[PlannedNotice],
 ) -> OutMessage:
@@ -603,25 +685,14 @@ HEADLINES = {
 
 
 def _unit_message(
-    contact: Contact, items: Sequence[PlannedNotice], top: str, today: date
+    contact: ContactRef, items: Sequence[PlannedNotice], top: str, today: date
 ) -> tuple[str, str, tuple[Button, ...]]:
     unit = items[0].unit
     lines = [f"Yth. Bapak/Ibu {contact.name},", f"{HEADLINES[top]} — {unit.name}:"]
-    programs: list[ProgramConfig] = []
+    programs: dict[str, ProgramConfig] = {}
     for notice in sorted(items, key=lambda n: (-SEVERITY[n.severity], n.program.key)):
-        standing = notice.standing
-        if notice.program not in programs:
-            programs.append(notice.program)
-        if notice.kind == "checkin":
-            last = standing.last_report_at
-            when = f"laporan terakhir {tanggal_pendek(last.date())}" if last else "belum pernah melapor"
-            lines.append(f"• {notice.program.label}: mohon kirim angka terbaru ({when}; {nilai(standing)}).")
-        elif notice.kind == "followup":
-            lines.append(f"• {notice.program.label}: permintaan angka terbaru hari ini belum dijawab.")
-        else:
-            assert notice.stage is not None
-            deadline = f"batas {tanggal_pendek(standing.deadline)}, {sisa_hari(standing.deadline, today)}"
-            lines.append(f"• {notice.program.label} ({notice.label}): {nilai(standing)}; {deadline}.")
+        programs.setdefault(notice.program.key, notice.program)
+        lines.append(_item_line(notice, today))
     kinds = {n.severity for n in items}
     if kinds & {"teguran1", "teguran2"}:
         lines.append(
@@ -636,17 +707,52 @@ def _unit_message(
     else:
         lines.append("Ketuk tombol di bawah untuk melapor, atau kirim /lapor.")
     if len(programs) == 1:
-        buttons: tuple[Button, ...] = (Button("Lapor sekarang", f"/lapor {programs[0].key}"),)
+        buttons: tuple[Button, ...] = (Button("Lapor sekarang", f"/lapor {next(iter(programs))}"),)
     elif len(programs) <= MAX_BUTTONS:
-        buttons = tuple(Button(f"Lapor {p.key}", f"/lapor {p.key}") for p in programs)
+        buttons = tuple(Button(f"Lapor {key}", f"/lapor {key}") for key in programs)
     else:
         buttons = ()
-    summary = f"{HEADLINES[top].split(' ', 1)[1]} — {unit.name}: {', '.join(p.label for p in programs)}"
+    summary = f"{HEADLINES[top].split(' ', 1)[1]} — {unit.name}: {', '.join(p.label for p in programs.values())}"
     return "\n".join(lines), summary, buttons
 
 
+_LINES: dict[tuple[Any, ...], str] = {}
+
+
+def _item_line(notice: PlannedNotice, today: date) -> str:
+    """One bullet of a unit's message; memoised, since thousands of units share the same figures."""
+    standing = notice.standing
+    last = standing.last_report_at.date() if standing.last_report_at is not None else None
+    key = (
+        notice.kind,
+        notice.program.key,
+        notice.stage_key,
+        standing.value,
+        standing.target,
+        standing.deadline,
+        standing.open_items,
+        last,
+        today,
+    )
+    cached = _LINES.get(key)
+    if cached is not None:
+        return cached
+    if notice.kind == "checkin":
+        when = f"laporan terakhir {tanggal_pendek(last)}" if last else "belum pernah melapor"
+        line = f"• {notice.program.label}: mohon kirim angka terbaru ({when}; {nilai(standing)})."
+    elif notice.kind == "followup":
+        line = f"• {notice.program.label}: permintaan angka terbaru hari ini belum dijawab."
+    else:
+        deadline = f"batas {tanggal_pendek(standing.deadline)}, {sisa_hari(standing.deadline, today)}"
+        line = f"• {notice.program.label} ({notice.label}): {nilai(standing)}; {deadline}."
+    if len(_LINES) > 20_000:
+        _LINES.clear()
+    _LINES[key] = line
+    return line
+
+
 def _oversight_message(
-    contact: Contact, items: Sequence[PlannedNotice], today: date
+    contact: ContactRef, items: Sequence[PlannedNotice], today: date
 ) -> tuple[str, str, tuple[Button, ...]]:
     groups: dict[tuple[str, str], list[PlannedNotice]] = defaultdict(list)
     for notice in items:
