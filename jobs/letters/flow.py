@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sqlmodel import Session, col, select
 
+from jobs import templates
 from jobs.letters.content import format_date_id
 from jobs.letters.register import STAGE_LABELS, TEGURAN_KINDS, draft_letter, find_letter, record_event
 from jobs.outbox import OutMessage, enqueue
@@ -105,7 +106,7 @@ def _unit(session: Session, letter: Letter) -> Unit:
 
 
 def _template(pemda: PemdaConfig, letter: Letter, unit: Unit) -> Template:
-    return Template(pemda.whatsapp_templates.letter, (stage_label(letter), letter.number, unit.name))
+    return templates.letter(pemda, stage_label(letter), letter.number, unit.name)
 
 
 def _perihal(pemda: PemdaConfig, letter: Letter) -> str:
