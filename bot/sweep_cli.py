@@ -44,6 +44,10 @@ def run(args: argparse.Namespace, settings: Settings, *, letter_hook: LetterHook
 
     deps = build_deps(settings)
     at = parse_at(args.at, deps.calendar) if args.at else deps.clock.now()
+    if letter_hook is None and not args.dry_run:
+        from jobs.letters.flow import make_letter_hook
+
+        letter_hook = make_letter_hook(deps.pemda, deps.calendar)
     result = sweep(deps.db, deps.pemda, deps.calendar, at, dry_run=args.dry_run, letter_hook=letter_hook)
     for line in render(result, deps.calendar):
         print(line)

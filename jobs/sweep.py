@@ -23,13 +23,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from handlers.fmt import nilai, sisa_hari, tanggal, tanggal_pendek
+from jobs import templates
 from jobs.outbox import OutMessage, choose_channel, outbox_row
 from models.calendar import WorkingCalendar
 from models.checkins import answered, iso_week
 from models.clock import ensure_utc
 from models.db import Database
 from models.messages import Button, Channel
-from models.outbound import Template
 from models.pemda import PemdaConfig, ProgramConfig, Stage
 from models.standing import Standing, current_period, load_standings
 from models.tables import Checkin, Contact, Notice, Outbox, Pause, Role, SweepLock, Unit
@@ -662,14 +662,11 @@ def compose(
         text, summary, buttons = _unit_message(contact, items, top, today)
     else:
         text, summary, buttons = _oversight_message(contact, items, today)
-    templates = pemda.whatsapp_templates
-    name = {
-        "checkin": templates.checkin,
-        "followup": templates.checkin,
-        "pengingat": templates.reminder,
-        "peringatan": templates.warning,
-    }.get(top, templates.letter)
-    template = Template(name, (contact.name[:60], summary[:200])) if channel is Channel.WHATSAPP else None
+    build = {"checkin": templates.checkin, "followup": templates.checkin, "pengingat": templates.reminder}.get(
+        top, templates.warning
+    )
+    # set on every channel: a Telegram row that falls back to WhatsApp may land outside the 24-hour window
+    template = build(pemda, contact.name[:60], summary[:200])
     kind = "checkin" if top in ("checkin", "followup") else top
     return OutMessage(text=text, kind=kind, buttons=buttons, template=template)
 

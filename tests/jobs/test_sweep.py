@@ -264,7 +264,8 @@ def test_teguran_without_hook_is_a_warning_message(sdeps: Deps) -> None:
     sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 29)))
     kepala = contact_named(sdeps, KEPALA_DINKES)
     row = next(r for r in outbox_rows(sdeps) if r.contact_id == kepala.id)
-    assert "Surat Teguran II" in row.text and row.template_name == "sigap_surat_teguran"
+    # the letter template takes (stage, number, unit); a plain warning goes as the warning template
+    assert "Surat Teguran II" in row.text and row.template_name == "sigap_peringatan"
     pimpinan = contact_named(sdeps, PIMPINAN)
     assert [r for r in outbox_rows(sdeps) if r.contact_id == pimpinan.id]
 
