@@ -136,10 +136,10 @@ async def fan_out(n: int, limit: float, server: FakeServer, pool: int = 8) -> Fa
                 concurrency=pool,
             )
             start = time.perf_counter()
-            stats = await dispatcher.drain(max_rounds=1_000_000)
+            stats = await dispatcher.drain(max_rounds=1_000_000, pipelined=True)
             while _pending(db):  # rows answered 429 wait for retry_after: their time counts
                 await asyncio.sleep(0.2)
-                stats.add(await dispatcher.drain(max_rounds=1_000_000))
+                stats.add(await dispatcher.drain(max_rounds=1_000_000, pipelined=True))
             seconds = time.perf_counter() - start
         seen = server.stats()
         db.dispose()

@@ -96,7 +96,7 @@ async def dispatch(settings: Settings, *, once: bool = False, db: Database | Non
                 if recovered:
                     log.info("released %d outbox rows left in flight by the previous run", recovered)
             if once:
-                stats = await dispatcher.drain(max_rounds=1_000_000)
+                stats = await dispatcher.drain(max_rounds=1_000_000, pipelined=True)
                 print(_summary(stats))
                 return 0
             stop = asyncio.Event()

@@ -284,10 +284,22 @@ class Dispatcher:
                 log.error("outbox delivery failed", exc_info=result)
         return stats
 
-    async def drain(self, *, max_rounds: int = 1000) -> DispatchStats:
-        """Send until nothing is due now (tests, CLI, benchmarks); claims the next rows while sends are in flight."""
+    async def drain(self, *, max_rounds: int = 1000, pipelined: bool = False) -> DispatchStats:
+        """Send until nothing is due now (tests, CLI, benchmarks).
+
+        By default in rounds: a batch and all its observers finish before the next claim, so what an
+        observer queues (a broadcast tally) goes out after everything it reported on. `pipelined`
+        claims the next rows while sends are in flight, as `run_forever` does (throughput).
+        """
         total = DispatchStats()
-        await self._pump(total, stop=None, idle=0.0, max_claims=max_rounds)
+        if pipelined:
+            await self._pump(total, stop=None, idle=0.0, max_claims=max_rounds)
+            return total
+        for _ in range(max_rounds):
+            stats = await self.run_once()
+            total.add(stats)
+            if not stats.claimed:
+                break
         return total
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 1.0) -> None:

@@ -78,7 +78,9 @@ async def test_fan_out_stays_under_the_global_limit(
 ) -> None:
     api.limit_global(60)  # 100 messages cannot fit in one second: without pacing the fake answers 429
     clock = SystemClock()
-    settings = Settings(TELEGRAM_RATE_GLOBAL=60)  # type: ignore[call-arg]
+    # Configured a little below the platform's limit, as in production: the fake shares this event loop,
+    # so a stall on a busy machine delivers a few requests to it late and together.
+    settings = Settings(TELEGRAM_RATE_GLOBAL=50)  # type: ignore[call-arg]
     ids = queue_all(sqlite_db, add_contacts(sqlite_db, 100), clock)
     dispatcher = Dispatcher(
         db=sqlite_db,
