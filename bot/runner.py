@@ -15,10 +15,25 @@ from bot.http import HttpServer, build_app
 from bot.settings import Settings
 from bot.wiring import build_deps
 from handlers.base import Deps
+from handlers.broadcast import finish_if_done
 from jobs.alerts import auth_alert
-from jobs.outbox import Dispatcher
+from jobs.outbox import Dispatcher, Observer
+from models.tables import Outbox
 
 log = logging.getLogger(__name__)
+
+
+def broadcast_finisher(deps: Deps) -> Observer:
+    """Close a broadcast and queue its tally once its last row is done, whatever the channel."""
+
+    async def observe(row: Outbox) -> None:
+        if row.broadcast_id is None:
+            return
+        with deps.db.uow() as uow:
+            if finish_if_done(uow.session, deps.pemda, row.broadcast_id, deps.clock.now()) is not None:
+                uow.commit()
+
+    return observe
 
 
 async def build_channels(settings: Settings, deps: Deps) -> list[ChannelRuntime]:
@@ -51,7 +66,8 @@ async def run(settings: Settings, *, console_as: str = "") -> int:
         clock=deps.clock,
         max_attempts=settings.outbox_max_attempts,
         batch=settings.dispatch_batch,
-        observers=[o for c in channels for o in c.observers],
+        # the channels' own observers first (Telegram edits the progress message), then the channel-agnostic one
+        observers=[*(o for c in channels for o in c.observers), broadcast_finisher(deps)],
         on_auth_failed=auth_alert(deps),
     )
     if deps.db.is_sqlite:

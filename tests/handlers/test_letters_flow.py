@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from jobs.outbox import Dispatcher
 from jobs.sweep import sweep
 from models.clock import FakeClock
 from models.messages import Channel, Incoming
-from models.outbound import Outbound, Sent
 from models.pemda import Stage
 from models.standing import load_standings
 from models.tables import Contact, Letter, LetterEvent, Report, StoredFile, Unit
@@ -34,6 +32,7 @@ from tests.conftest import (
     console_person,
     contact_named,
 )
+from tests.fakes.sender import FakeSender
 from tests.fakes.telegram_api import FakeBotApi
 from tests.jobs.test_letter_register import pdf_text
 
@@ -42,24 +41,6 @@ H_PLUS_7 = datetime(2026, 12, 22, 2, 0, tzinfo=UTC)
 TEGURAN1 = Stage(offset_days=7, kind="teguran1", recipients=["unit", "admin", "pimpinan"])
 SECOND_ADMIN = "Dodi Kusnadi"
 TOKEN = "987654:AAH-sigap_Test-token"
-
-
-@dataclass
-class FakeSender:
-    """Records what the dispatcher hands to a channel."""
-
-    channel: Channel = Channel.WHATSAPP
-    sent: list[Outbound] = field(default_factory=list)
-
-    async def send(self, message: Outbound) -> Sent:
-        """Accept every message."""
-        self.sent.append(message)
-        return Sent(provider_id=f"fake-{len(self.sent)}")
-
-    def to(self, deps: Deps, name: str) -> list[Outbound]:
-        """What reached the contact called `name`."""
-        contact = contact_named(deps, name)
-        return [m for m in self.sent if m.address in (contact.wa_number, contact.telegram_user_id)]
 
 
 def run_hook(deps: Deps, code: str = "DINKES", program: str = "katalog", at: datetime = H_PLUS_7) -> Letter:
