@@ -21,7 +21,26 @@ from models.tables import Contact, Role, Unit
 log = logging.getLogger("sigap")
 
 
+# argparse's own words (usage, headings, errors), in Indonesian like the rest of the help text.
+_ARGPARSE_WORDS = {
+    "usage: ": "penggunaan: ",
+    "positional arguments": "argumen",
+    "options": "opsi",
+    "show this help message and exit": "menampilkan bantuan ini lalu keluar",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: galat: %(message)s\n",
+    "the following arguments are required: %s": "argumen berikut wajib diisi: %s",
+    "unrecognized arguments: %s": "argumen tidak dikenal: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "pilihan tidak sah: %(value)r (pilih dari %(choices)s)",
+    "expected one argument": "butuh satu nilai",
+}
+
+
+def _indonesian(message: str) -> str:
+    return _ARGPARSE_WORDS.get(message, message)
+
+
 def _parser() -> argparse.ArgumentParser:
+    argparse._ = _indonesian  # type: ignore[attr-defined]
     parser = argparse.ArgumentParser(
         prog="sigap", description="Sigap: bot pengingat dan eskalasi kepatuhan OPD (Telegram, WhatsApp, konsol)."
     )
