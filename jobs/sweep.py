@@ -56,7 +56,11 @@ NoticeKind = Literal["stage", "checkin", "followup"]
 
 
 class LetterHook(Protocol):
-    """Drafts the warning letter of a teguran stage; True when it handled the stage (no message needed)."""
+    """Drafts the warning letter of a teguran stage; True when it handled the stage (no message needed).
+
+    A hook may also have `after_sweep(session, at)`, called once after every teguran stage of a sweep was handed
+    over (in the same transaction), e.g. to ask for approval of all the new drafts in one message.
+    """
 
     def __call__(self, session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
         """Handle the teguran stage of `unit` on `standing.program`."""
@@ -621,6 +625,9 @@ def _letters(
         for notice in items:
             handled.add(id(notice))
             ledger.append(_ledger_row(notice, LETTER_CHANNEL, None, at))
+    after_sweep = getattr(hook, "after_sweep", None)
+    if after_sweep is not None and handled:
+        after_sweep(session, at)
     return handled
 
 

@@ -8,9 +8,10 @@ letter may be cancelled; it keeps its number in the register. A sent letter with
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlmodel import Session, col, select
 
@@ -31,14 +32,6 @@ log = logging.getLogger(__name__)
 
 KIND = "letter"
 UNIT_ROLES = (Role.KEPALA.value, Role.OPERATOR.value, Role.CAMAT.value)
-
-
-class LetterHook(Protocol):
-    """What the sweep calls at a teguran stage; True when the letter took the place of a plain warning."""
-
-    def __call__(self, session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
-        """Handle the teguran stage of `unit` on `standing.program`."""
-        ...
 
 
 class Refused(Exception):
@@ -159,6 +152,37 @@ def request_approval(
             queued += 1
     if not queued:
         log.warning("letter %s drafted but no approver is reachable", letter.id)
+    return queued
+
+
+def request_approval_digest(
+    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letters: Sequence[Letter], at: datetime
+) -> int:
+    """One message per approver listing many new drafts, with 'Setujui & kirim semua' and the register."""
+    shown = 15
+    lines = [f"📄 {len(letters)} rancangan surat teguran menunggu persetujuan Bapak/Ibu:"]
+    for letter in letters[:shown]:
+        unit = _unit(session, letter)
+        lines.append(f"• {letter.number} – {unit.name}: {stage_label(letter)}, {letter.program_key}")
+    if len(letters) > shown:
+        lines.append(f"… dan {len(letters) - shown} lainnya (lihat /teguran).")
+    lines.append("PDF tiap surat: /teguran <nomor>. Setujui satu per satu: /teguran setujui <id>.")
+    first = letters[0]
+    message = OutMessage(
+        text="\n".join(lines),
+        kind=KIND,
+        buttons=(Button("Setujui & kirim semua", "/teguran setujui semua"), Button("Lihat daftar", "/teguran")),
+        template=_template(pemda, first, _unit(session, first)),
+    )
+    ids = ",".join(str(letter.id) for letter in letters)
+    digest = hashlib.sha1(ids.encode(), usedforsecurity=False).hexdigest()[:16]
+    queued = 0
+    when = calendar.next_slot(at)
+    for contact in approvers(session, pemda):
+        if enqueue(session, f"letter:digest:{digest}:approval:{contact.id}", contact, message, at, not_before=when):
+            queued += 1
+    if not queued:
+        log.warning("%d letters drafted but no approver is reachable", len(letters))
     return queued
 
 
@@ -353,20 +377,47 @@ def run_receipt_escalation(db: Database, pemda: PemdaConfig, calendar: WorkingCa
     return count
 
 
-def make_letter_hook(pemda: PemdaConfig, calendar: WorkingCalendar) -> LetterHook:
-    """The sweep's hook for teguran stages: draft the letter and start its approval (or delivery)."""
+DIGEST_FROM = 4
+"""From this many new drafts in one sweep, approvers get one message listing them instead of one PDF each."""
 
-    def letter_hook(session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
+
+class SweepLetterHook:
+    """The sweep's hook for teguran stages: draft the letter, then ask for approval (or deliver at once)."""
+
+    def __init__(self, pemda: PemdaConfig, calendar: WorkingCalendar) -> None:
+        self.pemda = pemda
+        self.calendar = calendar
+        self._drafted: dict[int, list[Letter]] = {}
+        """Drafts awaiting an approval request, per sweep transaction (by session), so a rolled-back sweep's
+        drafts are never announced."""
+
+    def __call__(self, session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
         """Handle a teguran stage of `unit` on `standing`; True when the letter took the place of a warning."""
         if stage.kind not in TEGURAN_KINDS or standing.compliant or unit.id is None:
             return False
         if find_letter(session, unit.id, standing.program.key, standing.period, stage.kind) is not None:
             return True
-        letter = draft_letter(session, pemda, calendar, unit, standing, stage, at)
-        submit(session, pemda, calendar, letter, at)
+        letter = draft_letter(session, self.pemda, self.calendar, unit, standing, stage, at)
+        if self.pemda.letters.require_approval:
+            self._drafted.setdefault(id(session), []).append(letter)
+        else:
+            submit(session, self.pemda, self.calendar, letter, at)
         return True
 
-    return letter_hook
+    def after_sweep(self, session: Session, at: datetime) -> None:
+        """Ask for approval of this sweep's drafts: one message each, or one list when there are many."""
+        drafted = self._drafted.pop(id(session), [])
+        self._drafted.clear()
+        if len(drafted) < DIGEST_FROM:
+            for letter in drafted:
+                request_approval(session, self.pemda, self.calendar, letter, at)
+        elif drafted:
+            request_approval_digest(session, self.pemda, self.calendar, drafted, at)
+
+
+def make_letter_hook(pemda: PemdaConfig, calendar: WorkingCalendar) -> SweepLetterHook:
+    """The sweep's hook for teguran stages."""
+    return SweepLetterHook(pemda, calendar)
 
 
 STATUS_WORDS = {

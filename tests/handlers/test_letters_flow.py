@@ -22,7 +22,7 @@ from models.clock import FakeClock
 from models.messages import Channel, Incoming
 from models.pemda import Stage
 from models.standing import load_standings
-from models.tables import Contact, Letter, LetterEvent, Report, StoredFile, Unit
+from models.tables import Contact, Letter, LetterEvent, Outbox, Report, StoredFile, Unit
 from tests.conftest import (
     ADMIN,
     CAMAT_SUKAMAKMUR,
@@ -44,7 +44,7 @@ TOKEN = "987654:AAH-sigap_Test-token"
 
 
 def run_hook(deps: Deps, code: str = "DINKES", program: str = "katalog", at: datetime = H_PLUS_7) -> Letter:
-    """What the sweep does at a teguran stage: call the letter hook, commit; the letter drafted."""
+    """What the sweep does at a teguran stage: call the letter hook, then its after-sweep step, commit."""
     hook = make_letter_hook(deps.pemda, deps.calendar)
     with deps.db.uow() as uow:
         unit = uow.session.exec(select(Unit).where(Unit.code == code)).one()
@@ -54,6 +54,7 @@ def run_hook(deps: Deps, code: str = "DINKES", program: str = "katalog", at: dat
             (unit.id or 0, program)
         ]
         assert hook(uow.session, unit, standing, TEGURAN1, at) is True
+        hook.after_sweep(uow.session, at)
         uow.commit()
         letter = uow.session.exec(select(Letter).where(Letter.unit_id == unit.id, Letter.program_key == program)).one()
     return letter
@@ -382,3 +383,17 @@ async def test_approve_all_drafts_at_once(deps: Deps, clock: FakeClock) -> None:
     assert "2 surat teguran disetujui dan dikirim" in await admin.text("/teguran setujui semua")
     assert fresh(deps, first.id).status == "sent" and fresh(deps, second.id).status == "sent"
     assert "Tidak ada surat yang menunggu persetujuan" in await admin.text("/teguran setujui semua")
+
+
+async def test_many_drafts_in_one_sweep_reach_each_approver_as_one_list(sdeps: Deps) -> None:
+    sweep(sdeps.db, sdeps.pemda, sdeps.calendar, H_PLUS_7, letter_hook=make_letter_hook(sdeps.pemda, sdeps.calendar))
+    with sdeps.db.uow() as uow:
+        drafts = len(uow.session.exec(select(Letter)).all())
+        admin = contact_named(sdeps, ADMIN)
+        rows = uow.session.exec(select(Outbox).where(Outbox.contact_id == admin.id)).all()
+    assert drafts > 100
+    assert len(rows) == 1
+    assert rows[0].text.startswith(f"📄 {drafts} rancangan surat teguran menunggu persetujuan")
+    assert "/teguran setujui semua" in rows[0].buttons
+    reply = await console_person(sdeps, ADMIN).text("/teguran setujui semua")
+    assert str(drafts) in reply
