@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with deps.db.uow() as uow:
         session = uow.session
         unit = find_unit(session, args.unit)
-        program = find_program(deps.pemda, args.program)
+        program = find_program(deps.pemda, args.program, "--program katalog")
         standing = load_standings(session, deps.pemda, [unit], deps.calendar.local_date(now), [program]).get(
             (unit.id or 0, program.key)
         )

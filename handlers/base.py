@@ -164,13 +164,11 @@ def find_unit(session: Session, text: str) -> Unit:
     raise UserError(f"Unit “{text}” tidak ditemukan. Ketik /unit untuk melihat daftar kode unit.")
 
 
-def find_program(pemda: PemdaConfig, text: str) -> ProgramConfig:
-    """The program named by key or alias; a UserError lists the right names."""
+def find_program(pemda: PemdaConfig, text: str, example: str = "/lapor katalog 120") -> ProgramConfig:
+    """The program named by key or alias; a UserError lists the right names and shows `example`."""
     program = pemda.program(text)
     if program is None:
-        raise UserError(
-            f"Program “{text}” tidak dikenal. Pilihan: {program_names(pemda.programs)}. Contoh: /lapor katalog 120"
-        )
+        raise UserError(f"Program “{text}” tidak dikenal. Pilihan: {program_names(pemda.programs)}. Contoh: {example}")
     return program
 
 

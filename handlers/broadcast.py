@@ -95,7 +95,7 @@ def audience_for(ctx: Ctx, target: str) -> Audience:
         units = [u for u in _active_units(session) if u.kind == wanted]
         label = f"semua unit berjenis {wanted}"
     elif wanted.startswith("tertinggal:"):
-        program = find_program(ctx.pemda, wanted.split(":", 1)[1])
+        program = find_program(ctx.pemda, wanted.split(":", 1)[1], "/siaran tertinggal:katalog <pesan>")
         candidates = _active_units(session)
         standings = load_standings(session, ctx.pemda, candidates, ctx.today, [program])
         units = [

@@ -46,7 +46,7 @@ async def proses(ctx: Ctx) -> list[Reply]:
     args = ctx.incoming.args
     if not args:
         raise UserError(f"Program dan tanggalnya belum diisi.\n{PROSES_USAGE}")
-    program = find_program(ctx.pemda, args[0])
+    program = find_program(ctx.pemda, args[0], "/proses katalog 2026-12-05")
     if len(args) < 2:
         raise UserError(f"Sampai tanggal berapa sedang diproses? Tulis misalnya {DATE_FORMS}.\n{PROSES_USAGE}")
     until, rest = split_date(args[1:])
@@ -93,7 +93,7 @@ async def dispensasi(ctx: Ctx) -> list[Reply]:
     if len(args) < 3:
         raise UserError(f"Unit, program dan alasannya harus diisi.\n{DISPENSASI_USAGE}")
     unit = find_unit(ctx.session, args[0])
-    program = find_program(ctx.pemda, args[1])
+    program = find_program(ctx.pemda, args[1], "/dispensasi dinkes katalog <alasan>")
     reason = " ".join(args[2:]).strip()
     if len(reason) < 5:
         raise UserError("Alasan dispensasi terlalu singkat. Contoh: /dispensasi dinkes katalog Unit baru dibentuk")
@@ -130,7 +130,7 @@ def _revoke(ctx: Ctx, args: list[str]) -> Reply:
     if len(args) != 2:
         raise UserError(f"Sebutkan unit dan programnya.\n{DISPENSASI_USAGE}")
     unit = find_unit(ctx.session, args[0])
-    program = find_program(ctx.pemda, args[1])
+    program = find_program(ctx.pemda, args[1], "/dispensasi dinkes katalog <alasan>")
     row = _active(ctx, unit, program, DISPENSASI)
     if row is None:
         raise UserError(f"{unit.name} tidak sedang mendapat dispensasi {program.label}.")
