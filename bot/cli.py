@@ -148,6 +148,7 @@ def _import_roster(settings: Settings, path: Path | None, *, if_empty: bool) -> 
 def _invite(settings: Settings, unit_text: str, role: Role) -> int:
     from bot.wiring import build_deps
     from handlers.base import find_unit
+    from handlers.fmt import waktu
     from handlers.registration import create_invite, invite_links
 
     deps = build_deps(settings)
@@ -155,8 +156,12 @@ def _invite(settings: Settings, unit_text: str, role: Role) -> int:
         unit = find_unit(uow.session, unit_text)
         invite = create_invite(uow.session, unit, role, deps.clock.now(), days=deps.invite_days)
         uow.commit()
+    if settings.telegram_enabled:
+        from bot.telegram.identity import fetch_username
+
+        deps.telegram_username = asyncio.run(fetch_username(settings))
     print(f"Kode undangan {role.value} {unit.name}: {invite.code}")
-    print(f"Berlaku sekali sampai {invite.expires_at:%Y-%m-%d %H:%M} UTC. Kirim ke bot: /start {invite.code}")
+    print(f"Berlaku sekali sampai {waktu(invite.expires_at, deps.calendar.zone)}. Kirim ke bot: /start {invite.code}")
     for link in invite_links(invite.code, deps.telegram_username, deps.whatsapp_number):
         print(link)
     return 0

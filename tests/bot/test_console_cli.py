@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +71,20 @@ def test_cli_wrong_pemda_file(env: Path, capsys: pytest.CaptureFixture[str], mon
     assert main(["invite", "--unit", "dinkes", "--role", "kepala"]) == 2
     err = capsys.readouterr().err
     assert "pemda.short_name" in err and "letterhead" in err
+
+
+async def test_cli_invite_prints_the_telegram_deep_link(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.telegram_api import FakeBotApi
+
+    async with FakeBotApi(token="123:ABC") as api:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:ABC")
+        monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
+        assert await asyncio.to_thread(main, ["db", "upgrade"]) == 0
+        assert await asyncio.to_thread(main, ["import", "roster"]) == 0
+        assert await asyncio.to_thread(main, ["invite", "--unit", "dinkes", "--role", "kepala"]) == 0
+    out = capsys.readouterr().out
+    code = out.split("Dinas Kesehatan: ", 1)[1].split()[0]
+    assert f"Telegram: https://t.me/sigap_test_bot?start={code}" in out
+    assert "123:ABC" not in out
