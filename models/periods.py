@@ -44,3 +44,10 @@ def deadline_for(key: str, rule: str, overrides: dict[str, date] | None = None) 
         return last + timedelta(days=int(rule[1:]))
     month, day = (int(part) for part in rule.split("-"))
     return date(first.year, month, day)
+
+
+def previous_period(key: str) -> str:
+    """The key of the period just before `key`, of the same kind: '2026-11' -> '2026-10', '2026-Q1' -> '2025-Q4'."""
+    kind = "quarter" if "-Q" in key else "month" if "-" in key else "year"
+    first, _last = period_bounds(key)
+    return period_key(kind, first - timedelta(days=1))

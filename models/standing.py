@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
@@ -18,9 +18,12 @@ DONE = "selesai"
 ITEM_STATUSES = ("selesai", "proses", "belum")
 
 
-@dataclass(frozen=True)
-class Standing:
-    """One unit on one program in one period."""
+class Standing(NamedTuple):
+    """One unit on one program in one period.
+
+    Immutable; a named tuple rather than a frozen dataclass because a sweep builds one per unit and program
+    (120,000 for 30,000 units), and a tuple is about four times faster to build and half the memory.
+    """
 
     program: ProgramConfig
     unit_id: int
@@ -54,17 +57,23 @@ def load_standings(
     units: Sequence[Unit],
     today: date,
     programs: Iterable[ProgramConfig] | None = None,
+    periods: Mapping[str, str] | None = None,
 ) -> dict[tuple[int, str], Standing]:
-    """Standings of `units` on every program that applies to them, keyed by (unit id, program key)."""
+    """Standings of `units` on every program that applies to them, keyed by (unit id, program key).
+
+    Each program is read for its current period, or for `periods[program.key]` when given (the sweep
+    also reads the period before, while that period's deadline ladder is still running).
+    """
     result: dict[tuple[int, str], Standing] = {}
     wanted = {u.id: u for u in units if u.id is not None}
     for program in programs if programs is not None else pemda.programs:
-        period = current_period(program, today)
+        period = periods[program.key] if periods and program.key in periods else current_period(program, today)
         deadline = program.deadline_of(period)
         if program.measure == "checklist":
             _checklist(session, program, period, deadline, wanted, result)
             continue
-        applicable = [uid for uid, unit in wanted.items() if program.applies(unit.kind)]
+        applies = {kind: program.applies(kind) for kind in {unit.kind for unit in wanted.values()}}
+        applicable = [uid for uid, unit in wanted.items() if applies[unit.kind]]
         if not applicable:
             continue
         values: dict[int, tuple[float, datetime]] = {}
@@ -89,17 +98,14 @@ def load_standings(
             )
             for unit_id, value, created in rows:
                 values[unit_id] = (float(value or 0), created)
+        key, target = program.key, program.target
+        missing = 0.0 if program.measure == "submission" else None
         for unit_id in applicable:
             value_at = values.get(unit_id)
-            result[(unit_id, program.key)] = Standing(
-                program=program,
-                unit_id=unit_id,
-                period=period,
-                deadline=deadline,
-                value=value_at[0] if value_at else (0.0 if program.measure == "submission" else None),
-                target=program.target,
-                last_report_at=value_at[1] if value_at else None,
-            )
+            if value_at is None:
+                result[(unit_id, key)] = Standing(program, unit_id, period, deadline, missing, target, None)
+            else:
+                result[(unit_id, key)] = Standing(program, unit_id, period, deadline, value_at[0], target, value_at[1])
     return result
 
 
