@@ -654,6 +654,12 @@ OUTBOX_COLUMNS = ("idem_key", "contact_id", "channel", "kind", "text", "buttons"
 """The outbox columns that vary per row; `outbox_fixed` gives the rest (as `jobs.outbox.outbox_row` sets them)."""
 
 _to_json = json.JSONEncoder(ensure_ascii=False).encode  # = json.dumps(..., ensure_ascii=False), without its set-up
+_json_string: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+
+
+def _strings_json(values: Sequence[str]) -> str:
+    """json.dumps(list(values), ensure_ascii=False) for a list of strings, at a fraction of the cost."""
+    return f"[{', '.join(map(_json_string, values))}]"
 
 
 def outbox_values(key: str, contact_id: int, channel: Channel, message: OutMessage) -> tuple[Any, ...]:
@@ -667,7 +673,7 @@ def outbox_values(key: str, contact_id: int, channel: Channel, message: OutMessa
         message.text,
         _buttons_json(message.buttons),
         template.name if template else None,
-        _to_json(list(template.params) if template else []),
+        _strings_json(template.params) if template else "[]",
     )
 
 

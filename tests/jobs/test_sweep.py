@@ -9,14 +9,16 @@ from datetime import UTC, date, datetime, time
 from sqlmodel import Session, col, select
 
 from handlers.base import Deps
-from jobs.sweep import PlannedNotice, plan, stage_days, sweep
+from jobs.outbox import OutMessage, outbox_row
+from jobs.sweep import OUTBOX_COLUMNS, PlannedNotice, outbox_fixed, outbox_values, plan, stage_days, sweep
 from models.calendar import WorkingCalendar
 from models.clock import FakeClock
 from models.db import Database
-from models.messages import Channel
+from models.messages import Button, Channel
+from models.outbound import Template
 from models.pemda import PemdaConfig, Stage
 from models.standing import Standing
-from models.tables import Checkin, Contact, Notice, Outbox, Unit
+from models.tables import Checkin, Contact, Notice, Outbox, Report, Unit
 from tests.conftest import ADMIN, KEPALA_DINKES, OPERATOR_DINKES, PIMPINAN, console_person, contact_named, unit_coded
 
 
@@ -313,3 +315,96 @@ def test_checkin_moves_to_the_next_working_day_when_monday_is_off(sdeps: Deps) -
     sdeps.calendar.add_day_off(monday, "Libur daerah")
     assert sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, monday, 9)).checkins == 0
     assert sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 11, 24), 9)).checkins > 0
+
+
+# -- the period before ----------------------------------------------------------------------------
+
+
+def monthly_katalog(pemda: PemdaConfig) -> PemdaConfig:
+    """The Pemda file with e-Katalog reported monthly, due 10 days after each month ends."""
+    return pemda.model_copy(
+        update={
+            "programs": [
+                p.model_copy(update={"period": "month", "deadline": "+10"}) if p.key == "katalog" else p
+                for p in pemda.programs
+            ]
+        }
+    )
+
+
+def test_previous_period_is_swept_while_its_ladder_runs(deps: Deps) -> None:
+    monthly = monthly_katalog(deps.pemda)
+    katalog = monthly.program("katalog")
+    assert katalog is not None
+    # November's deadline is Thursday 10 December: its H-7 (3 December) falls in December's period.
+    days = {s.key: d for s, d in stage_days(monthly, katalog, deps.calendar, "2026-11")}
+    assert days["H-7"] == date(2026, 12, 3) and days["H+14"] == date(2026, 12, 28)  # 24th cuti bersama, Natal
+    thursday = local(deps, date(2026, 12, 3))
+    items = for_unit(planned_at(deps, thursday, monthly), "DINKES", "katalog")
+    assert {(p.period, p.label) for p in items} == {("2026-11", "H-7 pengingat")}
+    assert {p.contact.name for p in items} == {KEPALA_DINKES, OPERATOR_DINKES}
+
+    first = sweep(deps.db, monthly, deps.calendar, thursday)
+    kepala = contact_named(deps, KEPALA_DINKES)
+    row = next(r for r in outbox_rows(deps) if r.contact_id == kepala.id)
+    assert "e-Katalog lokal periode November 2026 (H-7 pengingat)" in row.text
+    assert "batas 10 Des 2026, 7 hari lagi" in row.text
+    again = sweep(deps.db, monthly, deps.calendar, thursday.replace(hour=6))  # 13:00 WIB
+    assert again.queued == 0 and again.notices == 0 and again.already == first.notices
+    stages = {(n.period, n.stage) for n in notices(deps) if n.program_key == "katalog" and n.contact_id == kepala.id}
+    assert stages == {("2026-11", "H-7:pengingat")}
+
+    # The warning after November's deadline reaches the unit and the admins, naming the period.
+    friday = sweep(deps.db, monthly, deps.calendar, local(deps, date(2026, 12, 11)))
+    late = [p for p in friday.planned if p.program.key == "katalog" and not p.already]
+    assert {(p.period, p.label) for p in late} == {("2026-11", "H+1 peringatan")}
+    admin = contact_named(deps, ADMIN)
+    summary = next(r for r in outbox_rows(deps) if r.contact_id == admin.id)
+    assert "unit terlambat e-Katalog lokal periode November 2026 (H+1 peringatan)" in summary.text
+
+
+def test_previous_period_stops_after_its_last_rung_and_counts_its_own_reports(sdeps: Deps) -> None:
+    monthly = monthly_katalog(sdeps.pemda)
+    # 29 December: November's last rung (H+14, moved to Monday 28th) is over; December's H-14 is due.
+    items = for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 29)), monthly), "DINKES", "katalog")
+    assert {(p.period, p.label) for p in items} == {("2026-12", "H-14 pengingat")}
+    # A unit that reached November's target gets nothing for November.
+    dinkes = unit_coded(sdeps, "DINKES")
+    with sdeps.db.uow() as uow:
+        uow.session.add(
+            Report(
+                unit_id=dinkes.id,
+                program_key="katalog",
+                period="2026-11",
+                value=12,
+                channel="telegram",
+                created_at=local(sdeps, date(2026, 11, 30), 10),
+            )
+        )
+        uow.commit()
+    december = planned_at(sdeps, local(sdeps, date(2026, 12, 3)), monthly)
+    assert not for_unit(december, "DINKES", "katalog")
+    assert for_unit(december, "DISDIK", "katalog")
+    # The yearly programs never look at the year before in December: 2025's ladder ended a year ago.
+    assert {p.period for p in december if p.program.key != "katalog"} == {"2026"}
+
+
+# -- rows as the outbox writes them ---------------------------------------------------------------
+
+
+def test_sweep_outbox_values_match_outbox_row() -> None:
+    at = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
+    message = OutMessage(
+        text='Yth. Bapak/Ibu Sri "Ani",\n🔔 Pengingat — Dinas: é\\',
+        kind="pengingat",
+        buttons=(Button("Lapor sekarang", "/lapor katalog"),),
+        template=Template(name="sigap_pengingat", params=('Sri "Ani"', "Pengingat — Dinas: e-Katalog")),
+    )
+    contact = Contact(id=7, name="Sri", role="kepala")
+    expected = outbox_row("sweep|7|telegram|x" * 20, contact, message, at, channel=Channel.TELEGRAM)
+    values = outbox_values("sweep|7|telegram|x" * 20, 7, Channel.TELEGRAM, message)
+    assert dict(zip(OUTBOX_COLUMNS, values, strict=True)) | outbox_fixed(at) == expected
+    bare = OutMessage(text="x", kind="checkin")
+    assert dict(zip(OUTBOX_COLUMNS, outbox_values("k", 7, Channel.WHATSAPP, bare), strict=True)) | outbox_fixed(
+        at
+    ) == outbox_row("k", contact, bare, at, channel=Channel.WHATSAPP)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from models.periods import deadline_for, period_bounds, period_key
+from models.periods import deadline_for, period_bounds, period_key, previous_period
 from models.phone import PhoneError, mask_phone, normalize_phone
 
 
@@ -36,3 +36,11 @@ def test_period_keys_and_deadlines() -> None:
     assert deadline_for("2026", "12-15") == date(2026, 12, 15)
     assert deadline_for("2026-11", "+10") == date(2026, 12, 10)
     assert deadline_for("2026", "12-15", {"2026": date(2026, 9, 15)}) == date(2026, 9, 15)
+
+
+def test_previous_period_of_each_kind() -> None:
+    assert previous_period("2026-11") == "2026-10"
+    assert previous_period("2026-01") == "2025-12"
+    assert previous_period("2026-Q1") == "2025-Q4"
+    assert previous_period("2026-Q3") == "2026-Q2"
+    assert previous_period("2026") == "2025"
