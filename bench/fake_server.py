@@ -2,7 +2,8 @@
 
 Protocol on stdin/stdout: prints `PORT <n>` when listening; each input line is a command:
 `limit <per_second>` sets the global limit, `reset` forgets what was sent, `stats` prints one JSON line
-(sent, 429 answers, distinct chats, first/last send times), `quit` stops.
+(sent, 429 answers, distinct chats, first/last send times), `times` prints [chat, arrival time] of every send
+(time.monotonic(), comparable with the client's on one machine), `quit` stops.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ async def serve(token: str) -> None:
                 api.sent.clear()
                 api.calls.clear()
                 api.count_429 = 0
+            elif command == "times":
+                print(json.dumps([[r.chat_id, r.at] for r in api.sent]), flush=True)
             elif command == "stats":
                 times = [r.at for r in api.sent]
                 stats = {

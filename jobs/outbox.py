@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Connection, bindparam, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -186,6 +187,126 @@ class _LostLease(Exception):
 
 
 @dataclass
+class _Job:
+    """One claimed row on its way: what was loaded for it and whether its outcome was handed to the writer."""
+
+    claim: Claim
+    row: Outbox | None = None
+    contact: Contact | None = None
+    outbound: Outbound | None = None
+    submitted: bool = False
+
+
+@dataclass
+class _Outcome:
+    """How a send attempt settles its row: the column values to write and the counter it adds to."""
+
+    values: dict[str, Any]
+    counter: Literal["sent", "retried", "failed", "dead"]
+    auth_failed: str | None = None
+    """Set when the channel's credentials were rejected (the alert goes out once the row is written)."""
+
+
+class _OutcomeWriter:
+    """Writes the outcomes of many rows in one transaction each, every `max_rows` outcomes or `interval` seconds.
+
+    Each outcome is the same guarded UPDATE as before (`status = 'sending' AND claimed_until = token`),
+    so batching changes nothing about leases: a row only counts as settled once its transaction has
+    committed, and `submit` resolves only then (the caller keeps the row "in flight" until that point,
+    so after a `kill -9` only rows still in flight may go out again). `flush_if_idle` writes at once
+    when no delivery can add to the batch any more, so tests and trickles never wait for the timer.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, *, max_rows: int, interval: float) -> None:
+        self._dispatcher = dispatcher
+        self.max_rows = max_rows
+        self.interval = interval
+        self._pending: list[tuple[Claim, dict[str, Any], asyncio.Future[bool]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def submit(self, claim: Claim, values: dict[str, Any]) -> asyncio.Future[bool]:
+        """Queue one row's outcome; the future says (after commit) whether we still held the row."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        future.add_done_callback(_consume)
+        self._pending.append((claim, values, future))
+        if len(self._pending) >= self.max_rows:
+            self.flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.interval, self.flush)
+        return future
+
+    def flush_if_idle(self, busy: int) -> None:
+        """Write now if nothing else is about to be added (`busy` deliveries have not submitted yet)."""
+        if self._pending and busy <= 0:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every queued outcome in one transaction and resolve their futures."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            held = self._write([(claim, values) for claim, values, _ in batch])
+        except Exception as exc:
+            log.exception("writing %d outbox outcomes failed; the rows stay claimed until their lease ends", len(batch))
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, _, future), ok in zip(batch, held, strict=True):
+            if not future.done():
+                future.set_result(ok)
+
+    def _write(self, outcomes: list[tuple[Claim, dict[str, Any]]]) -> list[bool]:
+        """Apply `outcomes` in one transaction; return, per row, whether we still held it.
+
+        Outcomes with the same columns go in one executemany; when every row matched (the usual
+        case) that is all. If some did not (a lease was lost), the transaction is rolled back and
+        redone row by row, to know which rows were ours.
+        """
+        engine = self._dispatcher.db.engine
+        if engine.dialect.supports_sane_multi_rowcount and len(outcomes) > 1:
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for claim, values in outcomes:
+                params = {f"v_{k}": v for k, v in values.items()}
+                params["c_id"], params["c_until"] = claim.row_id, claim.until
+                groups.setdefault(tuple(sorted(values)), []).append(params)
+            try:
+                with engine.begin() as connection:
+                    for columns, rows in groups.items():
+                        result = connection.execute(_guarded_update(columns), rows)
+                        if result.rowcount != len(rows):
+                            raise _LostLease("batch")
+                return [True] * len(outcomes)
+            except _LostLease:
+                pass  # rolled back: find out row by row
+        with engine.begin() as connection:
+            return [self._dispatcher._update(connection, claim, values) for claim, values in outcomes]
+
+
+@functools.lru_cache(maxsize=64)
+def _guarded_update(columns: tuple[str, ...]) -> Any:
+    """UPDATE outbox SET <columns> WHERE id = :c_id AND status = 'sending' AND claimed_until = :c_until."""
+    return (
+        update(Outbox)
+        .where(col(Outbox.id) == bindparam("c_id"))
+        .where(col(Outbox.status) == OutboxStatus.SENDING.value)
+        .where(col(Outbox.claimed_until) == bindparam("c_until"))
+        .values({name: bindparam(f"v_{name}") for name in columns})
+    )
+
+
+def _consume(future: asyncio.Future[bool]) -> None:
+    """Mark a writer future's exception as seen (its waiter may have been cancelled)."""
+    if not future.cancelled():
+        future.exception()
+
+
+@dataclass
 class Dispatcher:
     """Claims due outbox rows and sends each through the sender of its channel."""
 
@@ -207,13 +328,23 @@ class Dispatcher:
     """Longest back-off in seconds."""
     grace: float = 5.0
     """Seconds `run_forever` lets sends in flight finish after `stop` before cancelling them."""
+    write_batch: int = 64
+    """Outcomes written in one transaction at most."""
+    write_interval: float = 0.05
+    """Seconds an outcome may wait for others to share its transaction (never longer: it is then written)."""
+    _writer: _OutcomeWriter = field(init=False, repr=False)
+    _busy: int = field(default=0, init=False, repr=False)
+    """Deliveries under way that have not handed their outcome to the writer yet."""
+    _marked: set[tuple[int, Channel]] = field(default_factory=set, init=False, repr=False)
+    """(contact, channel) this process found unreachable since its rows were loaded."""
 
     def __post_init__(self) -> None:
         """Validate the numbers."""
-        if self.max_attempts < 1 or self.batch < 1 or self.concurrency < 1:
-            raise ValueError("max_attempts, batch and concurrency must be at least 1")
+        if self.max_attempts < 1 or self.batch < 1 or self.concurrency < 1 or self.write_batch < 1:
+            raise ValueError("max_attempts, batch, concurrency and write_batch must be at least 1")
         if self.lease <= timedelta(0):
             raise ValueError("lease must be positive")
+        self._writer = _OutcomeWriter(self, max_rows=self.write_batch, interval=max(self.write_interval, 0.0))
 
     # -- claiming -----------------------------------------------------------------------------
 
@@ -268,6 +399,64 @@ class Dispatcher:
         ids.sort()
         return [Claim(i, until) for i in ids]
 
+    def _load_many(self, claims: Sequence[Claim]) -> list[_Job]:
+        """Load the rows, contacts and attachments of `claims` in one unit of work (two or three queries).
+
+        Rows no longer held under their claim (another dispatcher took them over) are left out.
+        """
+        if not claims:
+            return []
+        ids = [c.row_id for c in claims]
+        with self.db.uow() as uow:
+            session = uow.session
+            rows = {r.id: r for r in session.exec(select(Outbox).where(col(Outbox.id).in_(ids))).all()}
+            contact_ids = {r.contact_id for r in rows.values()}
+            contacts = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(contact_ids))).all()}
+            file_ids = {r.attachment_id for r in rows.values() if r.attachment_id is not None}
+            files = (
+                {f.id: f for f in session.exec(select(StoredFile).where(col(StoredFile.id).in_(file_ids))).all()}
+                if file_ids
+                else {}
+            )
+        jobs = []
+        for claim in claims:
+            row = rows.get(claim.row_id)
+            if row is None or row.status != OutboxStatus.SENDING.value or row.claimed_until != claim.until:
+                log.info("outbox row %s was taken over by another dispatcher", claim.row_id)
+                continue
+            contact = contacts.get(row.contact_id)
+            stored = files.get(row.attachment_id) if row.attachment_id is not None else None
+            jobs.append(_Job(claim, row, contact, self._outbound(row, contact, stored)))
+        return jobs
+
+    def _outbound(self, row: Outbox, contact: Contact | None, stored: StoredFile | None) -> Outbound | None:
+        """The message to hand to the sender, or None when the contact is gone."""
+        if contact is None or row.id is None:
+            return None
+        attachment = None
+        if stored is not None:
+            kind: Literal["document", "photo"] = "photo" if stored.mime.startswith("image/") else "document"
+            attachment = Attachment(stored.filename, stored.content, kind, stored.mime)
+        channel = Channel(row.channel)
+        address = contact.telegram_user_id if channel is Channel.TELEGRAM else contact.wa_number
+        template = None
+        if channel is Channel.WHATSAPP and row.template_name:
+            window_open = (
+                contact.wa_last_inbound_at is not None and self.clock.now() - contact.wa_last_inbound_at < WINDOW
+            )
+            if row.use_template or not window_open:
+                template = Template(row.template_name, tuple(json.loads(row.template_params or "[]")))
+        buttons = tuple(Button(label, payload) for label, payload in json.loads(row.buttons or "[]"))
+        return Outbound(
+            outbox_id=row.id,
+            channel=channel,
+            address=address or "",
+            text=row.text,
+            buttons=buttons,
+            attachment=attachment,
+            template=template,
+        )
+
     # -- running ------------------------------------------------------------------------------
 
     async def run_once(self) -> DispatchStats:
@@ -278,7 +467,11 @@ class Dispatcher:
         if not claims:
             return stats
         gate = asyncio.Semaphore(self.concurrency)
-        results = await asyncio.gather(*(self._guarded(c, stats, gate) for c in claims), return_exceptions=True)
+        jobs = self._load_many(claims)
+        try:
+            results = await asyncio.gather(*(self._guarded(j, stats, gate) for j in jobs), return_exceptions=True)
+        finally:
+            self._writer.flush()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 log.error("outbox delivery failed", exc_info=result)
@@ -311,7 +504,9 @@ class Dispatcher:
     ) -> None:
         """Keep up to `batch` rows in flight, claiming more when half of them are done.
 
-        With `stop` None, return when nothing is due and nothing is in flight (drain).
+        A row stays in flight until its outcome is committed, so at most `batch` rows are ever
+        claimed by this process. With `stop` None, return when nothing is due and nothing is in
+        flight (drain).
         """
         gate = asyncio.Semaphore(self.concurrency)
         inflight: set[asyncio.Task[None]] = set()
@@ -321,16 +516,19 @@ class Dispatcher:
                 room = self.batch - len(inflight)
                 claims: list[Claim] = []
                 if room >= max(1, self.batch // 2) and (max_claims is None or claims_made < max_claims):
+                    jobs: list[_Job] = []
                     try:
                         claims = self.claim(room)
+                        jobs = self._load_many(claims)
                     except Exception:
                         if stop is None:
                             raise
                         log.exception("claiming outbox rows failed")
+                        jobs = [_Job(c) for c in claims]  # each loads its own row
                     claims_made += 1
                     stats.claimed += len(claims)
-                    for claim in claims:
-                        inflight.add(asyncio.create_task(self._guarded(claim, stats, gate)))
+                    for job in jobs:
+                        inflight.add(asyncio.create_task(self._guarded(job, stats, gate)))
                 if not inflight:
                     if stop is None:
                         return
@@ -341,7 +539,7 @@ class Dispatcher:
                 stopper = asyncio.ensure_future(stop.wait()) if stop is not None else None
                 if stopper is not None:
                     waiters.add(stopper)
-                # Wake when a send finishes (room to claim again), on stop, or after `idle` to look for due rows.
+                # Wake when a row is done (room to claim again), on stop, or after `idle` to look for due rows.
                 await asyncio.wait(waiters, timeout=idle or None, return_when=asyncio.FIRST_COMPLETED)
                 if stopper is not None:
                     stopper.cancel()
@@ -353,93 +551,88 @@ class Dispatcher:
                     task.cancel()
                 if pending:
                     await asyncio.wait(pending)
+            self._writer.flush()  # outcomes of rows whose wait was cancelled
 
-    async def _guarded(self, claim: Claim, stats: DispatchStats, gate: asyncio.Semaphore) -> None:
+    async def _guarded(self, job: _Job | Claim, stats: DispatchStats, gate: asyncio.Semaphore) -> None:
         """Deliver one claimed row; never lets an error escape (it is logged and the row retried)."""
+        if isinstance(job, Claim):
+            job = _Job(job)
+        self._busy += 1
         try:
-            async with gate:
-                await self._deliver(claim, stats)
+            await self._deliver(job, stats, gate)
         except asyncio.CancelledError:
             raise
         except _LostLease:
-            log.info("outbox row %s was taken over by another dispatcher", claim.row_id)
+            log.info("outbox row %s was taken over by another dispatcher", job.claim.row_id)
         except Exception:
-            log.exception("delivering outbox row %s failed", claim.row_id)
+            log.exception("delivering outbox row %s failed", job.claim.row_id)
+        finally:
+            if not job.submitted:
+                self._busy -= 1
+                self._writer.flush_if_idle(self._busy)
 
     # -- one row ------------------------------------------------------------------------------
 
-    def _load(self, row_id: int) -> tuple[Outbox, Contact | None, Outbound | None]:
-        with self.db.uow() as uow:
-            row = uow.session.get(Outbox, row_id)
-            if row is None:
-                raise _LostLease(row_id)
-            contact = uow.session.get(Contact, row.contact_id)
-            if contact is None:
-                return row, None, None
-            attachment = None
-            if row.attachment_id is not None:
-                stored = uow.session.get(StoredFile, row.attachment_id)
-                if stored is not None:
-                    kind: Literal["document", "photo"] = "photo" if stored.mime.startswith("image/") else "document"
-                    attachment = Attachment(stored.filename, stored.content, kind, stored.mime)
-        channel = Channel(row.channel)
-        address = contact.telegram_user_id if channel is Channel.TELEGRAM else contact.wa_number
-        template = None
-        if channel is Channel.WHATSAPP and row.template_name:
-            window_open = (
-                contact.wa_last_inbound_at is not None and self.clock.now() - contact.wa_last_inbound_at < WINDOW
-            )
-            if row.use_template or not window_open:
-                template = Template(row.template_name, tuple(json.loads(row.template_params or "[]")))
-        buttons = tuple(Button(label, payload) for label, payload in json.loads(row.buttons or "[]"))
-        outbound = Outbound(
-            outbox_id=row_id,
-            channel=channel,
-            address=address or "",
-            text=row.text,
-            buttons=buttons,
-            attachment=attachment,
-            template=template,
-        )
-        return row, contact, outbound
-
-    async def _deliver(self, claim: Claim, stats: DispatchStats) -> None:
-        row, contact, outbound = self._load(claim.row_id)
-        if row.status != OutboxStatus.SENDING.value or row.claimed_until != claim.until:
-            raise _LostLease(claim.row_id)
+    async def _deliver(self, job: _Job, stats: DispatchStats, gate: asyncio.Semaphore) -> None:
+        if job.row is None:
+            loaded_jobs = self._load_many([job.claim])
+            if not loaded_jobs:
+                raise _LostLease(job.claim.row_id)
+            loaded = loaded_jobs[0]
+            job.row, job.contact, job.outbound = loaded.row, loaded.contact, loaded.outbound
+        row, contact, outbound = job.row, job.contact, job.outbound
+        assert row is not None
         if contact is None or outbound is None:
-            self._settle(claim, OutboxStatus.DEAD, error="kontak sudah tidak ada")
+            await self._record(job, self._settle_values(OutboxStatus.DEAD, error="kontak sudah tidak ada"))
             stats.dead += 1
             return
         channel = outbound.channel
         if not contact.active:
-            self._settle(claim, OutboxStatus.FAILED, error="kontak tidak aktif lagi")
+            await self._record(job, self._settle_values(OutboxStatus.FAILED, error="kontak tidak aktif lagi"))
             stats.failed += 1
             return
         if not outbound.address:
-            self._settle(claim, OutboxStatus.FAILED, error="kontak tidak punya alamat di kanal ini")
+            values = self._settle_values(OutboxStatus.FAILED, error="kontak tidak punya alamat di kanal ini")
+            await self._record(job, values)
             stats.failed += 1
             return
-        flagged = contact.unreachable_telegram if channel is Channel.TELEGRAM else contact.unreachable_whatsapp
-        if flagged:
-            self._unreachable(claim, contact, channel, "sudah ditandai tidak terjangkau", stats)
-            return
         limiter = self.limiters.get(channel)
-        try:
-            if limiter is not None:
-                await limiter.acquire(outbound.address, is_group=_is_group(outbound))
-            if channel in self.paused or channel not in self.senders:
-                self._retry(claim, delay=0, error=f"kanal {channel.value} dihentikan", count_attempt=False)
-                stats.retried += 1
+        async with gate:
+            flagged = contact.unreachable_telegram if channel is Channel.TELEGRAM else contact.unreachable_whatsapp
+            if flagged or (contact.id or 0, channel) in self._marked:
+                self._unreachable(job.claim, contact, channel, "sudah ditandai tidak terjangkau", stats)
                 return
-            claim = self._renew(claim)
-        except asyncio.CancelledError:
-            # Not sent yet: hand the row back instead of leaving it to the lease.
-            with contextlib.suppress(Exception):
-                self._retry(claim, delay=0, error="", count_attempt=False)
-            raise
-        await self._send(claim, row, contact, outbound, limiter, stats)
-        await self._notify(claim.row_id)
+            try:
+                if limiter is not None:
+                    await limiter.acquire(outbound.address, is_group=_is_group(outbound))
+                if channel in self.paused or channel not in self.senders:
+                    self._retry(job.claim, delay=0, error=f"kanal {channel.value} dihentikan", count_attempt=False)
+                    stats.retried += 1
+                    return
+                job.claim = self._renew(job.claim)
+            except asyncio.CancelledError:
+                # Not sent yet: hand the row back instead of leaving it to the lease.
+                with contextlib.suppress(Exception):
+                    self._retry(job.claim, delay=0, error="", count_attempt=False)
+                raise
+            outcome = await self._send(job.claim, row, contact, outbound, limiter, stats)
+        held = None
+        if outcome is not None:
+            held = await self._record(job, outcome.values)
+            setattr(stats, outcome.counter, getattr(stats, outcome.counter) + 1)
+            if outcome.counter == "dead":
+                log.warning("outbox row %s is dead: %s", job.claim.row_id, outcome.values.get("last_error", ""))
+            if outcome.auth_failed is not None and self.on_auth_failed is not None:
+                await self.on_auth_failed(channel, outcome.auth_failed)
+        await self._notify(row, outcome.values if outcome is not None and held else None)
+
+    async def _record(self, job: _Job, values: dict[str, Any]) -> bool:
+        """Hand the row's outcome to the writer and wait until it is committed; False if the lease was lost."""
+        job.submitted = True
+        self._busy -= 1
+        future = self._writer.submit(job.claim, values)
+        self._writer.flush_if_idle(self._busy)
+        return await future
 
     async def _send(
         self,
@@ -449,43 +642,42 @@ class Dispatcher:
         outbound: Outbound,
         limiter: RateLimiter | None,
         stats: DispatchStats,
-    ) -> None:
+    ) -> _Outcome | None:
+        """Send once; return how the row settles (None when it was already written, as for unreachable)."""
         channel = outbound.channel
         try:
             sent = await self.senders[channel].send(outbound)
         except RateLimited as exc:
             if limiter is not None:
                 limiter.penalize(exc.retry_after, outbound.address if exc.scope == "recipient" else None)
-            self._retry(claim, delay=exc.retry_after, error=str(exc), count_attempt=False)
-            stats.retried += 1
+            return _Outcome(self._retry_values(delay=exc.retry_after, error=str(exc)), "retried")
         except WindowClosed as exc:
             if row.template_name and not row.use_template:
-                self._retry(claim, delay=0, error=str(exc), count_attempt=False, use_template=True)
-                stats.retried += 1
-            else:
-                self._settle(claim, OutboxStatus.DEAD, error=f"di luar jendela 24 jam dan tanpa templat: {exc}")
-                stats.dead += 1
+                return _Outcome(self._retry_values(delay=0, error=str(exc), use_template=True), "retried")
+            error = f"di luar jendela 24 jam dan tanpa templat: {exc}"
+            return _Outcome(self._settle_values(OutboxStatus.DEAD, error=error), "dead")
         except Unreachable as exc:
             self._unreachable(claim, contact, channel, str(exc), stats)
+            return None
         except AuthFailed as exc:
-            self._retry(claim, delay=0, error=str(exc), count_attempt=False)
-            stats.retried += 1
+            outcome = _Outcome(self._retry_values(delay=0, error=str(exc)), "retried")
             if channel not in self.paused:
                 self.paused.add(channel)
                 log.error("%s credentials rejected; sending on this channel is stopped: %s", channel.value, exc)
-                if self.on_auth_failed is not None:
-                    await self.on_auth_failed(channel, str(exc))
+                outcome.auth_failed = str(exc)
+            return outcome
         except Permanent as exc:
-            self._settle(claim, OutboxStatus.DEAD, error=str(exc) or type(exc).__name__, attempts=row.attempts + 1)
-            stats.dead += 1
+            values = self._settle_values(
+                OutboxStatus.DEAD, error=str(exc) or type(exc).__name__, attempts=row.attempts + 1
+            )
+            return _Outcome(values, "dead")
         except (SendError, TimeoutError, OSError) as exc:
-            self._transient(claim, row.attempts, str(exc) or type(exc).__name__, stats)
+            return self._transient(row.attempts, str(exc) or type(exc).__name__)
         except Exception as exc:
             log.exception("sender failed on outbox row %s", claim.row_id)
-            self._transient(claim, row.attempts, f"{type(exc).__name__}: {exc}", stats)
-        else:
-            self._settle(claim, OutboxStatus.SENT, provider_id=sent.provider_id, attempts=row.attempts + 1)
-            stats.sent += 1
+            return self._transient(row.attempts, f"{type(exc).__name__}: {exc}")
+        values = self._settle_values(OutboxStatus.SENT, provider_id=sent.provider_id, attempts=row.attempts + 1)
+        return _Outcome(values, "sent")
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based): exponential with equal jitter.
@@ -496,17 +688,18 @@ class Dispatcher:
         ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** min(max(attempt - 1, 0), 64))
         return ceiling / 2 + self.rng.uniform(0.0, ceiling / 2)
 
-    def _transient(self, claim: Claim, attempts: int, error: str, stats: DispatchStats) -> None:
+    def _transient(self, attempts: int, error: str) -> _Outcome:
         done = attempts + 1
         if done >= self.max_attempts:
-            self._settle(claim, OutboxStatus.DEAD, error=f"gagal {done} kali: {error}", attempts=done)
-            stats.dead += 1
-        else:
-            self._retry(claim, delay=self.backoff(done), error=error, count_attempt=True)
-            stats.retried += 1
+            return _Outcome(
+                self._settle_values(OutboxStatus.DEAD, error=f"gagal {done} kali: {error}", attempts=done), "dead"
+            )
+        return _Outcome(self._retry_values(delay=self.backoff(done), error=error, attempts=done), "retried")
 
     def _unreachable(self, claim: Claim, contact: Contact, channel: Channel, error: str, stats: DispatchStats) -> None:
         """Mark the contact unreachable on `channel`; move the row to the other channel if they have one."""
+        if contact.id is not None:
+            self._marked.add((contact.id, channel))
         with self.db.uow() as uow:
             fresh = uow.session.get(Contact, contact.id)
             if fresh is None:
@@ -552,9 +745,10 @@ class Dispatcher:
             uow.commit()
         return fresh
 
-    def _retry(
-        self, claim: Claim, *, delay: float, error: str, count_attempt: bool, use_template: bool | None = None
-    ) -> None:
+    def _retry_values(
+        self, *, delay: float, error: str, attempts: int | None = None, use_template: bool | None = None
+    ) -> dict[str, Any]:
+        """Column values that put a claimed row back in the queue in `delay` seconds."""
         values: dict[str, Any] = {
             "status": OutboxStatus.PENDING.value,
             "claimed_until": None,
@@ -562,10 +756,38 @@ class Dispatcher:
         }
         if error:
             values["last_error"] = error[:500]
-        if count_attempt:
-            values["attempts"] = col(Outbox.attempts) + 1
+        if attempts is not None:
+            values["attempts"] = attempts
         if use_template is not None:
             values["use_template"] = use_template
+        return values
+
+    def _settle_values(
+        self,
+        status: OutboxStatus,
+        *,
+        provider_id: str | None = None,
+        error: str = "",
+        attempts: int | None = None,
+    ) -> dict[str, Any]:
+        """Column values that settle a claimed row with `status`."""
+        values: dict[str, Any] = {"status": status.value, "claimed_until": None}
+        if provider_id is not None:
+            values["provider_id"] = provider_id
+            values["sent_at"] = self.clock.now()
+        if error:
+            values["last_error"] = error[:500]
+        if attempts is not None:
+            values["attempts"] = attempts
+        return values
+
+    def _retry(
+        self, claim: Claim, *, delay: float, error: str, count_attempt: bool, use_template: bool | None = None
+    ) -> None:
+        """Put the row back in the queue now, in its own transaction (paths that cannot wait for the writer)."""
+        values = self._retry_values(delay=delay, error=error, use_template=use_template)
+        if count_attempt:
+            values["attempts"] = col(Outbox.attempts) + 1
         with self.db.uow() as uow:
             self._update(uow.session, claim, values)
             uow.commit()
@@ -579,14 +801,8 @@ class Dispatcher:
         error: str = "",
         attempts: int | None = None,
     ) -> None:
-        values: dict[str, Any] = {"status": status.value, "claimed_until": None}
-        if provider_id is not None:
-            values["provider_id"] = provider_id
-            values["sent_at"] = self.clock.now()
-        if error:
-            values["last_error"] = error[:500]
-        if attempts is not None:
-            values["attempts"] = attempts
+        """Settle the row now, in its own transaction."""
+        values = self._settle_values(status, provider_id=provider_id, error=error, attempts=attempts)
         with self.db.uow() as uow:
             self._update(uow.session, claim, values)
             uow.commit()
@@ -594,7 +810,7 @@ class Dispatcher:
             log.warning("outbox row %s is dead: %s", claim.row_id, error)
 
     @staticmethod
-    def _update(session: Session, claim: Claim, values: dict[str, Any]) -> bool:
+    def _update(session: Session | Connection, claim: Claim, values: dict[str, Any]) -> bool:
         """Write `values` to the claimed row only if we still hold it; False when another dispatcher does."""
         result = session.execute(
             update(Outbox)
@@ -608,16 +824,22 @@ class Dispatcher:
             log.warning("outbox row %s: lease lost, outcome not recorded (%s)", claim.row_id, values.get("status"))
         return held
 
-    async def _notify(self, row_id: int) -> None:
+    async def _notify(self, row: Outbox, written: dict[str, Any] | None) -> None:
+        """Tell the observers about `row` once its outcome is committed (`written`: the values we wrote)."""
         if not self.observers:
             return
-        with self.db.uow() as uow:
-            row = uow.session.get(Outbox, row_id)
-        if row is None:
+        current: Outbox | None = row
+        if written is not None:
+            for name, value in written.items():
+                setattr(row, name, value)
+        else:
+            with self.db.uow() as uow:
+                current = uow.session.get(Outbox, row.id)
+        if current is None:
             return
         for observer in self.observers:
             try:
-                await observer(row)
+                await observer(current)
             except Exception:
                 log.exception("outbox observer failed")
 
