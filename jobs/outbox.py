@@ -602,20 +602,26 @@ class Dispatcher:
             if flagged or (contact.id or 0, channel) in self._marked:
                 self._unreachable(job.claim, contact, channel, "sudah ditandai tidak terjangkau", stats)
                 return
+            permit = None
             try:
-                if limiter is not None:
-                    await limiter.acquire(outbound.address, is_group=_is_group(outbound))
-                if channel in self.paused or channel not in self.senders:
-                    self._retry(job.claim, delay=0, error=f"kanal {channel.value} dihentikan", count_attempt=False)
-                    stats.retried += 1
-                    return
-                job.claim = self._renew(job.claim)
-            except asyncio.CancelledError:
-                # Not sent yet: hand the row back instead of leaving it to the lease.
-                with contextlib.suppress(Exception):
-                    self._retry(job.claim, delay=0, error="", count_attempt=False)
-                raise
-            outcome = await self._send(job.claim, row, contact, outbound, limiter, stats)
+                try:
+                    if limiter is not None:
+                        permit = await limiter.permit(outbound.address, is_group=_is_group(outbound))
+                    if channel in self.paused or channel not in self.senders:
+                        error = f"kanal {channel.value} dihentikan"
+                        self._retry(job.claim, delay=0, error=error, count_attempt=False)
+                        stats.retried += 1
+                        return
+                    job.claim = self._renew(job.claim)
+                except asyncio.CancelledError:
+                    # Not sent yet: hand the row back instead of leaving it to the lease.
+                    with contextlib.suppress(Exception):
+                        self._retry(job.claim, delay=0, error="", count_attempt=False)
+                    raise
+                outcome = await self._send(job.claim, row, contact, outbound, limiter, stats)
+            finally:
+                if permit is not None:
+                    permit.done()  # the request is over: the platform has counted it by now
         held = None
         if outcome is not None:
             held = await self._record(job, outcome.values)

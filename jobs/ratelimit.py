@@ -92,7 +92,9 @@ class _Track:
     planned: list[float] = field(default_factory=list)
     """Booked-but-unsent times plus actual send times, sorted (used for planning)."""
     released: list[float] = field(default_factory=list)
-    """Actual send times only, sorted (used for the wake-up check)."""
+    """Actual send times only, sorted (used for the wake-up check); a held send's time is its completion."""
+    held: int = 0
+    """Sends under a `Permit` still in flight: the platform may count them at any instant until they complete."""
     blocked_until: float = -math.inf
 
     def prune(self, now: float) -> None:
@@ -104,7 +106,13 @@ class _Track:
 
     def idle(self, now: float) -> bool:
         """Return True if the track holds no state worth keeping."""
-        return not self.planned and not self.released and self.blocked_until <= now
+        return not self.planned and not self.released and not self.held and self.blocked_until <= now
+
+    def check_times(self, now: float) -> list[float]:
+        """Send times for the wake-up check: the released ones plus every held send counted at `now`."""
+        if not self.held:
+            return self.released
+        return sorted([*self.released, *([now] * self.held)])
 
 
 @dataclass(eq=False)
@@ -150,13 +158,14 @@ def _earliest(times: Sequence[float], limit: int, period: float, s: float) -> fl
 
 
 def _plan(tracks: Sequence[_Track], s: float, *, released_only: bool = False) -> float:
-    """Return the earliest instant >= `s` allowed by every track."""
+    """Return the earliest instant >= `s` allowed by every track (`released_only`: by what was really sent)."""
+    checked = {id(track): track.check_times(s) for track in tracks} if released_only else {}
     while True:
         start = s
         for track in tracks:
             s = max(s, track.blocked_until)
             if released_only:
-                s = _earliest(track.released, track.check_limit, track.check_period, s)
+                s = _earliest(checked[id(track)], track.check_limit, track.check_period, s)
             else:
                 s = _earliest(track.planned, track.limit, track.period, s)
         if s == start:
@@ -249,13 +258,23 @@ class RateLimiter:
         return booking
 
     @staticmethod
-    def _release(booking: _Booking, when: float) -> None:
-        """Record that the booked send happens at `when`."""
+    def _release(booking: _Booking, when: float, *, hold: bool = False) -> None:
+        """Record that the booked send happens at `when` (`hold`: it counts as in flight until `_complete`)."""
         for track in booking.tracks:
             _discard(track.planned, booking.at)
             insort(track.planned, when)
-            insort(track.released, when)
+            if hold:
+                track.held += 1
+            else:
+                insort(track.released, when)
         booking.at = when
+
+    @staticmethod
+    def _complete(booking: _Booking, when: float) -> None:
+        """Record that a held send finished at `when` (the last instant the platform can have counted it)."""
+        for track in booking.tracks:
+            track.held = max(0, track.held - 1)
+            insort(track.released, when)
 
     @staticmethod
     def _unbook(booking: _Booking) -> None:
@@ -273,7 +292,26 @@ class RateLimiter:
         return booking.at - now
 
     async def acquire(self, recipient: str, is_group: bool = False) -> float:
-        """Wait (via the clock) until a send to `recipient` is allowed; return seconds waited."""
+        """Wait (via the clock) until a send to `recipient` is allowed; return seconds waited.
+
+        The send is assumed to reach the platform when this returns. When it may arrive later (a
+        busy event loop, a slow network), use `permit` instead.
+        """
+        waited, _ = await self._acquire(recipient, is_group, hold=False)
+        return waited
+
+    async def permit(self, recipient: str, is_group: bool = False) -> Permit:
+        """Wait like `acquire`, for a send that reports its end: call `Permit.done()` once it has finished.
+
+        Until then the send counts as happening at every instant (the platform counts it somewhere
+        between our request and its answer), and afterwards at the instant it finished. No window
+        of the platform's can then hold more sends than the limits allow, however late or bunched
+        the requests arrive there; the cost is the answer's latency on top of the window.
+        """
+        waited, booking = await self._acquire(recipient, is_group, hold=True)
+        return Permit(waited, self, booking)
+
+    async def _acquire(self, recipient: str, is_group: bool, *, hold: bool) -> tuple[float, _Booking]:
         start = self._clock.monotonic()
         now = start
         booking = self._book(recipient, is_group, now)
@@ -287,8 +325,8 @@ class RateLimiter:
             now = self._clock.monotonic()
             # Re-check against what was really sent: late wake-ups and new penalties.
             if _plan(booking.tracks, now, released_only=True) <= now:
-                self._release(booking, now)
-                return now - start
+                self._release(booking, now, hold=hold)
+                return now - start, booking
             self._unbook(booking)
             booking = self._book(recipient, is_group, now)
 
@@ -299,6 +337,22 @@ class RateLimiter:
         until = self._clock.monotonic() + seconds
         track = self._global if recipient is None else self._recipient(recipient)
         track.blocked_until = max(track.blocked_until, until)
+
+
+class Permit:
+    """A send allowed by `RateLimiter.permit`; call `done()` when its request has finished (or failed)."""
+
+    def __init__(self, waited: float, limiter: RateLimiter, booking: _Booking) -> None:
+        self.waited = waited
+        """Seconds the send waited for its slot."""
+        self._limiter = limiter
+        self._booking: _Booking | None = booking
+
+    def done(self) -> None:
+        """Record that the send has finished; calling it again does nothing."""
+        booking, self._booking = self._booking, None
+        if booking is not None:
+            self._limiter._complete(booking, self._limiter._clock.monotonic())
 
 
 def backoff_delay(attempt: int, base: float = 2.0, cap: float = 600.0, rng: random.Random | None = None) -> float:
