@@ -70,6 +70,17 @@ def nilai_singkat(standing: Standing) -> str:
     return f"{angka(standing.value or 0)}/{angka(standing.target)}"
 
 
+def periode(period: str) -> str:
+    """A period key in words: 'tahun 2026', 'triwulan IV tahun 2026', 'bulan November 2026'."""
+    if "-Q" in period:
+        year, quarter = period.split("-Q")
+        return f"triwulan {('I', 'II', 'III', 'IV')[int(quarter) - 1]} tahun {year}"
+    if "-" in period:
+        year, month = period.split("-")
+        return "bulan " + str(format_date(date(int(year), int(month), 1), "MMMM y", locale=LOCALE))
+    return f"tahun {period}"
+
+
 def sisa_hari(deadline: date, today: date) -> str:
     """'22 hari lagi', 'hari ini', 'terlambat 3 hari'."""
     days = (deadline - today).days

@@ -30,14 +30,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, NamedTuple, Protocol, cast
 
-from babel.dates import format_date
 from sqlalchemy import select as sa_select
 from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from handlers.fmt import LOCALE, nilai, sisa_hari, tanggal, tanggal_pendek
+from handlers.fmt import nilai, periode, sisa_hari, tanggal, tanggal_pendek
 from jobs import templates
 from jobs.outbox import OutMessage, choose_channel
 from models.calendar import WorkingCalendar
@@ -46,7 +45,7 @@ from models.clock import ensure_utc
 from models.db import Database
 from models.messages import Button, Channel
 from models.pemda import PemdaConfig, ProgramConfig, Stage
-from models.periods import period_bounds, previous_period
+from models.periods import previous_period
 from models.standing import Standing, current_period, load_standings
 from models.tables import Checkin, Contact, Notice, Outbox, OutboxStatus, Pause, Role, SweepLock, Unit
 
@@ -915,16 +914,6 @@ def _line_order(notice: PlannedNotice) -> tuple[int, str]:
     return (-SEVERITY[notice.severity], notice.program.key)
 
 
-def period_words(period: str) -> str:
-    """'tahun 2025', 'triwulan IV 2026', 'November 2026': a period named in a message."""
-    first, _last = period_bounds(period)
-    if "-Q" in period:
-        return f"triwulan {('I', 'II', 'III', 'IV')[(first.month - 1) // 3]} {first.year}"
-    if "-" in period:
-        return str(format_date(first, "MMMM y", locale=LOCALE))
-    return f"tahun {first.year}"
-
-
 class _Composer:
     """Puts together the messages of one sweep from fragments computed once (item lines, bodies, buttons).
 
@@ -986,7 +975,7 @@ class _Composer:
         """The program's label, with the period named when it is not the current one."""
         label = notice.program.label
         if notice.period != self._current.get(notice.program.key, notice.period):
-            label = f"{label} periode {period_words(notice.period)}"
+            label = f"{label} {periode(notice.period)}"
         return label
 
     def _item_line(self, notice: PlannedNotice) -> str:

@@ -16,6 +16,7 @@ from babel.numbers import format_decimal
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from handlers.fmt import periode
 from jobs.letters import content as lc
 from jobs.letters.render import render_docx, render_pdf
 from models.calendar import WorkingCalendar
@@ -173,17 +174,6 @@ def angka(value: float) -> str:
     return str(format_decimal(round(value, 2), format="#,##0.##", locale="id"))
 
 
-def period_words(period: str) -> str:
-    """'tahun 2026', 'triwulan IV tahun 2026', 'bulan November 2026'."""
-    if "-Q" in period:
-        year, quarter = period.split("-Q")
-        return f"triwulan {('I', 'II', 'III', 'IV')[int(quarter) - 1]} tahun {year}"
-    if "-" in period:
-        year, month = period.split("-")
-        return "bulan " + lc.format_date_id(date(int(year), int(month), 1)).split(" ", 1)[1]
-    return f"tahun {period}"
-
-
 def addressee(unit: Unit) -> str:
     """Who heads `unit`, as written after 'Yth.': 'Kepala Dinas Kesehatan', 'Camat Sukamakmur', ..."""
     name = unit.name.strip()
@@ -275,7 +265,7 @@ def word_letter(
     opening = (
         f"{previous}{'b' if previous else 'B'}erdasarkan hasil pemantauan melalui aplikasi Sigap sampai dengan "
         f"tanggal {lc.format_date_id(today)}, {unit.name} belum memenuhi kewajiban {program.title} "
-        f"{period_words(standing.period)}, dengan rincian sebagai berikut:"
+        f"{periode(standing.period)}, dengan rincian sebagai berikut:"
     )
     new_deadline = calendar.add_working_days(today, config.new_deadline_working_days)
     action = (
@@ -310,7 +300,7 @@ def word_letter(
         date=today,
         sifat="Penting",
         lampiran="-",
-        perihal=f"{stage_label} atas keterlambatan {program.title} {period_words(standing.period)}",
+        perihal=f"{stage_label} atas keterlambatan {program.title} {periode(standing.period)}",
         addressee_title=addressee(unit),
         addressee_place="di -\n Tempat",
         opening=opening,

@@ -347,7 +347,7 @@ def test_previous_period_is_swept_while_its_ladder_runs(deps: Deps) -> None:
     first = sweep(deps.db, monthly, deps.calendar, thursday)
     kepala = contact_named(deps, KEPALA_DINKES)
     row = next(r for r in outbox_rows(deps) if r.contact_id == kepala.id)
-    assert "e-Katalog lokal periode November 2026 (H-7 pengingat)" in row.text
+    assert "e-Katalog lokal bulan November 2026 (H-7 pengingat)" in row.text
     assert "batas 10 Des 2026, 7 hari lagi" in row.text
     again = sweep(deps.db, monthly, deps.calendar, thursday.replace(hour=6))  # 13:00 WIB
     assert again.queued == 0 and again.notices == 0 and again.already == first.notices
@@ -360,7 +360,7 @@ def test_previous_period_is_swept_while_its_ladder_runs(deps: Deps) -> None:
     assert {(p.period, p.label) for p in late} == {("2026-11", "H+1 peringatan")}
     admin = contact_named(deps, ADMIN)
     summary = next(r for r in outbox_rows(deps) if r.contact_id == admin.id)
-    assert "unit terlambat e-Katalog lokal periode November 2026 (H+1 peringatan)" in summary.text
+    assert "unit terlambat e-Katalog lokal bulan November 2026 (H+1 peringatan)" in summary.text
 
 
 def test_previous_period_stops_after_its_last_rung_and_counts_its_own_reports(sdeps: Deps) -> None:
