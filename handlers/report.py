@@ -7,9 +7,10 @@ import re
 from sqlmodel import select
 
 from handlers.base import Ctx, UserError, find_program, find_unit, load_state_data
-from handlers.fmt import angka, nilai, persen, sisa_hari, tanggal
+from handlers.fmt import angka, nilai, periode, persen, sisa_hari, tanggal
 from models.messages import Button, Reply
 from models.pemda import ProgramConfig
+from models.periods import previous_period
 from models.standing import ITEM_STATUSES, current_period, load_standings
 from models.tables import ChecklistItem, Report, Role, Unit
 
@@ -229,7 +230,7 @@ def _new_report(
     report = Report(
         unit_id=unit.id,
         program_key=program.key,
-        period=current_period(program, ctx.today),
+        period=reporting_period(ctx, unit, program),
         value=value,
         title=title,
         item_code=item_code,
@@ -247,8 +248,25 @@ def _new_report(
     return report
 
 
+def reporting_period(ctx: Ctx, unit: Unit, program: ProgramConfig) -> str:
+    """The period a report counts for: the previous one while its deadline has not passed and the unit has not
+    met it yet (a monthly figure reported in the days after the month), otherwise the current one."""
+    current = current_period(program, ctx.today)
+    previous = previous_period(current)
+    if program.measure == "checklist" or program.deadline_of(previous) < ctx.today:
+        return current
+    periods = {program.key: previous}
+    standing = load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program], periods).get(
+        (unit.id or 0, program.key)
+    )
+    return previous if standing is not None and not standing.compliant else current
+
+
 def _confirmation(ctx: Ctx, unit: Unit, program: ProgramConfig, report: Report) -> Reply:
-    standing = load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program])[(unit.id or 0, program.key)]
+    periods = {program.key: report.period}
+    standing = load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program], periods)[
+        (unit.id or 0, program.key)
+    ]
     if program.measure == "count":
         what = f"{angka(report.value or 0)} {program.unit_label}".strip()
     elif program.measure == "percent":
@@ -258,8 +276,11 @@ def _confirmation(ctx: Ctx, unit: Unit, program: ProgramConfig, report: Report) 
     else:
         what = f"indikator {report.item_code}: {report.item_status}"
     mark = "✅ Target terpenuhi." if standing.compliant else "⏳ Belum memenuhi target."
+    label = program.label
+    if report.period != current_period(program, ctx.today):
+        label += f" {periode(report.period)}"
     return Reply(
-        f"Tercatat untuk {unit.name} – {program.label}: {what}.\n"
+        f"Tercatat untuk {unit.name} – {label}: {what}.\n"
         f"Capaian: {nilai(standing)}. {mark}\n"
         f"Batas waktu: {tanggal(standing.deadline)} ({sisa_hari(standing.deadline, ctx.today)}).\n"
         "Terima kasih. Ketik /status untuk melihat semua program."

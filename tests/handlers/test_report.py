@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlmodel import func, select
+from datetime import UTC, datetime
+
+from sqlmodel import col, func, select
 
 from handlers.base import Deps
 from handlers.core import handle
+from models.clock import FakeClock
 from models.messages import Channel, Incoming
 from models.tables import Report
-from tests.conftest import ADMIN, KEPALA_DINKES, console_person
+from tests.conftest import ADMIN, KEPALA_DINKES, Person, console_person
 
 
 def _reports(deps: Deps) -> int:
@@ -96,3 +99,18 @@ async def test_admin_reports_on_behalf_of_a_unit(deps: Deps) -> None:
     admin = console_person(deps, ADMIN)
     assert "Tercatat untuk Dinas Pendidikan" in await admin.text("/lapor disdik katalog 7")
     assert "Admin melapor atas nama unit" in await admin.text("/lapor katalog 7")
+
+
+async def test_a_monthly_figure_reported_after_the_month_counts_for_that_month(deps: Deps, clock: FakeClock) -> None:
+    from tests.jobs.test_sweep import monthly_katalog
+
+    monthly = Deps(db=deps.db, pemda=monthly_katalog(deps.pemda), clock=clock, calendar=deps.calendar)
+    kepala = Person(monthly, Channel.CONSOLE, console_person(deps, KEPALA_DINKES).address)
+    clock.set(datetime(2026, 12, 3, 2, 0, tzinfo=UTC))  # Thursday 3 December; November's deadline is 10 December
+    assert "e-Katalog lokal bulan November 2026: 12 produk" in await kepala.text("/lapor katalog 12")
+    # November is met now, so the next figure is December's
+    december = await kepala.text("/lapor katalog 3")
+    assert "e-Katalog lokal: 3 produk" in december and "Belum memenuhi" in december
+    with deps.db.uow() as uow:
+        periods = [r.period for r in uow.session.exec(select(Report).order_by(col(Report.id))).all()]
+    assert periods == ["2026-11", "2026-12"]
