@@ -248,11 +248,11 @@ class RateLimiter:
             for key in stale:
                 del table[key]
 
-    def _book(self, recipient: str, is_group: bool, now: float) -> _Booking:
-        """Find and book the earliest allowed slot at or after `now`."""
+    def _book(self, recipient: str, is_group: bool, now: float, not_before: float | None = None) -> _Booking:
+        """Find and book the earliest allowed slot at or after `now` (and `not_before`)."""
         self._sweep(now)
         tracks = self._tracks(recipient, is_group, now)
-        booking = _Booking(_plan(tracks, now), tracks)
+        booking = _Booking(_plan(tracks, now if not_before is None else max(now, not_before)), tracks)
         for track in tracks:
             insort(track.planned, booking.at)
         return booking
@@ -323,12 +323,13 @@ class RateLimiter:
                 self._unbook(booking)
                 raise
             now = self._clock.monotonic()
-            # Re-check against what was really sent: late wake-ups and new penalties.
-            if _plan(booking.tracks, now, released_only=True) <= now:
+            # Re-check against what was really sent: late wake-ups, new penalties, sends still in flight.
+            allowed = _plan(booking.tracks, now, released_only=True)
+            if allowed <= now:
                 self._release(booking, now, hold=hold)
                 return now - start, booking
             self._unbook(booking)
-            booking = self._book(recipient, is_group, now)
+            booking = self._book(recipient, is_group, now, not_before=allowed)
 
     def penalize(self, seconds: float, recipient: str | None = None) -> None:
         """Block all sends (recipient None) or one recipient's sends for `seconds` from now."""
