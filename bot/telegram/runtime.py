@@ -13,7 +13,6 @@ import contextlib
 import hmac
 import json
 import logging
-import math
 import re
 from typing import Any
 
@@ -25,6 +24,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, TypeHandler
 
 from bot.channels import ChannelRuntime
+from bot.limits import limiter_for
 from bot.settings import Settings
 from bot.telegram.adapter import TelegramAdapter
 from bot.telegram.logging import install_redaction, uninstall_redaction
@@ -32,7 +32,6 @@ from bot.telegram.menu import CommandMenus
 from bot.telegram.progress import BroadcastProgress
 from bot.telegram.sender import TelegramSender
 from handlers.base import Deps, UserError
-from jobs.ratelimit import RateLimiter, RateRules
 from models.messages import Channel
 
 log = logging.getLogger(__name__)
@@ -56,15 +55,6 @@ def file_base_url(base_url: str) -> str:
     if base.endswith("/bot"):
         return base[: -len("/bot")] + "/file/bot"
     return base + "/file"
-
-
-def telegram_rules(settings: Settings) -> RateRules:
-    """Telegram's limits as configured (TELEGRAM_RATE_GLOBAL, _PER_CHAT, _PER_GROUP_MINUTE)."""
-    return RateRules(
-        global_per_second=settings.telegram_rate_global,
-        recipient_interval=1.0 / settings.telegram_rate_per_chat,
-        group_per_minute=max(1, math.floor(settings.telegram_rate_per_group_minute)),
-    )
 
 
 def webhook_route(application: TelegramApp, secret: str) -> Route:
@@ -128,7 +118,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
     application: TelegramApp = builder.updater(None).build() if webhook_url else builder.build()
     await application.initialize()
     deps.telegram_username = application.bot.username
-    limiter = RateLimiter(telegram_rules(settings), clock=deps.clock)
+    limiter = limiter_for(Channel.TELEGRAM, settings, deps.clock)  # TELEGRAM_RATE_* (bot/limits.py)
     sender = TelegramSender(application.bot)
     menus = CommandMenus(application.bot, deps, limiter)
     adapter = TelegramAdapter(deps, sender, limiter, menus)

@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels import ChannelRuntime
+from bot.limits import limiter_for, rules_for
 from bot.settings import Settings
 from bot.whatsapp.client import CODE_PAIR_RATE, CODE_REENGAGEMENT, CODE_THROUGHPUT, CODE_UNDELIVERABLE, WhatsAppClient
 from bot.whatsapp.sender import WhatsAppSender
@@ -56,11 +57,8 @@ _RETRY_LATER = frozenset({CODE_THROUGHPUT, CODE_PAIR_RATE})
 
 
 def rate_rules(settings: Settings) -> RateRules:
-    """WhatsApp's limits from the settings: messages per second per number, seconds between two to one person."""
-    interval = settings.whatsapp_pair_interval
-    return dataclasses.replace(
-        RateRules.whatsapp(settings.whatsapp_rate_global), recipient_interval=interval if interval > 0 else None
-    )
+    """WhatsApp's limits from the settings (WHATSAPP_RATE_GLOBAL, WHATSAPP_PAIR_INTERVAL), as in bot/limits.py."""
+    return rules_for(Channel.WHATSAPP, settings)
 
 
 def _secret(value: object) -> str:
@@ -314,7 +312,7 @@ def build_whatsapp(
         client,
         app_secret=app_secret,
         verify_token=verify_token,
-        limiter=RateLimiter(rate_rules(settings), clock=deps.clock),
+        limiter=limiter_for(Channel.WHATSAPP, settings, deps.clock),
         on_auth_failed=auth_alert(deps),
     )
 

@@ -176,6 +176,8 @@ class FakeGraphApi:
     async def __aenter__(self) -> FakeGraphApi:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it: without, a keep-alive answer waits ~40 ms for the client's delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         self._sock = sock
         host, port = sock.getsockname()[:2]

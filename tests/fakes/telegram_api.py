@@ -239,6 +239,8 @@ class FakeBotApi:
         self._updates_signal = _Signal()
         self._changed = _Signal()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Accepted connections inherit it: without, a keep-alive answer waits ~40 ms for the client's delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         self._socket = sock
         self.port = sock.getsockname()[1]
