@@ -1,6 +1,7 @@
 """`python -m bench` (`make bench`): run the fan-out and sweep benchmarks and write bench/results.md.
 
-Options: `--quick` (smaller N, for a smoke run; results.md is not written).
+Options: `--quick` (smaller N, for a smoke run) and `--only fanout|sweep` (one part); results.md is
+written only by a full run.
 """
 
 from __future__ import annotations
@@ -30,21 +31,28 @@ def _row(name: str, value: str, goal: str, ok: bool) -> str:
 def main(argv: list[str]) -> int:
     """Run every benchmark; print and (unless --quick) write the figures."""
     quick = "--quick" in argv
+    only = argv[argv.index("--only") + 1] if "--only" in argv[:-1] else None
+    if only not in (None, "fanout", "sweep"):
+        print("--only takes 'fanout' or 'sweep'", file=sys.stderr)
+        return 2
     n = 300 if quick else FANOUT_N
     units = 3_000 if quick else SWEEP_UNITS
     fanouts: list[FanOutResult] = []
-    server = FakeServer()
-    try:
-        for limit in LIMITS:
-            result = asyncio.run(fan_out(n, limit, server, pool=POOL))
-            print(
-                f"fan-out {n} at {limit:g}/s: {result.seconds:.1f} s, {result.rate:.1f} msg/s, "
-                f"ratio {result.ratio:.3f}, 429: {result.answers_429}, chats {result.chats}",
-                flush=True,
-            )
-            fanouts.append(result)
-    finally:
-        server.close()
+    if only != "sweep":
+        server = FakeServer()
+        try:
+            for limit in LIMITS:
+                result = asyncio.run(fan_out(n, limit, server, pool=POOL))
+                print(
+                    f"fan-out {n} at {limit:g}/s: {result.seconds:.1f} s, {result.rate:.1f} msg/s, "
+                    f"ratio {result.ratio:.3f}, 429: {result.answers_429}, chats {result.chats}",
+                    flush=True,
+                )
+                fanouts.append(result)
+        finally:
+            server.close()
+    if only == "fanout":
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         sweep = run_sweep(Path(tmp), units)
     print(
@@ -97,14 +105,15 @@ def main(argv: list[str]) -> int:
         "- fan-out: the real `Dispatcher` + `RateLimiter` (system clock) + `TelegramSender` over python-telegram-bot's",
         f"  `Bot` (HTTPX pool {POOL}, TCP_NODELAY), SQLite outbox, sending to `tests/fakes/telegram_api.FakeBotApi`",
         "  run in a child process (`bench/fake_server.py`) with `limit_global(limit)`; TELEGRAM_RATE_GLOBAL = limit.",
-        "  Rate = messages / wall time of the drain (first claim to last row settled).",
+        "  Rate = messages / wall time of the drain (first claim to last row settled). Start-up objects are",
+        "  frozen (`gc.freeze()`) before the drain, as `sigap dispatch` does; needs an otherwise idle machine.",
         f"- sweep: {units:,} units (5 kinds) each with one kepala on Telegram, every 4th unit compliant on",
         "  inovasi/katalog/p3dn; `jobs.sweep.sweep(...)` at Tuesday 2026-12-08 08:00 WIB (H-7 of 15 December),",
         "  in a fresh process after the database was built with bulk inserts.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    if not quick:
+    if not quick and only is None:
         RESULTS.write_text(text, encoding="utf-8")
         print(f"written to {RESULTS}")
     return 0
