@@ -21,6 +21,13 @@ that would break a limit (a long event-loop stall) or that was hit by `penalize`
 `retry_after`) while asleep books a new slot instead. Callers of the synchronous `reserve` are
 trusted to send at the booked time and are not re-checked.
 
+A send taken with `permit` instead of `acquire` reports its end (`Permit.done()`): until then the
+check counts it at every instant, afterwards at the instant it finished. The platform counts a
+request somewhere between our release and its answer, so no window of the platform's can hold
+more than the limit however late or bunched requests reach it (a busy event loop, a stalled
+server); the price is the answer's latency, paid only when it exceeds the margin's slack. The
+dispatcher sends under permits.
+
 Bookings are kept per key only for one period and idle recipients are swept, so memory follows
 the recipients active in the last minute. Booking costs O(live bookings) per call: fine for a
 dispatcher with hundreds of reservations in flight (2,000 back-to-back reservations take ~0.3 s),
