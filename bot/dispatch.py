@@ -80,6 +80,18 @@ def build_dispatcher(
     )
 
 
+def prepare(dispatcher: Dispatcher, db: Database) -> None:
+    """Before the first round: on SQLite (one instance by design) release the rows a killed run left in
+    flight; then keep start-up objects out of the garbage collector's full passes (tens of ms each, which
+    would stall the event loop and the pacing of sends)."""
+    if db.is_sqlite:
+        recovered = dispatcher.recover()
+        if recovered:
+            log.info("released %d outbox rows left in flight by the previous run", recovered)
+    gc.collect()
+    gc.freeze()
+
+
 async def dispatch(settings: Settings, *, once: bool = False, db: Database | None = None) -> int:
     """Drain the outbox (once) or keep sending until SIGINT/SIGTERM; returns the exit code.
 
@@ -95,14 +107,7 @@ async def dispatch(settings: Settings, *, once: bool = False, db: Database | Non
                 )
                 return 1
             dispatcher = build_dispatcher(settings, database, senders)
-            if database.is_sqlite:
-                recovered = dispatcher.recover()
-                if recovered:
-                    log.info("released %d outbox rows left in flight by the previous run", recovered)
-            # Full collections then skip everything loaded at start-up (tens of ms each, which would
-            # stall the event loop and the pacing of sends).
-            gc.collect()
-            gc.freeze()
+            prepare(dispatcher, database)
             if once:
                 stats = await dispatcher.drain(max_rounds=1_000_000, pipelined=True)
                 print(_summary(stats))

@@ -11,6 +11,7 @@ import logging
 import signal
 
 from bot.channels import ChannelRuntime
+from bot.dispatch import prepare
 from bot.http import HttpServer, build_app
 from bot.settings import Settings
 from bot.wiring import build_deps
@@ -50,8 +51,8 @@ async def build_channels(settings: Settings, deps: Deps) -> list[ChannelRuntime]
     return channels
 
 
-async def run(settings: Settings, *, console_as: str = "") -> int:
-    """Run the bot until SIGINT/SIGTERM."""
+async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event | None = None) -> int:
+    """Run the bot until SIGINT/SIGTERM (or until `stop` is set)."""
     if not settings.telegram_enabled and not settings.whatsapp_enabled:
         from bot.cli import _console
 
@@ -70,13 +71,9 @@ async def run(settings: Settings, *, console_as: str = "") -> int:
         observers=[*(o for c in channels for o in c.observers), broadcast_finisher(deps)],
         on_auth_failed=auth_alert(deps),
     )
-    if deps.db.is_sqlite:
-        recovered = dispatcher.recover()
-        if recovered:
-            log.info("released %d outbox rows left in flight by the previous run", recovered)
     routes = [r for c in channels for r in c.routes]
     server = HttpServer(build_app(routes), settings.http_host, settings.http_port) if routes else None
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -90,6 +87,7 @@ async def run(settings: Settings, *, console_as: str = "") -> int:
     if server is not None:
         await server.start()
         log.info("HTTP server listening on %s:%s", settings.http_host, server.port)
+    prepare(dispatcher, deps.db)
     dispatch_task = asyncio.create_task(dispatcher.run_forever(stop))
     log.info("Sigap running on %s", ", ".join(c.channel.value for c in channels))
     try:

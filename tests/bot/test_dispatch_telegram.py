@@ -18,8 +18,8 @@ from models.clock import FakeClock, SystemClock
 from models.db import Database
 from models.messages import Channel
 from models.tables import Contact, Outbox
+from tests.fakes.sender import FakeSender
 from tests.fakes.telegram_api import FakeBotApi
-from tests.jobs.test_dispatcher import FakeSender
 
 TOKEN = "777:dispatch-test-token"
 

@@ -15,7 +15,8 @@ from models.db import Database
 from models.messages import Channel
 from models.outbound import Transient
 from models.tables import Contact, Outbox, OutboxStatus
-from tests.jobs.test_dispatcher import FakeSender, fail_times
+from tests.fakes.sender import FakeSender
+from tests.jobs.test_dispatcher import fail_times
 
 
 def seed(db: Database, clock: FakeClock, count: int) -> list[int]:

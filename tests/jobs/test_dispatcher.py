@@ -23,7 +23,6 @@ from models.outbound import (
     Permanent,
     RateLimited,
     SendError,
-    Sent,
     Template,
     Transient,
     Unreachable,
@@ -31,30 +30,7 @@ from models.outbound import (
 )
 from models.tables import Contact, Outbox, OutboxStatus
 from tests.conftest import make_database
-
-Script = Callable[[Outbound], BaseException | None]
-
-
-class FakeSender:
-    """Records every send; raises whatever the script says for a message (None: success)."""
-
-    def __init__(self, channel: Channel, script: Script | None = None) -> None:
-        self.channel = channel
-        self.script = script
-        self.sent: list[Outbound] = []
-        self.attempts: list[Outbound] = []
-        self._lock = threading.Lock()
-
-    async def send(self, message: Outbound) -> Sent:
-        with self._lock:
-            self.attempts.append(message)
-        error = self.script(message) if self.script is not None else None
-        await asyncio.sleep(0)
-        if error is not None:
-            raise error
-        with self._lock:
-            self.sent.append(message)
-        return Sent(provider_id=f"{self.channel.value}-{message.outbox_id}")
+from tests.fakes.sender import FakeSender, Script
 
 
 def fail_times(error: Callable[[], BaseException], times: int) -> Script:
