@@ -148,8 +148,8 @@ def _import_roster(settings: Settings, path: Path | None, *, if_empty: bool) -> 
 def _invite(settings: Settings, unit_text: str, role: Role) -> int:
     from bot.wiring import build_deps
     from handlers.base import find_unit
-    from handlers.fmt import waktu
     from handlers.registration import create_invite, invite_links
+    from models.fmt import waktu
 
     deps = build_deps(settings)
     with deps.db.uow() as uow:

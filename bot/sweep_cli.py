@@ -9,9 +9,9 @@ from typing import Any
 
 from bot.settings import Settings
 from handlers.base import UserError
-from handlers.fmt import waktu
 from jobs.sweep import LetterHook, PlannedNotice, SweepResult, sweep
 from models.calendar import WorkingCalendar
+from models.fmt import waktu
 
 UNREACHABLE = "tidak terjangkau"
 

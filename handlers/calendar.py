@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlmodel import col, select
 
 from handlers.base import Ctx, UserError
-from handlers.fmt import tanggal
+from models.fmt import tanggal
 from models.messages import Reply
 from models.tables import DayOff
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import col, func, select
 
 from handlers.base import Ctx, UserError
-from handlers.fmt import tanggal_pendek
 from jobs.letters import flow
 from jobs.letters.register import letters_by_status, stored
+from models.fmt import tanggal_pendek
 from models.messages import Attachment, Reply
 from models.tables import Letter, LetterStatus, Unit
 

@@ -6,7 +6,7 @@ from sqlmodel import col, select
 
 from handlers.base import Ctx, UserError, find_program, find_unit
 from handlers.calendar import DATE_FORMS, split_date
-from handlers.fmt import tanggal
+from models.fmt import tanggal
 from models.messages import Reply
 from models.pemda import ProgramConfig
 from models.standing import current_period, load_standings

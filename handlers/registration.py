@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from handlers.base import Ctx, UserError, find_unit
-from handlers.fmt import waktu
+from models.fmt import waktu
 from models.messages import Channel, Reply
 from models.tables import ROLE_LABELS, Contact, Invite, Role, Unit
 

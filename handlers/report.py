@@ -7,7 +7,7 @@ import re
 from sqlmodel import select
 
 from handlers.base import Ctx, UserError, find_program, find_unit, load_state_data
-from handlers.fmt import angka, nilai, periode, persen, sisa_hari, tanggal
+from models.fmt import angka, nilai, periode, persen, sisa_hari, tanggal
 from models.messages import Button, Reply
 from models.pemda import ProgramConfig
 from models.periods import previous_period

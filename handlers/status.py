@@ -7,8 +7,8 @@ from collections import defaultdict
 from sqlmodel import col, select
 
 from handlers.base import Ctx, UserError, find_unit, sub_units
-from handlers.fmt import angka, nilai, nilai_singkat, sisa_hari, tanggal
 from models.checkins import iso_week, unanswered
+from models.fmt import angka, nilai, nilai_singkat, sisa_hari, tanggal
 from models.messages import Reply
 from models.standing import Standing, load_standings
 from models.tables import Role, Unit

@@ -36,13 +36,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from handlers.fmt import nilai, periode, sisa_hari, tanggal, tanggal_pendek
 from jobs import templates
 from jobs.outbox import OutMessage, choose_channel
 from models.calendar import WorkingCalendar
 from models.checkins import answered, iso_week
 from models.clock import ensure_utc
 from models.db import Database
+from models.fmt import nilai, periode, sisa_hari, tanggal, tanggal_pendek
 from models.messages import Button, Channel
 from models.pemda import PemdaConfig, ProgramConfig, Stage
 from models.periods import previous_period

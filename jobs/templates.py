@@ -2,7 +2,7 @@
 
 Every outbox row that may reach WhatsApp sets `OutMessage.template` with one of these builders, so the body
 parameters always match the approved texts in docs/whatsapp-templates.md ({{1}}, {{2}}, ... in this order).
-Values are plain, already formatted Indonesian text (dates with `handlers.fmt.tanggal`, numbers with `angka`).
+Values are plain, already formatted Indonesian text (dates with `models.fmt.tanggal`, numbers with `angka`).
 The WhatsApp sender flattens line breaks, which Meta refuses inside parameters.
 """
 

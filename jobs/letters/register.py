@@ -16,10 +16,10 @@ from babel.numbers import format_decimal
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from handlers.fmt import periode
 from jobs.letters import content as lc
 from jobs.letters.render import render_docx, render_pdf
 from models.calendar import WorkingCalendar
+from models.fmt import periode
 from models.pemda import PemdaConfig, Stage
 from models.standing import Standing
 from models.tables import ChecklistItem, Letter, LetterEvent, LetterStatus, StoredFile, Unit
