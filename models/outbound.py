@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from models.messages import Attachment, Button, Channel
+from models.messages import Attachment, Button, Channel, Reply
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,18 @@ class Outbound:
     attachment: Attachment | None = None
     template: Template | None = None
     meta: dict[str, str] = field(default_factory=dict)
+
+
+def direct_reply(channel: Channel, address: str, reply: Reply) -> Outbound:
+    """A reply to the person who just wrote, in the shape senders take (it has no outbox row)."""
+    return Outbound(
+        outbox_id=0,
+        channel=channel,
+        address=address,
+        text=reply.text,
+        buttons=reply.buttons,
+        attachment=reply.attachment,
+    )
 
 
 @dataclass(frozen=True)

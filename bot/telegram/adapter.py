@@ -22,7 +22,7 @@ from handlers.broadcast import progress_broadcast_id, remember_progress_message
 from handlers.core import handle
 from jobs.ratelimit import RateLimiter
 from models.messages import Channel, Incoming, Reply
-from models.outbound import Outbound, SendError
+from models.outbound import SendError, direct_reply
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +123,7 @@ class TelegramAdapter:
         for reply in replies:
             if self.limiter is not None:
                 await self.limiter.acquire(address, is_group=group)
-            outbound = Outbound(
-                outbox_id=0,
-                channel=Channel.TELEGRAM,
-                address=address,
-                text=reply.text,
-                buttons=reply.buttons,
-                attachment=reply.attachment,
-            )
+            outbound = direct_reply(Channel.TELEGRAM, address, reply)
             try:
                 sent = await self.sender.send(outbound)
             except SendError as exc:

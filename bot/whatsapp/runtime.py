@@ -40,7 +40,7 @@ from jobs.alerts import AuthAlert, auth_alert
 from jobs.outbox import choose_channel, record_status
 from jobs.ratelimit import RateLimiter, RateRules
 from models.messages import Channel, Incoming, Reply
-from models.outbound import AuthFailed, Outbound, RateLimited, SendError
+from models.outbound import AuthFailed, RateLimited, SendError, direct_reply
 from models.phone import mask_phone
 from models.tables import Contact, Outbox, OutboxStatus
 
@@ -198,14 +198,7 @@ class WhatsAppChannel:
 
     async def reply(self, to: str, reply: Reply) -> None:
         """Send one direct reply (inside the window: text, buttons, list or document); retry once when throttled."""
-        outbound = Outbound(
-            outbox_id=0,
-            channel=Channel.WHATSAPP,
-            address=to,
-            text=reply.text,
-            buttons=reply.buttons,
-            attachment=reply.attachment,
-        )
+        outbound = direct_reply(Channel.WHATSAPP, to, reply)
         for attempt in (1, 2):
             try:
                 await self.sender.send(outbound)

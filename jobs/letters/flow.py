@@ -145,13 +145,20 @@ def request_approval(
         template=_template(pemda, letter, unit),
         attachment_id=letter.pdf_id,
     )
+    return _to_approvers(session, pemda, calendar, f"letter:{letter.id}", message, at)
+
+
+def _to_approvers(
+    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, key: str, message: OutMessage, at: datetime
+) -> int:
+    """Queue `message` to every approver at the next working slot; returns how many were queued."""
     queued = 0
     when = calendar.next_slot(at)
     for contact in approvers(session, pemda):
-        if enqueue(session, f"letter:{letter.id}:approval:{contact.id}", contact, message, at, not_before=when):
+        if enqueue(session, f"{key}:approval:{contact.id}", contact, message, at, not_before=when):
             queued += 1
     if not queued:
-        log.warning("letter %s drafted but no approver is reachable", letter.id)
+        log.warning("%s: drafted but no approver is reachable", key)
     return queued
 
 
@@ -176,14 +183,7 @@ def request_approval_digest(
     )
     ids = ",".join(str(letter.id) for letter in letters)
     digest = hashlib.sha1(ids.encode(), usedforsecurity=False).hexdigest()[:16]
-    queued = 0
-    when = calendar.next_slot(at)
-    for contact in approvers(session, pemda):
-        if enqueue(session, f"letter:digest:{digest}:approval:{contact.id}", contact, message, at, not_before=when):
-            queued += 1
-    if not queued:
-        log.warning("%d letters drafted but no approver is reachable", len(letters))
-    return queued
+    return _to_approvers(session, pemda, calendar, f"letter:digest:{digest}", message, at)
 
 
 def approve(
