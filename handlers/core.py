@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from handlers.base import NOT_REGISTERED, Ctx, Deps, UserError
 from handlers.commands import FLOWS, lookup
-from models.messages import Channel, Incoming, Reply
-from models.tables import Contact, InboundSeen, Role
+from jobs.outbox import WINDOW, OutMessage, enqueue
+from models.messages import Button, Channel, Incoming, Reply
+from models.tables import Contact, InboundSeen, Outbox, OutboxStatus, Role
 
 log = logging.getLogger(__name__)
+
+DELIVERED_STATUSES = (OutboxStatus.SENT.value, OutboxStatus.DELIVERED.value, OutboxStatus.READ.value)
 
 TROUBLE = "Mohon maaf, terjadi gangguan saat memproses pesan Bapak/Ibu. Silakan coba lagi beberapa saat lagi."
 
@@ -81,8 +85,37 @@ def _touch_contact(ctx: Ctx) -> None:
         contact.unreachable_telegram = False
     elif ctx.incoming.channel is Channel.WHATSAPP:
         contact.unreachable_whatsapp = False
+        _resend_files_sent_as_templates(ctx, contact)
         contact.wa_last_inbound_at = ctx.now
     ctx.session.add(contact)
+
+
+RESEND_WITHIN = timedelta(days=30)
+
+
+def _resend_files_sent_as_templates(ctx: Ctx, contact: Contact) -> None:
+    """Documents (letters) that went out while the 24-hour window was closed arrived as template text only;
+    now that the person wrote, queue them again so the file itself reaches them."""
+    since = ctx.now - RESEND_WITHIN
+    if contact.wa_last_inbound_at is not None:
+        since = max(since, contact.wa_last_inbound_at + WINDOW)
+    rows = ctx.session.exec(
+        select(Outbox).where(
+            Outbox.contact_id == contact.id,
+            Outbox.channel == Channel.WHATSAPP.value,
+            col(Outbox.attachment_id).is_not(None),
+            col(Outbox.status).in_(DELIVERED_STATUSES),
+            col(Outbox.sent_at) >= since,
+        )
+    ).all()
+    for row in rows:
+        copy = OutMessage(
+            text="Berikut dokumen yang kami kirim sebelumnya:\n" + row.text,
+            kind=row.kind,
+            buttons=tuple(Button(label, payload) for label, payload in json.loads(row.buttons or "[]")),
+            attachment_id=row.attachment_id,
+        )
+        enqueue(ctx.session, f"{row.idem_key}|berkas", contact, copy, ctx.now)
 
 
 async def _route(ctx: Ctx) -> list[Reply]:
