@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from sqlmodel import select
 
@@ -16,7 +17,10 @@ from models.tables import ChecklistItem, Report, Role, Unit
 
 FLOW = "lapor"
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
-_THOUSANDS = re.compile(r"^\d{1,3}(\.\d{3})+$")
+_THOUSANDS = re.compile(r"^[0-9]{1,3}(\.[0-9]{3})+$")
+_PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+MAX_VALUE = 1_000_000_000
+"""The largest figure accepted: far above any real count, and small enough to show and store everywhere."""
 STATUS_WORDS = {
     "selesai": "selesai",
     "sudah": "selesai",
@@ -30,20 +34,19 @@ STATUS_WORDS = {
 
 def parse_number(text: str, *, whole: bool) -> float:
     """Read '120', '1.250', '42,5', '42.5 %' the Indonesian way; a UserError says what was wrong."""
-    raw = text.strip().replace(" ", "").rstrip("%")
+    raw = unicodedata.normalize("NFKC", text).strip().replace(" ", "").rstrip("%")
     cleaned = raw
     if "," in cleaned:
         cleaned = cleaned.replace(".", "").replace(",", ".")
     elif _THOUSANDS.match(cleaned) and whole:
         cleaned = cleaned.replace(".", "")
-    try:
-        value = float(cleaned)
-    except ValueError:
-        raise UserError(f"“{text}” bukan angka.") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not _PLAIN_NUMBER.match(cleaned):  # no 'NaN', 'inf', '1e5', '1_000' or other scripts' digits
         raise UserError(f"“{text}” bukan angka.")
+    value = float(cleaned)
     if value < 0:
         raise UserError("Angka tidak boleh negatif.")
+    if value > MAX_VALUE:
+        raise UserError(f"Angka “{text}” terlalu besar. Mohon periksa kembali.")
     if whole and value != int(value):
         raise UserError(f"“{text}” harus bilangan bulat (jumlah produk tidak berkoma).")
     return value
@@ -192,6 +195,8 @@ def _record_value(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]
 
 def _checklist(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]) -> list[Reply]:
     words, evidence = _split_evidence(words)
+    if not words:
+        raise UserError(f"Kode indikatornya belum ada. Contoh: {example(program)}")
     code = words[0]
     items = {i.code.lower(): i for i in _unit_items(ctx, unit, program)}
     item = items.get(code.lower())

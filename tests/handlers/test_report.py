@@ -114,3 +114,31 @@ async def test_a_monthly_figure_reported_after_the_month_counts_for_that_month(d
     with deps.db.uow() as uow:
         periods = [r.period for r in uow.session.exec(select(Report).order_by(col(Report.id))).all()]
     assert periods == ["2026-11", "2026-12"]
+
+
+async def test_odd_numbers_get_a_clear_reply_and_change_nothing(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    cases = {
+        "/lapor katalog 99999999999999999999999999": "terlalu besar",
+        "/lapor katalog " + "9" * 400: "terlalu besar",
+        "/lapor katalog 1e309": "bukan angka",
+        "/lapor katalog 1e5": "bukan angka",
+        "/lapor katalog NaN": "bukan angka",
+        "/lapor katalog inf": "bukan angka",
+        "/lapor katalog 1_000": "bukan angka",
+        "/lapor p3dn 1e-320": "bukan angka",
+        "/lapor katalog ١٢٠": "bukan angka",
+    }
+    for text, expected in cases.items():
+        reply = await kepala.text(text)
+        assert expected in reply, text
+        assert "gangguan" not in reply, text
+    assert _reports(deps) == 0
+    assert "120 dari target 10 produk" in await kepala.text("/lapor katalog １２０")  # full-width digits
+
+
+async def test_a_lone_evidence_link_asks_for_the_indicator(deps: Deps) -> None:
+    bappeda = console_person(deps, "Neneng Santoso")
+    reply = await bappeda.text("/lapor mcp https://drive.example/bukti.pdf")
+    assert "Kode indikatornya belum ada" in reply and "/lapor mcp <kode indikator> selesai" in reply
+    assert _reports(deps) == 0
