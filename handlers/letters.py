@@ -25,10 +25,25 @@ ORDER = (
 )
 
 
+MAX_ID = 2**31 - 1
+"""Ids above this cannot exist (a 32-bit key on PostgreSQL); asking for one is answered, not looked up."""
+
+
+def _plain_id(text: str) -> int | None:
+    """`text` as a letter id when it is written in ASCII digits and small enough to exist."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
 def _letter_id(ctx: Ctx, words: list[str], usage: str) -> int:
-    if not words or not words[0].isdigit():
+    if not words or not (words[0].isascii() and words[0].isdigit()):
         raise UserError(f"Id surat belum ditulis. {usage}")
-    return int(words[0])
+    letter_id = _plain_id(words[0])
+    if letter_id is None:
+        raise UserError(f"Surat dengan id {words[0]} tidak ada di register. Ketik /teguran untuk melihat daftarnya.")
+    return letter_id
 
 
 async def teguran(ctx: Ctx) -> list[Reply]:
@@ -88,8 +103,9 @@ def _approve_all(ctx: Ctx) -> str:
 def _find(ctx: Ctx, text: str) -> Letter:
     wanted = text.strip()
     letter = ctx.session.exec(select(Letter).where(func.lower(Letter.number) == wanted.lower())).first()
-    if letter is None and wanted.isdigit():
-        letter = ctx.session.get(Letter, int(wanted))
+    letter_id = _plain_id(wanted)
+    if letter is None and letter_id is not None:
+        letter = ctx.session.get(Letter, letter_id)
     if letter is None:
         raise UserError(f"Surat “{wanted}” tidak ada di register. Ketik /teguran untuk melihat nomornya.\n{USAGE}")
     return letter

@@ -397,3 +397,19 @@ async def test_many_drafts_in_one_sweep_reach_each_approver_as_one_list(sdeps: D
     assert "/teguran setujui semua" in rows[0].buttons
     reply = await console_person(sdeps, ADMIN).text("/teguran setujui semua")
     assert str(drafts) in reply
+
+
+async def test_odd_letter_ids_get_a_clear_reply(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    kepala = console_person(deps, KEPALA_DINKES)
+    for person, text in [
+        (kepala, "/terima 99999999999999999999999"),
+        (kepala, "/terima ²"),
+        (admin, "/teguran setujui 99999999999999999999"),
+        (admin, "/teguran setujui ²"),
+        (admin, "/teguran batal ١٢"),
+        (admin, "/teguran 99999999999999999999"),
+    ]:
+        reply = await person.text(text)
+        assert "gangguan" not in reply, text
+        assert "tidak ada di register" in reply or "Id surat belum ditulis" in reply, text
