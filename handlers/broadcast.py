@@ -26,6 +26,9 @@ from models.tables import UNIT_KINDS, Broadcast, Contact, Outbox, OutboxStatus, 
 MAX_TEXT = 1000
 """Longest broadcast text: WhatsApp template parameters stay well inside their limit."""
 
+MAX_ID = 2**31 - 1
+"""Ids above this cannot exist (a 32-bit key on PostgreSQL)."""
+
 UNIT_ROLES = frozenset({Role.KEPALA.value, Role.OPERATOR.value, Role.CAMAT.value})
 """Who hears a unit-targeted broadcast: the people who answer for the unit, not admins or pimpinan."""
 
@@ -133,8 +136,11 @@ async def siaran(ctx: Ctx) -> list[Reply]:
     """/siaran <sasaran> <pesan>, /siaran kirim <id>, /siaran batal <id>."""
     parts = ctx.incoming.body.split(maxsplit=2)
     args = parts[1:]
-    if args and args[0].lower() in ("kirim", "batal") and len(args) == 2 and args[1].isdigit():
-        broadcast = _own_broadcast(ctx, int(args[1]))
+    if args and args[0].lower() in ("kirim", "batal") and len(args) == 2 and args[1].strip().isdigit():
+        number = args[1].strip()
+        if not number.isascii() or int(number) > MAX_ID:
+            raise UserError(f"Siaran #{number} tidak ditemukan. Buat siaran baru dengan /siaran.")
+        broadcast = _own_broadcast(ctx, int(number))
         return _confirm(ctx, broadcast) if args[0].lower() == "kirim" else _cancel(ctx, broadcast)
     if len(args) < 2 or not args[1].strip():
         raise UserError(USAGE)

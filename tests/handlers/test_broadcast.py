@@ -196,3 +196,11 @@ async def test_unreachable_list_and_writing_again_makes_reachable(deps: Deps) ->
     assert "0812" not in listed
     await Person(deps, Channel.TELEGRAM, "5001", KEPALA_DINKES).say("/status")
     assert "Semua kontak dapat dijangkau" in await admin.text("/takterjangkau")
+
+
+async def test_odd_broadcast_ids_get_a_clear_reply(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    for text in ("/siaran kirim 99999999999999999999", "/siaran batal ²", "/siaran kirim ١٢"):
+        reply = await admin.text(text)
+        assert "gangguan" not in reply, text
+        assert "tidak ditemukan" in reply or "Format: /siaran" in reply, text
