@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from handlers.base import Ctx, UserError, find_unit
@@ -14,6 +15,7 @@ from models.tables import ROLE_LABELS, Contact, Invite, Role, Unit
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
+USED = "Kode ini sudah pernah dipakai. Setiap kode hanya berlaku sekali; mohon minta kode baru kepada admin."
 
 
 def new_code() -> str:
@@ -97,9 +99,7 @@ async def start(ctx: Ctx) -> list[Reply]:
     if invite is None:
         raise UserError(f"Kode “{code}” tidak dikenal. Mohon periksa kembali, atau minta kode baru kepada admin.")
     if invite.used_at is not None:
-        raise UserError(
-            "Kode ini sudah pernah dipakai. Setiap kode hanya berlaku sekali; mohon minta kode baru kepada admin."
-        )
+        raise UserError(USED)
     if invite.expires_at <= ctx.now:
         raise UserError(
             f"Kode ini sudah kedaluwarsa sejak {waktu(invite.expires_at, ctx.deps.calendar.zone)}. "
@@ -109,8 +109,8 @@ async def start(ctx: Ctx) -> list[Reply]:
     if unit is None or not unit.active:
         raise UserError("Unit pada kode ini sudah tidak aktif. Mohon hubungi admin.")
     role = Role(invite.role)
-    contact = ctx.contact or _roster_match(ctx, unit, role)
     field = _address_field(ctx.incoming.channel)
+    contact = ctx.contact or _roster_match(ctx, unit, role)
     if contact is None:
         contact = Contact(name=ctx.incoming.display_name or f"{ROLE_LABELS[role]} {unit.code}", role=role.value)
     previous = (contact.unit_id, contact.role)
@@ -125,8 +125,13 @@ async def start(ctx: Ctx) -> list[Reply]:
         contact.preferred_channel = contact.preferred_channel or ctx.incoming.channel.value
     ctx.session.add(contact)
     ctx.session.flush()
-    invite.used_by_id, invite.used_at = contact.id, ctx.now
-    ctx.session.add(invite)
+    claimed = ctx.session.execute(  # guarded: of two people sending the code at once only one gets it
+        update(Invite)
+        .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
+        .values(used_by_id=contact.id, used_at=ctx.now)
+    )
+    if int(getattr(claimed, "rowcount", 0) or 0) != 1:
+        raise UserError(USED)
     ctx.contact = contact
     ctx.audit("contact.bound", unit.code, role=role.value, invite=invite.id, previous=previous)
     return [

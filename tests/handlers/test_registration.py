@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from handlers.base import Deps
@@ -84,3 +86,25 @@ async def test_camat_invite_needs_a_kecamatan(deps: Deps) -> None:
     assert "hanya untuk unit kecamatan" in await console_person(deps, ADMIN).text("/undang dinkes camat")
     assert "Peran “raja” tidak dikenal" in await console_person(deps, ADMIN).text("/undang dinkes raja")
     assert "Format: /undang" in await console_person(deps, ADMIN).text("/undang")
+
+
+async def test_a_code_used_by_another_process_meanwhile_is_refused(deps: Deps, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two people send the same code at once (two processes on PostgreSQL): only one gets the unit and role."""
+    import handlers.registration as registration
+
+    code = await _invite(deps)
+    real_match = registration._roster_match
+
+    def other_process_wins(ctx: Any, unit: Any, role: Any) -> Any:
+        with deps.db.uow() as uow:  # the other person's /start commits first
+            invite = uow.session.exec(select(Invite).where(Invite.code == code)).one()
+            invite.used_at = deps.clock.now()
+            uow.session.add(invite)
+            uow.commit()
+        return real_match(ctx, unit, role)
+
+    monkeypatch.setattr(registration, "_roster_match", other_process_wins)
+    late = Person(deps, Channel.TELEGRAM, "777")
+    assert "sudah pernah dipakai" in await late.text(f"/start {code}")
+    monkeypatch.undo()
+    assert "belum terdaftar" in await late.text("/status")
