@@ -110,7 +110,7 @@ async def start(ctx: Ctx) -> list[Reply]:
         raise UserError("Unit pada kode ini sudah tidak aktif. Mohon hubungi admin.")
     role = Role(invite.role)
     field = _address_field(ctx.incoming.channel)
-    contact = ctx.contact or _roster_match(ctx, unit, role)
+    contact = ctx.contact or _known_address(ctx, field) or _roster_match(ctx, unit, role)
     if contact is None:
         contact = Contact(name=ctx.incoming.display_name or f"{ROLE_LABELS[role]} {unit.code}", role=role.value)
     previous = (contact.unit_id, contact.role)
@@ -140,6 +140,13 @@ async def start(ctx: Ctx) -> list[Reply]:
             f"{unit.name}.\nKetik /bantuan untuk melihat perintah yang dapat dipakai."
         )
     ]
+
+
+def _known_address(ctx: Ctx, field: str) -> Contact | None:
+    """The contact that already has the sender's address, though inactive or without a unit (not recognised)."""
+    if not field:
+        return None
+    return ctx.session.exec(select(Contact).where(getattr(Contact, field) == ctx.incoming.address)).first()
 
 
 def _roster_match(ctx: Ctx, unit: Unit, role: Role) -> Contact | None:

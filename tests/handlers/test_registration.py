@@ -108,3 +108,20 @@ async def test_a_code_used_by_another_process_meanwhile_is_refused(deps: Deps, m
     assert "sudah pernah dipakai" in await late.text(f"/start {code}")
     monkeypatch.undo()
     assert "belum terdaftar" in await late.text("/status")
+
+
+async def test_a_deactivated_person_can_register_again_with_a_new_code(deps: Deps) -> None:
+    code = await _invite(deps)
+    person = Person(deps, Channel.TELEGRAM, "4242")
+    await person.text(f"/start {code}")
+    with deps.db.uow() as uow:
+        contact = uow.session.exec(select(Contact).where(Contact.telegram_user_id == "4242")).one()
+        contact.active = False
+        uow.session.add(contact)
+        uow.commit()
+    assert "belum terdaftar" in await person.text("/status")
+    reply = await person.text(f"/start {await _invite(deps, '/undang disdik operator')}")
+    assert "terdaftar sebagai Operator OPD Dinas Pendidikan" in reply
+    assert "Dinas Pendidikan" in await person.text("/status")
+    with deps.db.uow() as uow:
+        assert len(uow.session.exec(select(Contact).where(Contact.telegram_user_id == "4242")).all()) == 1
