@@ -9,9 +9,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import col, select
 
-from bot.settings import SAMPLE_ROSTER, Settings
+from bot.settings import SAMPLE_ROSTER, Settings, describe_errors
 from handlers.base import UserError
 from models.db import Database
 from models.pemda import PemdaFileError
@@ -77,7 +80,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sigap` command."""
     args = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(describe_errors(exc), file=sys.stderr)
+        return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -89,8 +96,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except (DBAPIError, ArgumentError) as exc:
+        print(database_problem(exc, settings.database_url), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def database_problem(exc: DBAPIError | ArgumentError, url: str) -> str:
+    """What went wrong with the database, in one message naming SIGAP_DATABASE_URL (password hidden)."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "SIGAP_DATABASE_URL bukan alamat basis data yang sah, mis. postgresql://sigap:sandi@127.0.0.1:5432/sigap"
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    password = make_url(url).password
+    if password:
+        reason = reason.replace(str(password), "***")
+    lowered = reason.lower()
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        return f"Skema basis data ({shown}) belum dibuat atau belum terbaru. Jalankan dulu: sigap db upgrade"
+    return (
+        f"Basis data tidak dapat dipakai (SIGAP_DATABASE_URL={shown}): {reason}\n"
+        "Periksa bahwa server basis data berjalan dan alamat, nama pengguna serta sandinya benar."
+    )
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,7 +15,7 @@ from bot.dispatch import prepare
 from bot.http import HttpServer, build_app
 from bot.settings import Settings
 from bot.wiring import build_deps
-from handlers.base import Deps
+from handlers.base import Deps, UserError
 from handlers.broadcast import finish_if_done
 from jobs.alerts import auth_alert
 from jobs.outbox import Dispatcher, Observer
@@ -51,8 +51,23 @@ async def build_channels(settings: Settings, deps: Deps) -> list[ChannelRuntime]
     return channels
 
 
+def check_channels(settings: Settings) -> None:
+    """Refuse a half-configured WhatsApp (it would silently fall back to the console or not send at all)."""
+    token = settings.whatsapp_access_token.get_secret_value() if settings.whatsapp_access_token else ""
+    number_id = settings.whatsapp_phone_number_id.strip()
+    if token and not number_id:
+        raise UserError(
+            "WHATSAPP_ACCESS_TOKEN diisi tetapi WHATSAPP_PHONE_NUMBER_ID kosong: isi keduanya, atau kosongkan keduanya."
+        )
+    if number_id and not token:
+        raise UserError(
+            "WHATSAPP_PHONE_NUMBER_ID diisi tetapi WHATSAPP_ACCESS_TOKEN kosong: isi keduanya, atau kosongkan keduanya."
+        )
+
+
 async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event | None = None) -> int:
     """Run the bot until SIGINT/SIGTERM (or until `stop` is set)."""
+    check_channels(settings)
     if not settings.telegram_enabled and not settings.whatsapp_enabled:
         from bot.cli import _console
 

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PEMDA = ROOT / "sigap.example.toml"
 SAMPLE_ROSTER = ROOT / "samples" / "roster_sukamakmur.csv"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_PROBLEMS = {
+    "int_parsing": "harus bilangan bulat",
+    "int_from_float": "harus bilangan bulat",
+    "float_parsing": "harus angka (pakai titik untuk desimal, mis. 0.5)",
+    "greater_than": "harus lebih besar dari {gt}",
+    "greater_than_equal": "paling kecil {ge}",
+    "less_than": "harus lebih kecil dari {lt}",
+    "less_than_equal": "paling besar {le}",
+    "bool_parsing": "harus true atau false",
+}
 
 
 class Settings(BaseSettings):
@@ -23,7 +34,7 @@ class Settings(BaseSettings):
     invite_days: int = Field(7, ge=1, le=60, validation_alias="SIGAP_INVITE_DAYS")
     console_as: str = Field("", validation_alias="SIGAP_CONSOLE_AS")
     http_host: str = Field("0.0.0.0", validation_alias="SIGAP_HTTP_HOST")  # noqa: S104 (a server binds all)
-    http_port: int = Field(8080, validation_alias="SIGAP_HTTP_PORT")
+    http_port: int = Field(8080, ge=0, le=65535, validation_alias="SIGAP_HTTP_PORT")
     outbox_max_attempts: int = Field(8, ge=1, le=50, validation_alias="SIGAP_OUTBOX_MAX_ATTEMPTS")
     dispatch_batch: int = Field(100, ge=1, le=5000, validation_alias="SIGAP_DISPATCH_BATCH")
 
@@ -45,6 +56,14 @@ class Settings(BaseSettings):
     whatsapp_rate_global: float = Field(80.0, gt=0, validation_alias="WHATSAPP_RATE_GLOBAL")
     whatsapp_pair_interval: float = Field(6.0, ge=0, validation_alias="WHATSAPP_PAIR_INTERVAL")
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"pilih salah satu dari {', '.join(LOG_LEVELS)}")
+        return level
+
     @property
     def telegram_enabled(self) -> bool:
         """Whether a Telegram bot token is configured."""
@@ -60,3 +79,18 @@ class Settings(BaseSettings):
         if self.pemda_file == Path("sigap.toml") and not self.pemda_file.exists():
             return EXAMPLE_PEMDA
         return self.pemda_file
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """The settings problems of `exc`, one line per variable, without the values given (they may be secrets)."""
+    lines = ["Pengaturan tidak sah (variabel lingkungan atau berkas .env):"]
+    for error in exc.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "?"
+        problem = _PROBLEMS.get(error["type"])
+        if problem is not None:
+            problem = problem.format(**error.get("ctx", {}))
+        else:
+            problem = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"  - {name}: {problem}")
+    lines.append("Perbaiki lalu jalankan lagi; setiap variabel dijelaskan di .env.example.")
+    return "\n".join(lines)
