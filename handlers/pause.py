@@ -6,9 +6,12 @@ from sqlmodel import col, select
 
 from handlers.base import Ctx, UserError, find_program, find_unit
 from handlers.calendar import DATE_FORMS, split_date
-from models.fmt import tanggal
+from handlers.report import reporting_period
+from jobs.sweep import stage_days
+from models.fmt import periode, tanggal
 from models.messages import Reply
 from models.pemda import ProgramConfig
+from models.periods import previous_period
 from models.standing import current_period, load_standings
 from models.tables import Pause, Unit
 
@@ -29,16 +32,25 @@ def _assigned(ctx: Ctx, unit: Unit, program: ProgramConfig) -> None:
         raise UserError(f"Program {program.label} tidak ditugaskan ke {unit.name}. Cek /status.")
 
 
-def _active(ctx: Ctx, unit: Unit, program: ProgramConfig, kind: str) -> Pause | None:
+def _active(ctx: Ctx, unit: Unit, program: ProgramConfig, kind: str, period: str | None = None) -> Pause | None:
     return ctx.session.exec(
         select(Pause).where(
             Pause.unit_id == unit.id,
             Pause.program_key == program.key,
-            Pause.period == current_period(program, ctx.today),
+            Pause.period == (period or current_period(program, ctx.today)),
             Pause.kind == kind,
             col(Pause.revoked_at).is_(None),
         )
     ).first()
+
+
+def _running_periods(ctx: Ctx, program: ProgramConfig) -> list[str]:
+    """The periods whose ladder the sweep still runs: the current one, and the one before while its last rung
+    is not over (a deadline '+10' after a month keeps November's warnings going in December)."""
+    current = current_period(program, ctx.today)
+    earlier = previous_period(current)
+    days = stage_days(ctx.pemda, program, ctx.deps.calendar, earlier)
+    return [earlier, current] if days and max(day for _stage, day in days) >= ctx.today else [current]
 
 
 async def proses(ctx: Ctx) -> list[Reply]:
@@ -52,8 +64,11 @@ async def proses(ctx: Ctx) -> list[Reply]:
     until, rest = split_date(args[1:])
     unit = ctx.my_unit()
     _assigned(ctx, unit, program)
-    period = current_period(program, ctx.today)
+    period = reporting_period(ctx, unit, program)  # the month just ended while its deadline is still open
     deadline = program.deadline_of(period)
+    label = program.label
+    if period != current_period(program, ctx.today):
+        label += f" {periode(period)}"
     if ctx.today > deadline:
         raise UserError(
             f"Batas waktu {program.label} ({tanggal(deadline)}) sudah lewat, jadi pengingat tidak dapat ditunda lagi. "
@@ -65,7 +80,7 @@ async def proses(ctx: Ctx) -> list[Reply]:
     if until > deadline:
         note = f"\nCatatan: penundaan dibatasi sampai batas waktu program, {tanggal(deadline)}."
         until = deadline
-    row = _active(ctx, unit, program, PROSES) or Pause(
+    row = _active(ctx, unit, program, PROSES, period) or Pause(
         unit_id=unit.id or 0, program_key=program.key, period=period, kind=PROSES, created_at=ctx.now
     )
     row.until = until
@@ -76,7 +91,7 @@ async def proses(ctx: Ctx) -> list[Reply]:
     ctx.audit("pause.proses", unit.code, program=program.key, period=period, until=until.isoformat())
     return [
         Reply(
-            f"Baik, {program.label} {unit.name} dicatat sedang diproses sampai {tanggal(until)}. "
+            f"Baik, {label} {unit.name} dicatat sedang diproses sampai {tanggal(until)}. "
             "Pengingat ditunda sampai tanggal itu. Peringatan dan surat teguran setelah batas waktu tetap berjalan "
             f"bila target belum tercapai. Laporkan hasilnya dengan /lapor {program.key}.{note}"
         )
@@ -98,24 +113,26 @@ async def dispensasi(ctx: Ctx) -> list[Reply]:
     if len(reason) < 5:
         raise UserError("Alasan dispensasi terlalu singkat. Contoh: /dispensasi dinkes katalog Unit baru dibentuk")
     _assigned(ctx, unit, program)
-    if _active(ctx, unit, program, DISPENSASI) is not None:
+    periods = [p for p in _running_periods(ctx, program) if _active(ctx, unit, program, DISPENSASI, p) is None]
+    if current_period(program, ctx.today) not in periods:
         raise UserError(
             f"{unit.name} sudah mendapat dispensasi {program.label}. Cabut dulu dengan "
             f"/dispensasi cabut {unit.code.lower()} {program.key} bila ingin mengubahnya."
         )
-    period = current_period(program, ctx.today)
-    ctx.session.add(
-        Pause(
-            unit_id=unit.id or 0,
-            program_key=program.key,
-            period=period,
-            kind=DISPENSASI,
-            reason=reason[:300],
-            created_by_id=ctx.me.id,
-            created_at=ctx.now,
+    for each in periods:
+        ctx.session.add(
+            Pause(
+                unit_id=unit.id or 0,
+                program_key=program.key,
+                period=each,
+                kind=DISPENSASI,
+                reason=reason[:300],
+                created_by_id=ctx.me.id,
+                created_at=ctx.now,
+            )
         )
-    )
     ctx.session.flush()
+    period = " dan ".join(periods)
     ctx.audit("pause.dispensasi", unit.code, program=program.key, period=period, reason=reason)
     return [
         Reply(
@@ -131,12 +148,13 @@ def _revoke(ctx: Ctx, args: list[str]) -> Reply:
         raise UserError(f"Sebutkan unit dan programnya.\n{DISPENSASI_USAGE}")
     unit = find_unit(ctx.session, args[0])
     program = find_program(ctx.pemda, args[1], "/dispensasi dinkes katalog <alasan>")
-    row = _active(ctx, unit, program, DISPENSASI)
-    if row is None:
+    rows = [r for p in _running_periods(ctx, program) if (r := _active(ctx, unit, program, DISPENSASI, p))]
+    if not rows:
         raise UserError(f"{unit.name} tidak sedang mendapat dispensasi {program.label}.")
-    row.revoked_at = ctx.now
-    ctx.session.add(row)
-    ctx.audit("pause.dispensasi_cabut", unit.code, program=program.key, period=row.period)
+    for row in rows:
+        row.revoked_at = ctx.now
+        ctx.session.add(row)
+    ctx.audit("pause.dispensasi_cabut", unit.code, program=program.key, period=" dan ".join(r.period for r in rows))
     return Reply(
         f"Dispensasi {program.label} untuk {unit.name} dicabut. Pengingat dan eskalasi berjalan lagi "
         "bila target belum tercapai."

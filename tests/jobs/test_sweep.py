@@ -19,7 +19,16 @@ from models.outbound import Template
 from models.pemda import PemdaConfig, Stage
 from models.standing import Standing
 from models.tables import Checkin, Contact, Notice, Outbox, Report, Unit
-from tests.conftest import ADMIN, KEPALA_DINKES, OPERATOR_DINKES, PIMPINAN, console_person, contact_named, unit_coded
+from tests.conftest import (
+    ADMIN,
+    KEPALA_DINKES,
+    OPERATOR_DINKES,
+    PIMPINAN,
+    Person,
+    console_person,
+    contact_named,
+    unit_coded,
+)
 
 
 def local(deps: Deps, day: date, hour: int = 8, minute: int = 0) -> datetime:
@@ -408,3 +417,26 @@ def test_sweep_outbox_values_match_outbox_row() -> None:
     assert dict(zip(OUTBOX_COLUMNS, outbox_values("k", 7, Channel.WHATSAPP, bare), strict=True)) | outbox_fixed(
         at
     ) == outbox_row("k", contact, bare, at, channel=Channel.WHATSAPP)
+
+
+async def test_pause_and_exemption_cover_the_period_whose_ladder_runs(sdeps: Deps, clock: FakeClock) -> None:
+    """Early December a monthly program still chases November (deadline 10 December): /proses pauses those
+    reminders, and /dispensasi exempts the unit from November's warnings as well as December's ladder."""
+    monthly = monthly_katalog(sdeps.pemda)
+    deps = Deps(db=sdeps.db, pemda=monthly, clock=clock, calendar=sdeps.calendar)
+    clock.set(local(sdeps, date(2026, 12, 3), 9))
+    kepala = Person(deps, Channel.CONSOLE, console_person(sdeps, KEPALA_DINKES).address)
+    reply = await kepala.text("/proses katalog 9/12/2026")
+    assert "bulan November 2026" in reply and "sampai Rabu, 9 Desember 2026" in reply
+    assert not for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 7)), monthly), "DINKES", "katalog")
+    # the H+1 warning of November is never paused
+    late = for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 11)), monthly), "DINKES", "katalog")
+    assert {(p.period, p.label) for p in late} == {("2026-11", "H+1 peringatan")}
+
+    admin = Person(deps, Channel.CONSOLE, console_person(sdeps, ADMIN).address)
+    clock.set(local(sdeps, date(2026, 12, 11), 9))
+    assert "Dispensasi" in await admin.text("/dispensasi dinkes katalog Unit sedang direstrukturisasi")
+    for day in (date(2026, 12, 11), date(2026, 12, 21), date(2027, 1, 4), date(2027, 1, 11)):
+        assert not for_unit(planned_at(sdeps, local(sdeps, day), monthly), "DINKES", "katalog"), day
+    assert "dicabut" in await admin.text("/dispensasi cabut dinkes katalog")
+    assert for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 21)), monthly), "DINKES", "katalog")
