@@ -7,7 +7,7 @@ import unicodedata
 
 from sqlmodel import select
 
-from handlers.base import Ctx, UserError, find_program, find_unit, load_state_data
+from handlers.base import REPORTERS, Ctx, UserError, find_program, find_unit, load_state_data
 from models.fmt import angka, nilai, periode, persen, sisa_hari, tanggal
 from models.messages import Button, Reply
 from models.pemda import ProgramConfig
@@ -118,9 +118,9 @@ async def continue_flow(ctx: Ctx) -> list[Reply]:
     data = load_state_data(state) if state else {}
     program = ctx.pemda.program(str(data.get("program", "")))
     unit = ctx.session.get(Unit, data.get("unit_id")) if data.get("unit_id") else None
-    if program is None or unit is None:
-        ctx.clear_state()
-        raise UserError("Percakapan laporan sebelumnya sudah tidak berlaku. Silakan mulai lagi dengan /lapor.")
+    if program is None or unit is None or not _still_reportable(ctx, unit, program):
+        ctx.clear_state()  # a reply, not a UserError: the rollback would keep the stale conversation open
+        return [Reply("Percakapan laporan sebelumnya sudah tidak berlaku. Silakan mulai lagi dengan /lapor.")]
     words = ctx.incoming.args
     if not words:
         raise UserError(f"Mohon kirim isinya, atau ketik /batal. Contoh: {example(program)}")
@@ -128,6 +128,16 @@ async def continue_flow(ctx: Ctx) -> list[Reply]:
         item = data.get("item")
         return _checklist(ctx, unit, program, [str(item), *words] if item else words)
     return _record_value(ctx, unit, program, words)
+
+
+def _still_reportable(ctx: Ctx, unit: Unit, program: ProgramConfig) -> bool:
+    """Whether a conversation opened earlier may still record for `unit`: the unit is active, the sender still
+    answers for it (a person re-bound to another unit since does not), and the program still applies to it."""
+    if not unit.active:
+        return False
+    if ctx.role is not Role.ADMIN and (ctx.me.unit_id != unit.id or ctx.role not in REPORTERS):
+        return False
+    return program in _applicable(ctx, unit)
 
 
 def _ask(ctx: Ctx, unit: Unit, program: ProgramConfig) -> list[Reply]:

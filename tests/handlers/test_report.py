@@ -142,3 +142,31 @@ async def test_a_lone_evidence_link_asks_for_the_indicator(deps: Deps) -> None:
     reply = await bappeda.text("/lapor mcp https://drive.example/bukti.pdf")
     assert "Kode indikatornya belum ada" in reply and "/lapor mcp <kode indikator> selesai" in reply
     assert _reports(deps) == 0
+
+
+async def test_a_guided_report_left_open_never_counts_for_a_unit_no_longer_the_senders(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    person = Person(deps, Channel.TELEGRAM, "8080")
+    first = (await admin.text("/undang dinkes operator")).split(": ", 1)[1].split()[0]
+    await person.text(f"/start {first}")
+    assert "Berapa jumlah produk" in await person.text("/lapor katalog")
+    moved = (await admin.text("/undang disdik operator")).split(": ", 1)[1].split()[0]
+    assert "Dinas Pendidikan" in await person.text(f"/start {moved}")
+    reply = await person.text("120")
+    assert "sudah tidak berlaku" in reply and "/lapor" in reply
+    assert _reports(deps) == 0
+    assert "tidak dikenali" in await person.text("120")  # the stale conversation is closed
+
+
+async def test_a_guided_report_for_a_program_no_longer_assigned_is_closed(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    assert "Berapa persen" in await kepala.text("/lapor p3dn")
+    programs = [
+        p.model_copy(update={"applies_to": ["kecamatan"]}) if p.key == "p3dn" else p for p in deps.pemda.programs
+    ]
+    changed = Deps(
+        db=deps.db, pemda=deps.pemda.model_copy(update={"programs": programs}), clock=deps.clock, calendar=deps.calendar
+    )
+    reply = await Person(changed, Channel.CONSOLE, kepala.address).text("45")
+    assert "sudah tidak berlaku" in reply
+    assert _reports(deps) == 0
