@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 
 from bot.settings import Settings
 from bot.telegram.logging import install_redaction, uninstall_redaction
@@ -25,6 +25,9 @@ async def fetch_username(settings: Settings) -> str | None:
             token, base_url=settings.telegram_api_base_url, base_file_url=file_base_url(settings.telegram_api_base_url)
         ) as bot:
             return bot.username
+    except InvalidToken:  # its text quotes the token
+        log.warning("TELEGRAM_BOT_TOKEN ditolak Telegram; tautan undangan Telegram tidak dibuat")
+        return None
     except TelegramError as exc:
         log.warning("Telegram tidak dapat dihubungi untuk membuat tautan undangan: %s", exc)
         return None

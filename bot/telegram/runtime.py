@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, TypeHandler
 
 from bot.channels import ChannelRuntime
@@ -105,6 +105,22 @@ def _settings_check(settings: Settings) -> tuple[str, str, str]:
     return token, url, secret
 
 
+def _start_problem(exc: BaseException, base_url: str) -> TelegramConfigError | None:
+    """The settings error for a failed getMe (never quoting the token, which PTB puts in InvalidToken's text)."""
+    if isinstance(exc, InvalidToken):
+        return TelegramConfigError(
+            "TELEGRAM_BOT_TOKEN ditolak Telegram (salah, atau sudah dicabut lewat @BotFather). "
+            "Periksa tokennya lalu jalankan lagi."
+        )
+    if isinstance(exc, NetworkError):
+        reason = type(exc).__name__ if "token" in str(exc).lower() else str(exc)
+        return TelegramConfigError(
+            f"Telegram tidak dapat dihubungi di TELEGRAM_API_BASE_URL ({base_url}): {reason}. "
+            "Periksa jaringan server dan alamat itu, lalu jalankan lagi."
+        )
+    return None
+
+
 async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
     """Build and initialise the Telegram channel (getMe sets `deps.telegram_username` for deep links)."""
     token, webhook_url, secret = _settings_check(settings)
@@ -116,7 +132,16 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
         .base_file_url(file_base_url(settings.telegram_api_base_url))
     )
     application: TelegramApp = builder.updater(None).build() if webhook_url else builder.build()
-    await application.initialize()
+    try:
+        await application.initialize()
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await application.bot.shutdown()  # getMe failed after the HTTP pools were opened
+        uninstall_redaction(redactor)
+        problem = _start_problem(exc, settings.telegram_api_base_url)
+        if problem is None:
+            raise
+        raise problem from None
     deps.telegram_username = application.bot.username
     limiter = limiter_for(Channel.TELEGRAM, settings, deps.clock)  # TELEGRAM_RATE_* (bot/limits.py)
     sender = TelegramSender(application.bot)
