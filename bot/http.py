@@ -13,6 +13,37 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest webhook body read (Telegram updates and WhatsApp batches are a few kB; 1 MiB leaves ample room)."""
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than the limit; answer 413 without reading the rest."""
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, read in chunks and refused (`BodyTooLarge`) as soon as it passes `limit` bytes.
+
+    A declared Content-Length over the limit is refused before reading anything; a chunked body (no
+    length) is counted as it arrives, so a client cannot make the server buffer more than `limit`.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
+        raise BodyTooLarge(declared)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large() -> Response:
+    """The answer to a body over the limit."""
+    return Response("Payload too large", status_code=413, headers={"connection": "close"})
+
 
 async def healthz(_request: Request) -> Response:
     """Liveness probe for load balancers and uptime checks."""

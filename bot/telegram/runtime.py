@@ -24,6 +24,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, TypeHandler
 
 from bot.channels import ChannelRuntime
+from bot.http import MAX_BODY_BYTES, BodyTooLarge, read_body, too_large
 from bot.limits import limiter_for
 from bot.settings import Settings
 from bot.telegram.adapter import TelegramAdapter
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram"
 ALLOWED_UPDATES = ("message", "callback_query")
-MAX_UPDATE_BYTES = 1024 * 1024
+MAX_UPDATE_BYTES = MAX_BODY_BYTES
 _SECRET_FORM = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
@@ -65,9 +66,11 @@ def webhook_route(application: TelegramApp, secret: str) -> Route:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, expected):
             return Response(status_code=403)
-        body = await request.body()
-        if len(body) > MAX_UPDATE_BYTES:
-            return Response(status_code=413)
+        try:
+            body = await read_body(request, MAX_UPDATE_BYTES)
+        except BodyTooLarge:
+            log.warning("telegram webhook: update over %d bytes refused", MAX_UPDATE_BYTES)
+            return too_large()
         try:
             update = Update.de_json(_json_object(body), application.bot)
         except (ValueError, KeyError, TypeError):

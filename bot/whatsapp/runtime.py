@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels import ChannelRuntime
+from bot.http import MAX_BODY_BYTES, BodyTooLarge, read_body, too_large
 from bot.limits import limiter_for, rules_for
 from bot.settings import Settings
 from bot.whatsapp.client import CODE_PAIR_RATE, CODE_REENGAGEMENT, CODE_THROUGHPUT, CODE_UNDELIVERABLE, WhatsAppClient
@@ -134,7 +135,11 @@ class WhatsAppChannel:
 
     async def receive(self, request: Request) -> Response:
         """Check the signature over the raw body; 200 at once, processing happens after."""
-        raw = await request.body()
+        try:
+            raw = await read_body(request)
+        except BodyTooLarge:
+            log.warning("WhatsApp webhook over %d bytes refused", MAX_BODY_BYTES)
+            return too_large()
         verdict = verify_signature(self._app_secret, raw, request.headers.get(SIGNATURE_HEADER))
         if verdict == "missing":
             log.warning("WhatsApp webhook without %s refused", SIGNATURE_HEADER)

@@ -25,7 +25,7 @@ async def api() -> AsyncIterator[FakeBotApi]:
 
 
 def settings_for(base_url: str, token: str = TOKEN) -> Settings:
-    return Settings(_env_file=None, TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE_URL=base_url)  # type: ignore[call-arg]
+    return Settings(_env_file=None, TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE_URL=base_url)
 
 
 def free_port() -> int:
