@@ -22,10 +22,12 @@ from handlers.broadcast import progress_broadcast_id, remember_progress_message
 from handlers.core import handle
 from jobs.ratelimit import RateLimiter
 from models.messages import Channel, Incoming, Reply
-from models.outbound import SendError, direct_reply
+from models.outbound import Outbound, RateLimited, SendError, Sent, direct_reply
 
 log = logging.getLogger(__name__)
 
+MAX_REPLY_WAIT = 60.0
+"""Longest Telegram `retry_after` (seconds) a direct reply waits out; longer ones drop the reply."""
 PRIVATE_ONLY = "Mohon maaf, Sigap hanya melayani percakapan pribadi. Silakan kirim pesan langsung ke {bot}."
 
 
@@ -125,7 +127,7 @@ class TelegramAdapter:
                 await self.limiter.acquire(address, is_group=group)
             outbound = direct_reply(Channel.TELEGRAM, address, reply)
             try:
-                sent = await self.sender.send(outbound)
+                sent = await self._send(outbound, group=group)
             except SendError as exc:
                 log.warning("reply not delivered to a telegram chat: %s: %s", type(exc).__name__, exc)
                 return
@@ -136,6 +138,24 @@ class TelegramAdapter:
                         uow.session, broadcast_id, Channel.TELEGRAM, address, sent.provider_id
                     ):
                         uow.commit()
+
+    async def _send(self, outbound: Outbound, *, group: bool) -> Sent:
+        """Send once; on 429 tell the shared limiter (the dispatcher waits too), wait `retry_after` and retry once.
+
+        A wait longer than `MAX_REPLY_WAIT` is not worth holding the person's update for: the reply is dropped.
+        """
+        try:
+            return await self.sender.send(outbound)
+        except RateLimited as exc:
+            if self.limiter is not None:
+                self.limiter.penalize(exc.retry_after, outbound.address if exc.scope == "recipient" else None)
+            if exc.retry_after > MAX_REPLY_WAIT:
+                raise
+            if self.limiter is not None:
+                await self.limiter.acquire(outbound.address, is_group=group)
+            else:
+                await self.deps.clock.sleep(exc.retry_after)
+            return await self.sender.send(outbound)
 
     async def on_error(self, update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
         """The one global error handler: log first (update id and error only: no token, no personal data)."""

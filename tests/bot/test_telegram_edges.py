@@ -73,3 +73,28 @@ async def test_invite_link_lookup_with_a_revoked_token_logs_no_token(
     wrong = "777001:AAE-revoked_Token-secret"
     assert await fetch_username(settings_for(api.base_url, wrong)) is None
     assert "TELEGRAM_BOT_TOKEN" in caplog.text and wrong not in caplog.text
+
+
+async def test_a_direct_reply_hit_by_429_waits_retry_after_and_goes_out(api: FakeBotApi, sdeps: Deps) -> None:
+    from telegram import Bot
+
+    from bot.telegram.adapter import TelegramAdapter
+    from bot.telegram.sender import TelegramSender
+    from jobs.ratelimit import RateLimiter, RateRules
+    from models.clock import FakeClock
+    from models.messages import Reply
+
+    clock = sdeps.clock
+    assert isinstance(clock, FakeClock)
+    limiter = RateLimiter(RateRules.telegram(), clock=clock)
+    async with Bot(TOKEN, base_url=api.base_url, base_file_url=api.base_file_url) as bot:
+        adapter = TelegramAdapter(sdeps, TelegramSender(bot), limiter, None)
+        api.fail_next("sendMessage", 429, retry_after=7)
+        start = clock.monotonic()
+        await adapter.deliver(6001, [Reply("Laporan diterima.")])
+        assert api.texts_to(6001) == ["Laporan diterima."]
+        assert clock.monotonic() - start >= 7  # Telegram's retry_after was honoured, for every send
+        api.fail_next("sendMessage", 429, retry_after=3600)
+        await adapter.deliver(6001, [Reply("Kedua.")])
+        assert api.texts_to(6001) == ["Laporan diterima."]  # an hour is too long for a reply: dropped, logged
+        assert limiter.reserve("6002") > 3000  # ...but the dispatcher's sends wait for it too
