@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -16,10 +19,40 @@ Say = Callable[[str], None]
 
 
 async def _ask_stdin(prompt: str) -> str | None:
-    try:
-        return await asyncio.to_thread(input, prompt)
-    except EOFError:
-        return None
+    """One line from the terminal; None at end of input (Ctrl-D).
+
+    The line is read with `os.read` in a daemon thread of its own: with `input` in the loop's executor,
+    Ctrl-C left asyncio.run waiting for that thread until the person pressed Enter, and a daemon thread
+    blocked in `input` holds stdin's lock, which aborts the interpreter at exit.
+    """
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str | None] = loop.create_future()
+
+    def settle(value: str | None) -> None:
+        if not answer.done():
+            answer.set_result(value)
+
+    def read() -> None:
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        line = bytearray()
+        ended = False
+        while True:
+            try:
+                byte = os.read(sys.stdin.fileno(), 1)  # one byte: never swallow the next line of a pipe
+            except OSError:
+                byte = b""
+            if not byte:
+                ended = True
+                break
+            if byte == b"\n":
+                break
+            line += byte
+        text = line.decode("utf-8", errors="replace").rstrip("\r")
+        loop.call_soon_threadsafe(settle, None if ended and not line else text)
+
+    threading.Thread(target=read, name="console-input", daemon=True).start()
+    return await answer
 
 
 def render(reply: Reply, files_dir: Path) -> str:
@@ -55,7 +88,10 @@ async def run_console(
         if not text:
             continue
         payload = None
-        if text.isdigit() and choices and 1 <= int(text) <= len(choices):
+        if text.isascii() and text.isdigit() and choices:
+            if not 1 <= int(text) <= len(choices):
+                say(f"Pilihan {text} tidak ada. Ketik nomor 1 sampai {len(choices)}, atau sebuah perintah (/bantuan).")
+                continue
             payload = choices[int(text) - 1].payload
         incoming = Incoming(
             channel=Channel.CONSOLE, address=str(contact.id), text=text, payload=payload, display_name=contact.name

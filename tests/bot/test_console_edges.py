@@ -1,0 +1,58 @@
+"""The console at the edges a person at a terminal hits: Ctrl-C, Ctrl-D, a number that is not a choice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.console import run_console
+from handlers.base import Deps
+from tests.conftest import KEPALA_DINKES, contact_named
+
+
+async def _chat(sdeps: Deps, tmp_path: Path, lines: list[str]) -> list[str]:
+    script: Iterator[str] = iter(lines)
+    out: list[str] = []
+
+    async def ask(_prompt: str) -> str | None:
+        return next(script, None)
+
+    await run_console(sdeps, contact_named(sdeps, KEPALA_DINKES), ask=ask, say=out.append, files_dir=tmp_path)
+    return out
+
+
+async def test_a_number_outside_the_choices_gets_the_range(sdeps: Deps, tmp_path: Path) -> None:
+    out = await _chat(sdeps, tmp_path, ["/lapor", "9", "2", "120"])
+    text = "\n".join(out)
+    assert "Pilihan 9 tidak ada" in text and "1 sampai 3" in text
+    assert "tidak dikenali" not in text
+    assert "120 dari target 10 produk" in text  # the choices stayed open after the wrong number
+    assert out[-1] == "Sampai jumpa."  # Ctrl-D (end of input) ends the chat politely
+
+
+def test_ctrl_c_ends_the_console_at_once(tmp_path: Path) -> None:
+    env = dict(os.environ, SIGAP_DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}", SIGAP_LOG_LEVEL="WARNING")
+    for args in (["db", "upgrade"], ["import", "roster"]):
+        subprocess.run([sys.executable, "-m", "bot", *args], env=env, cwd=tmp_path, check=True, capture_output=True)
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "console", "--as", KEPALA_DINKES],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        assert b"Sigap" in process.stdout.readline()  # waiting at the prompt, stdin left open
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=10)
+        finally:
+            process.kill()
+        assert process.stderr is not None
+        err = process.stderr.read().decode()
+    assert code == 130 and "Traceback" not in err
