@@ -162,18 +162,23 @@ class WhatsAppChannel:
 
     async def process(self, batch: WebhookBatch) -> None:
         """Apply the statuses, then answer each message in order; one failure never stops the rest."""
-        if batch.statuses:
+        statuses = [s for s in batch.statuses if self._ours(s.phone_number_id)]
+        if statuses:
             try:
-                self.apply_statuses(batch.statuses)
+                self.apply_statuses(statuses)
             except Exception:
-                log.exception("could not apply %d WhatsApp statuses", len(batch.statuses))
+                log.exception("could not apply %d WhatsApp statuses", len(statuses))
         for message in batch.messages:
-            if message.phone_number_id and message.phone_number_id != self.client.phone_number_id:
+            if not self._ours(message.phone_number_id):
                 continue  # another number of the same business account
             try:
                 await self.answer(message)
             except Exception:
                 log.exception("WhatsApp message from %s failed", mask_phone(message.from_))
+
+    def _ours(self, phone_number_id: str | None) -> bool:
+        """Whether an event concerns this channel's business number (events without metadata are kept)."""
+        return not phone_number_id or phone_number_id == self.client.phone_number_id
 
     async def answer(self, message: InboundMessage) -> None:
         """Mark the message read, run it through the core once, send the replies."""
@@ -253,10 +258,17 @@ def apply_status(session: Session, event: StatusEvent, now: datetime) -> Outbox 
         candidate = session.get(Outbox, event.outbox_id)
         if candidate is None or candidate.channel != Channel.WHATSAPP.value or not candidate.provider_id:
             return None
+        person = session.get(Contact, candidate.contact_id)
+        if person is None or not person.wa_number or _digits(person.wa_number) != _digits(event.recipient):
+            return None  # the opaque id names a row of someone else: not this report's message
         row = record_status(session, candidate.provider_id, event.status, event.timestamp, error)
     if row is not None and event.status == "failed":
         _after_failure(session, row, event.error_code, now)
     return row
+
+
+def _digits(number: str) -> str:
+    return "".join(ch for ch in number if ch.isdigit())
 
 
 def _after_failure(session: Session, row: Outbox, code: int | None, now: datetime) -> None:

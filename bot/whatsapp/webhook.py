@@ -56,6 +56,8 @@ class StatusEvent:
     error_code: int | None = None
     error_title: str | None = None
     error_detail: str | None = None
+    phone_number_id: str | None = None
+    """The business number that sent the message (another number of the same account is not ours)."""
 
 
 @dataclass
@@ -106,7 +108,7 @@ def parse_webhook(payload: object) -> WebhookBatch:
             if message is not None:
                 batch.messages.append(message)
         for raw in _dicts(value.get("statuses")):
-            status = _guard(_parse_status, raw)
+            status = _guard(_parse_status, raw, phone_number_id)
             if status is not None:
                 batch.statuses.append(status)
     return batch
@@ -234,7 +236,7 @@ def _parse_message(raw: dict[str, Any], names: Mapping[str, str], phone_number_i
     )
 
 
-def _parse_status(raw: dict[str, Any]) -> StatusEvent | None:
+def _parse_status(raw: dict[str, Any], phone_number_id: str | None = None) -> StatusEvent | None:
     wamid = _str(raw.get("id"))
     status = _STATUSES.get(_str(raw.get("status")))
     at = _timestamp(raw.get("timestamp"))
@@ -262,4 +264,5 @@ def _parse_status(raw: dict[str, Any]) -> StatusEvent | None:
         error_code=error_code,
         error_title=error_title,
         error_detail=error_detail,
+        phone_number_id=phone_number_id,
     )
