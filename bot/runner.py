@@ -104,16 +104,28 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
         log.info("HTTP server listening on %s:%s", settings.http_host, server.port)
     prepare(dispatcher, deps.db)
     dispatch_task = asyncio.create_task(dispatcher.run_forever(stop))
+    # A dispatcher that ends before `stop` (a bug) stops the bot: better a restart by the service manager
+    # than chats answered while reminders silently stay in the outbox.
+    dispatch_task.add_done_callback(lambda _task: stop.set())
     log.info("Sigap running on %s", ", ".join(c.channel.value for c in channels))
+    failed = False
     try:
         await stop.wait()
     finally:
         log.info("stopping")
-        await dispatch_task
+        try:
+            await dispatch_task
+        except Exception:
+            failed = True
+            log.exception("the outbox dispatcher stopped with an error; Sigap stops (systemd restarts it)")
         scheduler.shutdown(wait=False)
         if server is not None:
             await server.stop()
         for channel in reversed(channels):
-            await channel.stop()
+            try:
+                await channel.stop()
+            except Exception:
+                failed = True
+                log.exception("stopping the %s channel failed", channel.channel.value)
         deps.db.dispose()
-    return 0
+    return 1 if failed else 0

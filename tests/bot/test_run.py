@@ -60,3 +60,33 @@ async def test_run_answers_on_telegram_and_sends_the_outbox(tmp_path: Path, monk
         row = uow.session.exec(select(Outbox).where(Outbox.idem_key == "test|hello")).one()
         assert row.status == "sent" and row.provider_id
     db.dispose()
+
+
+async def test_run_stops_cleanly_with_an_error_when_the_dispatcher_dies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from jobs.outbox import Dispatcher
+
+    async def broken(self: Dispatcher, stop: asyncio.Event, idle: float = 1.0) -> None:
+        raise RuntimeError("dispatcher bug")
+
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    db = Database(url)
+    db.upgrade()
+    db.dispose()
+    monkeypatch.setattr(Dispatcher, "run_forever", broken)
+    async with FakeBotApi(token="123:ABC") as api:
+        for name, value in {
+            "SIGAP_DATABASE_URL": url,
+            "TELEGRAM_BOT_TOKEN": "123:ABC",
+            "TELEGRAM_API_BASE_URL": api.base_url,
+            "SIGAP_PEMDA_FILE": "sigap.toml",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(tmp_path)
+        code = await asyncio.wait_for(run(Settings()), timeout=20)  # no stop event: it must end on its own
+        assert code == 1
+        assert "dispatcher" in caplog.text and "RuntimeError" in caplog.text
+        calls = len(api.calls)
+        await asyncio.sleep(0)
+        assert not [c for c in api.calls[calls:] if c.method == "getUpdates"]  # polling was stopped
