@@ -58,7 +58,7 @@ def build_app(routes: Sequence[BaseRoute]) -> Starlette:
 class HttpServer:
     """uvicorn in the running event loop; port 0 picks a free port (tests)."""
 
-    def __init__(self, app: Starlette, host: str, port: int, *, grace: float = 5.0) -> None:
+    def __init__(self, app: Starlette, host: str, port: int, *, grace: int = 5) -> None:
         # `grace`: seconds `stop` lets requests in progress finish before closing their connections.
         self._config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=grace

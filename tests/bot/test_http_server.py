@@ -21,7 +21,7 @@ async def test_stop_does_not_wait_forever_for_a_hanging_request() -> None:
         await asyncio.Event().wait()
         return Response()
 
-    server = HttpServer(build_app([Route("/hang", hang, methods=["POST"])]), "127.0.0.1", 0, grace=0.2)
+    server = HttpServer(build_app([Route("/hang", hang, methods=["POST"])]), "127.0.0.1", 0, grace=1)
     await server.start()
     async with httpx.AsyncClient(timeout=10) as client:
         request = asyncio.create_task(client.post(f"http://127.0.0.1:{server.port}/hang"))
