@@ -8,6 +8,7 @@ scrubbed from every exception message this module builds.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -62,6 +63,10 @@ def _e164_digits(number: str) -> str:
 def _truncate(text: str, limit: int) -> str:
     """Cut `text` to `limit` characters, marking the cut with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+MAX_RETRY_AFTER = 3600.0
+"""A Retry-After header never holds sends back longer than an hour."""
 
 
 class WhatsAppClient:
@@ -353,7 +358,9 @@ class WhatsAppClient:
             seconds = float(value)
         except ValueError:
             return None
-        return seconds if seconds > 0 else None
+        if not math.isfinite(seconds) or seconds <= 0:
+            return None
+        return min(seconds, MAX_RETRY_AFTER)
 
     def _scrub(self, text: str) -> str:
         """Remove the access token from text that may end up in an exception or a log line."""

@@ -536,3 +536,14 @@ def test_split_text_prefers_line_breaks_then_spaces() -> None:
 
 def test_numbered_choices() -> None:
     assert numbered_choices("Pilih:", (Button("A", "a"), Button("", "b"))) == "Pilih:\n\n1. A\n2. b"
+
+
+async def test_absurd_retry_after_headers_are_capped_or_ignored(client: WhatsAppClient, graph: FakeGraphApi) -> None:
+    graph.fail_next(code=130429, status=429, retry_after=10**9)
+    with pytest.raises(RateLimited) as huge:
+        await client.send_text(BUDI, "a")
+    assert huge.value.retry_after == 3600
+    graph.fail_next(code=130429, status=429, retry_after=float("inf"))
+    with pytest.raises(RateLimited) as endless:
+        await client.send_text(BUDI, "b")
+    assert endless.value.retry_after == 5  # the default, not forever
