@@ -7,11 +7,12 @@ from collections import defaultdict
 from sqlmodel import col, select
 
 from handlers.base import Ctx, UserError, find_unit, sub_units
+from handlers.pause import DISPENSASI
 from models.checkins import iso_week, unanswered
 from models.fmt import angka, nilai, nilai_singkat, sisa_hari, tanggal
 from models.messages import Reply
 from models.standing import Standing, load_standings
-from models.tables import Role, Unit
+from models.tables import Pause, Role, Unit
 
 
 def _unit_block(unit: Unit, standings: dict[tuple[int, str], Standing], ctx: Ctx) -> str:
@@ -61,12 +62,34 @@ async def status(ctx: Ctx) -> list[Reply]:
     return [Reply("\n\n".join([head, *blocks, foot]).strip())]
 
 
-def _table_line(unit: Unit, standings: dict[tuple[int, str], Standing]) -> str:
+def _table_line(
+    unit: Unit, standings: dict[tuple[int, str], Standing], exempt: frozenset[tuple[int, str]] = frozenset()
+) -> str:
     mine = [s for (uid, _), s in standings.items() if uid == unit.id]
-    behind = [s for s in mine if not s.compliant]
+    behind = [s for s in mine if not s.compliant and (s.unit_id, s.program.key) not in exempt]
     mark = "✅" if not behind else "❌"
-    parts = " · ".join(f"{s.program.key} {nilai_singkat(s)}" for s in mine) or "tidak ada program"
+    parts = (
+        " · ".join(
+            f"{s.program.key} {'dispensasi' if (s.unit_id, s.program.key) in exempt else nilai_singkat(s)}"
+            for s in mine
+        )
+        or "tidak ada program"
+    )
     return f"{mark} {unit.code} {unit.name} — {parts}"
+
+
+def exemptions(ctx: Ctx, standings: dict[tuple[int, str], Standing]) -> frozenset[tuple[int, str]]:
+    """(unit id, program key) pairs under an admin's dispensation for the period shown."""
+    rows = ctx.session.exec(
+        select(Pause.unit_id, Pause.program_key, Pause.period).where(
+            Pause.kind == DISPENSASI, col(Pause.revoked_at).is_(None)
+        )
+    ).all()
+    return frozenset(
+        (unit_id, key)
+        for unit_id, key, period in rows
+        if (standing := standings.get((unit_id, key))) is not None and standing.period == period
+    )
 
 
 async def rekap(ctx: Ctx) -> list[Reply]:
@@ -79,11 +102,12 @@ async def rekap(ctx: Ctx) -> list[Reply]:
         units = list(ctx.session.exec(select(Unit).where(col(Unit.active).is_(True)).order_by(col(Unit.code))).all())
         scope = ctx.pemda.pemda.short_name
     standings = load_standings(ctx.session, ctx.pemda, units, ctx.today)
+    exempt = exemptions(ctx, standings)
     with_programs = {uid for uid, _ in standings}
     units = [u for u in units if u.id in with_programs]
     behind_count: dict[int, int] = defaultdict(int)
-    for (uid, _), standing in standings.items():
-        if not standing.compliant:
+    for (uid, key), standing in standings.items():
+        if not standing.compliant and (uid, key) not in exempt:
             behind_count[uid] += 1
     ordered = sorted(units, key=lambda u: (-behind_count[u.id or 0], u.code))
     complete = sum(1 for u in units if behind_count[u.id or 0] == 0)
@@ -94,6 +118,9 @@ async def rekap(ctx: Ctx) -> list[Reply]:
             continue
         ok = sum(1 for s in mine if s.compliant)
         line = f"• {program.label}: {ok}/{len(mine)} unit memenuhi"
+        freed = sum(1 for s in mine if not s.compliant and (s.unit_id, program.key) in exempt)
+        if freed:
+            line += f" ({freed} dengan dispensasi)"
         if program.total_target is not None and program.measure == "count":
             total = sum(s.value or 0 for s in mine)
             line += f"; total {angka(total)} dari {angka(program.total_target)} {program.unit_label}".rstrip()
@@ -105,7 +132,7 @@ async def rekap(ctx: Ctx) -> list[Reply]:
         names += f" dan {len(silent) - 30} lainnya" if len(silent) > 30 else ""
         lines.append(f"Belum menjawab permintaan data minggu ini: {names}")
     lines.append("")
-    lines.extend(_table_line(u, standings) for u in ordered)
+    lines.extend(_table_line(u, standings, exempt) for u in ordered)
     return [Reply("\n".join(lines))]
 
 

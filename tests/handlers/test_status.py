@@ -50,3 +50,15 @@ async def test_pimpinan_status_of_any_unit(deps: Deps) -> None:
 async def test_unit_list_shows_aliases(deps: Deps) -> None:
     units = await console_person(deps, KEPALA_DINKES).text("/unit")
     assert "DINKES — Dinas Kesehatan — dinkes, kesehatan" in units
+
+
+async def test_rekap_shows_a_dispensation_and_does_not_count_it_as_behind(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    await kepala.text("/lapor p3dn 41")
+    await kepala.text("/lapor inovasi Layanan Antar Obat Lansia")
+    admin = console_person(deps, ADMIN)
+    assert "Dispensasi" in await admin.text("/dispensasi dinkes katalog Sedang audit BPK")
+    rekap = await admin.text("/rekap")
+    dinkes = next(line for line in rekap.splitlines() if " DINKES " in line)
+    assert dinkes.startswith("✅") and "katalog dispensasi" in dinkes
+    assert "(1 dengan dispensasi)" in rekap
