@@ -71,7 +71,7 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     if not settings.telegram_enabled and not settings.whatsapp_enabled:
         from bot.cli import _console
 
-        log.info("no channel configured: opening the console chat")
+        log.debug("no channel configured: opening the console chat")
         return await _console(settings, console_as)
     deps = build_deps(settings)
     channels = await build_channels(settings, deps)
