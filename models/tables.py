@@ -211,6 +211,25 @@ class InboundSeen(SQLModel, table=True):
     at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
+class InboundMessage(SQLModel, table=True):
+    """A webhook body as received, written before Sigap answers 200; handled again after a crash until done."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (
+        UniqueConstraint("channel", "key"),
+        Index("ix_inbound_message_processed_at", "processed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    key: str = Field(max_length=128)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=utc_column(nullable=False))
+    processed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    attempts: int = 0
+    last_error: str = Field(default="", max_length=500)
+
+
 class DayOff(SQLModel, table=True):
     """A day off added on top of the national calendar (cuti bersama, local holiday)."""
 

@@ -6,6 +6,7 @@ ignored. Every button tap is answered (`answer_callback_query`), whatever happen
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from bot.telegram.sender import TelegramSender
 from handlers.base import Deps
 from handlers.broadcast import progress_broadcast_id, remember_progress_message
 from handlers.core import handle
+from jobs import inbox
 from jobs.ratelimit import RateLimiter
 from models.messages import Channel, Incoming, Reply
 from models.outbound import Outbound, RateLimited, SendError, Sent, direct_reply
@@ -80,17 +82,33 @@ class TelegramAdapter:
     """Routes every private update to `handlers.core.handle` and sends the replies."""
 
     def __init__(
-        self, deps: Deps, sender: TelegramSender, limiter: RateLimiter | None, menus: CommandMenus | None
+        self,
+        deps: Deps,
+        sender: TelegramSender,
+        limiter: RateLimiter | None,
+        menus: CommandMenus | None,
+        *,
+        inbox: bool = False,
     ) -> None:
         self.deps = deps
         self.sender = sender
         self.limiter = limiter
         self.menus = menus
+        self.inbox = inbox
+        """Webhook mode: every update was written to the inbox first; mark its row done (or failed) here."""
+
+    def key(self, update: Update) -> str:
+        """The update's dedupe key (the core's InboundSeen and the inbox): `<bot id>:<update_id>`."""
+        return f"{self.sender.bot.id}:{update.update_id}"
 
     async def on_update(self, update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
         """The one handler: translate, handle once per update_id, reply; always answer a button tap."""
+        error: str | None = None
         try:
             await self._process(update)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             query = update.callback_query
             if query is not None:
@@ -98,6 +116,29 @@ class TelegramAdapter:
                     await query.answer()
                 except TelegramError as exc:
                     log.warning("callback query of update %s not answered: %s", update.update_id, exc)
+            if self.inbox:
+                await self._settle(update, error)
+
+    async def _settle(self, update: Update, error: str | None) -> None:
+        """Mark the update's inbox row done, or count a failed attempt (handled again at the next start)."""
+        key = self.key(update)
+
+        def write() -> None:
+            with self.deps.db.uow() as uow:
+                row = inbox.find(uow.session, Channel.TELEGRAM.value, key)
+                if row is None or row.id is None:
+                    return
+                now = self.deps.clock.now()
+                if error is None:
+                    inbox.mark_done(uow.session, row.id, now)
+                else:
+                    inbox.mark_failed(uow.session, row.id, error, now)
+                uow.commit()
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception as exc:  # the row stays pending: handled again (answered once, the core dedupes) later
+            log.error("telegram inbox row of update %s not updated: %s", update.update_id, type(exc).__name__)
 
     async def _process(self, update: Update) -> None:
         incoming = to_incoming(update)
@@ -111,8 +152,7 @@ class TelegramAdapter:
                     group=True,
                 )
             return
-        key = f"{self.sender.bot.id}:{update.update_id}"
-        replies = await handle(self.deps, incoming, dedupe_key=key)
+        replies = await handle(self.deps, incoming, dedupe_key=self.key(update))
         if not replies:
             return
         await self.deliver(int(incoming.address), replies)

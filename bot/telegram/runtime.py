@@ -1,9 +1,12 @@
 """Telegram in `sigap run`: the python-telegram-bot Application, long polling or webhook, sender and limiter.
 
 Long polling is the default. With TELEGRAM_WEBHOOK_URL set, the Application runs without an updater under
-our own ASGI app: `POST /telegram` checks X-Telegram-Bot-Api-Secret-Token in constant time and queues the
-update; python-telegram-bot processes the queue in order. Either way each update_id is handled once
-(the core records it in the database), so a redelivered update is not answered twice.
+our own ASGI app: `POST /telegram` checks X-Telegram-Bot-Api-Secret-Token in constant time, writes the update
+to the inbox (jobs/inbox.py; a 500 when the database refuses, so Telegram retries) and queues it;
+python-telegram-bot processes the queue in order and the adapter marks the inbox row done. `start()` queues
+again whatever a crash left in the inbox. (Long polling needs no inbox: python-telegram-bot acknowledges offsets.)
+Either way each update_id is handled once (the core records it in the database), so a redelivered update is
+not answered twice.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from bot.telegram.menu import CommandMenus
 from bot.telegram.progress import BroadcastProgress
 from bot.telegram.sender import TelegramSender
 from handlers.base import Deps, UserError
+from jobs import inbox
 from models.messages import Channel
 
 log = logging.getLogger(__name__)
@@ -58,8 +62,9 @@ def file_base_url(base_url: str) -> str:
     return base + "/file"
 
 
-def webhook_route(application: TelegramApp, secret: str) -> Route:
-    """`POST /telegram`: 403 unless the secret header matches; otherwise queue the update and answer 200 at once."""
+def webhook_route(application: TelegramApp, secret: str, deps: Deps | None = None) -> Route:
+    """`POST /telegram`: 403 unless the secret header matches; otherwise store (with `deps`) and queue the update
+    and answer 200 at once; a redelivered update (already stored) is not queued twice."""
     expected = secret.encode()
 
     async def receive(request: Request) -> Response:
@@ -76,10 +81,53 @@ def webhook_route(application: TelegramApp, secret: str) -> Route:
         except (ValueError, KeyError, TypeError):
             log.warning("telegram webhook: unreadable update ignored")
             return Response(status_code=400)
+        if deps is not None:
+            key = f"{application.bot.id}:{update.update_id}"
+            try:
+                fresh = await asyncio.to_thread(_store, deps, key, body.decode("utf-8", "replace"))
+            except Exception as exc:  # SQLAlchemy's text would quote the update: the type only
+                log.error("telegram webhook: update not stored (%s), answering 500", type(exc).__name__)
+                return Response(status_code=500)
+            if not fresh:
+                return Response(status_code=200)  # a redelivery: queued (or handled) already
         await application.update_queue.put(update)
         return Response(status_code=200)
 
     return Route(WEBHOOK_PATH, receive, methods=["POST"])
+
+
+def _store(deps: Deps, key: str, payload: str) -> bool:
+    with deps.db.uow() as uow:
+        fresh = inbox.store(uow.session, Channel.TELEGRAM.value, key, payload, deps.clock.now())
+        uow.commit()
+        return fresh
+
+
+async def recover(application: TelegramApp, deps: Deps) -> int:
+    """Queue again, oldest first, the updates a crash left unhandled in the inbox; how many were queued."""
+
+    def pending() -> list[tuple[int, str]]:
+        with deps.db.uow() as uow:
+            rows = inbox.pending(uow.session, Channel.TELEGRAM.value)
+            return [(row.id, row.payload) for row in rows if row.id is not None]
+
+    def unreadable(message_id: int) -> None:
+        with deps.db.uow() as uow:
+            inbox.mark_failed(uow.session, message_id, "unreadable update", deps.clock.now())
+            uow.commit()
+
+    queued = 0
+    for message_id, payload in await asyncio.to_thread(pending):
+        try:
+            update = Update.de_json(_json_object(payload.encode()), application.bot)
+        except (ValueError, KeyError, TypeError):
+            await asyncio.to_thread(unreadable, message_id)
+            continue
+        await application.update_queue.put(update)
+        queued += 1
+    if queued:
+        log.info("telegram: %d updates left over from before the restart queued again", queued)
+    return queued
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -149,7 +197,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
     limiter = limiter_for(Channel.TELEGRAM, settings, deps.clock)  # TELEGRAM_RATE_* (bot/limits.py)
     sender = TelegramSender(application.bot)
     menus = CommandMenus(application.bot, deps, limiter)
-    adapter = TelegramAdapter(deps, sender, limiter, menus)
+    adapter = TelegramAdapter(deps, sender, limiter, menus, inbox=bool(webhook_url))
     application.add_handler(TypeHandler(Update, adapter.on_update))
     application.add_error_handler(adapter.on_error)
     tasks: list[asyncio.Task[Any]] = []
@@ -157,6 +205,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
     async def start() -> None:
         await application.start()
         if webhook_url:
+            await recover(application, deps)
             await application.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES))
             log.info("telegram: webhook mode, updates arrive at POST %s", WEBHOOK_PATH)
         else:
@@ -181,7 +230,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
         channel=Channel.TELEGRAM,
         sender=sender,
         limiter=limiter,
-        routes=[webhook_route(application, secret)] if webhook_url else [],
+        routes=[webhook_route(application, secret, deps)] if webhook_url else [],
         observers=[BroadcastProgress(deps, application.bot, limiter)],
         start=start,
         stop=stop,

@@ -1,7 +1,9 @@
 """WhatsApp in `sigap run`: the webhook routes, inbound processing, delivery statuses and the outbox sender.
 
 `GET /whatsapp` answers Meta's subscription handshake; `POST /whatsapp` checks the signature over the raw body,
-answers 200 at once and processes the batch in a background task (awaited by `stop()`). Every inbound message goes
+writes the body to the inbox (jobs/inbox.py; a 500 when the database refuses, so Meta retries), answers 200 and
+processes the batch in a background task (awaited by `stop()`). `start()` handles again whatever a crash left
+in the inbox. Every inbound message goes
 through the core once (its wamid is the dedupe key); the replies go straight back (the person just wrote, so the
 24-hour window is open). Delivery statuses update the outbox rows they belong to.
 """
@@ -10,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import logging
+from collections.abc import Coroutine
 from datetime import datetime
+from typing import Any
 
 import httpx
 from sqlmodel import Session
@@ -37,6 +42,7 @@ from bot.whatsapp.webhook import (
 )
 from handlers.base import Deps
 from handlers.core import handle
+from jobs import inbox
 from jobs.alerts import AuthAlert, auth_alert
 from jobs.outbox import choose_channel, record_status
 from jobs.ratelimit import RateLimiter, RateRules
@@ -48,6 +54,7 @@ from models.tables import Contact, Outbox, OutboxStatus
 log = logging.getLogger(__name__)
 
 PATH = "/whatsapp"
+CHANNEL = Channel.WHATSAPP.value
 QUICK_REPLIES = {
     "lapor sekarang": "/lapor",
     "lihat status": "/status",
@@ -104,6 +111,7 @@ class WhatsAppChannel:
             sender=self.sender,
             limiter=self.limiter,
             routes=self.routes(),
+            start=self.start,
             stop=self.stop,
         )
 
@@ -111,6 +119,36 @@ class WhatsAppChannel:
         """Wait until every webhook batch received so far has been processed."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def start(self) -> None:
+        """Handle again, oldest first and in the background, the batches a crash left unhandled in the inbox."""
+        self._spawn(self.recover())
+
+    async def recover(self) -> None:
+        """Process every pending inbox row of this channel, oldest first."""
+        try:
+            rows = await asyncio.to_thread(self._pending)
+        except Exception as exc:
+            log.error("WhatsApp inbox not read: %s", type(exc).__name__)
+            return
+        if rows:
+            log.info("WhatsApp: handling %d webhook batches left over from before the restart", len(rows))
+        for message_id, payload in rows:
+            try:
+                batch = parse_webhook(json.loads(payload))
+            except Exception as exc:
+                await self._settle(message_id, [f"unreadable: {type(exc).__name__}"])
+                continue
+            await self.process_stored(message_id, batch)
+
+    def _pending(self) -> list[tuple[int, str]]:
+        with self.deps.db.uow() as uow:
+            return [(row.id, row.payload) for row in inbox.pending(uow.session, CHANNEL) if row.id is not None]
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
         """Finish the batches in progress, then close the HTTP client."""
@@ -153,28 +191,72 @@ class WhatsAppChannel:
             return PlainTextResponse("Bad JSON", status_code=400)
         batch = parse_webhook(payload)
         if batch.messages or batch.statuses:
-            task = asyncio.create_task(self.process(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            try:
+                message_id = await asyncio.to_thread(self._store, raw)
+            except Exception as exc:  # the parameters in SQLAlchemy's text would quote the body: type only
+                log.error("WhatsApp webhook not stored (%s): answering 500 so Meta retries", type(exc).__name__)
+                return PlainTextResponse("Not stored", status_code=500)
+            if message_id is not None:  # None: a redelivery of a body already stored
+                self._spawn(self.process_stored(message_id, batch))
         return PlainTextResponse("OK")
+
+    def _store(self, raw: bytes) -> int | None:
+        """Write the body to the inbox and commit; its row id, or None when it was already there."""
+        with self.deps.db.uow() as uow:
+            key = hashlib.sha256(raw).hexdigest()
+            if not inbox.store(uow.session, CHANNEL, key, raw.decode("utf-8", "replace"), self.deps.clock.now()):
+                return None
+            uow.commit()
+            row = inbox.find(uow.session, CHANNEL, key)
+            return row.id if row is not None else None
 
     # ----------------------------------------------------------------------------------- processing
 
-    async def process(self, batch: WebhookBatch) -> None:
-        """Apply the statuses, then answer each message in order; one failure never stops the rest."""
+    async def process_stored(self, message_id: int, batch: WebhookBatch) -> None:
+        """Process one inbox row's batch, then mark the row done, or failed (handled again at the next start)."""
+        try:
+            errors = await self.process(batch)
+        except Exception as exc:
+            errors = [f"{type(exc).__name__}: {exc}"]
+        await self._settle(message_id, errors)
+
+    async def _settle(self, message_id: int, errors: list[str]) -> None:
+        def write() -> None:
+            with self.deps.db.uow() as uow:
+                now = self.deps.clock.now()
+                if errors:
+                    inbox.mark_failed(uow.session, message_id, "; ".join(errors), now)
+                else:
+                    inbox.mark_done(uow.session, message_id, now)
+                uow.commit()
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception as exc:  # the row stays pending: handled again (once, thanks to the dedupe) at restart
+            log.error("WhatsApp inbox row %s not updated: %s", message_id, type(exc).__name__)
+
+    async def process(self, batch: WebhookBatch) -> list[str]:
+        """Apply the statuses, then answer each message in order; one failure never stops the rest.
+
+        Returns what failed (empty when everything went through).
+        """
+        errors: list[str] = []
         statuses = [s for s in batch.statuses if self._ours(s.phone_number_id)]
         if statuses:
             try:
                 self.apply_statuses(statuses)
-            except Exception:
+            except Exception as exc:
                 log.exception("could not apply %d WhatsApp statuses", len(statuses))
+                errors.append(f"statuses: {type(exc).__name__}: {exc}")
         for message in batch.messages:
             if not self._ours(message.phone_number_id):
                 continue  # another number of the same business account
             try:
                 await self.answer(message)
-            except Exception:
+            except Exception as exc:
                 log.exception("WhatsApp message from %s failed", mask_phone(message.from_))
+                errors.append(f"{message.wamid}: {type(exc).__name__}: {exc}")
+        return errors
 
     def _ours(self, phone_number_id: str | None) -> bool:
         """Whether an event concerns this channel's business number (events without metadata are kept)."""

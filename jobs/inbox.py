@@ -1,0 +1,94 @@
+"""The inbox: every incoming webhook body is written here before Sigap answers 200, and marked done once handled.
+
+Telegram and Meta never resend a webhook that was answered 200, so a body that is only in memory is lost when
+the process dies. Stored first, it is handled again at the next start until it is done (or has failed
+`MAX_ATTEMPTS` times). Handling twice is harmless: the core answers each provider message id once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from models.tables import InboundMessage
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+"""After this many failed attempts a message is set aside (processed, with its last error) instead of retried."""
+_ERROR_LENGTH = 500
+
+
+def store(session: Session, channel: str, key: str, payload: str, now: datetime) -> bool:
+    """Write one received body; False when (channel, key) is already there (a redelivery), never doubled."""
+    dialect = session.get_bind().dialect.name
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert  # the two databases Sigap runs on
+    table = InboundMessage.__table__  # type: ignore[attr-defined]
+    stmt = (
+        maker(table)
+        .values(
+            channel=channel,
+            key=key[:128],
+            payload=payload,
+            received_at=now,
+            processed_at=None,
+            attempts=0,
+            last_error="",
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "key"])
+    )
+    result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
+    return bool(result.rowcount)
+
+
+def find(session: Session, channel: str, key: str) -> InboundMessage | None:
+    """The stored message of `channel` with `key`, if any."""
+    return session.exec(
+        select(InboundMessage).where(InboundMessage.channel == channel, InboundMessage.key == key[:128])
+    ).first()
+
+
+def pending(session: Session, channel: str, limit: int = 1000) -> list[InboundMessage]:
+    """Messages of `channel` not handled yet, oldest first."""
+    return list(
+        session.exec(
+            select(InboundMessage)
+            .where(InboundMessage.channel == channel, col(InboundMessage.processed_at).is_(None))
+            .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
+            .limit(limit)
+        ).all()
+    )
+
+
+def mark_done(session: Session, message_id: int, now: datetime) -> None:
+    """The message was handled."""
+    session.execute(
+        update(InboundMessage)
+        .where(col(InboundMessage.id) == message_id, col(InboundMessage.processed_at).is_(None))
+        .values(processed_at=now)
+    )
+
+
+def mark_failed(session: Session, message_id: int, error: str, now: datetime) -> None:
+    """Handling failed: count the attempt; after `MAX_ATTEMPTS` set the message aside so it cannot loop forever."""
+    row = session.get(InboundMessage, message_id)
+    if row is None or row.processed_at is not None:
+        return
+    row.attempts += 1
+    row.last_error = error[:_ERROR_LENGTH]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.processed_at = now
+        # The error text may quote the message (and so a phone number): it stays in the row, not in the log.
+        log.error(
+            "%s inbound message %s set aside after %d failed attempts (see inbound_message.last_error)",
+            row.channel,
+            row.id,
+            row.attempts,
+        )
+    session.add(row)
