@@ -4,11 +4,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-21 07:20:00.000000
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import models.tables
+from alembic import op
 
+import models.tables
 
 revision = '0002'
 down_revision = '0001'
