@@ -46,6 +46,27 @@ async def run_receipt_check(deps: Deps) -> int:
         return 0
 
 
+def prune_inbox(deps: Deps) -> int:
+    """Daily housekeeping: drop handled webhook bodies and old processed-message ids."""
+    from jobs.inbox import prune
+
+    with deps.db.uow() as uow:
+        removed = prune(uow.session, deps.clock.now())
+        uow.commit()
+    if removed:
+        log.info("inbox housekeeping removed %d old rows", removed)
+    return removed
+
+
+async def run_prune(deps: Deps) -> int:
+    """`prune_inbox` in a thread, never raising into the scheduler."""
+    try:
+        return await asyncio.to_thread(prune_inbox, deps)
+    except Exception:
+        log.exception("inbox housekeeping failed")
+        return 0
+
+
 def start_scheduler(deps: Deps, *, letter_hook: LetterHook | None = None) -> AsyncIOScheduler:
     """Start the scheduler with the Pemda's jobs; must be called with the event loop running."""
     zone = deps.calendar.zone
@@ -80,6 +101,14 @@ def start_scheduler(deps: Deps, *, letter_hook: LetterHook | None = None) -> Asy
         args=[deps],
         id="letter-receipts",
         name="tanda terima surat teguran",
+        **options,
+    )
+    scheduler.add_job(
+        run_prune,
+        CronTrigger(hour=2, minute=30, timezone=zone),
+        args=[deps],
+        id="inbox-housekeeping",
+        name="pembersihan kotak masuk",
         **options,
     )
     scheduler.add_job(

@@ -8,15 +8,15 @@ the process dies. Stored first, it is handled again at the next start until it i
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from models.tables import InboundMessage
+from models.tables import InboundMessage, InboundSeen
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +92,20 @@ def mark_failed(session: Session, message_id: int, error: str, now: datetime) ->
             row.attempts,
         )
     session.add(row)
+
+
+KEEP = timedelta(days=30)
+"""How long handled bodies and processed message ids are kept; platforms redeliver within hours, not weeks."""
+
+
+def prune(session: Session, now: datetime) -> int:
+    """Forget handled inbound bodies and processed-message ids older than `KEEP`; returns rows removed."""
+    cutoff = now - KEEP
+    removed = 0
+    for stmt in (
+        delete(InboundMessage).where(col(InboundMessage.processed_at) < cutoff),
+        delete(InboundSeen).where(col(InboundSeen.at) < cutoff),
+    ):
+        result = session.execute(stmt)
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed
