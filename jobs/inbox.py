@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CursorResult, delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from models.db import insert_skipping_duplicates
 from models.tables import InboundMessage, InboundSeen
 
 log = logging.getLogger(__name__)
@@ -27,21 +26,15 @@ _ERROR_LENGTH = 500
 
 def store(session: Session, channel: str, key: str, payload: str, now: datetime) -> bool:
     """Write one received body; False when (channel, key) is already there (a redelivery), never doubled."""
-    dialect = session.get_bind().dialect.name
-    maker = pg_insert if dialect == "postgresql" else sqlite_insert  # the two databases Sigap runs on
     table = InboundMessage.__table__  # type: ignore[attr-defined]
-    stmt = (
-        maker(table)
-        .values(
-            channel=channel,
-            key=key[:128],
-            payload=payload,
-            received_at=now,
-            processed_at=None,
-            attempts=0,
-            last_error="",
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "key"])
+    stmt = insert_skipping_duplicates(session, table, "channel", "key").values(
+        channel=channel,
+        key=key[:128],
+        payload=payload,
+        received_at=now,
+        processed_at=None,
+        attempts=0,
+        last_error="",
     )
     result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
     return bool(result.rowcount)

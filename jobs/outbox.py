@@ -19,13 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from jobs.ratelimit import RateLimiter
 from models.clock import Clock
-from models.db import Database
+from models.db import Database, insert_skipping_duplicates
 from models.messages import Attachment, Button, Channel
 from models.outbound import (
     AuthFailed,
@@ -108,12 +106,9 @@ def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert outbox rows; a row whose key is already there is skipped, never doubled."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    maker = pg_insert if dialect == "postgresql" else sqlite_insert
     table = Outbox.__table__  # type: ignore[attr-defined]
     for start in range(0, len(rows), 500):
-        stmt = maker(table).values(list(rows[start : start + 500])).on_conflict_do_nothing(index_elements=["idem_key"])
-        session.execute(stmt)
+        session.execute(insert_skipping_duplicates(session, table, "idem_key").values(list(rows[start : start + 500])))
 
 
 def enqueue(

@@ -32,8 +32,6 @@ from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from jobs import templates
@@ -41,7 +39,7 @@ from jobs.outbox import OutMessage, choose_channel
 from models.calendar import WorkingCalendar
 from models.checkins import answered, iso_week
 from models.clock import ensure_utc
-from models.db import Database
+from models.db import Database, insert_skipping_duplicates
 from models.fmt import nilai, periode, sisa_hari, tanggal, tanggal_pendek
 from models.messages import Button, Channel
 from models.pemda import PemdaConfig, ProgramConfig, Stage
@@ -543,8 +541,8 @@ def take_lock(session: Session, at: datetime) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
     result = session.execute(update(SweepLock).where(col(SweepLock.id) == 1).values(last_run_at=at))
     if not getattr(result, "rowcount", 0):
-        maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(maker(SweepLock).values(id=1, last_run_at=at).on_conflict_do_nothing(index_elements=["id"]))
+        lock_table = SweepLock.__table__  # type: ignore[attr-defined]
+        session.execute(insert_skipping_duplicates(session, lock_table, "id").values(id=1, last_run_at=at))
 
 
 def sweep(
@@ -847,11 +845,10 @@ def _checkin_rows(session: Session, at: datetime, to_send: Sequence[PlannedNotic
     asked = {(_id(n.unit.id), n.program.key, n.week) for n in to_send if n.kind == "checkin"}
     followed = {(_id(n.unit.id), n.program.key, n.week) for n in to_send if n.kind == "followup"}
     if asked:
-        maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        table = Checkin.__table__  # type: ignore[attr-defined]
+        stmt = insert_skipping_duplicates(session, Checkin.__table__)  # type: ignore[attr-defined]
         rows = [{"unit_id": u, "program_key": k, "week": w, "asked_at": at} for u, k, w in sorted(asked)]
         for start in range(0, len(rows), 5000):
-            session.execute(maker(table).on_conflict_do_nothing(), rows[start : start + 5000])
+            session.execute(stmt, rows[start : start + 5000])
         result.checkins = len(asked)
     for unit_id, key, week in sorted(followed):
         session.execute(

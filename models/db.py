@@ -6,8 +6,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -29,6 +32,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def insert_skipping_duplicates(session: Session, table: Table, *conflict: str) -> Insert:
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING for the two databases Sigap runs on (PostgreSQL, SQLite)."""
+    maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return maker(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
 
 
 class Database:
