@@ -261,19 +261,11 @@ def remember_progress_message(
     if broadcast is None or broadcast.channel != channel.value or broadcast.progress_message_id is not None:
         return False
     author = session.get(Contact, broadcast.created_by_id)
-    if author is None or _address(author, channel) != address:
+    if author is None or author.address(channel) != address:
         return False
     broadcast.progress_chat, broadcast.progress_message_id = address, message_id
     session.add(broadcast)
     return True
-
-
-def _address(contact: Contact, channel: Channel) -> str | None:
-    if channel is Channel.TELEGRAM:
-        return contact.telegram_user_id
-    if channel is Channel.WHATSAPP:
-        return contact.wa_number
-    return str(contact.id)
 
 
 def tally(session: Session, broadcast_id: int) -> Tally:

@@ -433,7 +433,7 @@ class Dispatcher:
             kind: Literal["document", "photo"] = "photo" if stored.mime.startswith("image/") else "document"
             attachment = Attachment(stored.filename, stored.content, kind, stored.mime)
         channel = Channel(row.channel)
-        address = contact.telegram_user_id if channel is Channel.TELEGRAM else contact.wa_number
+        address = contact.address(channel)
         template = None
         if channel is Channel.WHATSAPP and row.template_name:
             window_open = (

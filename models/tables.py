@@ -108,6 +108,14 @@ class Contact(SQLModel, table=True):
     wa_last_inbound_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
+    def address(self, channel: str) -> str | None:
+        """Where this person is reached on `channel`: Telegram user id, WhatsApp number, or the console's contact id."""
+        if channel == "telegram":
+            return self.telegram_user_id
+        if channel == "whatsapp":
+            return self.wa_number
+        return str(self.id)
+
 
 class Invite(SQLModel, table=True):
     """A one-time code that binds whoever uses it to a unit and role."""
