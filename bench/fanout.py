@@ -26,10 +26,11 @@ from telegram.request import HTTPXRequest
 from bot.limits import limiter_for
 from bot.settings import Settings
 from bot.telegram.sender import TelegramSender
-from jobs.outbox import Dispatcher, OutMessage, insert_rows, outbox_row
+from jobs.dispatcher import Dispatcher
 from models.clock import SystemClock
 from models.db import Database
 from models.messages import Channel
+from models.outbox import OutMessage, insert_rows, outbox_row
 from models.tables import Contact
 
 TOKEN = "4242:bench-token"
@@ -157,7 +158,7 @@ async def fan_out(n: int, limit: float, server: FakeServer, pool: int = 8) -> Fa
 
 
 def _pending(db: Database) -> int:
-    from jobs.outbox import status_counts
+    from models.outbox import status_counts
 
     with db.uow() as uow:
         counts = status_counts(uow.session)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from starlette.routing import BaseRoute
 
-from jobs.outbox import Observer
+from jobs.dispatcher import Observer
 from jobs.ratelimit import RateLimiter
 from models.messages import Channel
 from models.outbound import Sender

@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import col, select
 
 from bot.settings import SAMPLE_ROSTER, Settings, describe_errors
-from handlers.base import UserError
+from models.app import UserError
 from models.db import Database
 from models.pemda import PemdaFileError
 from models.roster import RosterError, import_roster

@@ -9,8 +9,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from handlers.base import Deps
 from handlers.core import handle
+from models.app import Deps
 from models.messages import Button, Channel, Incoming, Reply
 from models.tables import Contact
 

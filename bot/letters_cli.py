@@ -25,10 +25,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one `sigap letters` action (the heavy imports wait until a letters command is run)."""
     from bot.wiring import build_deps
-    from handlers.base import UserError, find_program, find_unit
+    from handlers.base import find_program, find_unit
     from jobs.letters.export import export_register
     from jobs.letters.flow import STATUS_WORDS, submit
     from jobs.letters.register import LetterError, draft_letter, find_letter
+    from models.app import UserError
     from models.pemda import Stage
     from models.standing import load_standings
 

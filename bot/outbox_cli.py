@@ -9,8 +9,8 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.settings import Settings
-from jobs.outbox import status_counts
 from models.db import Database
+from models.outbox import status_counts
 from models.tables import Contact, Outbox, OutboxStatus
 
 STATUS_LABELS = {

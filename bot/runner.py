@@ -15,10 +15,10 @@ from bot.dispatch import prepare
 from bot.http import HttpServer, build_app
 from bot.settings import Settings
 from bot.wiring import build_deps
-from handlers.base import Deps, UserError
-from handlers.broadcast import finish_if_done
 from jobs.alerts import auth_alert
-from jobs.outbox import Dispatcher, Observer
+from jobs.broadcasts import finish_if_done
+from jobs.dispatcher import Dispatcher, Observer
+from models.app import Deps, UserError
 from models.tables import Outbox
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,10 @@ import logging
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from handlers.base import Deps
 from jobs.letters.flow import run_receipt_escalation
-from jobs.sweep import LetterHook, SweepResult, sweep
+from jobs.sweep import sweep
+from models.app import Deps
+from models.ladder import LetterHook, SweepResult
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.settings import Settings
-from handlers.base import UserError
-from jobs.sweep import LetterHook, PlannedNotice, SweepResult, sweep
+from jobs.sweep import sweep
+from models.app import UserError
 from models.calendar import WorkingCalendar
 from models.fmt import waktu
+from models.ladder import LetterHook, PlannedNotice, SweepResult
 
 UNREACHABLE = "tidak terjangkau"
 

@@ -7,7 +7,7 @@ import logging
 from sqlmodel import select
 
 from bot.settings import Settings
-from handlers.base import Deps
+from models.app import Deps
 from models.calendar import WorkingCalendar
 from models.clock import Clock, SystemClock
 from models.db import Database

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models.calendar import WorkingCalendar
-from models.clock import Clock
-from models.db import Database, UnitOfWork
+from models.app import Deps, UserError
+from models.db import UnitOfWork
 from models.messages import Incoming, Reply
 from models.pemda import PemdaConfig, ProgramConfig
 from models.tables import AuditLog, ChatState, Contact, Role, Unit
-
-
-class UserError(Exception):
-    """Input we cannot accept; the message is shown to the person as it is, and nothing is saved."""
-
-
-@dataclass
-class Deps:
-    """Long-lived things handlers need, built once at start-up."""
-
-    db: Database
-    pemda: PemdaConfig
-    clock: Clock
-    calendar: WorkingCalendar
-    telegram_username: str | None = None
-    whatsapp_number: str | None = None
-    invite_days: int = 7
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

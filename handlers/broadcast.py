@@ -1,42 +1,30 @@
 """/siaran: an admin's broadcast to a chosen audience, previewed, confirmed, sent through the outbox.
 
 The handler writes a draft `Broadcast` and answers with a preview; "Kirim" queues one outbox row per
-recipient (the dispatcher and the platform limits do the rest). Channel adapters show progress by
-editing the confirmation message: `progress_broadcast_id` recognises that reply, `remember_progress_message`
-stores where it landed, `tally`/`finish_if_done` count and close the broadcast.
+recipient (the dispatcher and the platform limits do the rest). The confirmation reply carries the
+broadcast's id, so a channel adapter can remember where it was shown and edit it as rows go out
+(`jobs.broadcasts`); `models.broadcasts` counts the rows.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from handlers.base import Ctx, UserError, find_program, find_unit
-from jobs.outbox import OutMessage, choose_channel, enqueue, insert_rows, outbox_row
-from models.messages import Button, Channel, Reply
+from handlers.base import Ctx, find_program, find_unit
+from models.app import UserError
+from models.broadcasts import Tally, progress_text
+from models.messages import Button, Reply
 from models.outbound import Template
+from models.outbox import OutMessage, choose_channel, insert_rows, outbox_row
 from models.pemda import PemdaConfig
 from models.standing import load_standings
-from models.tables import UNIT_KINDS, Broadcast, Contact, Outbox, OutboxStatus, Role, Unit
+from models.tables import MAX_ID, UNIT_KINDS, UNIT_ROLES, Broadcast, BroadcastStatus, Contact, Outbox, Unit
 
 MAX_TEXT = 1000
 """Longest broadcast text: WhatsApp template parameters stay well inside their limit."""
-
-MAX_ID = 2**31 - 1
-"""Ids above this cannot exist (a 32-bit key on PostgreSQL)."""
-
-UNIT_ROLES = frozenset({Role.KEPALA.value, Role.OPERATOR.value, Role.CAMAT.value})
-"""Who hears a unit-targeted broadcast: the people who answer for the unit, not admins or pimpinan."""
-
-DRAFT, SENDING, FINISHED, CANCELLED = "draft", "sending", "finished", "cancelled"
-SENT_STATUSES = (OutboxStatus.SENT.value, OutboxStatus.DELIVERED.value, OutboxStatus.READ.value)
-OPEN_STATUSES = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
-UNREACHABLE_MARK = "tidak terjangkau"
-"""How the dispatcher starts `last_error` of a row that failed because the person blocked the bot."""
 
 USAGE = (
     "Format: /siaran <sasaran> <pesan>\n"
@@ -47,7 +35,6 @@ USAGE = (
     "• daftar unit dipisah koma, mis. dinkes,disdik\n"
     "Contoh: /siaran tertinggal:katalog Mohon segera menayangkan produk di e-Katalog lokal."
 )
-_PROGRESS = re.compile(r"^Siaran #(\d+) dikirim ke \d+ penerima\.")
 
 
 @dataclass(frozen=True)
@@ -64,21 +51,6 @@ class Audience:
     def reached_units(self) -> int:
         """Units with at least one recipient."""
         return len({c.unit_id for c in self.contacts if c.unit_id is not None})
-
-
-@dataclass(frozen=True)
-class Tally:
-    """Where a broadcast's outbox rows stand."""
-
-    total: int
-    sent: int
-    failed: int
-    unreachable: int
-
-    @property
-    def open(self) -> int:
-        """Rows not yet finished (waiting or being sent)."""
-        return max(self.total - self.sent - self.failed - self.unreachable, 0)
 
 
 def _active_units(session: Session) -> list[Unit]:
@@ -189,9 +161,9 @@ def _own_broadcast(ctx: Ctx, broadcast_id: int) -> Broadcast:
     broadcast = ctx.session.get(Broadcast, broadcast_id)
     if broadcast is None or broadcast.created_by_id != ctx.me.id:
         raise UserError(f"Siaran #{broadcast_id} tidak ditemukan. Buat siaran baru dengan /siaran.")
-    if broadcast.status == CANCELLED:
+    if broadcast.status == BroadcastStatus.CANCELLED:
         raise UserError(f"Siaran #{broadcast_id} sudah dibatalkan. Buat siaran baru dengan /siaran.")
-    if broadcast.status != DRAFT:
+    if broadcast.status != BroadcastStatus.DRAFT:
         raise UserError(f"Siaran #{broadcast_id} sudah dikirim sebelumnya; tidak dikirim dua kali.")
     return broadcast
 
@@ -223,107 +195,16 @@ def _confirm(ctx: Ctx, broadcast: Broadcast) -> list[Reply]:
     total = int(
         ctx.session.exec(select(func.count()).select_from(Outbox).where(Outbox.broadcast_id == broadcast.id)).one()
     )
-    broadcast.status, broadcast.total, broadcast.confirmed_at = SENDING, total, ctx.now
+    broadcast.status, broadcast.total, broadcast.confirmed_at = BroadcastStatus.SENDING.value, total, ctx.now
     ctx.session.add(broadcast)
     ctx.audit("broadcast.sent", str(broadcast.id), audience=broadcast.audience, recipients=total)
-    return [Reply(progress_text(broadcast.id or 0, Tally(total, 0, 0, 0)))]
+    return [Reply(progress_text(broadcast.id or 0, Tally(total, 0, 0, 0)), broadcast_id=broadcast.id)]
 
 
 def _cancel(ctx: Ctx, broadcast: Broadcast) -> list[Reply]:
-    broadcast.status = CANCELLED
+    broadcast.status = BroadcastStatus.CANCELLED.value
     ctx.session.add(broadcast)
     ctx.audit("broadcast.cancelled", str(broadcast.id))
     return [Reply(f"Siaran #{broadcast.id} dibatalkan; tidak ada pesan yang dikirim.")]
 
 
-def progress_text(broadcast_id: int, tally: Tally, *, finished: bool = False) -> str:
-    """The confirmation that later becomes the progress message: 'Kemajuan: Terkirim 120/560'."""
-    text = f"Siaran #{broadcast_id} dikirim ke {tally.total} penerima.\nKemajuan: Terkirim {tally.sent}/{tally.total}"
-    problems = tally.failed + tally.unreachable
-    if problems:
-        text += f" (belum berhasil {problems})"
-    if finished:
-        text += "\nSelesai."
-    return text
-
-
-def progress_broadcast_id(text: str) -> int | None:
-    """The broadcast whose confirmation `text` is (an adapter then remembers where it was shown)."""
-    match = _PROGRESS.match(text)
-    return int(match.group(1)) if match else None
-
-
-def remember_progress_message(
-    session: Session, broadcast_id: int, channel: Channel, address: str, message_id: str
-) -> bool:
-    """Store where the confirmation of `broadcast_id` was shown, if its author received it there."""
-    broadcast = session.get(Broadcast, broadcast_id)
-    if broadcast is None or broadcast.channel != channel.value or broadcast.progress_message_id is not None:
-        return False
-    author = session.get(Contact, broadcast.created_by_id)
-    if author is None or author.address(channel) != address:
-        return False
-    broadcast.progress_chat, broadcast.progress_message_id = address, message_id
-    session.add(broadcast)
-    return True
-
-
-def tally(session: Session, broadcast_id: int) -> Tally:
-    """Count the broadcast's rows: sent, failed, unreachable (the person blocked the bot) and the rest."""
-    rows = session.exec(select(Outbox.status, Outbox.last_error).where(Outbox.broadcast_id == broadcast_id)).all()
-    sent = failed = unreachable = 0
-    for status, error in rows:
-        if status in SENT_STATUSES:
-            sent += 1
-        elif status in OPEN_STATUSES:
-            continue
-        elif status == OutboxStatus.FAILED.value and (error or "").startswith(UNREACHABLE_MARK):
-            unreachable += 1
-        else:
-            failed += 1
-    return Tally(total=len(rows), sent=sent, failed=failed, unreachable=unreachable)
-
-
-def open_rows(session: Session, broadcast_id: int) -> int:
-    """Rows of the broadcast still waiting or being sent."""
-    stmt = (
-        select(func.count())
-        .select_from(Outbox)
-        .where(Outbox.broadcast_id == broadcast_id, col(Outbox.status).in_(OPEN_STATUSES))
-    )
-    return int(session.exec(stmt).one())
-
-
-def finish_if_done(session: Session, pemda: PemdaConfig, broadcast_id: int, now: datetime) -> Tally | None:
-    """When every row is finished: mark the broadcast finished once and queue the tally to its author."""
-    if open_rows(session, broadcast_id):
-        return None
-    claimed = session.execute(
-        update(Broadcast)
-        .where(col(Broadcast.id) == broadcast_id, col(Broadcast.status) == SENDING)
-        .values(status=FINISHED, finished_at=now)
-    )
-    if int(getattr(claimed, "rowcount", 0) or 0) != 1:
-        return None
-    result = tally(session, broadcast_id)
-    broadcast = session.get(Broadcast, broadcast_id)
-    author = session.get(Contact, broadcast.created_by_id) if broadcast is not None else None
-    if author is not None:
-        lines = [
-            f"Siaran #{broadcast_id} selesai.",
-            f"Terkirim: {result.sent}",
-            f"Gagal: {result.failed}",
-            f"Tidak terjangkau: {result.unreachable}",
-        ]
-        if result.unreachable:
-            lines.append("Lihat siapa saja dengan /takterjangkau.")
-        text = "\n".join(lines)
-        template = Template(pemda.whatsapp_templates.broadcast, (" ".join(text.split()),))
-        enqueue(
-            session,
-            f"broadcast|{broadcast_id}|hasil",
-            author,
-            OutMessage(text=text, kind="broadcast_tally", template=template),
-            now,
-        )
-    return result

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 from sqlmodel import col, select
 
-from handlers.base import Ctx, UserError
+from handlers.base import Ctx
+from models.app import UserError
 from models.fmt import tanggal
 from models.messages import Reply
 from models.tables import DayOff

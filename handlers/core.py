@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from handlers.base import NOT_REGISTERED, Ctx, Deps, UserError
+from handlers.base import NOT_REGISTERED, Ctx
 from handlers.commands import FLOWS, lookup
-from jobs.outbox import WINDOW, OutMessage, enqueue
-from models.messages import Button, Channel, Incoming, Reply
-from models.tables import Contact, InboundSeen, Outbox, OutboxStatus, Role
+from models.app import Deps, UserError
+from models.messages import Channel, Incoming, Reply
+from models.outbox import WINDOW, OutMessage, decode_buttons, enqueue
+from models.tables import SENT_STATUSES, Contact, InboundSeen, Outbox, Role
 
 log = logging.getLogger(__name__)
 
-DELIVERED_STATUSES = (OutboxStatus.SENT.value, OutboxStatus.DELIVERED.value, OutboxStatus.READ.value)
 
 TROUBLE = "Mohon maaf, terjadi gangguan saat memproses pesan Bapak/Ibu. Silakan coba lagi beberapa saat lagi."
 
@@ -104,7 +103,7 @@ def _resend_files_sent_as_templates(ctx: Ctx, contact: Contact) -> None:
             Outbox.contact_id == contact.id,
             Outbox.channel == Channel.WHATSAPP.value,
             col(Outbox.attachment_id).is_not(None),
-            col(Outbox.status).in_(DELIVERED_STATUSES),
+            col(Outbox.status).in_(SENT_STATUSES),
             col(Outbox.sent_at) >= since,
         )
     ).all()
@@ -112,7 +111,7 @@ def _resend_files_sent_as_templates(ctx: Ctx, contact: Contact) -> None:
         copy = OutMessage(
             text="Berikut dokumen yang kami kirim sebelumnya:\n" + row.text,
             kind=row.kind,
-            buttons=tuple(Button(label, payload) for label, payload in json.loads(row.buttons or "[]")),
+            buttons=decode_buttons(row.buttons),
             attachment_id=row.attachment_id,
         )
         enqueue(ctx.session, f"{row.idem_key}|berkas", contact, copy, ctx.now)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sqlmodel import col, func, select
 
-from handlers.base import Ctx, UserError
+from handlers.base import Ctx
 from jobs.letters import flow
 from jobs.letters.register import letters_by_status, stored
+from models.app import UserError
 from models.fmt import tanggal_pendek
 from models.messages import Attachment, Reply
-from models.tables import Letter, LetterStatus, Unit
+from models.tables import MAX_ID, Letter, LetterStatus, Unit
 
 PER_STATUS = 15
 USAGE = (
@@ -23,10 +24,6 @@ ORDER = (
     LetterStatus.RECEIVED.value,
     LetterStatus.CANCELLED.value,
 )
-
-
-MAX_ID = 2**31 - 1
-"""Ids above this cannot exist (a 32-bit key on PostgreSQL); asking for one is answered, not looked up."""
 
 
 def _plain_id(text: str) -> int | None:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from handlers.base import Ctx, UserError, find_program, find_unit
+from handlers.base import Ctx, find_program, find_unit
 from handlers.calendar import DATE_FORMS, split_date
 from handlers.report import reporting_period
-from jobs.sweep import stage_days
+from models.app import UserError
 from models.fmt import periode, tanggal
+from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES, stage_days
 from models.messages import Reply
 from models.pemda import ProgramConfig
 from models.periods import previous_period
 from models.standing import current_period, load_standings
 from models.tables import Pause, Unit
 
-PROSES = "proses"
-DISPENSASI = "dispensasi"
 PROSES_USAGE = "Cara pakai: /proses <program> <tanggal>, contoh /proses katalog 10/12/2026"
 DISPENSASI_USAGE = (
     "Cara pakai:\n"
@@ -80,8 +79,8 @@ async def proses(ctx: Ctx) -> list[Reply]:
     if until > deadline:
         note = f"\nCatatan: penundaan dibatasi sampai batas waktu program, {tanggal(deadline)}."
         until = deadline
-    row = _active(ctx, unit, program, PROSES, period) or Pause(
-        unit_id=unit.id or 0, program_key=program.key, period=period, kind=PROSES, created_at=ctx.now
+    row = _active(ctx, unit, program, PAUSE_PROSES, period) or Pause(
+        unit_id=unit.id or 0, program_key=program.key, period=period, kind=PAUSE_PROSES, created_at=ctx.now
     )
     row.until = until
     row.reason = " ".join(rest)[:300]
@@ -113,7 +112,7 @@ async def dispensasi(ctx: Ctx) -> list[Reply]:
     if len(reason) < 5:
         raise UserError("Alasan dispensasi terlalu singkat. Contoh: /dispensasi dinkes katalog Unit baru dibentuk")
     _assigned(ctx, unit, program)
-    periods = [p for p in _running_periods(ctx, program) if _active(ctx, unit, program, DISPENSASI, p) is None]
+    periods = [p for p in _running_periods(ctx, program) if _active(ctx, unit, program, PAUSE_DISPENSASI, p) is None]
     if current_period(program, ctx.today) not in periods:
         raise UserError(
             f"{unit.name} sudah mendapat dispensasi {program.label}. Cabut dulu dengan "
@@ -125,7 +124,7 @@ async def dispensasi(ctx: Ctx) -> list[Reply]:
                 unit_id=unit.id or 0,
                 program_key=program.key,
                 period=each,
-                kind=DISPENSASI,
+                kind=PAUSE_DISPENSASI,
                 reason=reason[:300],
                 created_by_id=ctx.me.id,
                 created_at=ctx.now,
@@ -148,7 +147,7 @@ def _revoke(ctx: Ctx, args: list[str]) -> Reply:
         raise UserError(f"Sebutkan unit dan programnya.\n{DISPENSASI_USAGE}")
     unit = find_unit(ctx.session, args[0])
     program = find_program(ctx.pemda, args[1], "/dispensasi dinkes katalog <alasan>")
-    rows = [r for p in _running_periods(ctx, program) if (r := _active(ctx, unit, program, DISPENSASI, p))]
+    rows = [r for p in _running_periods(ctx, program) if (r := _active(ctx, unit, program, PAUSE_DISPENSASI, p))]
     if not rows:
         raise UserError(f"{unit.name} tidak sedang mendapat dispensasi {program.label}.")
     for row in rows:
@@ -164,7 +163,7 @@ def _revoke(ctx: Ctx, args: list[str]) -> Reply:
 def _list(ctx: Ctx) -> Reply:
     rows = ctx.session.exec(
         select(Pause, Unit)
-        .where(Pause.unit_id == Unit.id, Pause.kind == DISPENSASI, col(Pause.revoked_at).is_(None))
+        .where(Pause.unit_id == Unit.id, Pause.kind == PAUSE_DISPENSASI, col(Pause.revoked_at).is_(None))
         .order_by(col(Unit.code), col(Pause.program_key))
     ).all()
     lines = ["Dispensasi yang berlaku:"]

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from handlers.base import Ctx, UserError, find_unit
+from handlers.base import Ctx, find_unit
+from models.app import UserError
 from models.fmt import waktu
 from models.messages import Channel, Reply
 from models.tables import ROLE_LABELS, Contact, Invite, Role, Unit

@@ -7,7 +7,8 @@ import unicodedata
 
 from sqlmodel import select
 
-from handlers.base import REPORTERS, Ctx, UserError, find_program, find_unit, load_state_data
+from handlers.base import REPORTERS, Ctx, find_program, find_unit, load_state_data
+from models.app import UserError
 from models.fmt import angka, nilai, periode, persen, sisa_hari, tanggal
 from models.messages import Button, Reply
 from models.pemda import ProgramConfig

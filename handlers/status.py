@@ -6,10 +6,11 @@ from collections import defaultdict
 
 from sqlmodel import col, select
 
-from handlers.base import Ctx, UserError, find_unit, sub_units
-from handlers.pause import DISPENSASI
+from handlers.base import Ctx, find_unit, sub_units
+from models.app import UserError
 from models.checkins import iso_week, unanswered
 from models.fmt import angka, nilai, nilai_singkat, sisa_hari, tanggal
+from models.ladder import PAUSE_DISPENSASI
 from models.messages import Reply
 from models.standing import Standing, load_standings
 from models.tables import Pause, Role, Unit
@@ -82,7 +83,7 @@ def exemptions(ctx: Ctx, standings: dict[tuple[int, str], Standing]) -> frozense
     """(unit id, program key) pairs under an admin's dispensation for the period shown."""
     rows = ctx.session.exec(
         select(Pause.unit_id, Pause.program_key, Pause.period).where(
-            Pause.kind == DISPENSASI, col(Pause.revoked_at).is_(None)
+            Pause.kind == PAUSE_DISPENSASI, col(Pause.revoked_at).is_(None)
         )
     ).all()
     return frozenset(

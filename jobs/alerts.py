@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import col, select
 
-from handlers.base import Deps
 from jobs import templates
-from jobs.outbox import OutMessage, insert_rows, outbox_row
+from models.app import Deps
 from models.messages import Channel
+from models.outbox import OutMessage, insert_rows, outbox_row
 from models.tables import Contact, Role
 
 log = logging.getLogger(__name__)

@@ -22,229 +22,51 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, NamedTuple, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
-from jobs import templates
-from jobs.outbox import OutMessage, choose_channel
+from jobs.reminder_text import Composer
 from models.calendar import WorkingCalendar
 from models.checkins import answered, iso_week
 from models.clock import ensure_utc
-from models.db import Database, insert_skipping_duplicates
-from models.fmt import nilai, periode, sisa_hari, tanggal, tanggal_pendek
-from models.messages import Button, Channel
+from models.db import Database, bulk_insert, insert_skipping_duplicates
+from models.ladder import (
+    PAUSE_DISPENSASI,
+    PAUSE_PROSES,
+    TEGURAN_KINDS,
+    LetterHook,
+    NoticeKind,
+    PlannedNotice,
+    SweepResult,
+    checkin_day,
+    due_stages,
+    stage_key_of,
+)
+from models.messages import Channel
+from models.outbox import MAX_KEY, insert_values, outbox_fixed, outbox_values
 from models.pemda import PemdaConfig, ProgramConfig, Stage
-from models.periods import previous_period
+from models.recipients import Recipients, load_recipients
 from models.standing import Standing, current_period, load_standings
-from models.tables import Checkin, Contact, Notice, Outbox, OutboxStatus, Pause, Role, SweepLock, Unit
+from models.tables import Checkin, Notice, Pause, SweepLock, Unit
 
 log = logging.getLogger(__name__)
 
 ADVISORY_LOCK = 0x51_6A_50_53  # "SIGAP sweep": one sweeper at a time on PostgreSQL
-UNIT_ROLES = (Role.KEPALA.value, Role.OPERATOR.value, Role.CAMAT.value)
 LETTER_CHANNEL = "surat"
-MAX_BUTTONS = 3
-MAX_UNITS_LISTED = 10
-WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4}
-STAGE_NAMES = {
-    "pengingat": "pengingat",
-    "peringatan": "peringatan",
-    "teguran1": "Surat Teguran I",
-    "teguran2": "Surat Teguran II",
-}
-SEVERITY = {"checkin": 0, "followup": 0, "pengingat": 1, "peringatan": 2, "teguran1": 3, "teguran2": 4}
-PAUSE_PROSES = "proses"
-PAUSE_DISPENSASI = "dispensasi"
-
-NoticeKind = Literal["stage", "checkin", "followup"]
-
-
-class LetterHook(Protocol):
-    """Drafts the warning letter of a teguran stage; True when it handled the stage (no message needed).
-
-    A hook may also have `after_sweep(session, at)`, called once after every teguran stage of a sweep was handed
-    over (in the same transaction), e.g. to ask for approval of all the new drafts in one message.
-    """
-
-    def __call__(self, session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
-        """Handle the teguran stage of `unit` on `standing.program`."""
-        ...
-
-
-class UnitRef(NamedTuple):
-    """The columns of a unit the sweep needs (plain rows: loading 30,000 ORM objects is too slow)."""
-
-    id: int
-    code: str
-    name: str
-    kind: str
-
-
-class ContactRef(NamedTuple):
-    """The columns of a contact the sweep needs: who they are and how to reach them."""
-
-    id: int
-    name: str
-    role: str
-    unit_id: int | None
-    telegram_user_id: str | None
-    wa_number: str | None
-    preferred_channel: str | None
-    unreachable_telegram: bool
-    unreachable_whatsapp: bool
-
-
-@dataclass(slots=True)
-class PlannedNotice:
-    """One thing due for one person: a ladder stage, a check-in prompt or its follow-up.
-
-    Not frozen: a sweep makes tens of thousands of these, and a frozen dataclass is several times slower to build.
-    """
-
-    kind: NoticeKind
-    program: ProgramConfig
-    unit: UnitRef
-    period: str
-    stage: Stage | None
-    contact: ContactRef
-    channel: Channel | None
-    standing: Standing
-    week: str = ""
-    already: bool = False
-    stage_key: str = ""
-    """The ledger's stage name: 'H-7:pengingat', 'checkin:2026-W48', 'followup:2026-W48' (derived when not given)."""
-
-    def __post_init__(self) -> None:
-        if not self.stage_key:
-            self.stage_key = _stage_key(self.kind, self.stage, self.week)
-
-    @property
-    def label(self) -> str:
-        """'H-7 pengingat', 'H+7 Surat Teguran I', 'minta data', 'susulan minta data'."""
-        if self.stage is not None:
-            return stage_label(self.stage)
-        return "minta data" if self.kind == "checkin" else "susulan minta data"
-
-    @property
-    def severity(self) -> str:
-        """The stage kind, or 'checkin'/'followup'."""
-        return self.stage.kind if self.stage is not None else self.kind
-
-    @property
-    def ledger_key(self) -> tuple[str, int, str, str, int]:
-        """(program, unit, period, stage, contact): what the ledger keeps unique."""
-        return (self.program.key, self.unit.id, self.period, self.stage_key, self.contact.id)
-
-
-def _stage_key(kind: str, stage: Stage | None, week: str) -> str:
-    if stage is not None:
-        return f"{stage.key}:{stage.kind}"
-    return f"{kind}:{week}"
-
-
-@dataclass
-class SweepResult:
-    """What one sweep decided and wrote."""
-
-    at: datetime
-    working: bool
-    dry_run: bool
-    planned: list[PlannedNotice] = field(default_factory=list)
-    queued: int = 0
-    notices: int = 0
-    already: int = 0
-    letters: int = 0
-    checkins: int = 0
-    followups: int = 0
-    answered: int = 0
-
-    @property
-    def unreachable(self) -> list[PlannedNotice]:
-        """Planned notices whose person has no reachable channel ('tidak terjangkau')."""
-        return [p for p in self.planned if p.channel is None]
-
-    @property
-    def new(self) -> list[PlannedNotice]:
-        """Planned notices not queued before, with a reachable person."""
-        return [p for p in self.planned if not p.already and p.channel is not None]
-
-
-def stage_label(stage: Stage) -> str:
-    """'H-7 pengingat', 'H+1 peringatan', 'H+7 Surat Teguran I'."""
-    return f"{stage.key} {STAGE_NAMES[stage.kind]}"
+"""The ledger's channel for a stage handed to the letters feature (no chat message)."""
 
 
 def _id(value: int | None) -> int:
     assert value is not None
     return value
-
-
-def stage_days(
-    pemda: PemdaConfig, program: ProgramConfig, calendar: WorkingCalendar, period: str
-) -> list[tuple[Stage, date]]:
-    """Each stage of the program's ladder with the working day it becomes due (on/after deadline + offset)."""
-    deadline = program.deadline_of(period)
-    ladder = sorted(pemda.ladder_of(program), key=lambda s: s.offset_days)
-    return [
-        (stage, calendar.next_working_day(deadline + timedelta(days=stage.offset_days), include_today=True))
-        for stage in ladder
-    ]
-
-
-def due_stage(pemda: PemdaConfig, program: ProgramConfig, calendar: WorkingCalendar, today: date) -> Stage | None:
-    """The latest stage due on `today` for the current period: it stays due until the next one is."""
-    return _latest(stage_days(pemda, program, calendar, current_period(program, today)), today)
-
-
-def due_stages(pemda: PemdaConfig, calendar: WorkingCalendar, today: date) -> list[tuple[ProgramConfig, str, Stage]]:
-    """Every (program, period, stage) due on `today`.
-
-    For the current period, the latest stage due (it stays due until the next one is). For the period
-    before, the same while its ladder is still running, that is up to the working day of its last rung:
-    a deadline '+10' after a month puts the H-7 ... H+14 rungs of November in December.
-    """
-    found: list[tuple[ProgramConfig, str, Stage]] = []
-    for program in pemda.programs:
-        period = current_period(program, today)
-        earlier = previous_period(period)
-        days = stage_days(pemda, program, calendar, earlier)
-        if days and max(day for _stage, day in days) >= today:
-            stage = _latest(days, today)
-            if stage is not None:
-                found.append((program, earlier, stage))
-        stage = _latest(stage_days(pemda, program, calendar, period), today)
-        if stage is not None:
-            found.append((program, period, stage))
-    return found
-
-
-def _latest(days: Sequence[tuple[Stage, date]], today: date) -> Stage | None:
-    current: Stage | None = None
-    for stage, day in days:
-        if day <= today:
-            current = stage
-    return current
-
-
-def checkin_day(pemda: PemdaConfig, calendar: WorkingCalendar, today: date) -> date | None:
-    """This ISO week's check-in day: the configured weekday, or the next working day in the same week."""
-    monday = today - timedelta(days=today.weekday())
-    nominal = monday + timedelta(days=WEEKDAYS[pemda.checkin.weekday])
-    day = nominal
-    while day.isocalendar()[:2] == nominal.isocalendar()[:2]:
-        if calendar.is_working_day(day):
-            return day
-        day += timedelta(days=1)
-    return None
 
 
 @dataclass(slots=True)
@@ -259,94 +81,6 @@ class _Due:
     done: set[tuple[int, int]] = field(default_factory=set)
 
 
-@dataclass
-class _Roster:
-    units: dict[int, UnitRef]
-    by_unit: dict[int, list[ContactRef]]
-    admins: list[ContactRef]
-    pimpinan: list[ContactRef]
-    channels: dict[int, Channel | None]
-    _groups: dict[tuple[int, tuple[str, ...]], list[ContactRef]] = field(default_factory=dict)
-
-    def recipients(self, unit_id: int, audiences: tuple[str, ...]) -> list[ContactRef]:
-        """The people a stage with `audiences` reaches for one unit (each once)."""
-        if audiences == ("unit",):
-            return self.by_unit.get(unit_id, [])
-        key = (unit_id if "unit" in audiences else 0, audiences)
-        cached = self._groups.get(key)
-        if cached is not None:
-            return cached
-        seen: dict[int, ContactRef] = {}
-        for audience in audiences:
-            group = (
-                self.by_unit.get(unit_id, [])
-                if audience == "unit"
-                else self.admins
-                if audience == "admin"
-                else self.pimpinan
-            )
-            for contact in group:
-                seen.setdefault(contact.id, contact)
-        found = list(seen.values())
-        self._groups[key] = found
-        return found
-
-
-def _plain_rows(session: Session, stmt: Any) -> list[Any]:
-    """Rows of a statement without parameters, as the driver returns them (no per-value result processing).
-
-    For integer and text columns only, plus booleans (0/1 on SQLite): about three times faster than a Result.
-    """
-    compiled = stmt.compile(dialect=session.get_bind().dialect)
-    if compiled.params:
-        raise ValueError("_plain_rows takes a statement without parameters")
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.execute(str(compiled))
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
-
-
-def _roster(session: Session) -> _Roster:
-    unit_rows = _plain_rows(
-        session,
-        sa_select(col(Unit.id), col(Unit.code), col(Unit.name), col(Unit.kind)).where(col(Unit.active).is_(True)),
-    )
-    units = {row[0]: UnitRef._make(row) for row in unit_rows}
-    by_unit: dict[int, list[ContactRef]] = defaultdict(list)
-    admins: list[ContactRef] = []
-    pimpinan: list[ContactRef] = []
-    channels: dict[int, Channel | None] = {}
-    contact_rows = _plain_rows(
-        session,
-        sa_select(
-            col(Contact.id),
-            col(Contact.name),
-            col(Contact.role),
-            col(Contact.unit_id),
-            col(Contact.telegram_user_id),
-            col(Contact.wa_number),
-            col(Contact.preferred_channel),
-            col(Contact.unreachable_telegram),
-            col(Contact.unreachable_whatsapp),
-        )
-        .where(col(Contact.active).is_(True))
-        .order_by(col(Contact.id)),
-    )
-    admin, leader = Role.ADMIN.value, Role.PIMPINAN.value
-    for cid, name, role, unit_id, telegram, wa, preferred, off_telegram, off_whatsapp in contact_rows:
-        contact = ContactRef(cid, name, role, unit_id, telegram, wa, preferred, bool(off_telegram), bool(off_whatsapp))
-        channels[cid] = choose_channel(cast(Contact, contact))  # reads only the reachability columns
-        if role == admin:
-            admins.append(contact)
-        elif role == leader:
-            pimpinan.append(contact)
-        elif role in UNIT_ROLES and unit_id is not None:
-            by_unit[unit_id].append(contact)
-    return _Roster(units, by_unit, admins, pimpinan, channels)
-
-
 def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime) -> list[PlannedNotice]:
     """Everything due at instant `at`: one entry per (program, unit, period, stage, person), marked if queued before."""
     at = ensure_utc(at)
@@ -354,7 +88,7 @@ def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: da
         return []
     today = calendar.local_date(at)
     dues = [
-        _Due(program, period, stage, _stage_key("stage", stage, ""), tuple(stage.recipients))
+        _Due(program, period, stage, stage_key_of("stage", stage, ""), tuple(stage.recipients))
         for program, period, stage in due_stages(pemda, calendar, today)
     ]
     checkin_programs = _checkin_programs(pemda, calendar, at, today)
@@ -364,7 +98,7 @@ def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: da
     earlier: dict[str, _Due] = {}
     for due in dues:
         (current if due.period == current_period(due.program, today) else earlier)[due.program.key] = due
-    roster = _roster(session)
+    roster = load_recipients(session)
     units = cast(list[Unit], list(roster.units.values()))  # load_standings reads only `id` and `kind`
     paused = _pauses(session, {(d.program.key, d.period) for d in dues}, today)
     _ledger(session, dues)
@@ -391,7 +125,7 @@ def _plan_stages(
     planned: list[PlannedNotice],
     standings: Mapping[tuple[int, str], Standing],
     dues: Mapping[str, _Due],
-    roster: _Roster,
+    roster: Recipients,
     paused: Mapping[tuple[int, str, str], str],
 ) -> None:
     """Append the ladder stage due for each unit not compliant (and not paused) to each of its recipients."""
@@ -442,7 +176,7 @@ def _plan_checkins(
     at: datetime,
     today: date,
     programs: dict[str, str],
-    roster: _Roster,
+    roster: Recipients,
     standings: dict[tuple[int, str], Standing],
 ) -> list[PlannedNotice]:
     week = iso_week(today)
@@ -641,12 +375,12 @@ def _write(
             per_person[person] = [notice]
         else:
             items.append(notice)
-    composer = _Composer(pemda, today)
+    composer = Composer(pemda, today)
     rows: list[tuple[Any, ...]] = []
     keys_of: dict[str, tuple[str, list[PlannedNotice]]] = {}
     for (contact_id, channel), items in per_person.items():
         assert channel is not None
-        key = _idem_key(contact_id, channel, items)[:200]
+        key = _idem_key(contact_id, channel, items)[:MAX_KEY]
         rows.append(outbox_values(key, contact_id, channel, composer.compose(items[0].contact, channel, items)))
         keys_of[key] = (channel.value, items)
     outbox_ids = _insert_outbox(session, rows, at)
@@ -665,102 +399,6 @@ def _write(
 
 NOTICE_COLUMNS = ("program_key", "unit_id", "period", "stage", "contact_id", "channel", "outbox_id")
 """The ledger columns that vary per row (`created_at` is the sweep's instant)."""
-
-OUTBOX_COLUMNS = ("idem_key", "contact_id", "channel", "kind", "text", "buttons", "template_name", "template_params")
-"""The outbox columns that vary per row; `outbox_fixed` gives the rest (as `jobs.outbox.outbox_row` sets them)."""
-
-_to_json = json.JSONEncoder(ensure_ascii=False).encode  # = json.dumps(..., ensure_ascii=False), without its set-up
-_json_string: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
-
-
-def _strings_json(values: Sequence[str]) -> str:
-    """json.dumps(list(values), ensure_ascii=False) for a list of strings, at a fraction of the cost."""
-    return f"[{', '.join(map(_json_string, values))}]"
-
-
-def outbox_values(key: str, contact_id: int, channel: Channel, message: OutMessage) -> tuple[Any, ...]:
-    """The `OUTBOX_COLUMNS` of one sweep message: the values `jobs.outbox.outbox_row` gives them."""
-    template = message.template
-    return (
-        key[:200],
-        contact_id,
-        channel.value,
-        message.kind,
-        message.text,
-        _buttons_json(message.buttons),
-        template.name if template else None,
-        _strings_json(template.params) if template else "[]",
-    )
-
-
-def outbox_fixed(at: datetime) -> dict[str, Any]:
-    """The outbox columns every sweep row shares: pending, due now, no attachment, no broadcast."""
-    return {
-        "attachment_id": None,
-        "use_template": False,
-        "status": OutboxStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": at,
-        "broadcast_id": None,
-        "created_at": at,
-        "last_error": "",
-    }
-
-
-_BUTTONS: dict[tuple[Button, ...], str] = {}
-
-
-def _buttons_json(buttons: tuple[Button, ...]) -> str:
-    found = _BUTTONS.get(buttons)
-    if found is None:
-        found = _to_json([[b.label, b.payload] for b in buttons])
-        if len(_BUTTONS) < 1000:
-            _BUTTONS[buttons] = found
-    return found
-
-
-def bulk_insert(
-    session: Session,
-    table: Any,
-    names: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
-    conflict: str = "",
-    *,
-    fixed: Mapping[str, Any] | None = None,
-) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING through the driver's executemany (no per-row SQLAlchemy overhead).
-
-    `rows` hold the values of `names` in order; `fixed` the values every row shares. Values go through each
-    column's own bind processing (UTC datetimes, booleans) exactly as the ORM would; shared ones once.
-    """
-    if not rows:
-        return
-    connection = session.connection()
-    dialect = connection.dialect
-
-    def processor(name: str) -> Any:
-        return table.c[name].type._cached_bind_processor(dialect)
-
-    shared = dict(fixed or {})
-    tail = tuple(proc(value) if (proc := processor(name)) is not None else value for name, value in shared.items())
-    procs = [(i, proc) for i, name in enumerate(names) if (proc := processor(name)) is not None]
-    if procs:  # a varying column with a bind processor: the slow path, value by value
-        converted = []
-        for row in rows:
-            values = list(row)
-            for i, proc in procs:
-                values[i] = proc(values[i])
-            converted.append(tuple(values))
-        rows = converted
-    params = [row + tail for row in rows] if tail else list(rows)
-    columns = [*names, *shared]
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-        f"ON CONFLICT {conflict} DO NOTHING"
-    )
-    for start in range(0, len(params), 10_000):
-        connection.exec_driver_sql(sql, params[start : start + 10_000])
 
 
 def _ledger_values(notice: PlannedNotice, channel: str, outbox_id: int | None) -> tuple[Any, ...]:
@@ -787,7 +425,7 @@ def _insert_outbox(session: Session, rows: Sequence[tuple[Any, ...]], at: dateti
     connection = session.connection()
     wanted = {row[0] for row in rows}
     before = int(connection.exec_driver_sql("SELECT max(id) FROM outbox").scalar() or 0)
-    bulk_insert(session, Outbox.__table__, OUTBOX_COLUMNS, rows, "(idem_key)", fixed=outbox_fixed(at))  # type: ignore[attr-defined]
+    insert_values(session, rows, outbox_fixed(at))
     cursor = connection.connection.cursor()
     try:
         cursor.execute(f"SELECT id, idem_key FROM outbox WHERE id > {before}")  # an integer read above: no injection
@@ -807,7 +445,7 @@ def _letters(
     """Hand each new teguran stage to the letters feature; the notices it handled (by object id)."""
     groups: dict[tuple[int, str, str, str], list[PlannedNotice]] = defaultdict(list)
     for notice in fresh:
-        if notice.stage is not None and notice.stage.kind in ("teguran1", "teguran2"):
+        if notice.stage is not None and notice.stage.kind in TEGURAN_KINDS:
             groups[(notice.unit.id, notice.program.key, notice.period, notice.stage_key)].append(notice)
     handled: set[int] = set()
     for items in groups.values():
@@ -858,177 +496,3 @@ def _checkin_rows(session: Session, at: datetime, to_send: Sequence[PlannedNotic
             .values(followup_at=at)
         )
     result.followups = len(followed)
-
-
-# -- messages -------------------------------------------------------------------------------------
-
-
-def compose(
-    pemda: PemdaConfig,
-    calendar: WorkingCalendar,
-    today: date,
-    contact: ContactRef,
-    channel: Channel,
-    items: Sequence[PlannedNotice],
-) -> OutMessage:
-    """One message for one person listing everything due for them."""
-    return _Composer(pemda, today).compose(contact, channel, items)
-
-
-HEADLINES = {
-    "checkin": "📝 Permintaan angka terbaru",
-    "followup": "📝 Permintaan angka terbaru (susulan)",
-    "pengingat": "🔔 Pengingat batas waktu",
-    "peringatan": "⚠️ Peringatan: batas waktu sudah lewat",
-    "teguran1": "⛔ Peringatan keras: tahap Surat Teguran I",
-    "teguran2": "⛔ Peringatan keras: tahap Surat Teguran II",
-}
-_SHORT_HEADLINES = {kind: headline.split(" ", 1)[1] for kind, headline in HEADLINES.items()}
-_TEGURAN_CLOSING = (
-    "Keterlambatan ini sudah sampai tahap surat teguran dan tercatat. "
-    "Mohon laporan dilengkapi hari ini juga melalui /lapor.",
-)
-CLOSINGS: dict[str, tuple[str, ...]] = {
-    "teguran1": _TEGURAN_CLOSING,
-    "teguran2": _TEGURAN_CLOSING,
-    "peringatan": ("Mohon segera lengkapi dan laporkan melalui /lapor agar tidak berlanjut ke surat teguran.",),
-    "pengingat": (
-        "Mohon lengkapi dan laporkan melalui /lapor sebelum batas waktu.",
-        "Bila sedang diproses, kirim /proses <program> <tanggal>, misalnya /proses katalog 10/12/2026.",
-    ),
-    "checkin": ("Ketuk tombol di bawah untuk melapor, atau kirim /lapor.",),
-    "followup": ("Ketuk tombol di bawah untuk melapor, atau kirim /lapor.",),
-}
-"""The closing lines of a unit's message, by its most severe item (the highest stage decides what to do next)."""
-TEMPLATE_BUILDERS = {"checkin": templates.checkin, "followup": templates.checkin, "pengingat": templates.reminder}
-
-
-def _severity_rank(notice: PlannedNotice) -> int:
-    return SEVERITY[notice.severity]
-
-
-def _line_order(notice: PlannedNotice) -> tuple[int, str]:
-    return (-SEVERITY[notice.severity], notice.program.key)
-
-
-class _Composer:
-    """Puts together the messages of one sweep from fragments computed once (item lines, bodies, buttons).
-
-    Thousands of units share the same figures and stages, so most lines and bodies repeat: only the
-    greeting, the unit's name and the template's parameters are made per message.
-    """
-
-    def __init__(self, pemda: PemdaConfig, today: date) -> None:
-        self.pemda = pemda
-        self.today = today
-        self._current = {p.key: current_period(p, today) for p in pemda.programs}
-        self._lines: dict[tuple[Any, ...], str] = {}
-        self._bodies: dict[tuple[Any, ...], tuple[str, str, tuple[Button, ...]]] = {}
-
-    def compose(self, contact: ContactRef, channel: Channel, items: Sequence[PlannedNotice]) -> OutMessage:
-        """One message for one person listing everything due for them."""
-        top = (max(items, key=_severity_rank) if len(items) > 1 else items[0]).severity
-        if contact.role in UNIT_ROLES:
-            text, summary, buttons = self._unit_message(contact, items, top)
-        else:
-            text, summary, buttons = self._oversight_message(contact, items)
-        # set on every channel: a Telegram row that falls back to WhatsApp may land outside the 24-hour window
-        template = TEMPLATE_BUILDERS.get(top, templates.warning)(self.pemda, contact.name[:60], summary[:200])
-        kind = "checkin" if top in ("checkin", "followup") else top
-        return OutMessage(text=text, kind=kind, buttons=buttons, template=template)
-
-    def _unit_message(
-        self, contact: ContactRef, items: Sequence[PlannedNotice], top: str
-    ) -> tuple[str, str, tuple[Button, ...]]:
-        unit = items[0].unit
-        ordered = sorted(items, key=_line_order) if len(items) > 1 else items
-        lines = tuple([self._item_line(n) for n in ordered])
-        key = (top, lines, tuple([n.program.key for n in ordered]))
-        body = self._bodies.get(key)
-        if body is None:
-            body = self._bodies[key] = self._unit_body(ordered, lines, top)
-        rest, labels, buttons = body
-        text = f"Yth. Bapak/Ibu {contact.name},\n{HEADLINES[top]} — {unit.name}:\n{rest}"
-        return text, f"{_SHORT_HEADLINES[top]} — {unit.name}: {labels}", buttons
-
-    @staticmethod
-    def _unit_body(
-        ordered: Sequence[PlannedNotice], lines: tuple[str, ...], top: str
-    ) -> tuple[str, str, tuple[Button, ...]]:
-        """The item lines and closing words, the programs' labels (for the summary) and the buttons."""
-        programs: dict[str, ProgramConfig] = {}
-        for notice in ordered:
-            programs.setdefault(notice.program.key, notice.program)
-        if len(programs) == 1:
-            buttons: tuple[Button, ...] = (Button("Lapor sekarang", f"/lapor {next(iter(programs))}"),)
-        elif len(programs) <= MAX_BUTTONS:
-            buttons = tuple(Button(f"Lapor {key}", f"/lapor {key}") for key in programs)
-        else:
-            buttons = ()
-        labels = ", ".join(p.label for p in programs.values())
-        return "\n".join((*lines, *CLOSINGS[top])), labels, buttons
-
-    def _program_label(self, notice: PlannedNotice) -> str:
-        """The program's label, with the period named when it is not the current one."""
-        label = notice.program.label
-        if notice.period != self._current.get(notice.program.key, notice.period):
-            label = f"{label} {periode(notice.period)}"
-        return label
-
-    def _item_line(self, notice: PlannedNotice) -> str:
-        """One bullet of a unit's message; computed once per program, stage and figure in a sweep."""
-        standing = notice.standing
-        kind = notice.kind
-        last: date | None = None
-        if kind == "stage":
-            key: tuple[Any, ...] = (
-                kind,
-                notice.program.key,
-                notice.period,
-                notice.stage_key,
-                standing.value,
-                standing.target,
-                standing.open_items,
-            )
-        elif kind == "checkin":
-            last = standing.last_report_at.date() if standing.last_report_at is not None else None
-            key = (kind, notice.program.key, standing.value, standing.target, standing.open_items, last)
-        else:
-            key = (kind, notice.program.key)
-        line = self._lines.get(key)
-        if line is not None:
-            return line
-        today = self.today
-        if kind == "checkin":
-            when = f"laporan terakhir {tanggal_pendek(last)}" if last else "belum pernah melapor"
-            line = f"• {notice.program.label}: mohon kirim angka terbaru ({when}; {nilai(standing)})."
-        elif kind == "followup":
-            line = f"• {notice.program.label}: permintaan angka terbaru hari ini belum dijawab."
-        else:
-            deadline = f"batas {tanggal_pendek(standing.deadline)}, {sisa_hari(standing.deadline, today)}"
-            line = f"• {self._program_label(notice)} ({notice.label}): {nilai(standing)}; {deadline}."
-        self._lines[key] = line
-        return line
-
-    def _oversight_message(
-        self, contact: ContactRef, items: Sequence[PlannedNotice]
-    ) -> tuple[str, str, tuple[Button, ...]]:
-        groups: dict[tuple[str, str, str], list[PlannedNotice]] = defaultdict(list)
-        for notice in items:
-            groups[(notice.program.key, notice.period, notice.stage_key)].append(notice)
-        today = self.today
-        lines = [f"Yth. Bapak/Ibu {contact.name},", f"Rekap tindak lanjut Sigap, {tanggal(today)}:"]
-        summary: list[str] = []
-        ordered = sorted(groups.values(), key=lambda g: (-SEVERITY[g[0].severity], g[0].program.key))
-        for group in ordered:
-            first = group[0]
-            codes = sorted(n.unit.code for n in group)
-            late = first.standing.deadline < today
-            head = f"{len(codes)} unit {'terlambat' if late else 'belum memenuhi'} {self._program_label(first)}"
-            shown = ", ".join(codes[:MAX_UNITS_LISTED])
-            if len(codes) > MAX_UNITS_LISTED:
-                shown += f" dan {len(codes) - MAX_UNITS_LISTED} unit lainnya"
-            lines.append(f"• {head} ({first.label}): {shown}.")
-            summary.append(head)
-        lines.append("Rincian setiap unit: /rekap.")
-        return "\n".join(lines), "; ".join(summary), (Button("Lihat rekap", "/rekap"),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -38,6 +39,66 @@ def insert_skipping_duplicates(session: Session, table: Table, *conflict: str) -
     """INSERT ... ON CONFLICT (conflict) DO NOTHING for the two databases Sigap runs on (PostgreSQL, SQLite)."""
     maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return maker(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
+
+
+def bulk_insert(
+    session: Session,
+    table: Any,
+    names: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    conflict: str = "",
+    *,
+    fixed: Mapping[str, Any] | None = None,
+) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING through the driver's executemany (no per-row SQLAlchemy overhead).
+
+    `rows` hold the values of `names` in order; `fixed` the values every row shares. Values go through each
+    column's own bind processing (UTC datetimes, booleans) exactly as the ORM would; shared ones once.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+
+    def processor(name: str) -> Any:
+        return table.c[name].type._cached_bind_processor(dialect)
+
+    shared = dict(fixed or {})
+    tail = tuple(proc(value) if (proc := processor(name)) is not None else value for name, value in shared.items())
+    procs = [(i, proc) for i, name in enumerate(names) if (proc := processor(name)) is not None]
+    if procs:  # a varying column with a bind processor: the slow path, value by value
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, proc in procs:
+                values[i] = proc(values[i])
+            converted.append(tuple(values))
+        rows = converted
+    params = [row + tail for row in rows] if tail else list(rows)
+    columns = [*names, *shared]
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT {conflict} DO NOTHING"
+    )
+    for start in range(0, len(params), 10_000):
+        connection.exec_driver_sql(sql, params[start : start + 10_000])
+
+
+def plain_rows(session: Session, stmt: Any) -> list[Any]:
+    """Rows of a statement without parameters, as the driver returns them (no per-value result processing).
+
+    For integer and text columns only, plus booleans (0/1 on SQLite): about three times faster than a Result.
+    """
+    compiled = stmt.compile(dialect=session.get_bind().dialect)
+    if compiled.params:
+        raise ValueError("plain_rows takes a statement without parameters")
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(str(compiled))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 class Database:

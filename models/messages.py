@@ -41,6 +41,8 @@ class Reply:
     text: str
     buttons: tuple[Button, ...] = ()
     attachment: Attachment | None = None
+    broadcast_id: int | None = None
+    """Set on the confirmation of a broadcast: the adapter remembers where it was shown, to edit in progress."""
 
 
 @dataclass(frozen=True)

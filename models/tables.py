@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -58,6 +58,12 @@ ROLE_LABELS: dict[Role, str] = {
     Role.OPERATOR: "Operator OPD",
     Role.CAMAT: "Camat",
 }
+
+UNIT_ROLES: tuple[str, ...] = (Role.KEPALA.value, Role.OPERATOR.value, Role.CAMAT.value)
+"""The roles that answer for a unit (they hear its reminders, letters and unit-targeted broadcasts)."""
+
+MAX_ID = 2**31 - 1
+"""The largest row id there can be (a 32-bit key on PostgreSQL): a typed number above it names nothing."""
 
 UNIT_KINDS = (
     "sekretariat",
@@ -115,6 +121,14 @@ class Contact(SQLModel, table=True):
         if channel == "whatsapp":
             return self.wa_number
         return str(self.id)
+
+    def marked_unreachable(self, channel: str) -> bool:
+        """Whether the bot found this person unreachable on `channel` (they blocked it) and has not heard since."""
+        if channel == "telegram":
+            return self.unreachable_telegram
+        if channel == "whatsapp":
+            return self.unreachable_whatsapp
+        return False
 
 
 class Invite(SQLModel, table=True):
@@ -274,6 +288,21 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"
 
 
+OPEN_STATUSES: tuple[str, ...] = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+"""Outbox rows still waiting or being sent."""
+
+SENT_STATUSES: tuple[str, ...] = (OutboxStatus.SENT.value, OutboxStatus.DELIVERED.value, OutboxStatus.READ.value)
+"""Outbox rows the platform accepted (and perhaps delivered or showed as read), in that order."""
+
+
+class Failure(StrEnum):
+    """Why an outbox row failed, as a code (its `last_error` says it in words for people)."""
+
+    NONE = ""
+    UNREACHABLE = "unreachable"
+    """The person blocked the bot (or the platform says they cannot be reached) on every channel they have."""
+
+
 class Outbox(SQLModel, table=True):
     """Every message the bot sends on its own, written before it is sent."""
 
@@ -296,6 +325,7 @@ class Outbox(SQLModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_column=utc_column())
     provider_id: str | None = Field(default=None, max_length=128, index=True)
     last_error: str = Field(default="", max_length=500)
+    failure: str = Field(default=Failure.NONE.value, sa_column=Column(String(16), nullable=False, server_default=""))
     broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id", index=True)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
@@ -316,6 +346,15 @@ class StoredFile(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
+class BroadcastStatus(StrEnum):
+    """Lifecycle of a broadcast: previewed, confirmed and sending, every row settled, or cancelled before sending."""
+
+    DRAFT = "draft"
+    SENDING = "sending"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
 class Broadcast(SQLModel, table=True):
     """An admin's broadcast: its audience, text and where its progress is shown."""
 
@@ -324,7 +363,7 @@ class Broadcast(SQLModel, table=True):
     channel: str = Field(max_length=16)
     audience: str = Field(max_length=200)
     text: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default="draft", max_length=16)
+    status: str = Field(default=BroadcastStatus.DRAFT.value, max_length=16)
     total: int = 0
     progress_chat: str | None = Field(default=None, max_length=64)
     progress_message_id: str | None = Field(default=None, max_length=64)

@@ -17,8 +17,8 @@ from sqlmodel import select
 
 from bot.settings import EXAMPLE_PEMDA, SAMPLE_ROSTER
 from bot.wiring import build_calendar
-from handlers.base import Deps
 from handlers.core import handle
+from models.app import Deps
 from models.clock import FakeClock
 from models.db import Database
 from models.messages import Channel, Incoming, Reply

@@ -18,11 +18,11 @@ from telegram.ext import CallbackContext
 
 from bot.telegram.menu import CommandMenus
 from bot.telegram.sender import TelegramSender
-from handlers.base import Deps
-from handlers.broadcast import progress_broadcast_id, remember_progress_message
 from handlers.core import handle
 from jobs import inbox
+from jobs.broadcasts import remember_progress_message
 from jobs.ratelimit import RateLimiter
+from models.app import Deps
 from models.messages import Channel, Incoming, Reply
 from models.outbound import Outbound, RateLimited, SendError, Sent, direct_reply
 
@@ -171,7 +171,7 @@ class TelegramAdapter:
             except SendError as exc:
                 log.warning("reply not delivered to a telegram chat: %s: %s", type(exc).__name__, exc)
                 return
-            broadcast_id = progress_broadcast_id(reply.text)
+            broadcast_id = reply.broadcast_id
             if broadcast_id is not None:
                 with self.deps.db.uow() as uow:
                     if remember_progress_message(

@@ -8,9 +8,9 @@ from sqlmodel import col, select
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import RetryAfter, TelegramError
 
-from handlers.base import Deps
 from handlers.commands import menu_for
 from jobs.ratelimit import RateLimiter
+from models.app import Deps
 from models.tables import Contact, Role
 
 log = logging.getLogger(__name__)

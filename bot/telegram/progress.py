@@ -14,11 +14,12 @@ import math
 from telegram import Bot
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
-from handlers.base import Deps
-from handlers.broadcast import SENDING, Tally, finish_if_done, progress_text, tally
+from jobs.broadcasts import finish_if_done
 from jobs.ratelimit import RateLimiter
+from models.app import Deps
+from models.broadcasts import Tally, progress_text, tally
 from models.messages import Channel
-from models.tables import Broadcast, Outbox
+from models.tables import Broadcast, BroadcastStatus, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class BroadcastProgress:
         clock = self.deps.clock
         with self.deps.db.uow() as uow:
             broadcast = uow.session.get(Broadcast, broadcast_id)
-            if broadcast is None or broadcast.status != SENDING:
+            if broadcast is None or broadcast.status != BroadcastStatus.SENDING:
                 return
             place = _place(broadcast)
             final = finish_if_done(uow.session, self.deps.pemda, broadcast_id, clock.now())

@@ -35,8 +35,8 @@ from bot.telegram.logging import install_redaction, uninstall_redaction
 from bot.telegram.menu import CommandMenus
 from bot.telegram.progress import BroadcastProgress
 from bot.telegram.sender import TelegramSender
-from handlers.base import Deps, UserError
 from jobs import inbox
+from models.app import Deps, UserError
 from models.messages import Channel
 
 log = logging.getLogger(__name__)

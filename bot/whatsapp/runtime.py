@@ -40,14 +40,14 @@ from bot.whatsapp.webhook import (
     verify_signature,
     verify_subscription,
 )
-from handlers.base import Deps
 from handlers.core import handle
 from jobs import inbox
 from jobs.alerts import AuthAlert, auth_alert
-from jobs.outbox import choose_channel, record_status
 from jobs.ratelimit import RateLimiter, RateRules
+from models.app import Deps
 from models.messages import Channel, Incoming, Reply
 from models.outbound import AuthFailed, RateLimited, SendError, direct_reply
+from models.outbox import choose_channel, record_status
 from models.phone import mask_phone
 from models.tables import Contact, Outbox, OutboxStatus
 

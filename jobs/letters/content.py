@@ -1,6 +1,6 @@
 """Content model of a formal warning letter (Surat Teguran) and its text helpers.
 
-The dataclasses hold plain text only; :mod:`jobs.letters.render` turns them into PDF and DOCX.
+The dataclasses hold plain text only; :mod:`jobs.letters.pdf` and :mod:`jobs.letters.docx` turn them into PDF and DOCX.
 Layout follows the regional-government letter format (tata naskah dinas, Permendagri 1/2023):
 letterhead, number, place and date, sifat, lampiran, perihal, addressee, body, signature, tembusan.
 """

@@ -17,21 +17,21 @@ from sqlmodel import Session, col, select
 
 from jobs import templates
 from jobs.letters.content import format_date_id
-from jobs.letters.register import STAGE_LABELS, TEGURAN_KINDS, draft_letter, find_letter, record_event
-from jobs.outbox import OutMessage, enqueue
+from jobs.letters.register import STAGE_LABELS, draft_letter, find_letter, record_event
 from models.calendar import WorkingCalendar
 from models.clock import Clock
 from models.db import Database
+from models.ladder import TEGURAN_KINDS
 from models.messages import Button
 from models.outbound import Template
+from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig, Stage
 from models.standing import Standing
-from models.tables import Contact, Letter, LetterStatus, Role, Unit
+from models.tables import UNIT_ROLES, Contact, Letter, LetterStatus, Role, Unit
 
 log = logging.getLogger(__name__)
 
 KIND = "letter"
-UNIT_ROLES = (Role.KEPALA.value, Role.OPERATOR.value, Role.CAMAT.value)
 
 
 class Refused(Exception):

@@ -17,17 +17,19 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from jobs.letters import content as lc
-from jobs.letters.render import render_docx, render_pdf
+from jobs.letters.docx import render_docx
+from jobs.letters.pdf import render_pdf
 from models.calendar import WorkingCalendar
 from models.fmt import periode
+from models.ladder import STAGE_NAMES, TEGURAN_KINDS
 from models.pemda import PemdaConfig, Stage
 from models.standing import Standing
 from models.tables import ChecklistItem, Letter, LetterEvent, LetterStatus, StoredFile, Unit
 
 PDF_MIME = "application/pdf"
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-TEGURAN_KINDS = ("teguran1", "teguran2")
-STAGE_LABELS = {"teguran1": "Teguran I", "teguran2": "Teguran II"}
+STAGE_LABELS = {kind: STAGE_NAMES[kind].removeprefix("Surat ") for kind in TEGURAN_KINDS}
+"""'Teguran I', 'Teguran II': a letter's stage as its title and the register name it."""
 
 
 class LetterError(Exception):

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 
 from bot.cli import main
 from bot.scheduler import run_sweep, start_scheduler
-from handlers.base import Deps
+from models.app import Deps
 from models.clock import FakeClock
 from models.db import Database
 from models.tables import Outbox

@@ -10,7 +10,7 @@ import pytest
 
 from bot.cli import main
 from bot.console import run_console
-from handlers.base import Deps
+from models.app import Deps
 from tests.conftest import KEPALA_DINKES, contact_named
 
 

@@ -12,11 +12,12 @@ from telegram.request import HTTPXRequest
 from bot.limits import limiter_for
 from bot.settings import Settings
 from bot.telegram.sender import TelegramSender
-from jobs.outbox import Dispatcher, OutMessage, enqueue
+from jobs.dispatcher import Dispatcher
 from jobs.ratelimit import RateLimiter, RateRules
 from models.clock import FakeClock, SystemClock
 from models.db import Database
 from models.messages import Channel
+from models.outbox import OutMessage, enqueue
 from models.tables import Contact, Outbox
 from tests.fakes.sender import FakeSender
 from tests.fakes.telegram_api import FakeBotApi

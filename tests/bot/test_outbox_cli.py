@@ -10,9 +10,9 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from bot.cli import main
-from jobs.outbox import OutMessage, enqueue
 from models.clock import FakeClock
 from models.db import Database
+from models.outbox import OutMessage, enqueue
 from models.tables import Contact, Outbox
 from tests.conftest import make_database
 

@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from bot.runner import run
 from bot.settings import SAMPLE_ROSTER, Settings
-from jobs.outbox import OutMessage, enqueue
 from models.db import Database
+from models.outbox import OutMessage, enqueue
 from models.roster import import_roster
 from models.tables import Contact, Outbox
 from tests.conftest import KEPALA_DINKES
@@ -65,7 +65,7 @@ async def test_run_answers_on_telegram_and_sends_the_outbox(tmp_path: Path, monk
 async def test_run_stops_cleanly_with_an_error_when_the_dispatcher_dies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from jobs.outbox import Dispatcher
+    from jobs.dispatcher import Dispatcher
 
     async def broken(self: Dispatcher, stop: asyncio.Event, idle: float = 1.0) -> None:
         raise RuntimeError("dispatcher bug")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.runner import broadcast_finisher
-from handlers.base import Deps
-from jobs.outbox import Dispatcher
+from jobs.dispatcher import Dispatcher
+from models.app import Deps
 from models.messages import Channel
 from models.tables import Broadcast
 from tests.conftest import ADMIN, console_person

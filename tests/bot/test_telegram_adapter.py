@@ -13,7 +13,7 @@ from bot.telegram.adapter import TelegramAdapter, to_incoming
 from bot.telegram.progress import BroadcastProgress
 from bot.telegram.runtime import telegram_runtime
 from bot.telegram.sender import TelegramSender
-from handlers.base import Deps
+from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Attachment, Button, Channel, Reply
 from models.tables import Broadcast, Outbox, OutboxStatus

@@ -16,10 +16,11 @@ from bot.channels import ChannelRuntime
 from bot.http import HttpServer, build_app
 from bot.settings import Settings
 from bot.telegram.runtime import SECRET_HEADER, TelegramConfigError, file_base_url, telegram_runtime
-from handlers.base import NOT_REGISTERED, Deps
+from handlers.base import NOT_REGISTERED
 from handlers.commands import menu_for
 from handlers.registration import create_invite
-from jobs.outbox import Dispatcher
+from jobs.dispatcher import Dispatcher
+from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Channel
 from models.tables import Broadcast, Contact, InboundSeen, Role, Unit

@@ -12,7 +12,7 @@ import pytest
 from bot.cli import main
 from bot.settings import Settings
 from bot.telegram.runtime import TelegramConfigError, telegram_runtime
-from handlers.base import Deps
+from models.app import Deps
 from tests.fakes.telegram_api import FakeBotApi
 
 TOKEN = "777001:AAE-edge_Token-secret"

@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.telegram.runtime import SECRET_HEADER, telegram_runtime
 from bot.whatsapp.runtime import build_whatsapp
 from bot.whatsapp.webhook import SIGNATURE_HEADER
-from handlers.base import Deps
+from models.app import Deps
 from models.tables import InboundSeen
 from tests.fakes.graph_api import encode, make_text_message, sign
 from tests.fakes.telegram_api import FakeBotApi

@@ -18,14 +18,16 @@ from bot.http import HttpServer, build_app
 from bot.settings import Settings
 from bot.whatsapp.runtime import WhatsAppChannel, build_whatsapp, rate_rules
 from bot.whatsapp.sender import template_param
-from handlers.base import NOT_REGISTERED, Deps
+from handlers.base import NOT_REGISTERED
 from handlers.registration import create_invite
 from jobs import templates
 from jobs.alerts import auth_alert
-from jobs.outbox import Dispatcher, OutMessage, enqueue
+from jobs.dispatcher import Dispatcher
+from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Channel
 from models.outbound import Outbound, Sender, Sent, Unreachable
+from models.outbox import OutMessage, enqueue
 from models.tables import Contact, InboundSeen, Outbox, OutboxStatus, Report, Role, Unit
 from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, contact_named
 from tests.fakes.graph_api import (

@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 
-from handlers.base import Deps
+from models.app import Deps
 from models.messages import Channel
 from models.outbound import Outbound, Sent
 from tests.conftest import contact_named

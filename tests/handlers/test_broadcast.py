@@ -6,8 +6,9 @@ import json
 
 from sqlmodel import col, func, select
 
-from handlers.base import Deps
-from handlers.broadcast import finish_if_done, progress_broadcast_id, remember_progress_message, tally
+from jobs.broadcasts import finish_if_done, remember_progress_message
+from models.app import Deps
+from models.broadcasts import tally
 from models.messages import Channel
 from models.tables import Broadcast, Contact, Outbox, OutboxStatus, Unit
 from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, Person, console_person, contact_named
@@ -66,7 +67,7 @@ async def test_units_behind_preview_confirm_queues_one_row_per_person_once(deps:
 
     [sent] = await admin.say("", payload="/siaran kirim 1")
     assert sent.text == f"Siaran #1 dikirim ke {expected} penerima.\nKemajuan: Terkirim 0/{expected}"
-    assert progress_broadcast_id(sent.text) == 1
+    assert sent.broadcast_id == 1
     rows = _rows(deps, 1)
     assert len(rows) == expected
     dinkes = {contact_named(deps, KEPALA_DINKES).id, contact_named(deps, "Eko Hidayat").id}
@@ -151,6 +152,7 @@ async def test_tally_and_finish_queue_the_result_for_the_author_once(deps: Deps)
             fresh = uow.session.get(Outbox, row.id)
             assert fresh is not None
             fresh.status, fresh.last_error = status.value, error
+            fresh.failure = "unreachable" if error.startswith("tidak terjangkau") else ""
             uow.session.add(fresh)
         uow.session.flush()
         result = finish_if_done(uow.session, deps.pemda, 1, deps.clock.now())
@@ -167,7 +169,7 @@ async def test_tally_and_finish_queue_the_result_for_the_author_once(deps: Deps)
 
 async def test_progress_message_is_remembered_only_for_the_author(deps: Deps) -> None:
     admin = console_person(deps, ADMIN)
-    await admin.say("/siaran dinkes Rapat.")
+    [preview] = await admin.say("/siaran dinkes Rapat.")
     await admin.say("/siaran kirim 1")
     with deps.db.uow() as uow:
         assert not remember_progress_message(uow.session, 1, Channel.CONSOLE, "999", "5")
@@ -176,7 +178,7 @@ async def test_progress_message_is_remembered_only_for_the_author(deps: Deps) ->
         uow.commit()
     broadcast = _broadcast(deps, 1)
     assert (broadcast.progress_chat, broadcast.progress_message_id) == (admin.address, "5")
-    assert progress_broadcast_id("Mohon maaf, Siaran #1 dikirim ke 3 penerima.") is None
+    assert preview.broadcast_id is None  # only the confirmation is edited in place, never a text that looks like it
 
 
 async def test_unreachable_list_and_writing_again_makes_reachable(deps: Deps) -> None:

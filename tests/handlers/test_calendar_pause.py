@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from handlers.base import Deps, UserError
 from handlers.calendar import parse_tanggal
+from models.app import Deps, UserError
 from models.clock import FakeClock
 from models.tables import AuditLog, DayOff, Pause
 from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, console_person

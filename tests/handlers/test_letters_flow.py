@@ -13,11 +13,11 @@ from telegram import Bot
 
 from bot.cli import main
 from bot.telegram.sender import TelegramSender
-from handlers.base import Deps
 from handlers.core import handle
+from jobs.dispatcher import Dispatcher
 from jobs.letters.flow import escalate_receipts, make_letter_hook, receipt_due_at, run_receipt_escalation
-from jobs.outbox import Dispatcher
 from jobs.sweep import sweep
+from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Channel, Incoming
 from models.pemda import Stage

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from handlers.base import Deps
+from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Channel
 from models.tables import AuditLog, Contact, Invite

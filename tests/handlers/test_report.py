@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, func, select
 
-from handlers.base import Deps
 from handlers.core import handle
+from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Channel, Incoming
 from models.tables import Report

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from handlers.base import Deps
-from jobs.outbox import OutMessage, enqueue
+from models.app import Deps
 from models.messages import Channel
+from models.outbox import OutMessage, enqueue
 from models.tables import Outbox, OutboxStatus, StoredFile
 from tests.conftest import KEPALA_DINKES, Person, contact_named
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.base import Deps
+from models.app import Deps
 from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, PIMPINAN, console_person
 
 

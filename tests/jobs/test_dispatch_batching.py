@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import event
 
-from jobs.outbox import Dispatcher, OutMessage, enqueue, status_counts
+from jobs.dispatcher import Dispatcher
 from jobs.ratelimit import RateLimiter, RateRules
 from models.clock import FakeClock
 from models.db import Database
 from models.messages import Channel
 from models.outbound import Transient
+from models.outbox import OutMessage, enqueue, status_counts
 from models.tables import Contact, Outbox, OutboxStatus
 from tests.fakes.sender import FakeSender
 from tests.jobs.test_dispatcher import fail_times

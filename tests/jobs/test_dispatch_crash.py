@@ -15,10 +15,10 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from jobs.outbox import OutMessage, insert_rows, outbox_row
 from models.clock import SystemClock
 from models.db import Database
 from models.messages import Channel
+from models.outbox import OutMessage, insert_rows, outbox_row
 from models.tables import Contact, Outbox
 from tests.conftest import make_database
 from tests.fakes.telegram_api import FakeBotApi

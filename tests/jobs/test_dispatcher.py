@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from jobs.outbox import Dispatcher, DispatchStats, OutMessage, enqueue, latest_dead, status_counts
+from jobs.dispatcher import Dispatcher, DispatchStats
 from jobs.ratelimit import RateLimiter, RateRules
 from models.clock import FakeClock
 from models.db import Database
@@ -28,6 +28,7 @@ from models.outbound import (
     Unreachable,
     WindowClosed,
 )
+from models.outbox import OutMessage, enqueue, latest_dead, status_counts
 from models.tables import Contact, Outbox, OutboxStatus
 from tests.conftest import make_database
 from tests.fakes.sender import FakeSender, Script

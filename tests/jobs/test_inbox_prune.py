@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from handlers.base import Deps
 from jobs.inbox import mark_done, prune, store
+from models.app import Deps
 from models.tables import InboundMessage, InboundSeen
 
 

@@ -12,8 +12,8 @@ from docx import Document
 from pypdf import PdfReader
 from sqlmodel import Session, col, func, select
 
-from handlers.base import Deps
 from jobs.letters.register import LetterError, draft_letter, issue_number
+from models.app import Deps
 from models.clock import FakeClock
 from models.db import Database
 from models.pemda import Stage

@@ -19,7 +19,8 @@ from jobs.letters.content import (
     format_date_id,
     letter_number,
 )
-from jobs.letters.render import render_docx, render_pdf
+from jobs.letters.docx import render_docx
+from jobs.letters.pdf import render_pdf
 
 MISSING_ITEMS = (
     "e-Katalog lokal: 0 dari target 10 produk tayang, batas waktu 15 Desember 2026, terlambat 7 hari",

@@ -8,14 +8,15 @@ from datetime import UTC, date, datetime, time
 
 from sqlmodel import Session, col, select
 
-from handlers.base import Deps
-from jobs.outbox import OutMessage, outbox_row
-from jobs.sweep import OUTBOX_COLUMNS, PlannedNotice, outbox_fixed, outbox_values, plan, stage_days, sweep
+from jobs.sweep import plan, sweep
+from models.app import Deps
 from models.calendar import WorkingCalendar
 from models.clock import FakeClock
 from models.db import Database
+from models.ladder import PlannedNotice, stage_days
 from models.messages import Button, Channel
 from models.outbound import Template
+from models.outbox import OUTBOX_COLUMNS, OutMessage, outbox_fixed, outbox_row, outbox_values
 from models.pemda import PemdaConfig, Stage
 from models.standing import Standing
 from models.tables import Checkin, Contact, Notice, Outbox, Report, Unit

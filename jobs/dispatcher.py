@@ -1,30 +1,30 @@
-"""The outbox: every message the bot sends on its own is written here first, then dispatched.
+"""The dispatcher: claims due outbox rows and sends each through the sender of its channel.
 
-Writing is idempotent (a unique key per message); dispatching claims rows atomically
-(`FOR UPDATE SKIP LOCKED` on PostgreSQL), respects each platform's limits before hitting
-them, retries what is worth retrying, and records the provider's message id.
+Claims are atomic (`FOR UPDATE SKIP LOCKED` on PostgreSQL, one guarded UPDATE on SQLite) and fenced by
+their lease; each platform's limits are respected before they are hit; what is worth retrying is retried
+with back-off; the provider's message id is recorded. The write side (queueing) is `models.outbox`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, func, or_, update
+from sqlalchemy import Connection, or_, update
 from sqlmodel import Session, col, select
 
+from jobs.outcomes import Claim, LostLease, OutcomeWriter, write_held
 from jobs.ratelimit import RateLimiter
 from models.clock import Clock
-from models.db import Database, insert_skipping_duplicates
-from models.messages import Attachment, Button, Channel
+from models.db import Database
+from models.messages import Attachment, Channel
 from models.outbound import (
     AuthFailed,
     Outbound,
@@ -36,110 +36,10 @@ from models.outbound import (
     Unreachable,
     WindowClosed,
 )
-from models.tables import Contact, Outbox, OutboxStatus, StoredFile
+from models.outbox import choose_channel, decode_buttons, window_open
+from models.tables import Contact, Failure, Outbox, OutboxStatus, StoredFile
 
 log = logging.getLogger(__name__)
-
-WINDOW = timedelta(hours=24)
-OPEN_STATUSES = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
-
-
-@dataclass(frozen=True)
-class OutMessage:
-    """What to send to one person; `template` is what WhatsApp gets outside the 24-hour window."""
-
-    text: str
-    kind: str = "reminder"
-    buttons: tuple[Button, ...] = ()
-    template: Template | None = None
-    attachment_id: int | None = None
-
-
-def choose_channel(contact: Contact) -> Channel | None:
-    """The contact's preferred reachable channel, else the other reachable one, else None."""
-    reachable = []
-    if contact.telegram_user_id and not contact.unreachable_telegram:
-        reachable.append(Channel.TELEGRAM)
-    if contact.wa_number and not contact.unreachable_whatsapp:
-        reachable.append(Channel.WHATSAPP)
-    if not reachable:
-        return None
-    preferred = contact.preferred_channel
-    for channel in reachable:
-        if channel.value == preferred:
-            return channel
-    return reachable[0]
-
-
-def outbox_row(
-    key: str,
-    contact: Contact,
-    message: OutMessage,
-    now: datetime,
-    *,
-    channel: Channel,
-    not_before: datetime | None = None,
-    broadcast_id: int | None = None,
-) -> dict[str, Any]:
-    """The column values of one outbox row (for bulk inserts)."""
-    return {
-        "idem_key": key[:200],
-        "contact_id": contact.id,
-        "channel": channel.value,
-        "kind": message.kind,
-        "text": message.text,
-        "buttons": json.dumps([[b.label, b.payload] for b in message.buttons], ensure_ascii=False),
-        "template_name": message.template.name if message.template else None,
-        "template_params": json.dumps(list(message.template.params) if message.template else [], ensure_ascii=False),
-        "attachment_id": message.attachment_id,
-        "use_template": False,
-        "status": OutboxStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": not_before or now,
-        "broadcast_id": broadcast_id,
-        "created_at": now,
-        "last_error": "",
-    }
-
-
-def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert outbox rows; a row whose key is already there is skipped, never doubled."""
-    if not rows:
-        return
-    table = Outbox.__table__  # type: ignore[attr-defined]
-    for start in range(0, len(rows), 500):
-        session.execute(insert_skipping_duplicates(session, table, "idem_key").values(list(rows[start : start + 500])))
-
-
-def enqueue(
-    session: Session,
-    key: str,
-    contact: Contact,
-    message: OutMessage,
-    now: datetime,
-    *,
-    not_before: datetime | None = None,
-    broadcast_id: int | None = None,
-) -> Outbox | None:
-    """Queue one message for `contact` on their channel; None when they have no reachable channel."""
-    channel = choose_channel(contact)
-    if channel is None:
-        return None
-    row = outbox_row(key, contact, message, now, channel=channel, not_before=not_before, broadcast_id=broadcast_id)
-    insert_rows(session, [row])
-    return session.exec(select(Outbox).where(Outbox.idem_key == row["idem_key"])).one()
-
-
-def status_counts(session: Session) -> dict[str, int]:
-    """How many rows are in each status."""
-    rows = session.exec(select(Outbox.status, func.count()).group_by(col(Outbox.status))).all()
-    return {status: int(count) for status, count in rows}
-
-
-def latest_dead(session: Session, limit: int = 10) -> list[Outbox]:
-    """The most recent rows that gave up, with their reasons."""
-    stmt = select(Outbox).where(Outbox.status == OutboxStatus.DEAD.value).order_by(col(Outbox.id).desc()).limit(limit)
-    return list(session.exec(stmt).all())
 
 
 Observer = Callable[[Outbox], Awaitable[None]]
@@ -164,23 +64,6 @@ class DispatchStats:
         self.dead += other.dead
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A row this dispatcher holds: `until` is its lease and also its fencing token.
-
-    Every write that settles the row is conditioned on `status = 'sending' AND claimed_until = until`,
-    so a dispatcher whose lease expired (and whose row another dispatcher took over) never
-    overwrites the newer owner's outcome.
-    """
-
-    row_id: int
-    until: datetime
-
-
-class _LostLease(Exception):
-    """The row was taken over by another dispatcher after our lease expired."""
-
-
 @dataclass
 class _Job:
     """One claimed row on its way: what was loaded for it and whether its outcome was handed to the writer."""
@@ -200,105 +83,6 @@ class _Outcome:
     counter: Literal["sent", "retried", "failed", "dead"]
     auth_failed: str | None = None
     """Set when the channel's credentials were rejected (the alert goes out once the row is written)."""
-
-
-class _OutcomeWriter:
-    """Writes the outcomes of many rows in one transaction each, every `max_rows` outcomes or `interval` seconds.
-
-    Each outcome is the same guarded UPDATE as before (`status = 'sending' AND claimed_until = token`),
-    so batching changes nothing about leases: a row only counts as settled once its transaction has
-    committed, and `submit` resolves only then (the caller keeps the row "in flight" until that point,
-    so after a `kill -9` only rows still in flight may go out again). `flush_if_idle` writes at once
-    when no delivery can add to the batch any more, so tests and trickles never wait for the timer.
-    """
-
-    def __init__(self, dispatcher: Dispatcher, *, max_rows: int, interval: float) -> None:
-        self._dispatcher = dispatcher
-        self.max_rows = max_rows
-        self.interval = interval
-        self._pending: list[tuple[Claim, dict[str, Any], asyncio.Future[bool]]] = []
-        self._timer: asyncio.TimerHandle | None = None
-
-    def submit(self, claim: Claim, values: dict[str, Any]) -> asyncio.Future[bool]:
-        """Queue one row's outcome; the future says (after commit) whether we still held the row."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        future.add_done_callback(_consume)
-        self._pending.append((claim, values, future))
-        if len(self._pending) >= self.max_rows:
-            self.flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self.interval, self.flush)
-        return future
-
-    def flush_if_idle(self, busy: int) -> None:
-        """Write now if nothing else is about to be added (`busy` deliveries have not submitted yet)."""
-        if self._pending and busy <= 0:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write every queued outcome in one transaction and resolve their futures."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        try:
-            held = self._write([(claim, values) for claim, values, _ in batch])
-        except Exception as exc:
-            log.exception("writing %d outbox outcomes failed; the rows stay claimed until their lease ends", len(batch))
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, _, future), ok in zip(batch, held, strict=True):
-            if not future.done():
-                future.set_result(ok)
-
-    def _write(self, outcomes: list[tuple[Claim, dict[str, Any]]]) -> list[bool]:
-        """Apply `outcomes` in one transaction; return, per row, whether we still held it.
-
-        Outcomes with the same columns go in one executemany; when every row matched (the usual
-        case) that is all. If some did not (a lease was lost), the transaction is rolled back and
-        redone row by row, to know which rows were ours.
-        """
-        engine = self._dispatcher.db.engine
-        if engine.dialect.supports_sane_multi_rowcount and len(outcomes) > 1:
-            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for claim, values in outcomes:
-                params = {f"v_{k}": v for k, v in values.items()}
-                params["c_id"], params["c_until"] = claim.row_id, claim.until
-                groups.setdefault(tuple(sorted(values)), []).append(params)
-            try:
-                with engine.begin() as connection:
-                    for columns, rows in groups.items():
-                        result = connection.execute(_guarded_update(columns), rows)
-                        if result.rowcount != len(rows):
-                            raise _LostLease("batch")
-                return [True] * len(outcomes)
-            except _LostLease:
-                pass  # rolled back: find out row by row
-        with engine.begin() as connection:
-            return [self._dispatcher._update(connection, claim, values) for claim, values in outcomes]
-
-
-@functools.lru_cache(maxsize=64)
-def _guarded_update(columns: tuple[str, ...]) -> Any:
-    """UPDATE outbox SET <columns> WHERE id = :c_id AND status = 'sending' AND claimed_until = :c_until."""
-    return (
-        update(Outbox)
-        .where(col(Outbox.id) == bindparam("c_id"))
-        .where(col(Outbox.status) == OutboxStatus.SENDING.value)
-        .where(col(Outbox.claimed_until) == bindparam("c_until"))
-        .values({name: bindparam(f"v_{name}") for name in columns})
-    )
-
-
-def _consume(future: asyncio.Future[bool]) -> None:
-    """Mark a writer future's exception as seen (its waiter may have been cancelled)."""
-    if not future.cancelled():
-        future.exception()
 
 
 @dataclass
@@ -327,7 +111,7 @@ class Dispatcher:
     """Outcomes written in one transaction at most."""
     write_interval: float = 0.05
     """Seconds an outcome may wait for others to share its transaction (never longer: it is then written)."""
-    _writer: _OutcomeWriter = field(init=False, repr=False)
+    _writer: OutcomeWriter = field(init=False, repr=False)
     _busy: int = field(default=0, init=False, repr=False)
     """Deliveries under way that have not handed their outcome to the writer yet."""
     _marked: set[tuple[int, Channel]] = field(default_factory=set, init=False, repr=False)
@@ -339,7 +123,7 @@ class Dispatcher:
             raise ValueError("max_attempts, batch, concurrency and write_batch must be at least 1")
         if self.lease <= timedelta(0):
             raise ValueError("lease must be positive")
-        self._writer = _OutcomeWriter(self, max_rows=self.write_batch, interval=max(self.write_interval, 0.0))
+        self._writer = OutcomeWriter(self.db.engine, max_rows=self.write_batch, interval=max(self.write_interval, 0.0))
 
     # -- claiming -----------------------------------------------------------------------------
 
@@ -435,13 +219,10 @@ class Dispatcher:
         channel = Channel(row.channel)
         address = contact.address(channel)
         template = None
-        if channel is Channel.WHATSAPP and row.template_name:
-            window_open = (
-                contact.wa_last_inbound_at is not None and self.clock.now() - contact.wa_last_inbound_at < WINDOW
-            )
-            if row.use_template or not window_open:
-                template = Template(row.template_name, tuple(json.loads(row.template_params or "[]")))
-        buttons = tuple(Button(label, payload) for label, payload in json.loads(row.buttons or "[]"))
+        wants_template = channel is Channel.WHATSAPP and bool(row.template_name)
+        if wants_template and (row.use_template or not window_open(contact, self.clock.now())):
+            template = Template(row.template_name or "", tuple(json.loads(row.template_params or "[]")))
+        buttons = decode_buttons(row.buttons)
         return Outbound(
             outbox_id=row.id,
             channel=channel,
@@ -557,7 +338,7 @@ class Dispatcher:
             await self._deliver(job, stats, gate)
         except asyncio.CancelledError:
             raise
-        except _LostLease:
+        except LostLease:
             log.info("outbox row %s was taken over by another dispatcher", job.claim.row_id)
         except Exception:
             log.exception("delivering outbox row %s failed", job.claim.row_id)
@@ -572,7 +353,7 @@ class Dispatcher:
         if job.row is None:
             loaded_jobs = self._load_many([job.claim])
             if not loaded_jobs:
-                raise _LostLease(job.claim.row_id)
+                raise LostLease(job.claim.row_id)
             loaded = loaded_jobs[0]
             job.row, job.contact, job.outbound = loaded.row, loaded.contact, loaded.outbound
         row, contact, outbound = job.row, job.contact, job.outbound
@@ -593,8 +374,7 @@ class Dispatcher:
             return
         limiter = self.limiters.get(channel)
         async with gate:
-            flagged = contact.unreachable_telegram if channel is Channel.TELEGRAM else contact.unreachable_whatsapp
-            if flagged or (contact.id or 0, channel) in self._marked:
+            if contact.marked_unreachable(channel.value) or (contact.id or 0, channel) in self._marked:
                 self._unreachable(job.claim, contact, channel, "sudah ditandai tidak terjangkau", stats)
                 return
             permit = None
@@ -725,6 +505,7 @@ class Dispatcher:
                     "status": OutboxStatus.FAILED.value,
                     "claimed_until": None,
                     "last_error": f"tidak terjangkau ({channel.value}): {error}"[:500],
+                    "failure": Failure.UNREACHABLE.value,
                 }
             settled = self._update(uow.session, claim, values)
             uow.commit()
@@ -735,14 +516,14 @@ class Dispatcher:
         log.info("contact %s unreachable on %s", contact.id, channel.value)
 
     def _renew(self, claim: Claim) -> Claim:
-        """Extend the lease before sending if less than half of it is left; raise _LostLease if it was taken."""
+        """Extend the lease before sending if less than half of it is left; raise LostLease if it was taken."""
         now = self.clock.now()
         if claim.until - now > self.lease / 2:
             return claim
         fresh = Claim(claim.row_id, now + self.lease)
         with self.db.uow() as uow:
             if not self._update(uow.session, claim, {"claimed_until": fresh.until}):
-                raise _LostLease(claim.row_id)
+                raise LostLease(claim.row_id)
             uow.commit()
         return fresh
 
@@ -813,17 +594,7 @@ class Dispatcher:
     @staticmethod
     def _update(session: Session | Connection, claim: Claim, values: dict[str, Any]) -> bool:
         """Write `values` to the claimed row only if we still hold it; False when another dispatcher does."""
-        result = session.execute(
-            update(Outbox)
-            .where(col(Outbox.id) == claim.row_id)
-            .where(col(Outbox.status) == OutboxStatus.SENDING.value)
-            .where(col(Outbox.claimed_until) == claim.until)
-            .values(**values)
-        )
-        held = bool(getattr(result, "rowcount", 0))
-        if not held:
-            log.warning("outbox row %s: lease lost, outcome not recorded (%s)", claim.row_id, values.get("status"))
-        return held
+        return write_held(session, claim, values)
 
     async def _notify(self, row: Outbox, written: dict[str, Any] | None) -> None:
         """Tell the observers about `row` once its outcome is committed (`written`: the values we wrote)."""
@@ -848,24 +619,3 @@ class Dispatcher:
 def _is_group(outbound: Outbound) -> bool:
     """Telegram group and channel chats have negative ids; they get the per-group limit."""
     return outbound.channel is Channel.TELEGRAM and outbound.address.startswith("-")
-
-
-def record_status(session: Session, provider_id: str, status: str, at: datetime, error: str = "") -> Outbox | None:
-    """Apply a provider's delivery event (sent, delivered, read, failed) to the row it belongs to."""
-    row = session.exec(select(Outbox).where(Outbox.provider_id == provider_id)).first()
-    if row is None:
-        return None
-    order = [OutboxStatus.SENT.value, OutboxStatus.DELIVERED.value, OutboxStatus.READ.value]
-    if status == "failed":
-        row.status = OutboxStatus.FAILED.value
-        row.last_error = error[:500] or "gagal terkirim (laporan penyedia)"
-    elif status in order:
-        if status == "delivered":
-            row.delivered_at = row.delivered_at or at
-        if status == "read":
-            row.read_at = row.read_at or at
-            row.delivered_at = row.delivered_at or at
-        if row.status not in order or order.index(status) > order.index(row.status):
-            row.status = status
-    session.add(row)
-    return row

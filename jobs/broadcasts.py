@@ -1,0 +1,69 @@
+"""Closing a broadcast: when every row is settled, mark it finished once and send its author the tally.
+
+Called by the dispatcher's observers (`bot.runner`, the Telegram progress editor) after each broadcast row;
+`remember_progress_message` stores where the author's confirmation was shown so it can be edited in place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from models.broadcasts import Tally, open_rows, tally
+from models.messages import Channel
+from models.outbound import Template
+from models.outbox import OutMessage, enqueue
+from models.pemda import PemdaConfig
+from models.tables import Broadcast, BroadcastStatus, Contact
+
+
+def remember_progress_message(
+    session: Session, broadcast_id: int, channel: Channel, address: str, message_id: str
+) -> bool:
+    """Store where the confirmation of `broadcast_id` was shown, if its author received it there."""
+    broadcast = session.get(Broadcast, broadcast_id)
+    if broadcast is None or broadcast.channel != channel.value or broadcast.progress_message_id is not None:
+        return False
+    author = session.get(Contact, broadcast.created_by_id)
+    if author is None or author.address(channel) != address:
+        return False
+    broadcast.progress_chat, broadcast.progress_message_id = address, message_id
+    session.add(broadcast)
+    return True
+
+
+def finish_if_done(session: Session, pemda: PemdaConfig, broadcast_id: int, now: datetime) -> Tally | None:
+    """When every row is finished: mark the broadcast finished once and queue the tally to its author."""
+    if open_rows(session, broadcast_id):
+        return None
+    claimed = session.execute(
+        update(Broadcast)
+        .where(col(Broadcast.id) == broadcast_id, col(Broadcast.status) == BroadcastStatus.SENDING.value)
+        .values(status=BroadcastStatus.FINISHED.value, finished_at=now)
+    )
+    if int(getattr(claimed, "rowcount", 0) or 0) != 1:
+        return None
+    result = tally(session, broadcast_id)
+    broadcast = session.get(Broadcast, broadcast_id)
+    author = session.get(Contact, broadcast.created_by_id) if broadcast is not None else None
+    if author is not None:
+        lines = [
+            f"Siaran #{broadcast_id} selesai.",
+            f"Terkirim: {result.sent}",
+            f"Gagal: {result.failed}",
+            f"Tidak terjangkau: {result.unreachable}",
+        ]
+        if result.unreachable:
+            lines.append("Lihat siapa saja dengan /takterjangkau.")
+        text = "\n".join(lines)
+        template = Template(pemda.whatsapp_templates.broadcast, (" ".join(text.split()),))
+        enqueue(
+            session,
+            f"broadcast|{broadcast_id}|hasil",
+            author,
+            OutMessage(text=text, kind="broadcast_tally", template=template),
+            now,
+        )
+    return result
