@@ -12,14 +12,14 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.settings import SAMPLE_ROSTER, Settings, describe_errors
 from models.app import UserError
 from models.db import Database
 from models.pemda import PemdaFileError
 from models.roster import RosterError, import_roster
-from models.tables import Contact, Role, Unit
+from models.tables import Role, Unit
 
 log = logging.getLogger("sigap")
 
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("alembic", "httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
-        return _dispatch(args, settings)
+        return _run_command(args, settings)
     except PemdaFileError as exc:
         print(f"Berkas Pemda bermasalah:\n{exc}", file=sys.stderr)
         return 2
@@ -122,7 +122,7 @@ def database_problem(exc: DBAPIError | ArgumentError, url: str) -> str:
     )
 
 
-def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         Database(settings.database_url).upgrade()
         print("Skema basis data sudah versi terbaru.")
@@ -144,7 +144,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return letters_cli.run(args, settings)
     if args.command == "console":
-        return asyncio.run(_console(settings, args.as_contact))
+        from bot.console import open_console
+
+        return asyncio.run(open_console(settings, args.as_contact))
     if args.command == "run":
         from bot.runner import run
 
@@ -193,30 +195,4 @@ def _invite(settings: Settings, unit_text: str, role: Role) -> int:
     print(f"Berlaku sekali sampai {waktu(invite.expires_at, deps.calendar.zone)}. Kirim ke bot: /start {invite.code}")
     for link in invite_links(invite.code, deps.telegram_username, deps.whatsapp_number):
         print(link)
-    return 0
-
-
-def default_console_contact(db: Database) -> Contact | None:
-    """The first active admin, for the console when nobody is named."""
-    with db.uow() as uow:
-        return uow.session.exec(
-            select(Contact)
-            .where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True))
-            .order_by(col(Contact.id))
-        ).first()
-
-
-async def _console(settings: Settings, who: str) -> int:
-    from bot.console import run_console
-    from bot.wiring import build_deps
-    from handlers.registration import find_contact
-
-    deps = build_deps(settings)
-    with deps.db.uow() as uow:
-        contact = find_contact(uow.session, who) if who else None
-    contact = contact or default_console_contact(deps.db)
-    if contact is None:
-        print("Belum ada kontak. Jalankan: sigap import roster", file=sys.stderr)
-        return 1
-    await run_console(deps, contact)
     return 0

@@ -9,10 +9,14 @@ import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from sqlmodel import col, select
+
+from bot.settings import Settings
 from handlers.core import handle
 from models.app import Deps
+from models.db import Database
 from models.messages import Button, Channel, Incoming, Reply
-from models.tables import Contact
+from models.tables import Contact, Role
 
 Ask = Callable[[str], Awaitable[str | None]]
 Say = Callable[[str], None]
@@ -102,3 +106,29 @@ async def run_console(
             say(render(reply, files_dir))
             if reply.buttons:
                 choices = reply.buttons
+
+
+def default_console_contact(db: Database) -> Contact | None:
+    """The first active admin, for the console when nobody is named."""
+    with db.uow() as uow:
+        return uow.session.exec(
+            select(Contact)
+            .where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True))
+            .order_by(col(Contact.id))
+        ).first()
+
+
+async def open_console(settings: Settings, who: str) -> int:
+    """`sigap console --as WHO` (and `sigap run` with no channel): chat in the terminal as a contact."""
+    from bot.wiring import build_deps
+    from handlers.registration import find_contact
+
+    deps = build_deps(settings)
+    with deps.db.uow() as uow:
+        contact = find_contact(uow.session, who) if who else None
+    contact = contact or default_console_contact(deps.db)
+    if contact is None:
+        print("Belum ada kontak. Jalankan: sigap import roster", file=sys.stderr)
+        return 1
+    await run_console(deps, contact)
+    return 0

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "outbox":
         print(report(Database(settings.database_url), dead=args.dead))
         return 0
-    from bot.dispatch import dispatch
+    from bot.senders import dispatch
 
     return asyncio.run(dispatch(settings, once=args.once))
 

@@ -11,8 +11,8 @@ import logging
 import signal
 
 from bot.channels import ChannelRuntime
-from bot.dispatch import prepare
 from bot.http import HttpServer, build_app
+from bot.senders import prepare
 from bot.settings import Settings
 from bot.wiring import build_deps
 from jobs.alerts import auth_alert
@@ -69,10 +69,10 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     """Run the bot until SIGINT/SIGTERM (or until `stop` is set)."""
     check_channels(settings)
     if not settings.telegram_enabled and not settings.whatsapp_enabled:
-        from bot.cli import _console
+        from bot.console import open_console
 
         log.debug("no channel configured: opening the console chat")
-        return await _console(settings, console_as)
+        return await open_console(settings, console_as)
     deps = build_deps(settings)
     channels = await build_channels(settings, deps)
     dispatcher = Dispatcher(

@@ -49,7 +49,7 @@ async def run_receipt_check(deps: Deps) -> int:
 
 def prune_inbox(deps: Deps) -> int:
     """Daily housekeeping: drop handled webhook bodies and old processed-message ids."""
-    from jobs.inbox import prune
+    from handlers.inbox import prune
 
     with deps.db.uow() as uow:
         removed = prune(uow.session, deps.clock.now())

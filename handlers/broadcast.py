@@ -3,7 +3,7 @@
 The handler writes a draft `Broadcast` and answers with a preview; "Kirim" queues one outbox row per
 recipient (the dispatcher and the platform limits do the rest). The confirmation reply carries the
 broadcast's id, so a channel adapter can remember where it was shown and edit it as rows go out
-(`jobs.broadcasts`); `models.broadcasts` counts the rows.
+(`jobs.broadcasts`); `models.tally` counts the rows.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from sqlmodel import Session, col, select
 
 from handlers.base import Ctx, find_program, find_unit
 from models.app import UserError
-from models.broadcasts import Tally, progress_text
 from models.messages import Button, Reply
 from models.outbound import Template
 from models.outbox import OutMessage, choose_channel, insert_rows, outbox_row
 from models.pemda import PemdaConfig
 from models.standing import load_standings
 from models.tables import MAX_ID, UNIT_KINDS, UNIT_ROLES, Broadcast, BroadcastStatus, Contact, Outbox, Unit
+from models.tally import Tally, progress_text
 
 MAX_TEXT = 1000
 """Longest broadcast text: WhatsApp template parameters stay well inside their limit."""

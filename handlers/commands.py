@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import broadcast, calendar, contacts, letters, pause, registration, report, status
+from handlers import broadcast, contacts, libur, pause, registration, report, status, teguran
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
 from models.messages import Reply
 from models.tables import ROLE_LABELS, Role
@@ -62,7 +62,7 @@ COMMANDS: list[Command] = [
     ),
     Command(
         "libur",
-        calendar.libur,
+        libur.libur,
         "hari libur; tambah atau hapus cuti bersama",
         "/libur [tambah <tanggal> <alasan> | hapus <tanggal>]",
         frozenset({Role.ADMIN}),
@@ -77,14 +77,14 @@ COMMANDS: list[Command] = [
     Command("batal", batal, "membatalkan isian yang sedang berjalan", "/batal", ALL_ROLES),
     Command(
         "teguran",
-        letters.teguran,
+        teguran.teguran,
         "register surat teguran: daftar, kirim ulang PDF, setujui, batalkan",
         "/teguran [nomor | setujui <id> | batal <id>]",
         frozenset({Role.ADMIN, Role.PIMPINAN}),
     ),
     Command(
         "terima",
-        letters.terima,
+        teguran.terima,
         "tanda terima surat teguran",
         "/terima <id>",
         frozenset({Role.KEPALA, Role.OPERATOR, Role.CAMAT}),

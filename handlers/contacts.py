@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlmodel import col, or_, select
 
 from handlers.base import Ctx
-from models.messages import Reply
+from models.messages import Channel, Reply
+from models.outbox import reachable_channels
 from models.tables import ROLE_LABELS, Contact, Unit
 
 LIST_LIMIT = 100
+_LABELS = {Channel.TELEGRAM: "Telegram", Channel.WHATSAPP: "WhatsApp"}
 _ROLE_NAMES = {role.value: label for role, label in ROLE_LABELS.items()}
 
 
@@ -18,11 +20,7 @@ def _channels(contact: Contact) -> str:
         blocked.append("Telegram")
     if contact.unreachable_whatsapp:
         blocked.append("WhatsApp")
-    still = []
-    if contact.telegram_user_id and not contact.unreachable_telegram:
-        still.append("Telegram")
-    if contact.wa_number and not contact.unreachable_whatsapp:
-        still.append("WhatsApp")
+    still = [_LABELS[channel] for channel in sorted(reachable_channels(contact))]
     text = " dan ".join(blocked)
     return f"{text} (masih bisa lewat {' dan '.join(still)})" if still else text
 

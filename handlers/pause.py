@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from handlers.base import Ctx, find_program, find_unit
-from handlers.calendar import DATE_FORMS, split_date
+from handlers.libur import DATE_FORMS, split_date
 from handlers.report import reporting_period
 from models.app import UserError
 from models.fmt import periode, tanggal

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from jobs import templates
 from models.app import Deps
 from models.messages import Channel
-from models.outbox import OutMessage, insert_rows, outbox_row
+from models.outbox import OutMessage, choose_channel, insert_rows, outbox_row
 from models.tables import Contact, Role
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,6 @@ def alert_text(channel: Channel) -> str:
     )
 
 
-def _other_channel(contact: Contact, failed: Channel) -> Channel | None:
-    if failed is not Channel.TELEGRAM and contact.telegram_user_id and not contact.unreachable_telegram:
-        return Channel.TELEGRAM
-    if failed is not Channel.WHATSAPP and contact.wa_number and not contact.unreachable_whatsapp:
-        return Channel.WHATSAPP
-    return None
-
-
 def queue_auth_alert(deps: Deps, channel: Channel) -> int:
     """Queue the alert to every active admin on a channel other than `channel`, once a day; returns how many."""
     now = deps.clock.now()
@@ -54,7 +46,7 @@ def queue_auth_alert(deps: Deps, channel: Channel) -> int:
             select(Contact).where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True))
         ).all()
         for admin in admins:
-            other = _other_channel(admin, channel)
+            other = choose_channel(admin, excluding=channel)
             if other is None:
                 continue
             template = templates.broadcast(deps.pemda, text)

@@ -11,12 +11,12 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from models.broadcasts import Tally, open_rows, tally
 from models.messages import Channel
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
 from models.tables import Broadcast, BroadcastStatus, Contact
+from models.tally import Tally, open_rows, tally
 
 
 def remember_progress_message(

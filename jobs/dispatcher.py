@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, or_, update
 from sqlmodel import Session, col, select
 
-from jobs.outcomes import Claim, LostLease, OutcomeWriter, write_held
+from jobs.outcomes import Claim, DispatchStats, LostLease, OutcomeWriter, write_held
 from jobs.ratelimit import RateLimiter
 from models.clock import Clock
 from models.db import Database
@@ -43,25 +43,6 @@ log = logging.getLogger(__name__)
 
 
 Observer = Callable[[Outbox], Awaitable[None]]
-
-
-@dataclass
-class DispatchStats:
-    """What one dispatch round did."""
-
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    dead: int = 0
-
-    def add(self, other: DispatchStats) -> None:
-        """Add `other`'s counts to these."""
-        self.claimed += other.claimed
-        self.sent += other.sent
-        self.retried += other.retried
-        self.failed += other.failed
-        self.dead += other.dead
 
 
 @dataclass

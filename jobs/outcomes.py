@@ -17,6 +17,25 @@ from models.tables import Outbox, OutboxStatus
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class DispatchStats:
+    """What one dispatch round did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dead: int = 0
+
+    def add(self, other: DispatchStats) -> None:
+        """Add `other`'s counts to these."""
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.dead += other.dead
+
+
 @dataclass(frozen=True)
 class Claim:
     """A row this dispatcher holds: `until` is its lease and also its fencing token.

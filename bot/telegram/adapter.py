@@ -18,8 +18,8 @@ from telegram.ext import CallbackContext
 
 from bot.telegram.menu import CommandMenus
 from bot.telegram.sender import TelegramSender
+from handlers import inbox
 from handlers.core import handle
-from jobs import inbox
 from jobs.broadcasts import remember_progress_message
 from jobs.ratelimit import RateLimiter
 from models.app import Deps

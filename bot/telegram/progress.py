@@ -17,9 +17,9 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from jobs.broadcasts import finish_if_done
 from jobs.ratelimit import RateLimiter
 from models.app import Deps
-from models.broadcasts import Tally, progress_text, tally
 from models.messages import Channel
 from models.tables import Broadcast, BroadcastStatus, Outbox
+from models.tally import Tally, progress_text, tally
 
 log = logging.getLogger(__name__)
 

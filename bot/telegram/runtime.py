@@ -35,7 +35,7 @@ from bot.telegram.logging import install_redaction, uninstall_redaction
 from bot.telegram.menu import CommandMenus
 from bot.telegram.progress import BroadcastProgress
 from bot.telegram.sender import TelegramSender
-from jobs import inbox
+from handlers import inbox
 from models.app import Deps, UserError
 from models.messages import Channel
 

@@ -40,8 +40,8 @@ from bot.whatsapp.webhook import (
     verify_signature,
     verify_subscription,
 )
+from handlers import inbox
 from handlers.core import handle
-from jobs import inbox
 from jobs.alerts import AuthAlert, auth_alert
 from jobs.ratelimit import RateLimiter, RateRules
 from models.app import Deps

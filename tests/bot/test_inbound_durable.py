@@ -18,8 +18,8 @@ from bot.settings import Settings
 from bot.telegram.adapter import TelegramAdapter
 from bot.telegram.runtime import SECRET_HEADER, telegram_runtime
 from bot.whatsapp.runtime import WhatsAppChannel, build_whatsapp
+from handlers import inbox
 from handlers.base import NOT_REGISTERED
-from jobs import inbox
 from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Incoming, Reply

@@ -8,9 +8,9 @@ from sqlmodel import col, func, select
 
 from jobs.broadcasts import finish_if_done, remember_progress_message
 from models.app import Deps
-from models.broadcasts import tally
 from models.messages import Channel
 from models.tables import Broadcast, Contact, Outbox, OutboxStatus, Unit
+from models.tally import tally
 from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, Person, console_person, contact_named
 
 UNIT_ROLES = ("kepala", "operator", "camat")

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from handlers.calendar import parse_tanggal
+from handlers.libur import parse_tanggal
 from models.app import Deps, UserError
 from models.clock import FakeClock
 from models.tables import AuditLog, DayOff, Pause

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from jobs.dispatcher import Dispatcher, DispatchStats
+from jobs.dispatcher import Dispatcher
+from jobs.outcomes import DispatchStats
 from jobs.ratelimit import RateLimiter, RateRules
 from models.clock import FakeClock
 from models.db import Database

@@ -13,7 +13,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from bot.limits import limiter_for
 from bot.settings import Settings
-from jobs.dispatcher import Dispatcher, DispatchStats
+from jobs.dispatcher import Dispatcher
+from jobs.outcomes import DispatchStats
 from models.clock import Clock, SystemClock
 from models.db import Database
 from models.messages import Channel

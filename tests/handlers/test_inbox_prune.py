@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from jobs.inbox import mark_done, prune, store
+from handlers.inbox import mark_done, prune, store
 from models.app import Deps
 from models.tables import InboundMessage, InboundSeen
 
