@@ -113,11 +113,6 @@ class PlannedNotice:
         """The stage kind, or 'checkin'/'followup'."""
         return self.stage.kind if self.stage is not None else self.kind
 
-    @property
-    def ledger_key(self) -> tuple[str, int, str, str, int]:
-        """(program, unit, period, stage, contact): what the ledger keeps unique."""
-        return (self.program.key, self.unit.id, self.period, self.stage_key, self.contact.id)
-
 
 def stage_key_of(kind: str, stage: Stage | None, week: str) -> str:
     """The ledger's stage name: 'H-7:pengingat' for a ladder stage, 'checkin:2026-W48' for a check-in."""

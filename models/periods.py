@@ -5,8 +5,6 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-PERIOD_KINDS = ("year", "quarter", "month")
-
 
 def period_key(kind: str, day: date) -> str:
     """The key of the period of `kind` that contains `day`."""

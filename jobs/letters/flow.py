@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -428,5 +428,3 @@ STATUS_WORDS = {
     LetterStatus.CANCELLED.value: "dibatalkan",
 }
 
-RECEIPT_CHECK_EVERY = timedelta(minutes=30)
-"""How often the scheduler should call `run_receipt_escalation` (it is cheap and idempotent)."""
