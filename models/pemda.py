@@ -82,6 +82,10 @@ class LettersConfig(_Strict):
     new_deadline_working_days: int = Field(default=7, ge=1, le=60)
     tembusan_teguran1: list[str] = ["Sekretaris Daerah", "Inspektur"]
     tembusan_teguran2: list[str] = ["Bupati (sebagai laporan)", "Sekretaris Daerah", "Inspektur"]
+    per: Literal["unit", "program"] = "unit"
+    """'unit': one letter per unit and stage listing every program it is behind on; 'program': one per program."""
+    dasar: list[str] = []
+    """The legal basis printed under 'Dasar' in every letter (each program may add its own)."""
 
 
 class Stage(_Strict):
@@ -135,6 +139,8 @@ class ProgramConfig(_Strict):
     ladder: list[Stage] | None = None
     checklist: list[ChecklistEntry] = []
     checkin: bool = False
+    dasar: list[str] = []
+    """The legal basis of this program, printed under 'Dasar' in its warning letters."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramConfig:

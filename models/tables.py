@@ -421,18 +421,31 @@ class LetterSequence(SQLModel, table=True):
     last: int = 0
 
 
+class LetterDelivery(StrEnum):
+    """How a letter reached its unit."""
+
+    NONE = ""
+    CHAT = "chat"
+    """Sent through the outbox to the unit's kepala/operator/camat."""
+    HAND = "tangan"
+    """Handed over on paper; an approver recorded it with /teguran diantar."""
+
+
 class Letter(SQLModel, table=True):
-    """A numbered warning letter (surat teguran) in the register."""
+    """A warning letter (surat teguran) in the register: a numbered letter, or a draft that gets its number on approval.
+
+    One letter may cover several programs of one unit (`LetterItem`); `program_key` and `period` name the first.
+    """
 
     __table_args__ = (
         UniqueConstraint("year", "seq"),
-        UniqueConstraint("unit_id", "program_key", "period", "stage"),
+        Index("ix_letter_unit_stage", "unit_id", "stage"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    year: int
-    seq: int
-    number: str = Field(unique=True, max_length=100)
+    year: int | None = None
+    seq: int | None = None
+    number: str | None = Field(default=None, unique=True, max_length=100)
     unit_id: int = Field(foreign_key="unit.id", index=True)
     program_key: str = Field(max_length=32)
     period: str = Field(max_length=10)
@@ -443,12 +456,46 @@ class Letter(SQLModel, table=True):
     sha256: str = Field(default="", max_length=64)
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    letter_date: date | None = None
+    """The date printed on the letter: the day it was approved and numbered."""
+    new_deadline: date | None = None
+    """The deadline the letter sets (letter date + `letters.new_deadline_working_days` working days)."""
     approved_by_id: int | None = Field(default=None, foreign_key="contact.id")
     approved_at: datetime | None = Field(default=None, sa_column=utc_column())
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+    delivery: str = Field(
+        default=LetterDelivery.NONE.value, sa_column=Column(String(8), nullable=False, server_default="")
+    )
     received_by_id: int | None = Field(default=None, foreign_key="contact.id")
     received_at: datetime | None = Field(default=None, sa_column=utc_column())
     receipt_escalated_at: datetime | None = Field(default=None, sa_column=utc_column())
+    cancel_reason: str = Field(default="", sa_column=Column(String(300), nullable=False, server_default=""))
+    restarted_at: datetime | None = Field(default=None, sa_column=utc_column())
+    """Set when an admin restarted the ladder after this (cancelled) letter: the stage may be drafted again."""
+    restarted_by_id: int | None = Field(default=None, foreign_key="contact.id")
+
+    @property
+    def label_number(self) -> str:
+        """The agenda number, or 'rancangan #12' while the letter is a draft without one."""
+        return self.number or f"rancangan #{self.id}"
+
+
+class LetterItem(SQLModel, table=True):
+    """One program (and period) a letter is about: a unit behind on three programs gets one letter with three items."""
+
+    __tablename__ = "letter_item"
+    __table_args__ = (
+        UniqueConstraint("letter_id", "program_key", "period"),
+        Index("ix_letter_item_unit", "unit_id", "program_key", "period", "stage"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    program_key: str = Field(max_length=32)
+    period: str = Field(max_length=10)
+    stage: str = Field(max_length=16)
+    summary: str = Field(default="", max_length=500)
 
 
 class LetterEvent(SQLModel, table=True):
