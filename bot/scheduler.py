@@ -9,7 +9,7 @@ import logging
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs.letters.flow import run_receipt_escalation
+from jobs.letters.receipts import run_receipt_escalation
 from jobs.sweep import sweep
 from models.app import Deps
 from models.ladder import LetterHook, SweepResult

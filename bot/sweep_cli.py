@@ -12,7 +12,7 @@ from jobs.sweep import sweep
 from models.app import UserError
 from models.calendar import WorkingCalendar
 from models.fmt import waktu
-from models.ladder import LetterHook, PlannedNotice, SweepResult
+from models.ladder import LetterHook, PlannedNotice, SweepResult, stage_label
 
 UNREACHABLE = "tidak terjangkau"
 
@@ -72,6 +72,7 @@ def render(result: SweepResult, calendar: WorkingCalendar) -> list[str]:
         return lines
     if not result.planned:
         lines.append("Tidak ada tahap yang jatuh tempo untuk unit yang belum memenuhi.")
+        lines.extend(_waiting(result))
         return lines
     rows = [_row(p) for p in sorted(result.planned, key=_order)]
     headers = ("Unit", "Program", "Tahap", "Penerima", "Kanal")
@@ -80,6 +81,17 @@ def render(result: SweepResult, calendar: WorkingCalendar) -> list[str]:
     lines.append("  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip())
     lines.extend("  ".join(c[: widths[i]].ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows)
     lines.extend(_summary(result))
+    lines.extend(_waiting(result))
+    return lines
+
+
+def _waiting(result: SweepResult) -> list[str]:
+    """Letter stages due but held back, each with its reason ('menunggu tenggat Teguran I, 30 Desember')."""
+    if not result.waiting:
+        return []
+    lines = ["", f"Tahap surat yang ditahan ({len(result.waiting)}):"]
+    for item in sorted(result.waiting, key=lambda w: (w.unit.code, w.program_key)):
+        lines.append(f"  {item.unit.code}  {item.program_key}  {stage_label(item.stage)}: {item.reason}")
     return lines
 
 

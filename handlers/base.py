@@ -100,6 +100,8 @@ class Ctx:
 
 
 Handler = Callable[[Ctx], Awaitable[list[Reply]]]
+HelpFor = Callable[[Role, PemdaConfig], tuple[str, str]]
+"""(usage, summary) of a command for a role under a Pemda file."""
 
 NOT_REGISTERED = (
     "Mohon maaf, akun Bapak/Ibu belum terdaftar di Sigap.\n"
@@ -121,10 +123,18 @@ class Command:
     roles: frozenset[Role] = ALL_ROLES
     aliases: tuple[str, ...] = ()
     public: bool = False
+    help_for: HelpFor | None = None
+    """Set when what a role may do with the command depends on the Pemda file (e.g. who may approve letters)."""
 
     def allowed(self, role: Role | None) -> bool:
         """Whether a person with `role` may use this command."""
         return self.public or (role is not None and role in self.roles)
+
+    def describe(self, role: Role | None, pemda: PemdaConfig | None = None) -> tuple[str, str]:
+        """(usage, summary) as a person with `role` may use the command; `usage`/`summary` without a Pemda file."""
+        if self.help_for is None or role is None or pemda is None:
+            return self.usage, self.summary
+        return self.help_for(role, pemda)
 
 
 def find_unit(session: Session, text: str) -> Unit:

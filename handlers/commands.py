@@ -5,16 +5,39 @@ from __future__ import annotations
 from handlers import broadcast, contacts, libur, pause, registration, report, status, teguran
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
 from models.messages import Reply
+from models.pemda import PemdaConfig
 from models.tables import ROLE_LABELS, Role
+
+TEGURAN_FOR_APPROVERS = (
+    "/teguran [id | setujui <id>|semua | batal <id> [alasan] | diantar <id> | ulang <id>]",
+    "register surat teguran: daftar, kirim ulang PDF, setujui, batalkan, catat diantar langsung, mulai ulang tangga",
+)
+TEGURAN_FOR_READERS = ("/teguran [id]", "register surat teguran: daftar dan PDF")
+
+
+def may_approve_letters(role: Role, pemda: PemdaConfig) -> bool:
+    """Whether `role` may approve and cancel letters: admins always, pimpinan when the Pemda file lists them.
+
+    The same rule as `jobs.letters.flow.may_approve`, which decides for one contact.
+    """
+    return role is Role.ADMIN or (role is Role.PIMPINAN and "pimpinan" in pemda.letters.approvers)
+
+
+def teguran_help(role: Role, pemda: PemdaConfig) -> tuple[str, str]:
+    """/teguran as `role` may use it: the whole register for approvers, the list and the PDFs for the others."""
+    return TEGURAN_FOR_APPROVERS if may_approve_letters(role, pemda) else TEGURAN_FOR_READERS
 
 
 async def bantuan(ctx: Ctx) -> list[Reply]:
-    """/bantuan: the commands this person may use."""
+    """/bantuan: the commands this person may use, as far as they may use them."""
     if ctx.contact is None:
         return [Reply("Untuk mendaftar, kirim kode undangan dari admin: /start KODE")]
     role = ctx.role
     lines = [f"Perintah untuk {ROLE_LABELS[role]}:"]
-    lines.extend(f"{c.usage} — {c.summary}" for c in COMMANDS if c.allowed(role) and c.name != "start")
+    for command in COMMANDS:
+        if command.allowed(role) and command.name != "start":
+            usage, summary = command.describe(role, ctx.pemda)
+            lines.append(f"{usage} — {summary}")
     return [Reply("\n".join(lines))]
 
 
@@ -78,9 +101,10 @@ COMMANDS: list[Command] = [
     Command(
         "teguran",
         teguran.teguran,
-        "register surat teguran: daftar, kirim ulang PDF, setujui, batalkan",
-        "/teguran [nomor | setujui <id> | batal <id>]",
+        TEGURAN_FOR_APPROVERS[1],
+        TEGURAN_FOR_APPROVERS[0],
         frozenset({Role.ADMIN, Role.PIMPINAN}),
+        help_for=teguran_help,
     ),
     Command(
         "terima",
@@ -102,6 +126,6 @@ def lookup(name: str) -> Command | None:
     return None
 
 
-def menu_for(role: Role | None) -> list[tuple[str, str]]:
-    """(command, summary) pairs for a channel's command menu."""
-    return [(c.name, c.summary) for c in COMMANDS if c.allowed(role)]
+def menu_for(role: Role | None, pemda: PemdaConfig | None = None) -> list[tuple[str, str]]:
+    """(command, summary) pairs for a channel's command menu; with the Pemda file, summaries fit the role's rights."""
+    return [(c.name, c.describe(role, pemda)[1]) for c in COMMANDS if c.allowed(role)]

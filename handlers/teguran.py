@@ -5,17 +5,18 @@ from __future__ import annotations
 from sqlmodel import col, func, select
 
 from handlers.base import Ctx
-from jobs.letters import flow
+from jobs.letters import flow, receipts
 from jobs.letters.register import letters_by_status, stored
 from models.app import UserError
 from models.fmt import tanggal_pendek
-from models.messages import Attachment, Reply
+from models.messages import Attachment, Button, Reply
 from models.tables import MAX_ID, Letter, LetterStatus, Unit
 
 PER_STATUS = 15
 USAGE = (
-    "Cara pakai: /teguran (daftar surat), /teguran <nomor surat> (kirim ulang PDF), "
-    "/teguran setujui <id> (atau: /teguran setujui semua), /teguran batal <id> [alasan]"
+    "Cara pakai: /teguran (daftar surat), /teguran <id atau nomor surat> (kirim ulang PDF), "
+    "/teguran setujui <id> (atau: /teguran setujui semua), /teguran batal <id> [alasan], "
+    "/teguran diantar <id> (surat diantar langsung), /teguran ulang <id> (mulai ulang tangga setelah dibatalkan)"
 )
 ORDER = (
     LetterStatus.DRAFT.value,
@@ -44,14 +45,24 @@ def _letter_id(ctx: Ctx, words: list[str], usage: str) -> int:
 
 
 async def teguran(ctx: Ctx) -> list[Reply]:
-    """/teguran [nomor | setujui <id> | batal <id> [alasan]]: the register of warning letters."""
+    """/teguran [id | setujui <id>|semua | batal <id> [alasan] | diantar <id> | ulang <id>]: the letter register."""
     args = ctx.incoming.args
     if not args:
         return [_listing(ctx)]
     verb = args[0].lower()
     try:
-        if verb in ("setujui", "setuju", "approve") and args[1:2] == ["semua"]:
-            return [Reply(_approve_all(ctx))]
+        if verb in ("setujui", "setuju", "approve") and [a.lower() for a in args[1:2]] == ["semua"]:
+            return [_approve_all(ctx, [a.lower() for a in args[2:]])]
+        if verb in ("diantar", "antar"):
+            letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran diantar 12")
+            text = flow.hand_deliver(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
+            ctx.audit("letter.hand_delivered", str(letter_id))
+            return [Reply(text)]
+        if verb in ("ulang", "mulaiulang"):
+            letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran ulang 12")
+            text = flow.restart(ctx.session, ctx.pemda, letter_id, ctx.me, ctx.now)
+            ctx.audit("letter.restarted", str(letter_id))
+            return [Reply(text)]
         if verb in ("setujui", "setuju", "approve"):
             letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran setujui 12")
             text = flow.approve(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
@@ -73,33 +84,39 @@ async def terima(ctx: Ctx) -> list[Reply]:
     hint = "Tekan tombol “Saya sudah menerima” pada pesan surat, atau ketik /terima <id>."
     letter_id = _letter_id(ctx, ctx.incoming.args, hint)
     try:
-        text = flow.receive(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
+        text = receipts.receive(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
     except flow.Refused as exc:
         raise UserError(str(exc)) from None
     ctx.audit("letter.received", str(letter_id))
     return [Reply(text)]
 
 
-def _approve_all(ctx: Ctx) -> str:
-    """Approve and send every draft at once (after a sweep drafted many letters)."""
-    drafts = ctx.session.exec(
-        select(Letter.id).where(Letter.status == LetterStatus.DRAFT.value).order_by(col(Letter.id))
-    ).all()
-    if not drafts:
-        return "Tidak ada surat yang menunggu persetujuan."
-    for letter_id in drafts:
-        if letter_id is not None:
-            flow.approve(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
-    ctx.audit("letter.approved_all", "", count=len(drafts))
-    return (
-        f"✅ {len(drafts)} surat teguran disetujui dan dikirim ke unitnya. Ketik /teguran untuk melihat register; "
-        "Bapak/Ibu akan diberi tahu bila tanda terima belum masuk."
+def _approve_all(ctx: Ctx, rest: list[str]) -> Reply:
+    """/teguran setujui semua: first ask (how many, which stages), then approve exactly the drafts that were shown."""
+    if not flow.may_approve(ctx.pemda, ctx.me):
+        raise flow.Refused("Mohon maaf, hanya admin yang dapat menyetujui surat teguran.")
+    if rest[:1] == ["tidak"]:
+        return Reply("Baik, tidak ada surat yang disetujui. Rancangan tetap menunggu di /teguran.")
+    if rest[:1] == ["ya"] and len(rest) == 2 and _plain_id(rest[1]) is not None:
+        upto = _plain_id(rest[1]) or 0
+        text = flow.approve_all(ctx.session, ctx.pemda, ctx.deps.calendar, upto, ctx.me, ctx.now)
+        ctx.audit("letter.approved_all", "", upto=upto)
+        return Reply(text)
+    count, upto, parts = flow.drafts_summary(ctx.session)
+    if not count:
+        return Reply("Tidak ada surat yang menunggu persetujuan.")
+    return Reply(
+        f"Setujui {count} surat ({parts})? Setiap surat diberi nomor agenda dan langsung dikirim ke unitnya.",
+        buttons=(
+            Button("Ya, setujui", f"/teguran setujui semua ya {upto}"),
+            Button("Tidak", "/teguran setujui semua tidak"),
+        ),
     )
 
 
 def _find(ctx: Ctx, text: str) -> Letter:
     wanted = text.strip()
-    letter = ctx.session.exec(select(Letter).where(func.lower(Letter.number) == wanted.lower())).first()
+    letter = ctx.session.exec(select(Letter).where(func.lower(col(Letter.number)) == wanted.lower())).first()
     letter_id = _plain_id(wanted)
     if letter is None and letter_id is not None:
         letter = ctx.session.get(Letter, letter_id)
@@ -114,7 +131,7 @@ def _resend(ctx: Ctx, text: str) -> list[Reply]:
     pdf = stored(ctx.session, letter.pdf_id)
     replies = [
         Reply(
-            f"{flow.stage_label(letter)} nomor {letter.number} untuk {unit.name if unit else letter.unit_id} "
+            f"{flow.stage_label(letter)} {letter.label_number} untuk {unit.name if unit else letter.unit_id} "
             f"({flow.STATUS_WORDS[letter.status]}). SHA-256: {letter.sha256[:16]}…",
             attachment=Attachment(pdf.filename, pdf.content, "document", pdf.mime),
         )
@@ -144,17 +161,25 @@ def _listing(ctx: Ctx) -> Reply:
         lines.append(f"{flow.STATUS_WORDS[status].capitalize()} ({len(group)}):")
         for letter in group[:PER_STATUS]:
             unit = units.get(letter.unit_id)
-            program = ctx.pemda.program(letter.program_key)
+            flag = ""
+            if status in (LetterStatus.DRAFT.value, LetterStatus.APPROVED.value) and not flow.reachable_recipients(
+                ctx.session, letter.unit_id
+            ):
+                flag = f" · ⚠️ tanpa penerima di Sigap: antar langsung, lalu /teguran diantar {letter.id}"
             lines.append(
-                f"• [{letter.id}] {letter.number} · {unit.code if unit else letter.unit_id} · "
-                f"{program.label if program else letter.program_key} · "
-                f"{tanggal_pendek(ctx.deps.calendar.local_date(letter.created_at))}"
+                f"• [{letter.id}] {letter.label_number} · {unit.code if unit else letter.unit_id} · "
+                f"{flow.perihal(ctx.pemda, ctx.session, letter)} · "
+                f"{tanggal_pendek(letter.letter_date or ctx.deps.calendar.local_date(letter.created_at))}{flag}"
             )
         if len(group) > PER_STATUS:
             lines.append(f"  … dan {len(group) - PER_STATUS} lainnya (lengkapnya: sigap letters export).")
     lines.append("")
-    lines.append(
-        "PDF: /teguran <nomor>. Setujui: /teguran setujui <id> (semua rancangan: /teguran setujui semua). "
-        "Batalkan: /teguran batal <id> [alasan]."
-    )
+    if flow.may_approve(ctx.pemda, ctx.me):
+        lines.append(
+            "PDF: /teguran <id>. Setujui: /teguran setujui <id> (semua rancangan: /teguran setujui semua). "
+            "Batalkan: /teguran batal <id> [alasan]. Diantar langsung: /teguran diantar <id>. "
+            "Mulai ulang tangga setelah dibatalkan: /teguran ulang <id>."
+        )
+    else:
+        lines.append("PDF dan DOCX sebuah surat: /teguran <id>.")
     return Reply("\n".join(lines))

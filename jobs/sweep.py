@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from models.calendar import WorkingCalendar
 from models.checkins import answered, iso_week
 from models.clock import ensure_utc
 from models.db import Database, bulk_insert, insert_skipping_duplicates
+from models.escalation import LETTER_CHANNEL, Escalation, load_escalation
 from models.ladder import (
     PAUSE_DISPENSASI,
     PAUSE_PROSES,
@@ -46,7 +48,9 @@ from models.ladder import (
     NoticeKind,
     PlannedNotice,
     SweepResult,
+    Waiting,
     checkin_day,
+    climb,
     due_stages,
     stage_key_of,
 )
@@ -55,13 +59,17 @@ from models.outbox import MAX_KEY, insert_values, outbox_fixed, outbox_values
 from models.pemda import PemdaConfig, ProgramConfig, Stage
 from models.recipients import Recipients, load_recipients
 from models.standing import Standing, current_period, load_standings
-from models.tables import Checkin, Notice, Pause, SweepLock, Unit
+from models.tables import (
+    Checkin,
+    Notice,
+    Pause,
+    SweepLock,
+    Unit,
+)
 
 log = logging.getLogger(__name__)
 
 ADVISORY_LOCK = 0x51_6A_50_53  # "SIGAP sweep": one sweeper at a time on PostgreSQL
-LETTER_CHANNEL = "surat"
-"""The ledger's channel for a stage handed to the letters feature (no chat message)."""
 
 
 def _id(value: int | None) -> int:
@@ -78,18 +86,35 @@ class _Due:
     stage: Stage
     stage_key: str
     audiences: tuple[str, ...]
+    follow_up_only: bool = False
+    """The period's ladder is over: only units whose letters are under way are followed up."""
     done: set[tuple[int, int]] = field(default_factory=set)
+    ladder: tuple[Stage, ...] = ()
+    """The program's ladder, for letter stages (which climb in order)."""
+    escalation: Escalation | None = None
+    """What a letter stage climbs on, per unit (loaded only when a letter stage is due)."""
+    done_before: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
+    """For a letter stage: the ledger's (unit, person) pairs of the stages it may climb back to, by stage key."""
 
 
-def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime) -> list[PlannedNotice]:
-    """Everything due at instant `at`: one entry per (program, unit, period, stage, person), marked if queued before."""
+def plan(
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    at: datetime,
+    waiting: list[Waiting] | None = None,
+) -> list[PlannedNotice]:
+    """Everything due at instant `at`: one entry per (program, unit, period, stage, person), marked if queued before.
+
+    Letter stages climb in order (`models.ladder.climb`); those that wait are appended to `waiting` with the reason.
+    """
     at = ensure_utc(at)
     if not calendar.is_working_time(at):
         return []
     today = calendar.local_date(at)
     dues = [
-        _Due(program, period, stage, stage_key_of("stage", stage, ""), tuple(stage.recipients))
-        for program, period, stage in due_stages(pemda, calendar, today)
+        _Due(program, period, stage, stage_key_of("stage", stage, ""), tuple(stage.recipients), follow_up)
+        for program, period, stage, follow_up in due_stages(pemda, calendar, today)
     ]
     checkin_programs = _checkin_programs(pemda, calendar, at, today)
     if not dues and not checkin_programs:
@@ -101,7 +126,9 @@ def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: da
     roster = load_recipients(session)
     units = cast(list[Unit], list(roster.units.values()))  # load_standings reads only `id` and `kind`
     paused = _pauses(session, {(d.program.key, d.period) for d in dues}, today)
+    _escalation(session, pemda, [d for d in dues if d.stage.kind in TEGURAN_KINDS])
     _ledger(session, dues)
+    gate = _Gate(today, roster, waiting if waiting is not None else [])
     planned: list[PlannedNotice] = []
     if earlier:
         before = load_standings(
@@ -112,13 +139,33 @@ def plan(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: da
             [d.program for d in earlier.values()],
             {key: d.period for key, d in earlier.items()},
         )
-        _plan_stages(planned, before, earlier, roster, paused)
+        _plan_stages(planned, before, earlier, roster, paused, gate)
     wanted = [p for p in pemda.programs if p.key in current or p.key in checkin_programs]
     standings = load_standings(session, pemda, units, today, wanted) if wanted else {}
-    _plan_stages(planned, standings, current, roster, paused)
+    _plan_stages(planned, standings, current, roster, paused, gate)
     if checkin_programs:
         planned.extend(_plan_checkins(session, pemda, calendar, at, today, checkin_programs, roster, standings))
     return planned
+
+
+@dataclass(slots=True)
+class _Gate:
+    """What letter stages need to climb in order: today, who can be reached, and where waits are reported."""
+
+    today: date
+    roster: Recipients
+    waiting: list[Waiting]
+    _reachable: dict[int, bool] = field(default_factory=dict)
+
+    def reachable(self, unit_id: int) -> bool:
+        """Whether someone who answers for the unit can be reached on chat."""
+        found = self._reachable.get(unit_id)
+        if found is None:
+            channels = self.roster.channels
+            found = self._reachable[unit_id] = any(
+                channels[c.id] is not None for c in self.roster.by_unit.get(unit_id, [])
+            )
+        return found
 
 
 def _plan_stages(
@@ -127,6 +174,7 @@ def _plan_stages(
     dues: Mapping[str, _Due],
     roster: Recipients,
     paused: Mapping[tuple[int, str, str], str],
+    gate: _Gate,
 ) -> None:
     """Append the ladder stage due for each unit not compliant (and not paused) to each of its recipients."""
     units, channels, append = roster.units, roster.channels, planned.append
@@ -139,23 +187,53 @@ def _plan_stages(
             if pause == PAUSE_DISPENSASI or (pause == PAUSE_PROSES and due.stage.kind == "pengingat"):
                 continue
         unit = units[unit_id]
-        done = due.done
-        for contact in roster.recipients(unit_id, due.audiences):
+        stage, stage_key, audiences, done = due.stage, due.stage_key, due.audiences, due.done
+        facts = due.escalation
+        if due.follow_up_only and (facts is None or not facts.letters.get(unit_id)):
+            continue
+        if facts is not None:
+            climbed = climb(
+                due.ladder,
+                stage,
+                facts.reached.get(unit_id, ()),
+                facts.queued.get(unit_id, ()),
+                facts.letters.get(unit_id, {}),
+                gate.today,
+                reachable=gate.reachable(unit_id),
+            )
+            if isinstance(climbed, str):
+                gate.waiting.append(Waiting(unit, key, due.period, stage, climbed))
+                continue
+            if climbed is not stage:
+                stage, stage_key, audiences = climbed, stage_key_of("stage", climbed, ""), tuple(climbed.recipients)
+                done = due.done_before.get(stage_key, set())
+        for contact in roster.recipients(unit_id, audiences):
             append(
                 PlannedNotice(
                     "stage",
                     due.program,
                     unit,
                     due.period,
-                    due.stage,
+                    stage,
                     contact,
                     channels[contact.id],
                     standing,
                     "",
                     (unit_id, contact.id) in done if done else False,
-                    due.stage_key,
+                    stage_key,
                 )
             )
+
+
+def _escalation(session: Session, pemda: PemdaConfig, dues: Sequence[_Due]) -> None:
+    """Give each due letter stage its ladder and what it climbs on (messages that reached units, their letters)."""
+    if not dues:
+        return
+    for due in dues:
+        due.ladder = tuple(sorted(pemda.ladder_of(due.program), key=lambda s: s.offset_days))
+    facts = load_escalation(session, {(d.program.key, d.period): d.ladder for d in dues})
+    for due in dues:
+        due.escalation = facts[(due.program.key, due.period)]
 
 
 def _checkin_programs(pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime, today: date) -> dict[str, str]:
@@ -250,7 +328,15 @@ def _ledger(session: Session, dues: Sequence[_Due]) -> None:
     """Fill each due stage's `done` with the (unit, person) pairs the ledger says were queued before."""
     if not dues:
         return
-    by_key = {(d.program.key, d.period, d.stage_key): d for d in dues}
+    by_key: dict[tuple[str, str, str], set[tuple[int, int]]] = {}
+    for due in dues:
+        for before, after in itertools.pairwise(due.ladder):
+            if after.kind in TEGURAN_KINDS:
+                for rung in (before, after):
+                    name = stage_key_of("stage", rung, "")
+                    if name != due.stage_key:
+                        by_key[(due.program.key, due.period, name)] = due.done_before.setdefault(name, set())
+        by_key[(due.program.key, due.period, due.stage_key)] = due.done
     rows = session.connection().execute(
         sa_select(
             col(Notice.program_key), col(Notice.period), col(Notice.stage), col(Notice.unit_id), col(Notice.contact_id)
@@ -261,9 +347,9 @@ def _ledger(session: Session, dues: Sequence[_Due]) -> None:
         )
     )
     for key, period, stage, unit_id, contact_id in rows:
-        due = by_key.get((key, period, stage))
-        if due is not None:
-            due.done.add((unit_id, contact_id))
+        done = by_key.get((key, period, stage))
+        if done is not None:
+            done.add((unit_id, contact_id))
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -294,11 +380,11 @@ def sweep(
     with _collector_paused(), db.uow() as uow:
         session = uow.session
         if dry_run:
-            result.planned = plan(session, pemda, calendar, at)
+            result.planned = plan(session, pemda, calendar, at, result.waiting)
             result.already = sum(1 for p in result.planned if p.already)
             return result
         take_lock(session, at)
-        result.planned = plan(session, pemda, calendar, at)
+        result.planned = plan(session, pemda, calendar, at, result.waiting)
         result.already = sum(1 for p in result.planned if p.already)
         if result.working:
             _mark_answered(session, pemda, calendar.local_date(at), result)
@@ -442,11 +528,12 @@ def _letters(
     ledger: list[tuple[Any, ...]],
     result: SweepResult,
 ) -> set[int]:
-    """Hand each new teguran stage to the letters feature; the notices it handled (by object id)."""
-    groups: dict[tuple[int, str, str, str], list[PlannedNotice]] = defaultdict(list)
+    """Hand each unit's new teguran stage to the letters feature, all its programs at once (one letter per unit
+    and stage when the Pemda file says so); the notices it handled (by object id)."""
+    groups: dict[tuple[int, str], list[PlannedNotice]] = defaultdict(list)
     for notice in fresh:
         if notice.stage is not None and notice.stage.kind in TEGURAN_KINDS:
-            groups[(notice.unit.id, notice.program.key, notice.period, notice.stage_key)].append(notice)
+            groups[(notice.unit.id, notice.stage.kind)].append(notice)
     handled: set[int] = set()
     for items in groups.values():
         first = items[0]
@@ -454,15 +541,12 @@ def _letters(
         unit = session.get(Unit, first.unit.id)
         if unit is None:
             continue
+        standings = list({(n.program.key, n.period): n.standing for n in items}.values())
         try:
             with session.begin_nested():
-                done = hook(session, unit, first.standing, first.stage, at)
+                done = hook(session, unit, standings, first.stage, at)
         except Exception:
-            log.exception(
-                "letter hook failed for unit %s program %s; sending a warning instead",
-                first.unit.code,
-                first.program.key,
-            )
+            log.exception("letter hook failed for unit %s; sending a warning instead", first.unit.code)
             done = False
         if not done:
             continue

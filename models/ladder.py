@@ -8,7 +8,7 @@ decided and wrote.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple, Protocol
@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple, Protocol
 from sqlmodel import Session
 
 from models.calendar import WorkingCalendar
+from models.fmt import tanggal
 from models.messages import Channel
 from models.pemda import PemdaConfig, ProgramConfig, Stage
 from models.periods import previous_period
@@ -49,8 +50,8 @@ class LetterHook(Protocol):
     over (in the same transaction), e.g. to ask for approval of all the new drafts in one message.
     """
 
-    def __call__(self, session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
-        """Handle the teguran stage of `unit` on `standing.program`."""
+    def __call__(self, session: Session, unit: Unit, standings: Sequence[Standing], stage: Stage, at: datetime) -> bool:
+        """Handle the teguran stage of `unit` on the programs of `standings` (all due at this stage in one sweep)."""
         ...
 
 
@@ -121,6 +122,16 @@ def stage_key_of(kind: str, stage: Stage | None, week: str) -> str:
     return f"{kind}:{week}"
 
 
+class Waiting(NamedTuple):
+    """A letter stage due for a unit that does not go yet, and why (shown by `sigap sweep --dry-run`)."""
+
+    unit: UnitRef
+    program_key: str
+    period: str
+    stage: Stage
+    reason: str
+
+
 @dataclass
 class SweepResult:
     """What one sweep decided and wrote."""
@@ -136,6 +147,7 @@ class SweepResult:
     checkins: int = 0
     followups: int = 0
     answered: int = 0
+    waiting: list[Waiting] = field(default_factory=list)
 
     @property
     def unreachable(self) -> list[PlannedNotice]:
@@ -165,25 +177,42 @@ def stage_days(
     ]
 
 
-def due_stages(pemda: PemdaConfig, calendar: WorkingCalendar, today: date) -> list[tuple[ProgramConfig, str, Stage]]:
+class Due(NamedTuple):
+    """A stage due today for one period of one program."""
+
+    program: ProgramConfig
+    period: str
+    stage: Stage
+    follow_up_only: bool = False
+    """The period's ladder is over and only letters already under way are followed up (Teguran II after I)."""
+
+
+def due_stages(pemda: PemdaConfig, calendar: WorkingCalendar, today: date) -> list[Due]:
     """Every (program, period, stage) due on `today`.
 
     For the current period, the latest stage due (it stays due until the next one is). For the period
     before, the same while its ladder is still running, that is up to the working day of its last rung:
-    a deadline '+10' after a month puts the H-7 ... H+14 rungs of November in December.
+    a deadline '+10' after a month puts the H-7 ... H+14 rungs of November in December. When that last
+    rung is a letter, the period stays open `letters.follow_up_days` longer for the units whose letters
+    are under way (`follow_up_only`), so a Teguran II can follow a Teguran I whose own deadline falls in
+    the next period (a December letter gives until January); other units hear nothing more about it.
     """
-    found: list[tuple[ProgramConfig, str, Stage]] = []
+    found: list[Due] = []
+    grace = timedelta(days=pemda.letters.follow_up_days)
     for program in pemda.programs:
         period = current_period(program, today)
         earlier = previous_period(period)
         days = stage_days(pemda, program, calendar, earlier)
-        if days and max(day for _stage, day in days) >= today:
-            stage = _latest(days, today)
-            if stage is not None:
-                found.append((program, earlier, stage))
+        if days:
+            last_stage, last_day = max(days, key=lambda pair: pair[1])
+            running = last_day >= today
+            if running or (last_stage.kind in TEGURAN_KINDS and last_day + grace >= today):
+                stage = _latest(days, today)
+                if stage is not None:
+                    found.append(Due(program, earlier, stage, not running))
         stage = _latest(stage_days(pemda, program, calendar, period), today)
         if stage is not None:
-            found.append((program, period, stage))
+            found.append(Due(program, period, stage))
     return found
 
 
@@ -205,3 +234,65 @@ def checkin_day(pemda: PemdaConfig, calendar: WorkingCalendar, today: date) -> d
             return day
         day += timedelta(days=1)
     return None
+
+
+class LetterFact(NamedTuple):
+    """What the sweep needs to know of a unit's letter of one stage, for one program and period."""
+
+    letter_id: int
+    status: str
+    delivered: bool
+    """Received (by chat or recorded as handed over), or sent and accepted by the platform."""
+    new_deadline: date | None
+
+
+def climb(
+    ladder: Sequence[Stage],
+    due: Stage,
+    reached: Collection[str],
+    queued: Collection[str],
+    letters: Mapping[str, LetterFact],
+    today: date,
+    *,
+    reachable: bool = True,
+) -> Stage | str:
+    """The stage to act on when `due` is due for one unit, program and period, or why nothing goes yet.
+
+    The ladder climbs in order: a letter stage goes only when the stage before it reached the unit; a
+    message stage before it (peringatan) must have been sent to the unit (`reached`: ledger stage keys of
+    messages the platform accepted; `queued`: of messages written at all), a letter before it must have
+    been delivered and the new deadline written in it must have passed. When the stage before was never
+    sent (late adoption, a program added after its deadline), that stage goes first instead. A cancelled
+    letter stops the ladder (until an admin restarts it). A unit nobody can reach on chat (`reachable`
+    False) cannot be sent messages, so message stages do not hold its letters back (they go on paper).
+    `letters` maps a letter stage kind to the unit's letter of that stage.
+    """
+    if due.kind not in TEGURAN_KINDS or due.kind in letters:
+        return due
+    order = sorted(ladder, key=lambda s: s.offset_days)
+    index = next((i for i, s in enumerate(order) if s.key == due.key and s.kind == due.kind), None)
+    if not index:
+        return due
+    before = order[index - 1]
+    name = STAGE_NAMES[before.kind]
+    if before.kind in TEGURAN_KINDS:
+        fact = letters.get(before.kind)
+        if fact is None:
+            return climb(ladder, before, reached, queued, letters, today, reachable=reachable)
+        if fact.status == "cancelled":
+            return f"{name} dibatalkan; tangga berhenti sampai admin memulai ulang (/teguran ulang {fact.letter_id})"
+        if fact.status == "draft":
+            return f"menunggu {name} disetujui"
+        if not fact.delivered:
+            return f"menunggu {name} sampai ke unit"
+        if fact.new_deadline is not None and today <= fact.new_deadline:
+            return f"menunggu tenggat {name.removeprefix('Surat ')}, {tanggal(fact.new_deadline)}"
+        return due
+    if not reachable:
+        return due
+    key = stage_key_of("stage", before, "")
+    if key in reached:
+        return due
+    if key in queued:
+        return f"menunggu {name} {before.key} terkirim"
+    return before

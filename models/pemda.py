@@ -82,6 +82,8 @@ class LettersConfig(_Strict):
     new_deadline_working_days: int = Field(default=7, ge=1, le=60)
     tembusan_teguran1: list[str] = ["Sekretaris Daerah", "Inspektur"]
     tembusan_teguran2: list[str] = ["Bupati (sebagai laporan)", "Sekretaris Daerah", "Inspektur"]
+    follow_up_days: int = Field(default=45, ge=0, le=180)
+    """Days after a period's last letter rung during which its letters are still followed up (Teguran II)."""
     per: Literal["unit", "program"] = "unit"
     """'unit': one letter per unit and stage listing every program it is behind on; 'program': one per program."""
     dasar: list[str] = []

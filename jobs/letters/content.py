@@ -16,6 +16,7 @@ from babel.dates import format_date
 __all__ = [
     "DEFAULT_CLOSING",
     "LetterContent",
+    "LetterSection",
     "Letterhead",
     "Signatory",
     "format_date_id",
@@ -47,6 +48,14 @@ class Signatory:
 
 
 @dataclass(frozen=True, slots=True)
+class LetterSection:
+    """One program the unit is behind on: the shortfall line, and its open sub-items (MCP indicators, deadline)."""
+
+    heading: str
+    points: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LetterContent:
     """Everything printed on one warning letter, already worded in Indonesian."""
 
@@ -60,7 +69,8 @@ class LetterContent:
     addressee_title: str
     addressee_place: str
     opening: str
-    missing_items: tuple[str, ...]
+    missing_items: tuple[LetterSection, ...]
+    """Numbered 1., 2., ... in the letter; each section's points are lettered a., b., c. under it."""
     required_action: str
     new_deadline: datetime.date
     consequence: str
@@ -68,6 +78,10 @@ class LetterContent:
     tembusan: tuple[str, ...]
     stage_label: str
     closing: str = DEFAULT_CLOSING
+    dasar: tuple[str, ...] = ()
+    """The legal basis, printed as a numbered "Dasar:" block before the opening paragraph."""
+    draft: bool = False
+    """A draft not yet approved or numbered: the PDF carries a "RANCANGAN" watermark, the DOCX a header line."""
 
     def action_text(self) -> str:
         """Return the required action followed by the new deadline written in Indonesian."""

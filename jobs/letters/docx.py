@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import os
 import zipfile
 from collections.abc import Iterable
 from typing import Any
@@ -16,15 +15,18 @@ from typing import Any
 from docx import Document
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.image.image import Image as DocxImage
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Cm, Pt
+from docx.shared import Cm, Pt, RGBColor
 
 from jobs.letters.content import LetterContent
 from jobs.letters.layout import (
     BODY_INDENT_CM,
     BODY_PT,
+    DASAR_HEADING,
     DOCX_FONT,
+    DRAFT_HEADER,
     FIRST_LINE_CM,
     ITEM_NUM_CM,
     KOP_OFFICE_PT,
@@ -42,11 +44,15 @@ from jobs.letters.layout import (
     RIGHT_COL_CM,
     TEMBUSAN_PT,
     TEXT_W_CM,
+    ListEntry,
     body_after_list,
     body_before_list,
+    dasar_entries,
     header_rows,
     lines,
+    missing_entries,
     place_date,
+    read_logo,
     title,
 )
 
@@ -176,19 +182,32 @@ def _docx_double_rule(para: Any) -> None:
     p_pr.insert_element_before(border, *_PPR_AFTER_PBDR)
 
 
+def _docx_logo(path: str | None) -> bytes | None:
+    """Return the logo's bytes when Word can show them, or None when the file is missing or not a usable image."""
+    data = read_logo(path)
+    if data is None:
+        return None
+    try:
+        image = DocxImage.from_blob(data)
+    except Exception:  # python-docx raises several kinds of errors for an unknown or broken image
+        return None
+    return data if image.px_width > 0 and image.px_height > 0 else None
+
+
 def _docx_kop(doc: Any, content: LetterContent) -> None:
     """Write the letterhead with its optional logo and the double rule."""
     head = content.letterhead
-    has_logo = bool(head.logo_path) and os.path.isfile(head.logo_path or "")
+    logo = _docx_logo(head.logo_path)
+    has_logo = logo is not None
     target: Any = doc
-    if has_logo:
+    if logo is not None:
         mid = TEXT_W_CM - 2 * LOGO_COL_CM
         table = doc.add_table(rows=1, cols=3)
         _docx_no_borders(table)
         _docx_widths(table, [LOGO_COL_CM, mid, LOGO_COL_CM])
         logo_cell, target, _blank = table.rows[0].cells
         logo_para = logo_cell.paragraphs[0]
-        logo_para.add_run().add_picture(head.logo_path, height=Cm(LOGO_H_CM))
+        logo_para.add_run().add_picture(io.BytesIO(logo), height=Cm(LOGO_H_CM))
         for cell in (logo_cell, target):
             cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
     centre = WD_ALIGN_PARAGRAPH.CENTER
@@ -231,22 +250,40 @@ def _docx_header(doc: Any, content: LetterContent) -> None:
     _docx_para(doc, "", after_pt=6)
 
 
+def _docx_list(doc: Any, entries: list[ListEntry]) -> Any:
+    """Write a numbered list: "1.", "2.", ... with their points "a.", "b.", ... one step further in (hanging).
+
+    Returns the last paragraph written (None for an empty list).
+    """
+    last = None
+    for n, entry in enumerate(entries):
+        text_left = BODY_INDENT_CM + FIRST_LINE_CM + (entry.level + 1) * ITEM_NUM_CM
+        has_points = n + 1 < len(entries) and entries[n + 1].level > entry.level
+        last = _docx_para(
+            doc,
+            f"{entry.label}\t{entry.text}",
+            align=WD_ALIGN_PARAGRAPH.JUSTIFY,
+            left_cm=text_left,
+            first_cm=-ITEM_NUM_CM,
+            tabs_cm=(text_left,),
+            after_pt=2 if entry.level else 3,
+            keep_next=has_points,
+        )
+    return last
+
+
 def _docx_body(doc: Any, content: LetterContent) -> None:
-    """Write the opening, the numbered missing items, the required action, consequence and closing."""
+    """Write the Dasar block, the opening, the numbered missing items, the required action, consequence, closing."""
     justify = WD_ALIGN_PARAGRAPH.JUSTIFY
+    dasar = dasar_entries(content)
+    if dasar:
+        _docx_para(doc, DASAR_HEADING, left_cm=BODY_INDENT_CM, after_pt=3, keep_next=True)
+        _docx_list(doc, dasar).paragraph_format.space_after = Pt(9)  # a little air before the opening
     for text in body_before_list(content):
         _docx_para(doc, text, align=justify, left_cm=BODY_INDENT_CM, first_cm=FIRST_LINE_CM, after_pt=6)
-    item_left = BODY_INDENT_CM + FIRST_LINE_CM + ITEM_NUM_CM
-    for i, item in enumerate(content.missing_items, start=1):
-        _docx_para(
-            doc,
-            f"{i}.\t{item}",
-            align=justify,
-            left_cm=item_left,
-            first_cm=-ITEM_NUM_CM,
-            tabs_cm=(item_left,),
-            after_pt=3,
-        )
+    last_item = _docx_list(doc, missing_entries(content))
+    if last_item is not None:
+        last_item.paragraph_format.space_after = Pt(6)
     after = body_after_list(content)
     for n, text in enumerate(after):
         _docx_para(
@@ -265,14 +302,17 @@ def _docx_signature(doc: Any, content: LetterContent) -> None:
     sig = content.signatory
     left = TEXT_W_CM - RIGHT_COL_CM
     centre = WD_ALIGN_PARAGRAPH.CENTER
-    _docx_para(doc, "", keep_next=True)
-    _docx_para(doc, sig.title, align=centre, left_cm=left, keep_next=True)
-    for _ in range(4):  # signing space
-        _docx_para(doc, "", align=centre, left_cm=left, keep_next=True)
-    _docx_para(doc, sig.name, bold=True, underline=True, align=centre, left_cm=left, keep_next=True)
-    if sig.rank.strip():
-        _docx_para(doc, sig.rank, align=centre, left_cm=left, keep_next=True)
-    _docx_para(doc, f"NIP. {sig.nip}", align=centre, left_cm=left)
+    # one paragraph whose lines never split (w:keepLines), kept with the closing paragraph before it: Word and
+    # LibreOffice both honour that, while a chain of keep-with-next paragraphs may still break across pages
+    para = _docx_para(doc, align=centre, left_cm=left)
+    fmt = para.paragraph_format
+    fmt.space_before = Pt(BODY_PT)
+    fmt.keep_together = True
+    _docx_set_font(para.add_run("\n".join(lines(sig.title)) + "\n" * 5), BODY_PT)  # room for the signature
+    _docx_set_font(para.add_run("\n".join(lines(sig.name))), BODY_PT, bold=True, underline=True)
+    rest = [sig.rank] if sig.rank.strip() else []
+    rest.append(f"NIP. {sig.nip}")
+    _docx_set_font(para.add_run("\n" + "\n".join(lines("\n".join(rest)))), BODY_PT)
 
 
 def _docx_tembusan(doc: Any, content: LetterContent) -> None:
@@ -292,6 +332,21 @@ def _docx_tembusan(doc: Any, content: LetterContent) -> None:
             tabs_cm=(0.6,),
             keep_next=i < last,
         )
+
+
+def _docx_draft_header(doc: Any, content: LetterContent) -> None:
+    """Mark a draft in the page header of every page: not yet approved, no agenda number."""
+    if not content.draft:
+        return
+    section = doc.sections[0]
+    section.header_distance = Cm(0.6)  # inside the 1.5 cm top margin, so the letter does not move down
+    header = section.header
+    header.is_linked_to_previous = False
+    para = header.paragraphs[0]
+    para.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = para.add_run(DRAFT_HEADER)
+    _docx_set_font(run, TEMBUSAN_PT, bold=True)
+    run.font.color.rgb = RGBColor(0x59, 0x59, 0x59)
 
 
 def _docx_metadata(doc: Any, content: LetterContent) -> None:
@@ -340,6 +395,7 @@ def render_docx(content: LetterContent) -> bytes:
     normal = doc.styles["Normal"]
     normal.font.name = DOCX_FONT
     normal.font.size = Pt(BODY_PT)
+    _docx_draft_header(doc, content)
     _docx_kop(doc, content)
     _docx_header(doc, content)
     _docx_body(doc, content)

@@ -1,37 +1,72 @@
-"""The letter register as an XLSX workbook (openpyxl), times in the Pemda's zone."""
+"""The letter register as an XLSX workbook (openpyxl) for the admin's office: Indonesian throughout, times local."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
 from jobs.letters.register import STAGE_LABELS
 from models.calendar import WorkingCalendar
 from models.pemda import PemdaConfig
-from models.tables import Contact, Letter, Unit
+from models.tables import Contact, Letter, LetterDelivery, LetterItem, LetterStatus, Unit
 
-HEADER = (
-    "Nomor",
-    "Tanggal",
-    "Kode unit",
-    "Unit",
-    "Program",
-    "Periode",
-    "Tahap",
-    "Status",
-    "Disetujui oleh",
-    "Disetujui pada",
-    "Dikirim pada",
-    "Diterima oleh",
-    "Diterima pada",
-    "Eskalasi tanda terima",
-    "SHA-256 PDF",
+__all__ = ["COLUMNS", "DELIVERY_WORDS", "STATUS_WORDS", "export_register"]
+
+SHEET_TITLE = "Register surat teguran"
+DATE_FORMAT = "DD/MM/YYYY"
+DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
+
+COLUMNS: tuple[tuple[str, float], ...] = (
+    ("ID", 7),
+    ("Nomor", 26),
+    ("Tanggal surat", 14),
+    ("Kode unit", 13),
+    ("Unit", 38),
+    ("Program", 38),
+    ("Periode", 10),
+    ("Tahap", 11),
+    ("Status", 31),
+    ("Cara penyampaian", 18),
+    ("Tenggat baru", 14),
+    ("Disetujui oleh", 26),
+    ("Disetujui pada", 17),
+    ("Dikirim pada", 17),
+    ("Diterima oleh", 26),
+    ("Diterima pada", 17),
+    ("Eskalasi tanda terima pada", 17),
+    ("Alasan pembatalan", 40),
+    ("SHA-256 PDF", 68),
 )
-WIDTHS = (26, 12, 14, 40, 24, 10, 12, 12, 22, 18, 18, 22, 18, 18, 66)
+"""Column headings and widths (in characters), in sheet order."""
+
+STATUS_WORDS = {
+    LetterStatus.DRAFT.value: "rancangan, menunggu persetujuan",
+    LetterStatus.APPROVED.value: "disetujui, belum terkirim",
+    LetterStatus.SENT.value: "terkirim, menunggu tanda terima",
+    LetterStatus.RECEIVED.value: "sudah diterima",
+    LetterStatus.CANCELLED.value: "dibatalkan",
+}
+"""A letter's status as the register shows it."""
+
+DELIVERY_WORDS = {
+    LetterDelivery.NONE.value: "",
+    LetterDelivery.CHAT.value: "lewat Sigap",
+    LetterDelivery.HAND.value: "diantar langsung",
+}
+"""How the letter reached its unit, as the register shows it."""
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A cell text starting with one of these could be read as a formula by a spreadsheet program."""
+
+Cell = str | int | date | datetime | None
 
 
 def _local(calendar: WorkingCalendar, at: datetime | None) -> datetime | None:
@@ -39,46 +74,97 @@ def _local(calendar: WorkingCalendar, at: datetime | None) -> datetime | None:
     return at.astimezone(calendar.zone).replace(tzinfo=None, microsecond=0) if at is not None else None
 
 
+def _joined(values: Iterable[str]) -> str:
+    """The distinct non-empty values in their first order, joined with "; "."""
+    return "; ".join(dict.fromkeys(v for v in values if v))
+
+
+def _items_by_letter(session: Session) -> dict[int, list[LetterItem]]:
+    """Every letter's items (the programs it covers), in the order they were added."""
+    items: dict[int, list[LetterItem]] = {}
+    for item in session.exec(select(LetterItem).order_by(col(LetterItem.letter_id), col(LetterItem.id))).all():
+        items.setdefault(item.letter_id, []).append(item)
+    return items
+
+
 def export_register(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, path: Path) -> int:
-    """Write every letter of the register to `path` (XLSX), oldest first; returns the number of rows."""
-    letters = session.exec(select(Letter).order_by(col(Letter.year), col(Letter.seq))).all()
+    """Write every letter of the register to `path` (XLSX), ordered by id; returns the number of letters."""
+    letters = session.exec(select(Letter).order_by(col(Letter.id))).all()
     units = {u.id: u for u in session.exec(select(Unit)).all()}
     people = {c.id: c.name for c in session.exec(select(Contact)).all()}
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Register surat teguran"
-    sheet.append(list(HEADER))
+    items = _items_by_letter(session)
+
+    def label(key: str) -> str:
+        program = pemda.program(key)
+        return program.label if program else key
+
+    def person(contact_id: int | None) -> str:
+        return people.get(contact_id, "") if contact_id is not None else ""
+
+    rows: list[list[Cell]] = []
     for letter in letters:
         unit = units.get(letter.unit_id)
-        program = pemda.program(letter.program_key)
-        sheet.append(
+        covered = items.get(letter.id or 0, [])
+        rows.append(
             [
-                letter.number,
-                calendar.local_date(letter.created_at),
+                letter.id,
+                letter.number or "",
+                letter.letter_date or calendar.local_date(letter.created_at),
                 unit.code if unit else "",
                 unit.name if unit else "",
-                program.label if program else letter.program_key,
-                letter.period,
+                _joined(label(i.program_key) for i in covered) if covered else label(letter.program_key),
+                _joined(i.period for i in covered) if covered else letter.period,
                 STAGE_LABELS.get(letter.stage, letter.stage),
-                letter.status,
-                people.get(letter.approved_by_id, "") if letter.approved_by_id else "",
+                STATUS_WORDS.get(letter.status, letter.status),
+                DELIVERY_WORDS.get(letter.delivery, letter.delivery),
+                letter.new_deadline,
+                person(letter.approved_by_id),
                 _local(calendar, letter.approved_at),
                 _local(calendar, letter.sent_at),
-                people.get(letter.received_by_id, "") if letter.received_by_id else "",
+                person(letter.received_by_id),
                 _local(calendar, letter.received_at),
                 _local(calendar, letter.receipt_escalated_at),
+                letter.cancel_reason,
                 letter.sha256,
             ]
         )
-    for index, width in enumerate(WIDTHS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    for row in sheet.iter_rows(min_row=2, min_col=2, max_col=2):
-        for cell in row:
-            cell.number_format = "DD/MM/YYYY"
-    for row in sheet.iter_rows(min_row=2, min_col=10, max_col=14):
-        for cell in row:
-            cell.number_format = "DD/MM/YYYY HH:MM"
+    _write(rows, path)
+    return len(letters)
+
+
+def _write(rows: list[list[Cell]], path: Path) -> None:
+    """Save the register sheet: bold frozen header, a filter over the table, dates as DD/MM/YYYY."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = SHEET_TITLE
+    bold = Font(bold=True)
+    for column, (heading, width) in enumerate(COLUMNS, start=1):
+        cell = sheet.cell(row=1, column=column, value=heading)
+        cell.font = bold
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+        sheet.column_dimensions[get_column_letter(column)].width = width
+    for row_index, row in enumerate(rows, start=2):
+        for column, value in enumerate(row, start=1):
+            _put(sheet.cell(row=row_index, column=column), value)
     sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
-    return len(letters)
+
+
+def _put(cell: Any, value: Cell) -> None:
+    """Store one value: text always as literal text (never a formula), dates and times as DD/MM/YYYY [HH:MM]."""
+    if isinstance(value, str):
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters would make the file unreadable
+        cell.value = text
+        if text.startswith(FORMULA_STARTS):
+            # openpyxl stores "=..." as a formula: keep it a string, and quote-prefix it so that editing the cell
+            # in Excel or LibreOffice does not turn it into one either
+            cell.data_type = "s"
+            cell.quotePrefix = True
+        return
+    cell.value = value
+    if isinstance(value, datetime):
+        cell.number_format = DATETIME_FORMAT
+    elif isinstance(value, date):
+        cell.number_format = DATE_FORMAT

@@ -1,9 +1,12 @@
-"""A warning letter's life after drafting: approval, delivery through the outbox, receipt, and escalation.
+"""A warning letter's life after drafting: approval, numbering, delivery, receipt, escalation, restart.
 
-draft -> (approval by an admin, or at once when `letters.require_approval` is false) -> approved -> sent to the
-unit's kepala/operator/camat with the PDF and a "Saya sudah menerima" button -> received. A draft or approved
-letter may be cancelled; it keeps its number in the register. A sent letter with no receipt after
-`letters.receipt_working_days` working days is reported to the pimpinan once.
+draft (no number) -> approval by an admin (or at once when `letters.require_approval` is false), which numbers
+and dates the letter -> sent to the unit's kepala/operator/camat with the PDF and a "Saya sudah menerima" button
+-> received. A unit nobody can reach on chat is flagged; its approved letter is handed over on paper and
+recorded with `/teguran diantar`, which counts as received. A draft or approved letter may be cancelled (a
+numbered one keeps its number); a cancelled letter stops the ladder for its unit and programs until an admin
+restarts it. A sent letter with no receipt after `letters.receipt_working_days` working days is reported to
+the pimpinan once.
 """
 
 from __future__ import annotations
@@ -11,27 +14,36 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from jobs import templates
 from jobs.letters.content import format_date_id
-from jobs.letters.register import STAGE_LABELS, draft_letter, find_letter, record_event
+from jobs.letters.register import (
+    STAGE_LABELS,
+    LetterError,
+    draft_letters,
+    item_standings,
+    letter_items,
+    number_letter,
+    record_event,
+)
 from models.calendar import WorkingCalendar
-from models.clock import Clock
-from models.db import Database
+from models.escalation import LETTER_CHANNEL, LETTER_KIND
 from models.ladder import TEGURAN_KINDS
 from models.messages import Button
 from models.outbound import Template
-from models.outbox import OutMessage, enqueue
+from models.outbox import OutMessage, choose_channel, enqueue
 from models.pemda import PemdaConfig, Stage
 from models.standing import Standing
-from models.tables import UNIT_ROLES, Contact, Letter, LetterStatus, Role, Unit
+from models.tables import UNIT_ROLES, Contact, Letter, LetterDelivery, LetterStatus, Notice, Role, Unit
 
 log = logging.getLogger(__name__)
 
-KIND = "letter"
+KIND = LETTER_KIND
 
 
 class Refused(Exception):
@@ -58,7 +70,8 @@ def stage_label(letter: Letter) -> str:
     return f"Surat {STAGE_LABELS.get(letter.stage, letter.stage)}"
 
 
-def _active(session: Session, *roles: str) -> list[Contact]:
+def active_contacts(session: Session, *roles: str) -> list[Contact]:
+    """The active contacts with one of `roles`, by id."""
     return list(
         session.exec(
             select(Contact).where(col(Contact.role).in_(roles), col(Contact.active).is_(True)).order_by(col(Contact.id))
@@ -71,7 +84,7 @@ def approvers(session: Session, pemda: PemdaConfig) -> list[Contact]:
     roles = [Role.ADMIN.value]
     if "pimpinan" in pemda.letters.approvers:
         roles.append(Role.PIMPINAN.value)
-    return _active(session, *roles)
+    return active_contacts(session, *roles)
 
 
 def may_approve(pemda: PemdaConfig, contact: Contact) -> bool:
@@ -92,19 +105,46 @@ def unit_recipients(session: Session, unit_id: int) -> list[Contact]:
     )
 
 
-def _unit(session: Session, letter: Letter) -> Unit:
+def reachable_recipients(session: Session, unit_id: int) -> list[Contact]:
+    """The unit's recipients the bot can reach on some channel (none: the letter must be handed over)."""
+    return [c for c in unit_recipients(session, unit_id) if choose_channel(c) is not None]
+
+
+def _no_reach_note(session: Session, letter: Letter) -> str:
+    """A warning line when nobody of the letter's unit can be reached on chat, else ''."""
+    if reachable_recipients(session, letter.unit_id):
+        return ""
+    return (
+        "⚠️ Unit ini belum punya kepala/operator/camat yang dapat dihubungi di Sigap: setelah disetujui, surat "
+        f"perlu diantar langsung lalu dicatat dengan /teguran diantar {letter.id}.\n"
+    )
+
+
+def lapor_hint(session: Session, letter: Letter) -> str:
+    """'/lapor katalog' for a one-program letter, '/lapor' for several."""
+    keys = {item.program_key for item in letter_items(session, letter.id)} or {letter.program_key}
+    return f"/lapor {next(iter(keys))}" if len(keys) == 1 else "/lapor"
+
+
+def letter_unit(session: Session, letter: Letter) -> Unit:
+    """The unit a letter is addressed to."""
     unit = session.get(Unit, letter.unit_id)
     assert unit is not None
     return unit
 
 
-def _template(pemda: PemdaConfig, letter: Letter, unit: Unit) -> Template:
-    return templates.letter(pemda, stage_label(letter), letter.number, unit.name)
+def letter_template(pemda: PemdaConfig, letter: Letter, unit: Unit) -> Template:
+    """The WhatsApp template a letter message falls back to outside the 24-hour window."""
+    return templates.letter(pemda, stage_label(letter), letter.label_number, unit.name)
 
 
-def _perihal(pemda: PemdaConfig, letter: Letter) -> str:
-    program = pemda.program(letter.program_key)
-    return program.label if program is not None else letter.program_key
+def perihal(pemda: PemdaConfig, session: Session, letter: Letter) -> str:
+    """The programs a letter is about: 'e-Katalog lokal, P3DN/UMKK'."""
+    labels = []
+    for item in letter_items(session, letter.id):
+        program = pemda.program(item.program_key)
+        labels.append(program.label if program is not None else item.program_key)
+    return ", ".join(dict.fromkeys(labels)) or letter.program_key
 
 
 def lock_letter(session: Session, letter_id: int) -> Letter:
@@ -119,6 +159,7 @@ def submit(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, lett
     """After drafting: ask for approval, or deliver at once when the Pemda file says so; returns messages queued."""
     if pemda.letters.require_approval:
         return request_approval(session, pemda, calendar, letter, at)
+    number_letter(session, pemda, calendar, letter, at)
     letter.status = LetterStatus.APPROVED.value
     letter.approved_at = at
     session.add(letter)
@@ -131,21 +172,23 @@ def request_approval(
 ) -> int:
     """Send the draft with its PDF to every approver, with 'Setujui & kirim' and 'Batalkan' buttons."""
     assert letter.id is not None
-    unit = _unit(session, letter)
+    unit = letter_unit(session, letter)
     text = (
-        f"📄 Rancangan {stage_label(letter)} untuk {unit.name}\n"
-        f"Nomor: {letter.number}\n"
+        f"📄 Rancangan {stage_label(letter)} untuk {unit.name} "
+        f"({letter.label_number}; nomor diberikan saat disetujui)\n"
         f"Kekurangan: {letter.summary}\n"
+        f"{_no_reach_note(session, letter)}"
         "Mohon Bapak/Ibu periksa PDF terlampir, lalu pilih “Setujui & kirim” atau “Batalkan”."
     )
     message = OutMessage(
         text=text,
         kind=KIND,
         buttons=(Button("Setujui & kirim", approve_payload(letter.id)), Button("Batalkan", cancel_payload(letter.id))),
-        template=_template(pemda, letter, unit),
+        template=letter_template(pemda, letter, unit),
         attachment_id=letter.pdf_id,
     )
-    return _to_approvers(session, pemda, calendar, f"letter:{letter.id}", message, at)
+    version = len(letter_items(session, letter.id))
+    return _to_approvers(session, pemda, calendar, f"letter:{letter.id}:v{version}", message, at)
 
 
 def _to_approvers(
@@ -169,77 +212,150 @@ def request_approval_digest(
     shown = 15
     lines = [f"📄 {len(letters)} rancangan surat teguran menunggu persetujuan Bapak/Ibu:"]
     for letter in letters[:shown]:
-        unit = _unit(session, letter)
-        lines.append(f"• {letter.number} – {unit.name}: {stage_label(letter)}, {letter.program_key}")
+        unit = letter_unit(session, letter)
+        flag = " ⚠️ tanpa penerima di Sigap, antar langsung" if not reachable_recipients(session, unit.id or 0) else ""
+        lines.append(f"• [{letter.id}] {unit.name}: {stage_label(letter)}, {perihal(pemda, session, letter)}{flag}")
     if len(letters) > shown:
         lines.append(f"… dan {len(letters) - shown} lainnya (lihat /teguran).")
-    lines.append("PDF tiap surat: /teguran <nomor>. Setujui satu per satu: /teguran setujui <id>.")
+    lines.append("PDF tiap rancangan: /teguran <id>. Setujui satu per satu: /teguran setujui <id>.")
     first = letters[0]
     message = OutMessage(
         text="\n".join(lines),
         kind=KIND,
         buttons=(Button("Setujui & kirim semua", "/teguran setujui semua"), Button("Lihat daftar", "/teguran")),
-        template=_template(pemda, first, _unit(session, first)),
+        template=letter_template(pemda, first, letter_unit(session, first)),
     )
     ids = ",".join(str(letter.id) for letter in letters)
     digest = hashlib.sha1(ids.encode(), usedforsecurity=False).hexdigest()[:16]
     return _to_approvers(session, pemda, calendar, f"letter:digest:{digest}", message, at)
 
 
+@dataclass(frozen=True)
+class Approval:
+    """What approving one letter did: its reply line, and whether it went out on chat or must be handed over."""
+
+    text: str
+    letter: Letter
+    sent: bool
+    dropped: bool = False
+    """True when the unit had met every program by the time of approval (the letter was cancelled, not sent)."""
+
+
 def approve(
     session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter_id: int, actor: Contact, at: datetime
 ) -> str:
-    """Approve a draft and deliver it; approving again only says what already happened."""
+    """Approve a draft: number it, date it, and deliver it; approving again only says what already happened."""
+    return approve_letter(session, pemda, calendar, letter_id, actor, at).text
+
+
+def approve_letter(
+    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter_id: int, actor: Contact, at: datetime
+) -> Approval:
+    """`approve`, with what happened as data (for mass approval's summary)."""
     if not may_approve(pemda, actor):
         raise Refused("Mohon maaf, hanya admin yang dapat menyetujui surat teguran.")
     letter = lock_letter(session, letter_id)
     if letter.status == LetterStatus.CANCELLED.value:
-        raise Refused(f"{stage_label(letter)} nomor {letter.number} sudah dibatalkan, jadi tidak dapat disetujui.")
+        raise Refused(f"{stage_label(letter)} {letter.label_number} sudah dibatalkan, jadi tidak dapat disetujui.")
     if letter.status != LetterStatus.DRAFT.value:
         who = session.get(Contact, letter.approved_by_id) if letter.approved_by_id else None
         by = f" oleh {who.name}" if who is not None else ""
-        return (
-            f"{stage_label(letter)} nomor {letter.number} sudah disetujui{by} sebelumnya "
+        text = (
+            f"{stage_label(letter)} nomor {letter.label_number} sudah disetujui{by} sebelumnya "
             f"(status: {STATUS_WORDS[letter.status]}). Tidak ada yang perlu dilakukan lagi."
         )
+        return Approval(text, letter, sent=letter.status in (LetterStatus.SENT.value, LetterStatus.RECEIVED.value))
+    unit = letter_unit(session, letter)
+    dropped = _drop_met_programs(session, pemda, calendar, letter, unit, actor, at)
+    if letter.status == LetterStatus.CANCELLED.value:
+        text = (
+            f"Rancangan {stage_label(letter)} untuk {unit.name} tidak dikirim: unit itu sudah memenuhi semua "
+            "kewajibannya. Rancangan dibatalkan tanpa memakai nomor."
+        )
+        return Approval(text, letter, sent=False, dropped=True)
+    try:
+        number_letter(session, pemda, calendar, letter, at)
+    except LetterError as exc:
+        raise Refused(f"Surat belum dapat diberi nomor: {exc}. Mohon periksa berkas Pemda.") from exc
     letter.status = LetterStatus.APPROVED.value
     letter.approved_by_id = actor.id
     letter.approved_at = at
     session.add(letter)
     record_event(session, letter, LetterStatus.APPROVED.value, at, actor.id, f"disetujui oleh {actor.name}")
     queued = deliver(session, pemda, calendar, letter, at)
-    unit = _unit(session, letter)
+    note = f" ({dropped} tidak dicantumkan karena sudah dipenuhi)" if dropped else ""
     if not queued:
-        return (
-            f"{stage_label(letter)} nomor {letter.number} disetujui, tetapi {unit.name} belum punya kontak yang "
-            "dapat dihubungi di Sigap. Mohon undang kepala unitnya (/undang), lalu kirim surat secara manual."
+        text = (
+            f"{stage_label(letter)} nomor {letter.number} disetujui{note}, tetapi {unit.name} belum punya kontak yang "
+            f"dapat dihubungi di Sigap. Mohon ambil PDF-nya (/teguran {letter.id}), antar langsung, lalu catat "
+            f"dengan /teguran diantar {letter.id}."
         )
-    names = ", ".join(c.name for c in unit_recipients(session, unit.id or 0))
-    return (
-        f"✅ {stage_label(letter)} nomor {letter.number} disetujui dan dikirim ke {unit.name} ({names}). "
+        return Approval(text, letter, sent=False)
+    names = ", ".join(c.name for c in reachable_recipients(session, unit.id or 0))
+    text = (
+        f"✅ {stage_label(letter)} nomor {letter.number} disetujui{note} dan dikirim ke {unit.name} ({names}). "
         "Bapak/Ibu akan diberi tahu bila tanda terima belum masuk."
     )
+    return Approval(text, letter, sent=True)
+
+
+def _drop_met_programs(
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    letter: Letter,
+    unit: Unit,
+    actor: Contact,
+    at: datetime,
+) -> str:
+    """Before numbering: leave out programs the unit has met since the draft; cancel when none is left.
+
+    Returns the labels left out ('' when none), so the approver is told (nothing changes silently).
+    """
+    items = letter_items(session, letter.id)
+    standings = item_standings(session, pemda, unit, items, calendar.local_date(at))
+    met = {(s.program.key, s.period) for s in standings if s.compliant}
+    if not met:
+        return ""
+    for item in items:
+        if (item.program_key, item.period) in met:
+            session.delete(item)
+    session.flush()
+    labels = ", ".join(p.label for key, _period in sorted(met) if (p := pemda.program(key)) is not None)
+    if len(met) == len(items):
+        letter.status = LetterStatus.CANCELLED.value
+        letter.cancel_reason = "unit sudah memenuhi sebelum surat disetujui"
+        session.add(letter)
+        record_event(session, letter, LetterStatus.CANCELLED.value, at, actor.id, letter.cancel_reason)
+        return labels
+    remaining = letter_items(session, letter.id)
+    letter.program_key, letter.period = remaining[0].program_key, remaining[0].period
+    record_event(
+        session, letter, LetterStatus.DRAFT.value, at, actor.id, f"tidak dicantumkan (sudah dipenuhi): {labels}"
+    )
+    return labels
 
 
 def deliver(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter: Letter, at: datetime) -> int:
     """Queue the PDF with a 'Saya sudah menerima' button to the unit's kepala, operators and camat."""
     assert letter.id is not None
-    unit = _unit(session, letter)
-    drafted = calendar.local_date(letter.created_at)
-    deadline = calendar.add_working_days(drafted, pemda.letters.new_deadline_working_days)
+    unit = letter_unit(session, letter)
+    deadline = letter.new_deadline or calendar.add_working_days(
+        calendar.local_date(at), pemda.letters.new_deadline_working_days
+    )
     text = (
         f"📄 {stage_label(letter)} untuk {unit.name}\n"
-        f"Nomor: {letter.number}\n"
+        f"Nomor: {letter.label_number}\n"
         f"Kekurangan: {letter.summary}\n"
         f"Mohon Bapak/Ibu membaca surat terlampir dan memenuhi kekurangannya paling lambat "
-        f"{format_date_id(deadline)}, lalu melaporkannya dengan /lapor {letter.program_key}.\n"
+        f"{format_date_id(deadline)}, lalu melaporkannya dengan {lapor_hint(session, letter)}.\n"
         "Setelah menerima surat ini, mohon tekan “Saya sudah menerima”."
     )
     message = OutMessage(
         text=text,
         kind=KIND,
         buttons=(Button("Saya sudah menerima", receipt_payload(letter.id)),),
-        template=_template(pemda, letter, unit),
+        template=letter_template(pemda, letter, unit),
         attachment_id=letter.pdf_id,
     )
     queued = 0
@@ -250,6 +366,7 @@ def deliver(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, let
     if queued:
         letter.status = LetterStatus.SENT.value
         letter.sent_at = at
+        letter.delivery = LetterDelivery.CHAT.value
         session.add(letter)
         record_event(session, letter, LetterStatus.SENT.value, at, None, f"dikirim ke {queued} penerima")
     else:
@@ -258,123 +375,151 @@ def deliver(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, let
 
 
 def cancel(session: Session, pemda: PemdaConfig, letter_id: int, actor: Contact, at: datetime, reason: str = "") -> str:
-    """Cancel a draft or approved letter; it stays in the register under its number, marked cancelled."""
+    """Cancel a draft or approved letter; a numbered one stays in the register under its number, marked cancelled."""
     if not may_approve(pemda, actor):
         raise Refused("Mohon maaf, hanya admin yang dapat membatalkan surat teguran.")
     letter = lock_letter(session, letter_id)
     if letter.status == LetterStatus.CANCELLED.value:
-        return f"{stage_label(letter)} nomor {letter.number} memang sudah dibatalkan."
+        return f"{stage_label(letter)} {letter.label_number} memang sudah dibatalkan."
     if letter.status in (LetterStatus.SENT.value, LetterStatus.RECEIVED.value):
         raise Refused(
             f"{stage_label(letter)} nomor {letter.number} sudah dikirim ke unitnya, jadi tidak dapat dibatalkan lagi."
         )
     letter.status = LetterStatus.CANCELLED.value
+    letter.cancel_reason = reason[:300]
     session.add(letter)
     note = f"dibatalkan oleh {actor.name}" + (f": {reason}" if reason else "")
     record_event(session, letter, LetterStatus.CANCELLED.value, at, actor.id, note)
+    kept = (
+        f"Nomor {letter.number} tetap tercatat di register dengan status dibatalkan."
+        if letter.number
+        else "Belum ada nomor yang terpakai."
+    )
     return (
-        f"{stage_label(letter)} nomor {letter.number} dibatalkan. Nomornya tetap tercatat di register "
-        "dengan status dibatalkan."
+        f"{stage_label(letter)} {letter.label_number} untuk {letter_unit(session, letter).name} dibatalkan. {kept}\n"
+        "Tangga teguran unit itu untuk program tersebut berhenti; bila perlu dilanjutkan, kirim "
+        f"/teguran ulang {letter.id}."
     )
 
 
-def receive(
-    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter_id: int, contact: Contact, at: datetime
+def hand_deliver(
+    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter_id: int, actor: Contact, at: datetime
 ) -> str:
-    """Record that a person of the addressed unit received the letter."""
+    """Record that an approved letter was handed over on paper: it counts as received (and as delivered)."""
+    if not may_approve(pemda, actor):
+        raise Refused("Mohon maaf, hanya admin yang dapat mencatat surat yang diantar langsung.")
     letter = lock_letter(session, letter_id)
-    unit = _unit(session, letter)
-    if contact.unit_id != letter.unit_id or contact.role not in UNIT_ROLES:
+    if letter.status == LetterStatus.DRAFT.value:
         raise Refused(
-            f"Mohon maaf, surat ini ditujukan kepada {unit.name}; tanda terima hanya dapat diberikan oleh "
-            "kepala atau operator unit tersebut."
+            f"{stage_label(letter)} {letter.label_number} belum disetujui, jadi belum bernomor. "
+            f"Setujui dulu: /teguran setujui {letter.id}, lalu antar dan catat."
         )
+    if letter.status == LetterStatus.CANCELLED.value:
+        raise Refused(f"{stage_label(letter)} {letter.label_number} sudah dibatalkan; tidak ada yang diantar.")
     if letter.status == LetterStatus.RECEIVED.value:
-        who = session.get(Contact, letter.received_by_id) if letter.received_by_id else None
-        name = f" atas nama {who.name}" if who is not None else ""
-        when = f" pada {format_date_id(calendar.local_date(letter.received_at))}" if letter.received_at else ""
-        return f"Tanda terima surat ini sudah tercatat{name}{when}. Terima kasih."
-    if letter.status != LetterStatus.SENT.value:
-        raise Refused(f"{stage_label(letter)} nomor {letter.number} belum dikirim, jadi belum dapat diterima.")
+        how = "diantar langsung" if letter.delivery == LetterDelivery.HAND.value else "diterima lewat Sigap"
+        return f"{stage_label(letter)} nomor {letter.number} sudah tercatat {how}. Tidak ada yang perlu dilakukan lagi."
     letter.status = LetterStatus.RECEIVED.value
-    letter.received_by_id = contact.id
+    letter.delivery = LetterDelivery.HAND.value
     letter.received_at = at
+    letter.sent_at = letter.sent_at or at
     session.add(letter)
-    record_event(session, letter, LetterStatus.RECEIVED.value, at, contact.id, f"diterima oleh {contact.name}")
-    approver = session.get(Contact, letter.approved_by_id) if letter.approved_by_id is not None else None
-    for person in [approver] if approver is not None else approvers(session, pemda):
-        enqueue(
-            session,
-            f"letter:{letter.id}:received:{person.id}",
-            person,
-            OutMessage(
-                text=f"📬 {stage_label(letter)} nomor {letter.number} telah diterima oleh {contact.name} "
-                f"({unit.name}).",
-                kind=KIND,
-                template=_template(pemda, letter, unit),
-            ),
-            at,
-        )
+    record_event(
+        session, letter, LetterStatus.RECEIVED.value, at, actor.id, f"diantar langsung, dicatat oleh {actor.name}"
+    )
+    unit = letter_unit(session, letter)
     return (
-        f"Terima kasih, Bapak/Ibu {contact.name}. Tanda terima {stage_label(letter)} nomor {letter.number} "
-        f"sudah tercatat. Mohon penuhi kekurangannya dan laporkan dengan /lapor {letter.program_key}."
+        f"✅ {stage_label(letter)} nomor {letter.number} untuk {unit.name} tercatat diantar langsung pada "
+        f"{format_date_id(calendar.local_date(at))}. Tenggat baru dalam surat: "
+        f"{format_date_id(letter.new_deadline) if letter.new_deadline else '-'}."
     )
 
 
-def receipt_due_at(calendar: WorkingCalendar, sent_at: datetime, working_days: int) -> datetime:
-    """When a missing receipt is reported: `working_days` working days after sending, at the same time of day."""
-    local = sent_at.astimezone(calendar.zone)
-    day = calendar.add_working_days(local.date(), working_days)
-    return calendar.at_local(day, local.time().replace(tzinfo=None))
-
-
-def escalate_receipts(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime) -> int:
-    """Tell the pimpinan about each sent letter still without receipt after the allowed working days; once each."""
-    stmt = (
-        select(Letter)
-        .where(Letter.status == LetterStatus.SENT.value)
-        .where(col(Letter.received_at).is_(None), col(Letter.receipt_escalated_at).is_(None))
-        .where(col(Letter.sent_at).is_not(None))
-        .order_by(col(Letter.id))
+def restart(session: Session, pemda: PemdaConfig, letter_id: int, actor: Contact, at: datetime) -> str:
+    """Restart the ladder after a cancelled letter: the next sweep may draft that stage again if still behind."""
+    if not may_approve(pemda, actor):
+        raise Refused("Mohon maaf, hanya admin yang dapat memulai ulang tangga teguran.")
+    letter = lock_letter(session, letter_id)
+    if letter.status != LetterStatus.CANCELLED.value:
+        raise Refused(
+            f"{stage_label(letter)} {letter.label_number} tidak dibatalkan, jadi tangganya tidak berhenti. "
+            "Mulai ulang hanya untuk surat yang dibatalkan."
+        )
+    if letter.restarted_at is not None:
+        return f"Tangga teguran setelah {stage_label(letter)} {letter.label_number} sudah dimulai ulang sebelumnya."
+    letter.restarted_at = at
+    letter.restarted_by_id = actor.id
+    session.add(letter)
+    for item in letter_items(session, letter.id):  # the sweep's ledger forgets the stage, so it may be drafted again
+        session.execute(
+            delete(Notice).where(
+                col(Notice.unit_id) == item.unit_id,
+                col(Notice.program_key) == item.program_key,
+                col(Notice.period) == item.period,
+                col(Notice.stage).like(f"%:{item.stage}"),
+                col(Notice.channel) == LETTER_CHANNEL,
+            )
+        )
+    record_event(session, letter, "restarted", at, actor.id, f"tangga dimulai ulang oleh {actor.name}")
+    return (
+        f"Tangga teguran {letter_unit(session, letter).name} ({perihal(pemda, session, letter)}) dimulai ulang. "
+        f"Bila unit itu masih belum memenuhi, sapuan berikutnya merancang {stage_label(letter)} yang baru "
+        "untuk disetujui."
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    days = pemda.letters.receipt_working_days
-    leaders = _active(session, Role.PIMPINAN.value)
-    escalated = 0
-    for letter in session.exec(stmt).all():
-        assert letter.sent_at is not None and letter.id is not None
-        if at < receipt_due_at(calendar, letter.sent_at, days):
-            continue
-        unit = _unit(session, letter)
-        sent_day = format_date_id(calendar.local_date(letter.sent_at))
-        text = (
-            f"⚠️ {stage_label(letter)} nomor {letter.number} untuk {unit.name} ({_perihal(pemda, letter)}) "
-            f"dikirim {sent_day}, tetapi sampai {days} hari kerja belum ada tanda terima dari unit tersebut.\n"
-            f"Kekurangan: {letter.summary}\n"
-            "Mohon arahan Bapak/Ibu kepada pimpinan unit tersebut."
-        )
-        message = OutMessage(text=text, kind=KIND, template=_template(pemda, letter, unit), attachment_id=letter.pdf_id)
-        when = calendar.next_slot(at)
-        for leader in leaders:
-            enqueue(session, f"letter:{letter.id}:receipt-escalation:{leader.id}", leader, message, at, not_before=when)
-        letter.receipt_escalated_at = at
-        session.add(letter)
-        record_event(
-            session, letter, "escalated", at, None, f"belum ada tanda terima; {len(leaders)} pimpinan diberi tahu"
-        )
-        escalated += 1
-    return escalated
 
 
-def run_receipt_escalation(db: Database, pemda: PemdaConfig, calendar: WorkingCalendar, clock: Clock) -> int:
-    """One scheduled round of `escalate_receipts` in its own unit of work; returns letters escalated."""
-    with db.uow() as uow:
-        count = escalate_receipts(uow.session, pemda, calendar, clock.now())
-        uow.commit()
-    if count:
-        log.info("missing receipts of %d letter(s) reported to the pimpinan", count)
-    return count
+def approve_all(
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    upto: int,
+    actor: Contact,
+    at: datetime,
+) -> str:
+    """Approve every draft with id up to `upto` (the set the approver was shown); say what went where."""
+    ids = [
+        i
+        for i in session.exec(
+            select(Letter.id)
+            .where(Letter.status == LetterStatus.DRAFT.value, col(Letter.id) <= upto)
+            .order_by(col(Letter.id))
+        ).all()
+        if i is not None
+    ]
+    if not ids:
+        return "Tidak ada rancangan yang menunggu persetujuan (mungkin sudah disetujui admin lain)."
+    results = [approve_letter(session, pemda, calendar, letter_id, actor, at) for letter_id in ids]
+    numbered = [r for r in results if not r.dropped]
+    sent = [r for r in numbered if r.sent]
+    by_hand = [r for r in numbered if not r.sent]
+    lines = [f"✅ {len(numbered)} surat teguran disetujui dan diberi nomor; {len(sent)} dikirim lewat Sigap."]
+    if by_hand:
+        lines.append(f"⚠️ {len(by_hand)} unit tidak dapat dihubungi di Sigap; mohon antar suratnya langsung:")
+        for result in by_hand[:20]:
+            lines.append(
+                f"• [{result.letter.id}] {letter_unit(session, result.letter).name} – nomor {result.letter.number}"
+            )
+        if len(by_hand) > 20:
+            lines.append(f"… dan {len(by_hand) - 20} lainnya (lihat /teguran).")
+        lines.append("PDF: /teguran <id>. Setelah diantar: /teguran diantar <id>.")
+    dropped = [r for r in results if r.dropped]
+    if dropped:
+        lines.append(f"{len(dropped)} rancangan dibatalkan tanpa nomor karena unitnya sudah memenuhi.")
+    lines.append("Bapak/Ibu akan diberi tahu bila tanda terima belum masuk.")
+    return "\n".join(lines)
+
+
+def drafts_summary(session: Session, upto: int | None = None) -> tuple[int, int, str]:
+    """(number of drafts, highest draft id, '20 Teguran I, 3 Teguran II') for the mass-approval question."""
+    stmt = select(Letter.id, Letter.stage).where(Letter.status == LetterStatus.DRAFT.value)
+    if upto is not None:
+        stmt = stmt.where(col(Letter.id) <= upto)
+    rows = session.exec(stmt).all()
+    counts: dict[str, int] = {}
+    for _id, stage in rows:
+        counts[stage] = counts.get(stage, 0) + 1
+    parts = ", ".join(f"{counts[k]} {STAGE_LABELS[k]}" for k in sorted(counts) if k in STAGE_LABELS)
+    return len(rows), max((i for i, _s in rows if i is not None), default=0), parts
 
 
 DIGEST_FROM = 4
@@ -391,17 +536,18 @@ class SweepLetterHook:
         """Drafts awaiting an approval request, per sweep transaction (by session), so a rolled-back sweep's
         drafts are never announced."""
 
-    def __call__(self, session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
-        """Handle a teguran stage of `unit` on `standing`; True when the letter took the place of a warning."""
-        if stage.kind not in TEGURAN_KINDS or standing.compliant or unit.id is None:
+    def __call__(self, session: Session, unit: Unit, standings: Sequence[Standing], stage: Stage, at: datetime) -> bool:
+        """Handle a teguran stage of `unit` on `standings` (the programs it is behind on); True when a letter
+        (drafted now or already in the register, cancelled included) takes the place of a chat warning."""
+        behind = [s for s in standings if not s.compliant]
+        if stage.kind not in TEGURAN_KINDS or not behind or unit.id is None:
             return False
-        if find_letter(session, unit.id, standing.program.key, standing.period, stage.kind) is not None:
-            return True
-        letter = draft_letter(session, self.pemda, self.calendar, unit, standing, stage, at)
-        if self.pemda.letters.require_approval:
-            self._drafted.setdefault(id(session), []).append(letter)
-        else:
-            submit(session, self.pemda, self.calendar, letter, at)
+        letters = draft_letters(session, self.pemda, self.calendar, unit, behind, stage, at)
+        for letter in letters:
+            if not self.pemda.letters.require_approval:
+                submit(session, self.pemda, self.calendar, letter, at)
+            elif all(letter.id != other.id for other in self._drafted.get(id(session), [])):
+                self._drafted.setdefault(id(session), []).append(letter)
         return True
 
     def after_sweep(self, session: Session, at: datetime) -> None:
@@ -427,4 +573,3 @@ STATUS_WORDS = {
     LetterStatus.RECEIVED.value: "sudah diterima",
     LetterStatus.CANCELLED.value: "dibatalkan",
 }
-

@@ -1,13 +1,16 @@
 """Render a :class:`~jobs.letters.content.LetterContent` as an A4 PDF with reportlab.
 
-Pure: text in, bytes out, no I/O except reading the optional logo file. The same content gives
-byte-identical output (reportlab ``invariant=1``).
+Pure: text in, bytes out, no I/O except reading the optional logo file and the bundled fonts. The same content
+gives byte-identical output (reportlab ``invariant=1``). Every text is set in an embedded TrueType font
+(Liberation Sans, see :mod:`jobs.letters.layout`), never a base-14 font, so the letter looks the same everywhere.
 """
 
 from __future__ import annotations
 
 import io
-import os
+import math
+import threading
+from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -17,6 +20,8 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     BaseDocTemplate,
     Frame,
@@ -35,9 +40,13 @@ from jobs.letters.layout import (
     BODY_INDENT_CM,
     BODY_PT,
     COLON_CM,
+    DASAR_HEADING,
+    DRAFT_WATERMARK,
     FIRST_LINE_CM,
     FONT,
     FONT_BOLD,
+    FONT_DIR,
+    FONT_FILES,
     ITEM_NUM_CM,
     KOP_OFFICE_PT,
     KOP_PEMDA_PT,
@@ -55,15 +64,39 @@ from jobs.letters.layout import (
     SIGN_SPACE_CM,
     TEMBUSAN_PT,
     TEXT_W_CM,
+    ListEntry,
     body_after_list,
     body_before_list,
+    dasar_entries,
     header_rows,
     lines,
+    missing_entries,
     place_date,
+    read_logo,
     title,
 )
 
 __all__ = ["render_pdf"]
+
+_FONT_LOCK = threading.Lock()
+_fonts_registered = False
+WATERMARK_GREY = colors.Color(0.86, 0.86, 0.86)
+"""Light enough that the letter text printed over the watermark stays easy to read."""
+
+
+def _register_fonts() -> None:
+    """Register the bundled TrueType fonts with reportlab once per process (safe from several threads)."""
+    global _fonts_registered
+    if _fonts_registered:
+        return
+    with _FONT_LOCK:
+        if _fonts_registered:
+            return
+        for name, filename in FONT_FILES.items():
+            pdfmetrics.registerFont(TTFont(name, str(FONT_DIR / filename)))
+        # <b> in paragraph markup picks the bold face; the letters use no italics, so italic maps to upright
+        pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
+        _fonts_registered = True
 
 
 def _esc(text: str) -> str:
@@ -118,6 +151,17 @@ def _pdf_styles() -> dict[str, ParagraphStyle]:
             bulletFontSize=BODY_PT,
             spaceAfter=3,
         ),
+        "point": ParagraphStyle(
+            "point",
+            parent=base,
+            alignment=TA_JUSTIFY,
+            leftIndent=(BODY_INDENT_CM + FIRST_LINE_CM + 2 * ITEM_NUM_CM) * cm,
+            bulletIndent=(BODY_INDENT_CM + FIRST_LINE_CM + ITEM_NUM_CM) * cm,
+            bulletFontName=FONT,
+            bulletFontSize=BODY_PT,
+            spaceAfter=2,
+        ),
+        "list_head": ParagraphStyle("list_head", parent=base, leftIndent=BODY_INDENT_CM * cm, spaceAfter=3),
         "sign": ParagraphStyle("sign", parent=base, alignment=TA_CENTER),
         "tembusan_head": ParagraphStyle(
             "tembusan_head", parent=base, fontSize=TEMBUSAN_PT, leading=TEMBUSAN_PT * 1.15
@@ -136,14 +180,15 @@ def _pdf_styles() -> dict[str, ParagraphStyle]:
 
 
 def _pdf_logo(path: str | None) -> Image | None:
-    """Load the letterhead logo scaled to the kop height, or None when there is no logo file."""
-    if not path or not os.path.isfile(path):
+    """Load the letterhead logo scaled to the kop height, or None when the file is missing or not a whole image."""
+    data = read_logo(path)
+    if data is None:
         return None
-    img_w, img_h = ImageReader(path).getSize()
+    img_w, img_h = ImageReader(io.BytesIO(data)).getSize()
     height = LOGO_H_CM * cm
     width = min(height * img_w / img_h, (LOGO_COL_CM - 0.2) * cm)
     height = width * img_h / img_w
-    return Image(path, width=width, height=height)
+    return Image(io.BytesIO(data), width=width, height=height)
 
 
 def _pdf_kop(content: LetterContent, st: dict[str, ParagraphStyle]) -> list[Any]:
@@ -169,6 +214,7 @@ def _pdf_kop(content: LetterContent, st: dict[str, ParagraphStyle]) -> list[Any]
                 [
                     ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                     ("ALIGN", (0, 0), (0, 0), "LEFT"),
+                    ("FONTNAME", (0, 0), (-1, -1), FONT),  # empty text cells would otherwise set Helvetica
                     ("LEFTPADDING", (0, 0), (-1, -1), 0),
                     ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                     ("TOPPADDING", (0, 0), (-1, -1), 0),
@@ -213,6 +259,7 @@ def _tight_table_style() -> TableStyle:
     return TableStyle(
         [
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("FONTNAME", (0, 0), (-1, -1), FONT),  # empty text cells would otherwise set Helvetica
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
             ("RIGHTPADDING", (0, 0), (-1, -1), 0),
             ("TOPPADDING", (0, 0), (-1, -1), 0),
@@ -238,26 +285,68 @@ def _pdf_signature(content: LetterContent, st: dict[str, ParagraphStyle]) -> Tab
     return table
 
 
-def _pdf_on_page(canvas: Any, doc: Any) -> None:
-    """Print the page number as "- 2 -" at the top of continuation pages."""
-    if doc.page < 2:
-        return
+def _pdf_list(entries: list[ListEntry], st: dict[str, ParagraphStyle]) -> list[Any]:
+    """Build a numbered list: level-0 entries "1.", "2.", ... and level-1 points "a.", "b.", ... beneath them."""
+    flow: list[Any] = []
+    for n, entry in enumerate(entries):
+        has_points = n + 1 < len(entries) and entries[n + 1].level > entry.level
+        style = st["point"] if entry.level else st["item"]
+        para = Paragraph(_esc(entry.text), style, bulletText=entry.label)
+        para.keepWithNext = has_points  # a program's heading never ends a page without its first point
+        flow.append(para)
+    return flow
+
+
+def _pdf_dasar(content: LetterContent, st: dict[str, ParagraphStyle]) -> list[Any]:
+    """Build the numbered "Dasar:" block (legal basis), or nothing when the letter names none."""
+    entries = dasar_entries(content)
+    if not entries:
+        return []
+    head = Paragraph(DASAR_HEADING, st["list_head"])
+    head.keepWithNext = True
+    return [head, *_pdf_list(entries, st), Spacer(1, 6)]
+
+
+def _draw_watermark(canvas: Any) -> None:
+    """Draw the light-grey diagonal "RANCANGAN" across the page, under the letter text."""
+    page_w, page_h = PAGE_W_CM * cm, PAGE_H_CM * cm
+    diagonal = math.hypot(page_w, page_h)
+    size = 0.7 * diagonal * 1000 / pdfmetrics.stringWidth(DRAFT_WATERMARK, FONT_BOLD, 1000)
     canvas.saveState()
-    canvas.setFont(FONT, TEMBUSAN_PT)
-    canvas.drawCentredString(PAGE_W_CM * cm / 2, (PAGE_H_CM - 1.0) * cm, f"- {doc.page} -")
+    canvas.setFillColor(WATERMARK_GREY)
+    canvas.setFont(FONT_BOLD, size)
+    canvas.translate(page_w / 2, page_h / 2)
+    canvas.rotate(math.degrees(math.atan2(page_h, page_w)))
+    canvas.drawCentredString(0, -0.35 * size, DRAFT_WATERMARK)  # cap height is about 0.7 em: centre it
     canvas.restoreState()
+
+
+def _page_decorator(draft: bool) -> Callable[[Any, Any], None]:
+    """Return the per-page callback: the draft watermark, and "- 2 -" at the top of continuation pages."""
+
+    def on_page(canvas: Any, doc: Any) -> None:
+        if draft:
+            _draw_watermark(canvas)
+        if doc.page < 2:
+            return
+        canvas.saveState()
+        canvas.setFont(FONT, TEMBUSAN_PT)
+        canvas.drawCentredString(PAGE_W_CM * cm / 2, (PAGE_H_CM - 1.0) * cm, f"- {doc.page} -")
+        canvas.restoreState()
+
+    return on_page
 
 
 def render_pdf(content: LetterContent) -> bytes:
     """Render the warning letter as an A4 PDF; identical content gives identical bytes."""
+    _register_fonts()
     st = _pdf_styles()
     story: list[Any] = [*_pdf_kop(content, st), _pdf_header(content, st), Spacer(1, 14)]
+    story += _pdf_dasar(content, st)
     story += [Paragraph(_esc(text), st["body"]) for text in body_before_list(content)]
-    story += [
-        Paragraph(_esc(item), st["item"], bulletText=f"{i}.")
-        for i, item in enumerate(content.missing_items, start=1)
-    ]
-    if content.missing_items:
+    missing = missing_entries(content)
+    story += _pdf_list(missing, st)
+    if missing:
         story.append(Spacer(1, 3))
     after = [Paragraph(_esc(text), st["body"]) for text in body_after_list(content)]
     # keep the last body paragraph on the same page as the signature
@@ -285,6 +374,10 @@ def render_pdf(content: LetterContent) -> bytes:
         creator="Sigap",
         keywords=f"{content.stage_label}; {content.number}",
         invariant=1,
+        # the canvas otherwise starts in Helvetica and lists it (a base-14 font, not embedded) in every page
+        initialFontName=FONT,
+        initialFontSize=BODY_PT,
+        initialLeading=BODY_PT * 1.15,
     )
     # zero frame padding so the kop rule, the tables and the body share the page margins exactly
     frame = Frame(
@@ -298,6 +391,6 @@ def render_pdf(content: LetterContent) -> bytes:
         bottomPadding=0,
         id="letter",
     )
-    doc.addPageTemplates([PageTemplate(id="letter", frames=[frame], onPage=_pdf_on_page)])
+    doc.addPageTemplates([PageTemplate(id="letter", frames=[frame], onPage=_page_decorator(content.draft))])
     doc.build(story)
     return buf.getvalue()

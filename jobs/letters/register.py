@@ -1,14 +1,16 @@
-"""The letter register: gap-free numbers per year, the wording of a warning letter, and its archived files.
+"""The letter register: drafts, gap-free numbers given on approval, the wording of a warning letter, its files.
 
-A letter is numbered, worded, rendered (PDF + DOCX) and stored in the caller's transaction, so a
-rolled-back letter burns no number. Asking again for the same (unit, program, period, stage) returns
-the letter already in the register, with its stored bytes; nothing is rendered twice.
+A letter is drafted (worded, rendered as PDF + DOCX, stored) without a number; `number_letter` gives it the
+next agenda number of the year in the approval's transaction, so a cancelled draft or a rolled-back approval
+burns no number. With `letters.per = "unit"` one letter per unit and stage lists every program the unit is
+behind on (`LetterItem`). Asking again for a (unit, program, period, stage) that has a letter returns it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -22,9 +24,9 @@ from jobs.letters.pdf import render_pdf
 from models.calendar import WorkingCalendar
 from models.fmt import periode
 from models.ladder import STAGE_NAMES, TEGURAN_KINDS
-from models.pemda import PemdaConfig, Stage
-from models.standing import Standing
-from models.tables import ChecklistItem, Letter, LetterEvent, LetterStatus, StoredFile, Unit
+from models.pemda import PemdaConfig, ProgramConfig, Stage
+from models.standing import Standing, load_standings
+from models.tables import ChecklistItem, Letter, LetterEvent, LetterItem, LetterStatus, StoredFile, Unit
 
 PDF_MIME = "application/pdf"
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -57,14 +59,36 @@ def issue_number(session: Session, year: int) -> int:
 
 
 def find_letter(session: Session, unit_id: int, program_key: str, period: str, stage: str) -> Letter | None:
-    """The letter already in the register for this unit, program, period and stage."""
+    """The letter in the register about this unit, program, period and stage, newest first.
+
+    A cancelled letter counts (it stops the ladder) until an admin restarts the ladder after it.
+    """
     return session.exec(
-        select(Letter).where(
-            Letter.unit_id == unit_id,
-            Letter.program_key == program_key,
-            Letter.period == period,
-            Letter.stage == stage,
+        select(Letter)
+        .join(LetterItem, col(LetterItem.letter_id) == col(Letter.id))
+        .where(
+            LetterItem.unit_id == unit_id,
+            LetterItem.program_key == program_key,
+            LetterItem.period == period,
+            LetterItem.stage == stage,
+            col(Letter.restarted_at).is_(None),
         )
+        .order_by(col(Letter.id).desc())
+    ).first()
+
+
+def letter_items(session: Session, letter_id: int | None) -> list[LetterItem]:
+    """The programs a letter is about, in the order they were added."""
+    return list(session.exec(select(LetterItem).where(LetterItem.letter_id == letter_id).order_by(col(LetterItem.id))))
+
+
+def open_draft(session: Session, unit_id: int, stage: str) -> Letter | None:
+    """The unit's draft of `stage` still waiting for approval (new programs join it rather than a second letter)."""
+    return session.exec(
+        select(Letter)
+        .where(Letter.unit_id == unit_id, Letter.stage == stage, Letter.status == LetterStatus.DRAFT.value)
+        .where(col(Letter.restarted_at).is_(None))
+        .order_by(col(Letter.id).desc())
     ).first()
 
 
@@ -82,6 +106,70 @@ def record_event(session: Session, letter: Letter, status: str, at: datetime, ac
     session.add(LetterEvent(letter_id=letter.id, at=at, actor_id=actor_id, status=status, note=note[:300]))
 
 
+def draft_letters(
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    unit: Unit,
+    standings: Sequence[Standing],
+    stage: Stage,
+    at: datetime,
+    *,
+    actor_id: int | None = None,
+) -> list[Letter]:
+    """Draft the warning letter(s) of `stage` for `unit` about `standings` (programs it is behind on).
+
+    `letters.per = "unit"`: one letter per unit and stage; a program joins the unit's open draft of that stage.
+    `"program"`: one letter per program. Programs that already have a letter of this stage are left alone.
+    A draft has no number: it gets one when approved (`number_letter`), so a cancelled draft burns none.
+    Returns the letters drafted or extended.
+    """
+    if stage.kind not in TEGURAN_KINDS:
+        raise LetterError(f"tahap {stage.kind!r} bukan surat teguran")
+    if "{nomor" not in pemda.letters.number_format:
+        raise LetterError("letters.number_format harus memuat {nomor}, agar setiap surat bernomor unik")
+    assert unit.id is not None
+    fresh = [s for s in standings if find_letter(session, unit.id, s.program.key, s.period, stage.kind) is None]
+    if not fresh:
+        return []
+    groups = [fresh] if pemda.letters.per == "unit" else [[s] for s in fresh]
+    touched: list[Letter] = []
+    for group in groups:
+        letter = open_draft(session, unit.id, stage.kind) if pemda.letters.per == "unit" else None
+        if letter is None:
+            first = group[0]
+            letter = Letter(
+                unit_id=unit.id,
+                program_key=first.program.key,
+                period=first.period,
+                stage=stage.kind,
+                status=LetterStatus.DRAFT.value,
+                created_at=at,
+            )
+            session.add(letter)
+            session.flush()
+            note = "dirancang"
+        else:
+            note = "program ditambahkan"
+        for standing in group:
+            session.add(
+                LetterItem(
+                    letter_id=letter.id or 0,
+                    unit_id=unit.id,
+                    program_key=standing.program.key,
+                    period=standing.period,
+                    stage=stage.kind,
+                    summary=shortfall(session, unit, standing)[1][:500],
+                )
+            )
+        session.flush()
+        render_letter(session, pemda, calendar, letter, at)
+        record_event(session, letter, LetterStatus.DRAFT.value, at, actor_id, f"{note}: {letter.summary}")
+        touched.append(letter)
+    session.flush()
+    return touched
+
+
 def draft_letter(
     session: Session,
     pemda: PemdaConfig,
@@ -93,57 +181,85 @@ def draft_letter(
     *,
     actor_id: int | None = None,
 ) -> Letter:
-    """Draft, number, render and archive the warning letter of `stage`; the existing one if already drafted."""
-    if stage.kind not in TEGURAN_KINDS:
-        raise LetterError(f"tahap {stage.kind!r} bukan surat teguran")
+    """The letter of `stage` about one program of `unit`: drafted now, or the one already in the register."""
     assert unit.id is not None
-    existing = find_letter(session, unit.id, standing.program.key, standing.period, stage.kind)
-    if existing is not None:
-        return existing
+    draft_letters(session, pemda, calendar, unit, [standing], stage, at, actor_id=actor_id)
+    letter = find_letter(session, unit.id, standing.program.key, standing.period, stage.kind)
+    assert letter is not None
+    return letter
+
+
+def item_standings(
+    session: Session, pemda: PemdaConfig, unit: Unit, items: Sequence[LetterItem], today: date
+) -> list[Standing]:
+    """Where `unit` stands today on each program of a letter (in the letter's order; unknown programs left out)."""
+    found: dict[tuple[str, str], Standing] = {}
+    by_period: dict[str, list[ProgramConfig]] = {}
+    for item in items:
+        program = pemda.program(item.program_key)
+        if program is not None:
+            by_period.setdefault(item.period, []).append(program)
+    for period, programs in by_period.items():
+        loaded = load_standings(session, pemda, [unit], today, programs, {p.key: period for p in programs})
+        for standing in loaded.values():
+            found[(standing.program.key, standing.period)] = standing
+    return [found[key] for item in items if (key := (item.program_key, item.period)) in found]
+
+
+def render_letter(
+    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter: Letter, at: datetime
+) -> None:
+    """(Re)write the letter's PDF and DOCX from its programs as they stand now: a draft, or the numbered letter."""
+    unit = session.get(Unit, letter.unit_id)
+    assert unit is not None and letter.id is not None
     today = calendar.local_date(at)
-    year = today.year
-    seq = issue_number(session, year)
+    items = letter_items(session, letter.id)
+    standings = item_standings(session, pemda, unit, items, today)
+    draft = letter.number is None
+    day = letter.letter_date or today
+    deadline = letter.new_deadline or calendar.add_working_days(day, pemda.letters.new_deadline_working_days)
+    wording = word_letter(
+        session, pemda, calendar, unit, standings, letter.stage, day, letter.label_number, deadline, draft=draft
+    )
+    base = letter_filename(STAGE_LABELS[letter.stage], unit.code, letter)
+    pdf_file = _store(session, f"{base}.pdf", PDF_MIME, render_pdf(wording.content), at)
+    docx_file = _store(session, f"{base}.docx", DOCX_MIME, render_docx(wording.content), at)
+    letter.pdf_id, letter.docx_id, letter.sha256 = pdf_file.id, docx_file.id, pdf_file.sha256
+    letter.summary = wording.summary
+    session.add(letter)
+    session.flush()
+
+
+def number_letter(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter: Letter, at: datetime) -> str:
+    """Give an approved letter its agenda number, date and new deadline, and render the final PDF and DOCX.
+
+    Runs in the approval's transaction: the number is issued there, so two approvals at once never share one,
+    and a rolled-back approval burns none. Returns the number.
+    """
+    if letter.number is not None:
+        return letter.number
+    today = calendar.local_date(at)
+    seq = issue_number(session, today.year)
     config = pemda.letters
-    if "{nomor" not in config.number_format:
-        raise LetterError("letters.number_format harus memuat {nomor}, agar setiap surat bernomor unik")
+    unit = session.get(Unit, letter.unit_id)
+    assert unit is not None
     try:
         number = lc.letter_number(
             config.number_format,
             klasifikasi=config.klasifikasi,
             nomor=seq,
             kode_unit=config.unit_code,
-            tahun=year,
+            tahun=today.year,
             unit=unit.code,
             bulan=today.month,
         )
     except ValueError as exc:
         raise LetterError(f"letters.number_format tidak dapat diisi: {exc}") from exc
-    wording = word_letter(session, pemda, calendar, unit, standing, stage, today, number)
-    pdf = render_pdf(wording.content)
-    docx = render_docx(wording.content)
-    base = _filename(wording.content.stage_label, unit.code, standing.program.key, standing.period, seq)
-    pdf_file = _store(session, f"{base}.pdf", PDF_MIME, pdf, at)
-    docx_file = _store(session, f"{base}.docx", DOCX_MIME, docx, at)
-    letter = Letter(
-        year=year,
-        seq=seq,
-        number=number,
-        unit_id=unit.id,
-        program_key=standing.program.key,
-        period=standing.period,
-        stage=stage.kind,
-        status=LetterStatus.DRAFT.value,
-        pdf_id=pdf_file.id,
-        docx_id=docx_file.id,
-        sha256=pdf_file.sha256,
-        summary=wording.summary,
-        created_at=at,
-    )
-    session.add(letter)
-    session.flush()
-    record_event(session, letter, LetterStatus.DRAFT.value, at, actor_id, f"dirancang: {wording.summary}")
-    session.flush()
-    return letter
+    letter.year, letter.seq, letter.number = today.year, seq, number
+    letter.letter_date = today
+    letter.new_deadline = calendar.add_working_days(today, config.new_deadline_working_days)
+    render_letter(session, pemda, calendar, letter, at)
+    return number
 
 
 def _store(session: Session, filename: str, mime: str, content: bytes, at: datetime) -> StoredFile:
@@ -155,9 +271,13 @@ def _store(session: Session, filename: str, mime: str, content: bytes, at: datet
     return row
 
 
-def _filename(stage_label: str, unit_code: str, program_key: str, period: str, seq: int) -> str:
-    raw = f"Surat-{stage_label}-{unit_code}-{program_key}-{period}-{seq:04d}".replace(" ", "-")
-    return re.sub(r"[^A-Za-z0-9._-]", "-", raw)
+def letter_filename(stage_label: str, unit_code: str, letter: Letter) -> str:
+    """'Surat-Teguran-I-DINKES-2026-0012' for a numbered letter, 'Rancangan-Surat-Teguran-I-DINKES-12' for a draft."""
+    if letter.number is not None and letter.seq is not None:
+        raw = f"Surat-{stage_label}-{unit_code}-{letter.year}-{letter.seq:04d}"
+    else:
+        raw = f"Rancangan-Surat-{stage_label}-{unit_code}-{letter.id}"
+    return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9._-]", "-", raw.replace(" ", "-")))
 
 
 # --------------------------------------------------------------------------- wording
@@ -195,16 +315,18 @@ def addressee(unit: Unit) -> str:
     return "Kepala " + name
 
 
-def shortfall(session: Session, unit: Unit, standing: Standing) -> tuple[list[str], str]:
-    """The missing items printed in the letter, and a one-line summary."""
+def shortfall(session: Session, unit: Unit, standing: Standing) -> tuple[lc.LetterSection, str]:
+    """What the letter says about one program: its shortfall line with the open MCP indicators under it,
+    and a one-line summary."""
     program = standing.program
     label = f" {program.unit_label}" if program.unit_label and program.measure != "percent" else ""
     value = standing.value
+    points: list[str] = []
     if program.measure == "percent":
         shown = "belum ada laporan" if value is None else f"{angka(value)} %"
-        line = f"{program.title}: realisasi {shown} dari ambang minimal {angka(standing.target)} %"
-        return [line], f"{program.label}: {shown} dari minimal {angka(standing.target)} %"
-    if program.measure == "checklist":
+        heading = f"{program.title}: realisasi {shown} dari ambang minimal {angka(standing.target)} %"
+        summary = f"{program.label}: {shown} dari minimal {angka(standing.target)} %"
+    elif program.measure == "checklist":
         titles = {
             item.code: (item.title, item.area)
             for item in session.exec(
@@ -215,22 +337,50 @@ def shortfall(session: Session, unit: Unit, standing: Standing) -> tuple[list[st
                 )
             ).all()
         }
-        head = (
+        heading = (
             f"{program.title}: {angka(value or 0)} dari {angka(standing.target)} indikator selesai; "
-            "indikator yang belum selesai:"
+            "bukti dukung indikator berikut belum lengkap:"
         )
-        items = [head]
         for code in standing.open_items:
             title, area = titles.get(code, ("", ""))
-            items.append(f"Indikator {code} {title} ({area}): bukti dukung belum lengkap".replace(" ()", ""))
-        return items, f"{program.label}: {angka(value or 0)} dari {angka(standing.target)} indikator selesai"
-    got = 0.0 if value is None else value
-    missing = max(standing.target - got, 0)
-    line = f"{program.title}: {angka(got)} dari target {angka(standing.target)}{label}"
-    if program.measure == "submission":
-        line += " diajukan"
-    line += f" (kurang {angka(missing)}{label})"
-    return [line], f"{program.label}: {angka(got)} dari target {angka(standing.target)}{label}"
+            points.append(f"Indikator {code} {title} ({area})".replace(" ()", "").strip())
+        summary = f"{program.label}: {angka(value or 0)} dari {angka(standing.target)} indikator selesai"
+    else:
+        got = 0.0 if value is None else value
+        missing = max(standing.target - got, 0)
+        heading = f"{program.title}: {angka(got)} dari target {angka(standing.target)}{label}"
+        if program.measure == "submission":
+            heading += " diajukan"
+        heading += f" (kurang {angka(missing)}{label})"
+        summary = f"{program.label}: {angka(got)} dari target {angka(standing.target)}{label}"
+    return lc.LetterSection(heading=heading, points=tuple(points)), summary
+
+
+def _tembusan(entries: Sequence[str], signatory_title: str) -> tuple[str, ...]:
+    """The copies, without the office that signs: a letter signed by the Sekda is not copied to the Sekda."""
+    lines = [line for line in signatory_title.replace(",", " ").splitlines() if line.strip()]
+    signer = " ".join(lines[-1].split()).lower() if lines else ""
+
+    def office(entry: str) -> str:
+        return " ".join(re.sub(r"\(.*?\)", " ", entry).replace(",", " ").split()).lower()
+
+    return tuple(entry for entry in entries if not signer or office(entry) != signer)
+
+
+def _earlier_letters(session: Session, calendar: WorkingCalendar, unit: Unit, standings: Sequence[Standing]) -> str:
+    """'Menindaklanjuti Surat Teguran I Nomor ... tanggal ..., ' for the numbered Teguran I of these programs."""
+    cited: dict[int, Letter] = {}
+    for standing in standings:
+        first = find_letter(session, unit.id or 0, standing.program.key, standing.period, "teguran1")
+        if first is not None and first.number and first.status != LetterStatus.CANCELLED.value and first.id:
+            cited[first.id] = first
+    if not cited:
+        return ""
+    parts = []
+    for letter in sorted(cited.values(), key=lambda item: item.id or 0):
+        dated = letter.letter_date or calendar.local_date(letter.created_at)
+        parts.append(f"Nomor {letter.number} tanggal {lc.format_date_id(dated)}")
+    return f"Menindaklanjuti Surat Teguran I {' dan '.join(parts)}, "
 
 
 def word_letter(
@@ -238,43 +388,51 @@ def word_letter(
     pemda: PemdaConfig,
     calendar: WorkingCalendar,
     unit: Unit,
-    standing: Standing,
-    stage: Stage,
-    today: date,
+    standings: Sequence[Standing],
+    stage: str,
+    day: date,
     number: str,
+    new_deadline: date,
+    *,
+    draft: bool = False,
 ) -> Wording:
-    """The full content of the warning letter of `stage` to `unit` about `standing`."""
-    program = standing.program
+    """The full content of the `stage` warning letter to `unit` about `standings`, dated `day`."""
     config = pemda.letters
-    stage_label = STAGE_LABELS[stage.kind]
+    stage_label = STAGE_LABELS[stage]
     head = f"{pemda.pemda.head_title} {pemda.pemda.place}"
-    late = max((today - standing.deadline).days, 0)
-    items, summary = shortfall(session, unit, standing)
-    last = (
-        f"laporan terakhir tanggal {lc.format_date_id(calendar.local_date(standing.last_report_at))}"
-        if standing.last_report_at is not None
-        else "belum ada laporan yang masuk"
-    )
-    items.append(f"Batas waktu {lc.format_date_id(standing.deadline)}; sampai hari ini terlambat {late} hari ({last})")
-    previous = ""
-    if stage.kind == "teguran2":
-        first = find_letter(session, unit.id or 0, program.key, standing.period, "teguran1")
-        if first is not None and first.status != "cancelled":
-            previous = (
-                f"Menindaklanjuti Surat Teguran I Nomor {first.number} tanggal "
-                f"{lc.format_date_id(calendar.local_date(first.created_at))}, "
-            )
+    sections: list[lc.LetterSection] = []
+    summaries: list[str] = []
+    dasar: list[str] = list(config.dasar)
+    for standing in standings:
+        section, summary = shortfall(session, unit, standing)
+        late = max((day - standing.deadline).days, 0)
+        last = (
+            f"laporan terakhir tanggal {lc.format_date_id(calendar.local_date(standing.last_report_at))}"
+            if standing.last_report_at is not None
+            else "belum ada laporan yang masuk"
+        )
+        when = f"Batas waktu {lc.format_date_id(standing.deadline)}; terlambat {late} hari ({last})"
+        sections.append(lc.LetterSection(heading=section.heading, points=(*section.points, when)))
+        summaries.append(summary)
+        dasar.extend(line for line in standing.program.dasar if line not in dasar)
+    programs = [s.program for s in standings]
+    periods = sorted({s.period for s in standings})
+    if len(programs) == 1:
+        subject = f"{programs[0].title} {periode(standings[0].period)}"
+        duty = f"kewajiban {subject}"
+    else:
+        subject = f"{len(programs)} kewajiban program prioritas daerah {', '.join(periode(p) for p in periods)}"
+        duty = f"{len(programs)} kewajiban program prioritas daerah"
+    previous = _earlier_letters(session, calendar, unit, standings) if stage == "teguran2" else ""
     opening = (
-        f"{previous}{'b' if previous else 'B'}erdasarkan hasil pemantauan melalui aplikasi Sigap sampai dengan "
-        f"tanggal {lc.format_date_id(today)}, {unit.name} belum memenuhi kewajiban {program.title} "
-        f"{periode(standing.period)}, dengan rincian sebagai berikut:"
+        f"{previous}{'b' if previous else 'B'}erdasarkan hasil pemantauan sampai dengan tanggal "
+        f"{lc.format_date_id(day)}, {unit.name} belum memenuhi {duty}, dengan rincian sebagai berikut:"
     )
-    new_deadline = calendar.add_working_days(today, config.new_deadline_working_days)
     action = (
-        "Sehubungan dengan hal tersebut, Saudara diminta segera memenuhi kekurangan di atas dan melaporkan "
-        f"pemenuhannya melalui aplikasi Sigap (perintah /lapor {program.key})"
+        "Sehubungan dengan hal tersebut, Saudara diminta segera memenuhi kekurangan di atas dan menyampaikan "
+        "laporan pemenuhannya kepada kami"
     )
-    if stage.kind == "teguran1":
+    if stage == "teguran1":
         consequence = (
             "Apabila sampai dengan batas waktu tersebut kewajiban belum dipenuhi, akan diterbitkan Surat Teguran II "
             f"dengan tembusan kepada {head}."
@@ -299,22 +457,24 @@ def word_letter(
         ),
         number=number,
         place=pemda.pemda.place,
-        date=today,
+        date=day,
         sifat="Penting",
         lampiran="-",
-        perihal=f"{stage_label} atas keterlambatan {program.title} {periode(standing.period)}",
+        perihal=f"{stage_label} atas keterlambatan {subject}",
         addressee_title=addressee(unit),
         addressee_place="di -\n Tempat",
         opening=opening,
-        missing_items=tuple(items),
+        missing_items=tuple(sections),
         required_action=action,
         new_deadline=new_deadline,
         consequence=consequence,
         signatory=lc.Signatory(title=signatory.title, name=signatory.name, nip=signatory.nip, rank=signatory.rank),
-        tembusan=tuple(tembusan),
+        tembusan=_tembusan(tembusan, signatory.title),
         stage_label=f"Surat {stage_label}",
+        dasar=tuple(dasar),
+        draft=draft,
     )
-    return Wording(content=content, summary=summary)
+    return Wording(content=content, summary="; ".join(summaries))
 
 
 def letters_by_status(session: Session) -> list[Letter]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 from sqlmodel import col, select
 from telegram import Bot
 
@@ -15,7 +16,8 @@ from bot.cli import main
 from bot.telegram.sender import TelegramSender
 from handlers.core import handle
 from jobs.dispatcher import Dispatcher
-from jobs.letters.flow import escalate_receipts, make_letter_hook, receipt_due_at, run_receipt_escalation
+from jobs.letters.flow import make_letter_hook
+from jobs.letters.receipts import escalate_receipts, receipt_due_at, run_receipt_escalation
 from jobs.sweep import sweep
 from models.app import Deps
 from models.clock import FakeClock
@@ -53,7 +55,7 @@ def run_hook(deps: Deps, code: str = "DINKES", program: str = "katalog", at: dat
         standing = load_standings(uow.session, deps.pemda, [unit], deps.calendar.local_date(at), [config])[
             (unit.id or 0, program)
         ]
-        assert hook(uow.session, unit, standing, TEGURAN1, at) is True
+        assert hook(uow.session, unit, [standing], TEGURAN1, at) is True
         hook.after_sweep(uow.session, at)
         uow.commit()
         letter = uow.session.exec(select(Letter).where(Letter.unit_id == unit.id, Letter.program_key == program)).one()
@@ -92,7 +94,7 @@ async def test_done_when_scenario_teguran1_approved_delivered_received_or_escala
     """The issue's 'done when': 0 of 10 katalog at H+7 -> Teguran I -> one tap -> PDF to the head -> receipt."""
     clock.set(H_PLUS_7)
     letter = run_hook(deps)
-    assert letter.status == "draft" and letter.number == "000.8.3.3/1/ORG/2026"
+    assert letter.status == "draft" and letter.number is None  # numbered when approved
     sender = FakeSender()
     dispatcher = Dispatcher(db=deps.db, senders={Channel.WHATSAPP: sender}, clock=clock)
     await dispatcher.drain()
@@ -106,7 +108,8 @@ async def test_done_when_scenario_teguran1_approved_delivered_received_or_escala
             ("Setujui & kirim", f"/teguran setujui {letter.id}"),
             ("Batalkan", f"/teguran batal {letter.id}"),
         ]
-        assert "Rancangan Surat Teguran I untuk Dinas Kesehatan" in request.text
+        assert "Rancangan Surat Teguran I untuk Dinas Kesehatan (rancangan #1" in request.text
+        assert "RANCANGAN" in pdf_text(pdf)
     assert sender.to(deps, KEPALA_DINKES) == []  # nothing reaches the unit before approval
 
     # one tap
@@ -116,12 +119,14 @@ async def test_done_when_scenario_teguran1_approved_delivered_received_or_escala
     again = await console_person(deps, SECOND_ADMIN).text(f"/teguran setujui {letter.id}")
     assert "sudah disetujui oleh Rina Marlina" in again
     await dispatcher.drain()
+    pdf = stored_pdf(deps, fresh(deps, letter.id))  # the numbered letter, dated the day of approval
 
     for name in (KEPALA_DINKES, OPERATOR_DINKES):
         (delivery,) = sender.to(deps, name)
         assert delivery.attachment is not None and delivery.attachment.content == pdf
         assert [(b.label, b.payload) for b in delivery.buttons] == [("Saya sudah menerima", f"/terima {letter.id}")]
     text = pdf_text(pdf)
+    assert "RANCANGAN" not in text
     assert "Yth. Kepala Dinas Kesehatan" in text
     assert "000.8.3.3/1/ORG/2026" in text
     assert "0 dari target 10 produk" in text
@@ -217,31 +222,44 @@ async def test_cancel_keeps_the_number_and_only_admins_decide(deps: Deps, clock:
     assert "Id surat belum ditulis" in await admin.text("/teguran setujui")
     assert "tidak ada di register" in await admin.text("/teguran setujui 999")
     reply = await admin.text(f"/teguran batal {letter.id} data sudah dilengkapi")
-    assert "dibatalkan" in reply and "Nomornya tetap tercatat" in reply
+    assert "dibatalkan" in reply and "Belum ada nomor yang terpakai" in reply
+    assert f"/teguran ulang {letter.id}" in reply  # the ladder stops until an admin restarts it
     assert "sudah dibatalkan, jadi tidak dapat disetujui" in await admin.text(f"/teguran setujui {letter.id}")
     cancelled = fresh(deps, letter.id)
-    assert cancelled.status == "cancelled" and cancelled.number == "000.8.3.3/1/ORG/2026"
+    assert cancelled.status == "cancelled" and cancelled.number is None
+    assert cancelled.cancel_reason == "data sudah dilengkapi"
     with deps.db.uow() as uow:
         note = uow.session.exec(select(LetterEvent.note).where(LetterEvent.status == "cancelled")).one()
     assert note == "dibatalkan oleh Rina Marlina: data sudah dilengkapi"
     listing = await admin.text("/teguran")
-    assert "Dibatalkan (1):" in listing and "000.8.3.3/1/ORG/2026 · DINKES · e-Katalog lokal · 22 Des 2026" in listing
-    # the next letter takes the next number
-    assert run_hook(deps, "DISDIK").number == "000.8.3.3/2/ORG/2026"
+    assert "Dibatalkan (1):" in listing and "rancangan #1 · DINKES · e-Katalog lokal · 22 Des 2026" in listing
+    # the cancelled draft used no number: the next approved letter takes number 1
+    second = run_hook(deps, "DISDIK")
+    await admin.text(f"/teguran setujui {second.id}")
+    assert fresh(deps, second.id).number == "000.8.3.3/1/ORG/2026"
+    third = run_hook(deps, "BAPPEDA")
     listing = await pimpinan.text("/teguran")
     assert "Menunggu persetujuan (1):" in listing and "Dibatalkan (1):" in listing
+    assert "setujui" not in listing.split("\n")[-1]  # the pimpinan may not approve here: no approval hints
+    # a numbered (approved) letter keeps its number when cancelled
+    await admin.text(f"/teguran setujui {third.id}")
+    assert "tidak dapat dibatalkan" in await admin.text(f"/teguran batal {third.id}")
 
 
 async def test_teguran_nomor_sends_the_same_pdf_and_the_docx(deps: Deps, clock: FakeClock) -> None:
     clock.set(H_PLUS_7)
     letter = run_hook(deps)
-    pdf_reply, docx_reply = await console_person(deps, ADMIN).say(f"/teguran {letter.number}")
+    pdf_reply, docx_reply = await console_person(deps, ADMIN).say(f"/teguran {letter.id}")
     assert pdf_reply.attachment is not None and pdf_reply.attachment.content == stored_pdf(deps, letter)
     assert pdf_reply.attachment.filename.endswith(".pdf") and "menunggu persetujuan" in pdf_reply.text
     assert docx_reply.attachment is not None and docx_reply.attachment.filename.endswith(".docx")
     assert "wordprocessingml" in docx_reply.attachment.mime
     assert "tidak ada di register" in await console_person(deps, ADMIN).text("/teguran 000.8.3.3/99/ORG/2026")
     assert "Register surat teguran masih kosong" not in await console_person(deps, ADMIN).text("/teguran")
+    await console_person(deps, ADMIN).text(f"/teguran setujui {letter.id}")
+    by_number, _docx = await console_person(deps, ADMIN).say("/teguran 000.8.3.3/1/ORG/2026")
+    assert by_number.attachment is not None
+    assert by_number.attachment.filename == "Surat-Teguran-I-DINKES-2026-0001.pdf"
 
 
 @pytest.fixture
@@ -280,7 +298,10 @@ async def test_approval_delivery_and_receipt_through_the_fake_telegram_server(
         assert "disetujui dan dikirim" in reply.text
         await dispatcher.drain()
         (delivery,) = telegram_api.sent_to(head_chat)
-        assert delivery.method.lower() == "senddocument" and delivery.content == pdf
+        assert delivery.method.lower() == "senddocument" and delivery.content == stored_pdf(
+            deps, fresh(deps, letter.id)
+        )
+        assert delivery.content != pdf  # the numbered letter, not the draft
         assert "Surat Teguran I untuk Dinas Kesehatan" in (delivery.text or "")
         assert delivery.buttons == [("Saya sudah menerima", f"/terima {letter.id}")]
         receipt = Incoming(Channel.TELEGRAM, str(head_chat), payload=delivery.buttons[0][1])
@@ -304,22 +325,25 @@ async def test_export_register_to_xlsx_from_the_command_line(
     assert main(["letters", "export", str(target)]) == 0
     assert "2 surat diekspor" in capsys.readouterr().out
     rows = list(load_workbook(target).active.iter_rows(values_only=True))
-    assert rows[0][:8] == ("Nomor", "Tanggal", "Kode unit", "Unit", "Program", "Periode", "Tahap", "Status")
-    number, day, code, unit, program, period, stage, status, approver, approved, sent, receiver, got, esc, sha = rows[1]
-    assert (number, code, unit, program, period, stage, status) == (
+    assert rows[0][:9] == ("ID", "Nomor", "Tanggal surat", "Kode unit", "Unit", "Program", "Periode", "Tahap", "Status")
+    (ident, number, day, code, unit, program, period, stage, status, how, deadline, approver, approved, sent, receiver,
+     got, esc, reason, sha) = rows[1]  # fmt: skip
+    assert (ident, number, code, unit, program, period, stage, status, how) == (
+        first.id,
         "000.8.3.3/1/ORG/2026",
         "DINKES",
         "Dinas Kesehatan",
         "e-Katalog lokal",
         "2026",
         "Teguran I",
-        "received",
+        "sudah diterima",
+        "lewat Sigap",
     )
-    assert day.date().isoformat() == "2026-12-22"
+    assert day.date().isoformat() == "2026-12-22" and deadline.date().isoformat() == "2027-01-06"
     assert approver == ADMIN and approved == datetime(2026, 12, 22, 9, 0) and sent == datetime(2026, 12, 22, 9, 0)
-    assert receiver == KEPALA_DINKES and got == datetime(2026, 12, 22, 10, 0) and esc is None
-    assert sha == first.sha256 and len(sha) == 64
-    assert rows[2][0] == "000.8.3.3/2/ORG/2026" and rows[2][7] == "draft" and rows[2][8] is None
+    assert receiver == KEPALA_DINKES and got == datetime(2026, 12, 22, 10, 0) and esc is None and reason is None
+    assert sha == fresh(sdeps, first.id).sha256 and len(sha) == 64
+    assert rows[2][1] is None and rows[2][8] == "rancangan, menunggu persetujuan" and rows[2][11] is None
     assert main(["letters", "export", str(tmp_path / "register.csv")]) == 2
 
 
@@ -349,17 +373,22 @@ def make_everyone_else_compliant(deps: Deps, at: datetime) -> None:
 async def test_done_when_scenario_through_the_sweep(sdeps: Deps, clock: FakeClock) -> None:
     """The same scenario driven by the real sweep at H+7 with the letter hook wired in."""
     make_everyone_else_compliant(sdeps, datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
-    clock.set(H_PLUS_7)
     hook = make_letter_hook(sdeps.pemda, sdeps.calendar)
+    sender = FakeSender()
+    dispatcher = Dispatcher(db=sdeps.db, senders={Channel.WHATSAPP: sender}, clock=clock)
+    clock.set(datetime(2026, 12, 16, 2, 0, tzinfo=UTC))  # H+1: the peringatan goes out first
+    sweep(sdeps.db, sdeps.pemda, sdeps.calendar, clock.now(), letter_hook=hook)
+    await dispatcher.drain()
+    assert any("Peringatan" in m.text for m in sender.to(sdeps, KEPALA_DINKES))
+    sender.sent.clear()
+    clock.set(H_PLUS_7)
     result = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, clock.now(), letter_hook=hook)
     assert result.letters == 1
     again = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, clock.now() + timedelta(hours=4), letter_hook=hook)
     assert again.letters == 0
     with sdeps.db.uow() as uow:
         (letter,) = uow.session.exec(select(Letter)).all()
-    assert letter.number == "000.8.3.3/1/ORG/2026" and letter.status == "draft"
-    sender = FakeSender()
-    dispatcher = Dispatcher(db=sdeps.db, senders={Channel.WHATSAPP: sender}, clock=clock)
+    assert letter.number is None and letter.status == "draft"
     await dispatcher.drain()
     assert sender.to(sdeps, KEPALA_DINKES) == []  # no plain warning: the letter took its place
     (request,) = [m for m in sender.to(sdeps, ADMIN) if m.attachment is not None]
@@ -368,7 +397,7 @@ async def test_done_when_scenario_through_the_sweep(sdeps: Deps, clock: FakeCloc
     (delivery,) = sender.to(sdeps, KEPALA_DINKES)
     assert delivery.attachment is not None
     text = pdf_text(delivery.attachment.content)
-    assert "Dinas Kesehatan" in text and letter.number in text and "0 dari target 10 produk" in text
+    assert "Dinas Kesehatan" in text and "000.8.3.3/1/ORG/2026" in text and "0 dari target 10 produk" in text
     # no receipt: the pimpinan hear on Monday 28 December (24-27 December are days off)
     clock.set(datetime(2026, 12, 28, 2, 0, tzinfo=UTC))
     assert run_receipt_escalation(sdeps.db, sdeps.pemda, sdeps.calendar, clock) == 1
@@ -380,23 +409,39 @@ async def test_approve_all_drafts_at_once(deps: Deps, clock: FakeClock) -> None:
     clock.set(H_PLUS_7)
     first, second = run_hook(deps, "DINKES"), run_hook(deps, "DISDIK")
     admin = console_person(deps, ADMIN)
-    assert "2 surat teguran disetujui dan dikirim" in await admin.text("/teguran setujui semua")
+    # mass approval asks first, and names what it will approve
+    (question,) = await admin.say("/teguran setujui semua")
+    assert question.text.startswith("Setujui 2 surat (2 Teguran I)?")
+    assert [b.label for b in question.buttons] == ["Ya, setujui", "Tidak"]
+    assert fresh(deps, first.id).status == "draft"
+    assert "tidak ada surat yang disetujui" in await admin.text(question.buttons[1].payload)
+    late = run_hook(deps, "BAPPEDA")  # drafted after the question: not part of the answer
+    (done,) = await admin.say("Ya, setujui", payload=question.buttons[0].payload)
+    assert "2 surat teguran disetujui dan diberi nomor; 2 dikirim lewat Sigap" in done.text
     assert fresh(deps, first.id).status == "sent" and fresh(deps, second.id).status == "sent"
-    assert "Tidak ada surat yang menunggu persetujuan" in await admin.text("/teguran setujui semua")
+    assert fresh(deps, late.id).status == "draft"
+    assert "Setujui 1 surat (1 Teguran I)?" in await admin.text("/teguran setujui semua")
 
 
 async def test_many_drafts_in_one_sweep_reach_each_approver_as_one_list(sdeps: Deps) -> None:
-    sweep(sdeps.db, sdeps.pemda, sdeps.calendar, H_PLUS_7, letter_hook=make_letter_hook(sdeps.pemda, sdeps.calendar))
+    hook = make_letter_hook(sdeps.pemda, sdeps.calendar)
+    sweep(sdeps.db, sdeps.pemda, sdeps.calendar, datetime(2026, 12, 16, 2, 0, tzinfo=UTC), letter_hook=hook)
+    with sdeps.db.uow() as uow:  # the dispatcher sent every peringatan
+        uow.session.execute(update(Outbox).values(status="sent"))
+        uow.commit()
+    result = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, H_PLUS_7, letter_hook=hook)
     with sdeps.db.uow() as uow:
-        drafts = len(uow.session.exec(select(Letter)).all())
+        letters = uow.session.exec(select(Letter)).all()
         admin = contact_named(sdeps, ADMIN)
-        rows = uow.session.exec(select(Outbox).where(Outbox.contact_id == admin.id)).all()
-    assert drafts > 100
+        rows = uow.session.exec(select(Outbox).where(Outbox.contact_id == admin.id, Outbox.kind == "letter")).all()
+    drafts = len(letters)
+    # one letter per unit and stage, whatever the number of programs it is behind on
+    assert drafts > 30 and len({letter.unit_id for letter in letters}) == drafts == result.letters
     assert len(rows) == 1
     assert rows[0].text.startswith(f"📄 {drafts} rancangan surat teguran menunggu persetujuan")
     assert "/teguran setujui semua" in rows[0].buttons
     reply = await console_person(sdeps, ADMIN).text("/teguran setujui semua")
-    assert str(drafts) in reply
+    assert reply.startswith(f"Setujui {drafts} surat ({drafts} Teguran I)?")
 
 
 async def test_odd_letter_ids_get_a_clear_reply(deps: Deps) -> None:

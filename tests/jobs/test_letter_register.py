@@ -5,20 +5,21 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from docx import Document
 from pypdf import PdfReader
 from sqlmodel import Session, col, func, select
 
-from jobs.letters.register import LetterError, draft_letter, issue_number
+from jobs.letters import flow
+from jobs.letters.register import LetterError, draft_letter, draft_letters, issue_number
 from models.app import Deps
 from models.clock import FakeClock
 from models.db import Database
 from models.pemda import Stage
 from models.standing import Standing, load_standings
-from models.tables import Letter, LetterEvent, LetterSequence, Report, StoredFile, Unit
+from models.tables import Contact, Letter, LetterEvent, LetterSequence, Report, StoredFile, Unit
 
 # Tuesday 22 December 2026, 09:00 WIB: H+7 of the 15 December deadline
 H_PLUS_7 = datetime(2026, 12, 22, 2, 0, tzinfo=UTC)
@@ -69,32 +70,64 @@ def file_bytes(deps: Deps, file_id: int | None) -> bytes:
         return row.content
 
 
-async def test_teguran1_pdf_names_number_addressee_perihal_and_shortfall(deps: Deps) -> None:
+def approve(deps: Deps, letter: Letter, at: datetime = H_PLUS_7) -> Letter:
+    """An admin approves the draft: it gets its number, its date and its final PDF."""
+    with deps.db.uow() as uow:
+        admin = uow.session.exec(select(Contact).where(Contact.role == "admin")).first()
+        assert admin is not None and letter.id is not None
+        flow.approve(uow.session, deps.pemda, deps.calendar, letter.id, admin, at)
+        uow.commit()
+        fresh = uow.session.get(Letter, letter.id)
+        assert fresh is not None
+        return fresh
+
+
+async def test_a_draft_has_no_number_until_approved(deps: Deps) -> None:
     letter = draft(deps, "DINKES", "katalog")
+    assert letter.number is None and letter.seq is None
+    text = pdf_text(file_bytes(deps, letter.pdf_id))
+    assert f"rancangan #{letter.id}" in text and "RANCANGAN" in text
+    with deps.db.uow() as uow:
+        assert uow.session.exec(select(func.count()).select_from(LetterSequence)).one() == 0
+    numbered = approve(deps, letter)
+    assert numbered.number == "000.8.3.3/1/ORG/2026" and numbered.letter_date == date(2026, 12, 22)
+    assert numbered.pdf_id != letter.pdf_id
+    assert "RANCANGAN" not in pdf_text(file_bytes(deps, numbered.pdf_id))
+
+
+async def test_teguran1_pdf_names_number_addressee_perihal_and_shortfall(deps: Deps) -> None:
+    letter = approve(deps, draft(deps, "DINKES", "katalog"))
     text = pdf_text(file_bytes(deps, letter.pdf_id))
     assert letter.number == "000.8.3.3/1/ORG/2026"
     for expected in (
         "PEMERINTAH KABUPATEN SUKAMAKMUR",
-        "Nomor : 000.8.3.3/1/ORG/2026",
+        "000.8.3.3/1/ORG/2026",
         "Sukamakmur, 22 Desember 2026",
-        "Sifat : Penting",
+        "Penting",
         "Yth. Kepala Dinas Kesehatan",
         "Teguran I atas keterlambatan Produk Tayang e-Katalog Lokal tahun 2026",
         "Dinas Kesehatan belum memenuhi kewajiban",
         "0 dari target 10 produk (kurang 10 produk)",
         "terlambat 7 hari (belum ada laporan yang masuk)",
-        "Batas waktu 15 Desember 2026; sampai hari ini terlambat 7 hari",
+        "Batas waktu 15 Desember 2026; terlambat 7 hari",
         # 7 working days after Tue 22 Dec, skipping 24 Dec (cuti bersama), Christmas, New Year, Isra Mikraj (5 Jan)
         "paling lambat tanggal 6 Januari 2027",
         "akan diterbitkan Surat Teguran II",
         "Ir. H. Bambang Wiratmaja, M.T.",
         "NIP. 196811201995031002",
-        "Sekretaris Daerah",
         "Inspektur Daerah",
+        # the legal basis: the Pemda's and the program's own
+        "Dasar",
+        "Peraturan Bupati Sukamakmur Nomor 12 Tahun 2025",
+        "Peraturan Presiden Nomor 12 Tahun 2021",
     ):
         assert expected in text, expected
     assert "Bupati Sukamakmur (sebagai laporan)" not in text  # tembusan of Teguran II only
+    # the Sekda signs, so the Sekda is not also a copy; no chat command in the formal text
+    assert "Tembusan" in text and "1. Sekretaris Daerah" not in text
+    assert "/lapor" not in text and " /" not in text
     assert letter.summary == "e-Katalog lokal: 0 dari target 10 produk"
+    assert letter.new_deadline == date(2027, 1, 6)
     docx = docx_text(file_bytes(deps, letter.docx_id))
     assert "000.8.3.3/1/ORG/2026" in docx and "Yth. Kepala Dinas Kesehatan" in docx
 
@@ -121,17 +154,57 @@ async def test_last_reported_value_mcp_indicators_and_camat_addressee(deps: Deps
     mcp = pdf_text(file_bytes(deps, draft(deps, "BAPPEDA", "mcp").pdf_id))
     assert "Yth. Kepala Badan Perencanaan Pembangunan, Riset dan Inovasi Daerah" in mcp
     assert "0 dari 2 indikator selesai" in mcp
-    assert "Indikator 1.1 RKPD dan APBD disusun melalui SIPD (Perencanaan dan Penganggaran)" in mcp
-    assert "Indikator 1.2 Pokok pikiran DPRD terdokumentasi dalam SIPD" in mcp
+    # the indicators are grouped under their program (a., b.), not numbered as separate demands
+    assert "a. Indikator 1.1 RKPD dan APBD disusun melalui SIPD (Perencanaan dan Penganggaran)" in mcp
+    assert "b. Indikator 1.2 Pokok pikiran DPRD terdokumentasi dalam SIPD" in mcp
+    assert "2. Indikator" not in mcp
 
     camat = pdf_text(file_bytes(deps, draft(deps, "KEC-SUKAMAKM", "p3dn").pdf_id))
     assert "Yth. Camat Sukamakmur" in camat
     assert "realisasi belum ada laporan dari ambang minimal 40 %" in camat
 
 
+async def test_one_letter_per_unit_lists_every_program_behind(deps: Deps) -> None:
+    with deps.db.uow() as uow:
+        unit = uow.session.exec(select(Unit).where(Unit.code == "DINKES")).one()
+        programs = [p for p in deps.pemda.programs if p.key in ("katalog", "p3dn", "inovasi")]
+        standings = load_standings(uow.session, deps.pemda, [unit], deps.calendar.local_date(H_PLUS_7), programs)
+        letters = draft_letters(
+            uow.session, deps.pemda, deps.calendar, unit, list(standings.values()), TEGURAN1, H_PLUS_7
+        )
+        uow.commit()
+    assert len(letters) == 1
+    text = pdf_text(file_bytes(deps, letters[0].pdf_id))
+    assert "3 kewajiban program prioritas daerah" in text
+    for title in ("Produk Tayang e-Katalog Lokal", "Belanja Produk UMK", "Rencana Aksi Inovasi Daerah"):
+        assert title in text
+    # a program that falls behind later joins the unit's open draft rather than a second letter
+    mcp = draft(deps, "DINKES", "mcp") if _has_mcp(deps, "DINKES") else letters[0]
+    assert mcp.id == letters[0].id
+    # per = "program": one letter each
+    per_program = deps.pemda.model_copy(update={"letters": deps.pemda.letters.model_copy(update={"per": "program"})})
+    with deps.db.uow() as uow:
+        unit = uow.session.exec(select(Unit).where(Unit.code == "DISDIK")).one()
+        standings = load_standings(uow.session, deps.pemda, [unit], deps.calendar.local_date(H_PLUS_7), programs)
+        split = draft_letters(
+            uow.session, per_program, deps.calendar, unit, list(standings.values()), TEGURAN1, H_PLUS_7
+        )
+        uow.commit()
+    assert len(split) == 3
+
+
+def _has_mcp(deps: Deps, code: str) -> bool:
+    with deps.db.uow() as uow:
+        unit = uow.session.exec(select(Unit).where(Unit.code == code)).one()
+        program = deps.pemda.program("mcp")
+        assert program is not None
+        return bool(load_standings(uow.session, deps.pemda, [unit], date(2026, 12, 22), [program]))
+
+
 async def test_teguran2_refers_to_teguran1_and_copies_the_bupati(deps: Deps) -> None:
-    first = draft(deps, "DINKES", "katalog")
-    second = draft(deps, "DINKES", "katalog", TEGURAN2, datetime(2026, 12, 29, 2, 0, tzinfo=UTC))
+    first = approve(deps, draft(deps, "DINKES", "katalog"))
+    later = datetime(2026, 12, 29, 2, 0, tzinfo=UTC)
+    second = approve(deps, draft(deps, "DINKES", "katalog", TEGURAN2, later), later)
     text = pdf_text(file_bytes(deps, second.pdf_id))
     assert second.number == "000.8.3.3/2/ORG/2026"
     assert f"Menindaklanjuti Surat Teguran I Nomor {first.number} tanggal 22 Desember 2026" in text
@@ -144,25 +217,32 @@ async def test_drafting_again_returns_the_same_letter_and_the_same_bytes(deps: D
     first = draft(deps, "DINKES", "katalog")
     pdf = file_bytes(deps, first.pdf_id)
     again = draft(deps, "DINKES", "katalog", at=datetime(2026, 12, 23, 6, 0, tzinfo=UTC))
-    assert again.id == first.id and again.number == first.number
+    assert again.id == first.id and again.number == first.number is None
     assert file_bytes(deps, again.pdf_id) == pdf
     with deps.db.uow() as uow:
         session = uow.session
         assert session.exec(select(func.count()).select_from(Letter)).one() == 1
         assert session.exec(select(func.count()).select_from(StoredFile)).one() == 2
-        assert session.exec(select(LetterSequence.last).where(LetterSequence.year == 2026)).one() == 1
         events = session.exec(select(LetterEvent.status).where(LetterEvent.letter_id == first.id)).all()
     assert list(events) == ["draft"]
     assert first.sha256 == hashlib.sha256(pdf).hexdigest()
 
 
-async def test_a_rolled_back_letter_burns_no_number(deps: Deps) -> None:
+async def test_a_cancelled_draft_or_rolled_back_approval_burns_no_number(deps: Deps) -> None:
     with deps.db.uow() as uow:
-        unit, standing = unit_and_standing(uow.session, deps, "DINKES", "katalog", H_PLUS_7)
-        letter = draft_letter(uow.session, deps.pemda, deps.calendar, unit, standing, TEGURAN1, H_PLUS_7)
-        assert letter.seq == 1
+        admin = uow.session.exec(select(Contact).where(Contact.role == "admin")).first()
+        assert admin is not None
+        letter = draft(deps, "DINKES", "katalog")
+        assert letter.id is not None
+        flow.approve(uow.session, deps.pemda, deps.calendar, letter.id, admin, H_PLUS_7)
         uow.rollback()
-    assert draft(deps, "DISDIK", "katalog").number == "000.8.3.3/1/ORG/2026"
+    cancelled = draft(deps, "DISDIK", "katalog")
+    with deps.db.uow() as uow:
+        admin = uow.session.exec(select(Contact).where(Contact.role == "admin")).first()
+        assert admin is not None and cancelled.id is not None
+        flow.cancel(uow.session, deps.pemda, cancelled.id, admin, H_PLUS_7, "salah data")
+        uow.commit()
+    assert approve(deps, draft(deps, "BAPPEDA", "katalog")).number == "000.8.3.3/1/ORG/2026"
 
 
 async def test_a_stage_that_is_no_teguran_or_a_format_without_number_is_refused(deps: Deps) -> None:
@@ -176,6 +256,56 @@ async def test_a_stage_that_is_no_teguran_or_a_format_without_number_is_refused(
         )
         with pytest.raises(LetterError, match=r"\{nomor\}"):
             draft_letter(uow.session, no_number, deps.calendar, unit, standing, TEGURAN1, H_PLUS_7)
+
+
+def _approve_many(url: str, deps: Deps, ids: list[int], barrier: threading.Barrier) -> list[str]:
+    """Approve drafts through a Database of its own, one transaction each (as two admins tapping at once)."""
+    db = Database(url)
+    numbers: list[str] = []
+    try:
+        barrier.wait(timeout=30)
+        for letter_id in ids:
+            with db.uow() as uow:
+                admin = uow.session.exec(select(Contact).where(Contact.role == "admin")).first()
+                assert admin is not None
+                flow.approve(uow.session, deps.pemda, deps.calendar, letter_id, admin, H_PLUS_7)
+                uow.commit()
+                letter = uow.session.get(Letter, letter_id)
+                assert letter is not None and letter.number is not None
+                numbers.append(letter.number)
+    finally:
+        db.dispose()
+    return numbers
+
+
+async def test_concurrent_approvals_number_without_gap_or_duplicate(deps: Deps) -> None:
+    codes = ["DINKES", "DISDIK", "BAPPEDA", "DPUPR", "BPKAD", "DINSOS"]
+    ids = []
+    for code in codes:
+        with deps.db.uow() as uow:
+            exists = uow.session.exec(select(Unit).where(Unit.code == code)).first()
+        if exists is not None:
+            letter = draft(deps, code, "katalog")
+            assert letter.id is not None
+            ids.append(letter.id)
+    barrier = threading.Barrier(2)
+    results: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def work(worker: int, mine: list[int]) -> None:
+        try:
+            results[worker] = _approve_many(deps.db.url, deps, mine, barrier)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(1, ids[0::2])), threading.Thread(target=work, args=(2, ids[1::2]))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    numbers = sorted(results[1] + results[2], key=lambda n: int(n.split("/")[1]))
+    assert numbers == [f"000.8.3.3/{i}/ORG/2026" for i in range(1, len(ids) + 1)]
 
 
 def _issue_many(url: str, worker: int, count: int, unit_id: int, barrier: threading.Barrier) -> list[int]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from jobs.sweep import plan, sweep
@@ -40,6 +42,13 @@ def local(deps: Deps, day: date, hour: int = 8, minute: int = 0) -> datetime:
 def outbox_rows(deps: Deps) -> list[Outbox]:
     with deps.db.uow() as uow:
         return list(uow.session.exec(select(Outbox).order_by(col(Outbox.id))).all())
+
+
+def mark_sent(deps: Deps) -> None:
+    """What the dispatcher does: every queued message accepted by the platform."""
+    with deps.db.uow() as uow:
+        uow.session.execute(update(Outbox).values(status="sent"))
+        uow.commit()
 
 
 def notices(deps: Deps) -> list[Notice]:
@@ -124,9 +133,13 @@ def test_catch_up_sends_only_the_latest_stage(sdeps: Deps) -> None:
     assert labels == {"H+1 peringatan"}
     again = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 18), 10))  # Friday
     assert again.queued == 0 and again.already == len(again.planned) > 0
+    # The ladder climbs in order: while the peringatan has not gone out, Teguran I waits and says why.
+    held = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 22), 8), dry_run=True)
+    assert held.waiting and {w.reason for w in held.waiting} == {"menunggu peringatan H+1 terkirim"}
+    mark_sent(sdeps)
     teguran = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 22), 8))
     assert {p.label for p in teguran.planned} == {"H+7 Surat Teguran I"}
-    assert teguran.queued > 0
+    assert teguran.queued > 0 and not teguran.waiting
 
 
 # -- who gets what --------------------------------------------------------------------------------
@@ -249,21 +262,27 @@ def test_concurrent_sweeps_queue_each_stage_once(deps: Deps) -> None:
 # -- teguran hand-off -----------------------------------------------------------------------------
 
 
-def test_teguran_goes_to_the_letter_hook_once(sdeps: Deps) -> None:
-    calls: list[tuple[str, str, str]] = []
+def test_teguran_goes_to_the_letter_hook_once_per_unit(sdeps: Deps) -> None:
+    calls: list[tuple[str, tuple[str, ...], str]] = []
 
-    def hook(session: Session, unit: Unit, standing: Standing, stage: Stage, at: datetime) -> bool:
-        calls.append((unit.code, standing.program.key, stage.kind))
+    def hook(session: Session, unit: Unit, standings: Sequence[Standing], stage: Stage, at: datetime) -> bool:
+        calls.append((unit.code, tuple(sorted(s.program.key for s in standings)), stage.kind))
         return unit.code == "DINKES"
 
+    sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 16)), letter_hook=hook)  # H+1
+    mark_sent(sdeps)
     at = local(sdeps, date(2026, 12, 22))
     first = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, at, letter_hook=hook)
-    assert ("DINKES", "katalog", "teguran1") in calls
-    assert first.letters == 3  # inovasi, katalog and p3dn of DINKES
+    # one call per unit and stage, with every program the unit is behind on
+    assert ("DINKES", ("inovasi", "katalog", "p3dn"), "teguran1") in calls
+    assert len([c for c in calls if c[0] == "DINKES"]) == 1
+    assert first.letters == 1
     kepala = contact_named(sdeps, KEPALA_DINKES)
-    rows = outbox_rows(sdeps)
+    rows = [r for r in outbox_rows(sdeps) if r.status == "pending"]
     assert not [r for r in rows if r.contact_id == kepala.id]
-    letter_notices = [n for n in notices(sdeps) if n.unit_id == unit_coded(sdeps, "DINKES").id]
+    letter_notices = [
+        n for n in notices(sdeps) if n.unit_id == unit_coded(sdeps, "DINKES").id and n.stage.endswith("teguran1")
+    ]
     assert letter_notices and {n.channel for n in letter_notices} == {"surat"}
     disdik = next(r for r in rows if r.contact_id == contact_named(sdeps, "Yuni Pratama").id)
     assert "Surat Teguran I" in disdik.text and "tahap surat teguran" in disdik.text
@@ -272,12 +291,23 @@ def test_teguran_goes_to_the_letter_hook_once(sdeps: Deps) -> None:
     assert calls == [] and again.queued == 0
 
 
-def test_teguran_without_hook_is_a_warning_message(sdeps: Deps) -> None:
-    sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 29)))
+def test_late_adoption_starts_with_the_peringatan_never_a_letter(sdeps: Deps) -> None:
+    """Installed after the deadline: at H+14 the first thing a unit hears is the peringatan."""
+    first = sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 29)))
+    assert {p.label for p in first.planned} == {"H+1 peringatan"}
     kepala = contact_named(sdeps, KEPALA_DINKES)
     row = next(r for r in outbox_rows(sdeps) if r.contact_id == kepala.id)
+    assert "Peringatan" in row.text and "Teguran" not in row.text.split("\n")[1]
+
+
+def test_teguran_without_hook_is_a_warning_message(sdeps: Deps) -> None:
+    sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 16)))
+    mark_sent(sdeps)
+    sweep(sdeps.db, sdeps.pemda, sdeps.calendar, local(sdeps, date(2026, 12, 22)))
+    kepala = contact_named(sdeps, KEPALA_DINKES)
+    row = [r for r in outbox_rows(sdeps) if r.contact_id == kepala.id][-1]
     # the letter template takes (stage, number, unit); a plain warning goes as the warning template
-    assert "Surat Teguran II" in row.text and row.template_name == "sigap_peringatan"
+    assert "Surat Teguran I" in row.text and row.template_name == "sigap_peringatan"
     pimpinan = contact_named(sdeps, PIMPINAN)
     assert [r for r in outbox_rows(sdeps) if r.contact_id == pimpinan.id]
 
