@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers import broadcast, contacts, libur, pause, registration, report, status, teguran
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
+from jobs.letters import flow
 from models.messages import Reply
 from models.pemda import PemdaConfig
 from models.tables import ROLE_LABELS, Role
@@ -15,17 +16,10 @@ TEGURAN_FOR_APPROVERS = (
 TEGURAN_FOR_READERS = ("/teguran [id]", "register surat teguran: daftar dan PDF")
 
 
-def may_approve_letters(role: Role, pemda: PemdaConfig) -> bool:
-    """Whether `role` may approve and cancel letters: admins always, pimpinan when the Pemda file lists them.
-
-    The same rule as `jobs.letters.flow.may_approve`, which decides for one contact.
-    """
-    return role is Role.ADMIN or (role is Role.PIMPINAN and "pimpinan" in pemda.letters.approvers)
-
 
 def teguran_help(role: Role, pemda: PemdaConfig) -> tuple[str, str]:
     """/teguran as `role` may use it: the whole register for approvers, the list and the PDFs for the others."""
-    return TEGURAN_FOR_APPROVERS if may_approve_letters(role, pemda) else TEGURAN_FOR_READERS
+    return TEGURAN_FOR_APPROVERS if flow.role_may_approve(pemda, role) else TEGURAN_FOR_READERS
 
 
 async def bantuan(ctx: Ctx) -> list[Reply]:

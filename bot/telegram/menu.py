@@ -11,6 +11,7 @@ from telegram.error import RetryAfter, TelegramError
 from handlers.commands import menu_for
 from jobs.ratelimit import RateLimiter
 from models.app import Deps
+from models.pemda import PemdaConfig
 from models.tables import Contact, Role
 
 log = logging.getLogger(__name__)
@@ -19,9 +20,13 @@ SYNC_LIMIT = 2000
 """At most this many per-chat menus are set at start-up; the rest get theirs when they next /start."""
 
 
-def bot_commands(role: Role | None) -> list[BotCommand]:
+def bot_commands(role: Role | None, pemda: PemdaConfig | None = None) -> list[BotCommand]:
     """The menu entries for `role` (None: not registered); registered people do not need /start."""
-    return [BotCommand(name, summary[:256]) for name, summary in menu_for(role) if role is None or name != "start"]
+    return [
+        BotCommand(name, summary[:256])
+        for name, summary in menu_for(role, pemda)
+        if role is None or name != "start"
+    ]
 
 
 class CommandMenus:
@@ -41,7 +46,7 @@ class CommandMenus:
         """The menu of one registered person's private chat."""
         if not chat_id.lstrip("-").isdigit():
             return False
-        return await self._set(bot_commands(role), BotCommandScopeChat(int(chat_id)), chat_id)
+        return await self._set(bot_commands(role, self.deps.pemda), BotCommandScopeChat(int(chat_id)), chat_id)
 
     async def refresh(self, telegram_user_id: str) -> bool:
         """Set the menu of the registered, active contact with this Telegram id (after binding)."""

@@ -13,10 +13,11 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
+from jobs.letters.flow import STATUS_WORDS
 from jobs.letters.register import STAGE_LABELS
 from models.calendar import WorkingCalendar
 from models.pemda import PemdaConfig
-from models.tables import Contact, Letter, LetterDelivery, LetterItem, LetterStatus, Unit
+from models.tables import Contact, Letter, LetterDelivery, LetterItem, Unit
 
 __all__ = ["COLUMNS", "DELIVERY_WORDS", "STATUS_WORDS", "export_register"]
 
@@ -47,14 +48,7 @@ COLUMNS: tuple[tuple[str, float], ...] = (
 )
 """Column headings and widths (in characters), in sheet order."""
 
-STATUS_WORDS = {
-    LetterStatus.DRAFT.value: "rancangan, menunggu persetujuan",
-    LetterStatus.APPROVED.value: "disetujui, belum terkirim",
-    LetterStatus.SENT.value: "terkirim, menunggu tanda terima",
-    LetterStatus.RECEIVED.value: "sudah diterima",
-    LetterStatus.CANCELLED.value: "dibatalkan",
-}
-"""A letter's status as the register shows it."""
+
 
 DELIVERY_WORDS = {
     LetterDelivery.NONE.value: "",

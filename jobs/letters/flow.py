@@ -87,11 +87,15 @@ def approvers(session: Session, pemda: PemdaConfig) -> list[Contact]:
     return active_contacts(session, *roles)
 
 
+def role_may_approve(pemda: PemdaConfig, role: str) -> bool:
+    """Whether people with `role` may approve, cancel and record letters: admins, and pimpinan when the Pemda
+    file lists them (the one rule; /bantuan and the command menus show what it allows)."""
+    return role == Role.ADMIN.value or (role == Role.PIMPINAN.value and "pimpinan" in pemda.letters.approvers)
+
+
 def may_approve(pemda: PemdaConfig, contact: Contact) -> bool:
     """Whether `contact` may approve or cancel letters."""
-    return contact.role == Role.ADMIN.value or (
-        contact.role == Role.PIMPINAN.value and "pimpinan" in pemda.letters.approvers
-    )
+    return role_may_approve(pemda, contact.role)
 
 
 def unit_recipients(session: Session, unit_id: int) -> list[Contact]:
@@ -567,7 +571,7 @@ def make_letter_hook(pemda: PemdaConfig, calendar: WorkingCalendar) -> SweepLett
 
 
 STATUS_WORDS = {
-    LetterStatus.DRAFT.value: "menunggu persetujuan",
+    LetterStatus.DRAFT.value: "rancangan, menunggu persetujuan",
     LetterStatus.APPROVED.value: "disetujui, belum terkirim",
     LetterStatus.SENT.value: "terkirim, menunggu tanda terima",
     LetterStatus.RECEIVED.value: "sudah diterima",

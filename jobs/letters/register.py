@@ -323,9 +323,9 @@ def shortfall(session: Session, unit: Unit, standing: Standing) -> tuple[lc.Lett
     value = standing.value
     points: list[str] = []
     if program.measure == "percent":
-        shown = "belum ada laporan" if value is None else f"{angka(value)} %"
-        heading = f"{program.title}: realisasi {shown} dari ambang minimal {angka(standing.target)} %"
-        summary = f"{program.label}: {shown} dari minimal {angka(standing.target)} %"
+        shown = "belum ada laporan" if value is None else f"{angka(value)}\u00a0%"
+        heading = f"{program.title}: realisasi {shown} dari ambang minimal {angka(standing.target)}\u00a0%"
+        summary = f"{program.label}: {shown} dari minimal {angka(standing.target)}\u00a0%"
     elif program.measure == "checklist":
         titles = {
             item.code: (item.title, item.area)

@@ -239,7 +239,7 @@ async def test_cancel_keeps_the_number_and_only_admins_decide(deps: Deps, clock:
     assert fresh(deps, second.id).number == "000.8.3.3/1/ORG/2026"
     third = run_hook(deps, "BAPPEDA")
     listing = await pimpinan.text("/teguran")
-    assert "Menunggu persetujuan (1):" in listing and "Dibatalkan (1):" in listing
+    assert "Rancangan, menunggu persetujuan (1):" in listing and "Dibatalkan (1):" in listing
     assert "setujui" not in listing.split("\n")[-1]  # the pimpinan may not approve here: no approval hints
     # a numbered (approved) letter keeps its number when cancelled
     await admin.text(f"/teguran setujui {third.id}")
