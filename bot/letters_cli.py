@@ -72,7 +72,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             submit(session, deps.pemda, deps.calendar, letter, now)
         uow.commit()
     state = "sudah ada" if existing is not None else "dirancang"
-    print(f"Surat {letter.number} (id {letter.id}) {state}: {letter.summary}. Status: {STATUS_WORDS[letter.status]}.")
+    print(
+        f"Surat {letter.label_number} (id {letter.id}) {state}: {letter.summary}. "
+        f"Status: {STATUS_WORDS[letter.status]}."
+    )
     if existing is None and deps.pemda.letters.require_approval:
         print("Permintaan persetujuan masuk antrean pesan untuk admin (dikirim oleh `sigap run`).")
     return 0
