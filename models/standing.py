@@ -48,7 +48,8 @@ def current_period(program: ProgramConfig, today: date) -> str:
 
 
 def _not_rejected() -> ColumnElement[bool]:
-    return col(Report.verification) != Verification.REJECTED.value
+    """Reports that count: not rejected by a verifier and not withdrawn."""
+    return (col(Report.verification) != Verification.REJECTED.value) & col(Report.withdrawn_at).is_(None)
 
 
 def load_standings(

@@ -184,7 +184,7 @@ class Verification(StrEnum):
 
 
 class Report(SQLModel, table=True):
-    """One status update; rows are only ever added, the latest one that is not rejected counts."""
+    """One status update; rows are only ever added, the latest one that is neither rejected nor withdrawn counts."""
 
     __table_args__ = (Index("ix_report_lookup", "program_key", "period", "unit_id", "id"),)
 
@@ -202,6 +202,10 @@ class Report(SQLModel, table=True):
     channel: str = Field(max_length=16)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     verification: str = Field(default=Verification.SELF.value, max_length=16)
+    withdrawn_at: datetime | None = Field(default=None, sa_column=utc_column())
+    """Set when the reporter (within a day) or an admin withdrew the report: it no longer counts; the row stays."""
+    withdrawn_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    withdraw_reason: str = Field(default="", sa_column=Column(String(300), nullable=False, server_default=""))
 
 
 class AuditLog(SQLModel, table=True):
