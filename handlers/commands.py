@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import broadcast, contacts, libur, pause, registration, report, status, teguran
+from handlers import broadcast, contacts, libur, pause, registration, report, riwayat, status, teguran
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
 from jobs.letters import flow
 from models.messages import Reply
@@ -54,6 +54,21 @@ COMMANDS: list[Command] = [
         "/rekap",
         frozenset({Role.ADMIN, Role.PIMPINAN, Role.CAMAT}),
     ),
+    Command(
+        "riwayat",
+        riwayat.riwayat,
+        "riwayat laporan unit: siapa, kapan, lewat apa",
+        "/riwayat [unit] [program]",
+        ALL_ROLES,
+    ),
+    Command(
+        "tarik",
+        riwayat.tarik,
+        "menarik laporan yang keliru (milik sendiri dalam sehari; admin: semua)",
+        "/tarik <id> [alasan]",
+        REPORTERS,
+    ),
+    Command("inovasi", riwayat.inovasi, "daftar inovasi unit yang sudah diajukan", "/inovasi [unit]", ALL_ROLES),
     Command("unit", status.unit_list, "daftar unit dan nama pendeknya", "/unit", ALL_ROLES),
     Command("undang", registration.undang, "membuat kode undangan", "/undang <unit> <peran>", frozenset({Role.ADMIN})),
     Command(

@@ -1,0 +1,185 @@
+"""/riwayat, /tarik and /inovasi: a unit's report history, withdrawing a wrong report, the innovation entries.
+
+Nothing is deleted: a withdrawn report stays in the history marked "ditarik" (who, when, why) and simply stops
+counting. A person may withdraw their own report within a day; an admin any report. Withdrawing asks first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+
+from handlers.base import Ctx, find_unit
+from handlers.status import visible_units
+from models.app import UserError
+from models.fmt import angka, tanggal_pendek
+from models.messages import Button, Reply
+from models.pemda import ProgramConfig
+from models.tables import MAX_ID, Contact, Report, Role, Unit, Verification
+
+SHOWN = 20
+"""Reports listed by /riwayat (newest first)."""
+OWN_WITHDRAW_WINDOW = timedelta(days=1)
+"""How long a person may withdraw their own report."""
+CHANNEL_WORDS = {"telegram": "Telegram", "whatsapp": "WhatsApp", "console": "konsol", "impor": "impor"}
+RIWAYAT_USAGE = "Cara pakai: /riwayat [unit] [program], contoh /riwayat katalog atau /riwayat dinkes katalog"
+TARIK_USAGE = "Cara pakai: /tarik <id laporan> [alasan], contoh /tarik 12 salah ketik. Id laporan ada di /riwayat."
+
+
+def _scope(ctx: Ctx, words: list[str]) -> tuple[Unit, ProgramConfig | None]:
+    """The unit and (optional) program named by `words` in any order; the sender's own unit by default."""
+    program: ProgramConfig | None = None
+    rest: list[str] = []
+    for word in words:
+        found = ctx.pemda.program(word)
+        if found is not None and program is None:
+            program = found
+        else:
+            rest.append(word)
+    if rest:
+        unit = find_unit(ctx.session, " ".join(rest))
+        if not visible_units(ctx, unit):
+            raise UserError("Bapak/Ibu hanya dapat melihat riwayat unit Anda sendiri. Ketik /riwayat tanpa nama unit.")
+    elif ctx.role in (Role.ADMIN, Role.PIMPINAN):
+        raise UserError(f"Sebutkan unitnya. {RIWAYAT_USAGE}")
+    else:
+        unit = ctx.my_unit()
+    return unit, program
+
+
+def describe(ctx: Ctx, report: Report) -> str:
+    """What a report says: '120 produk', '42,5 %', 'Inovasi: <judul>', 'Indikator 1.1: selesai'."""
+    program = ctx.pemda.program(report.program_key)
+    label = program.label if program is not None else report.program_key
+    if report.title:
+        return f"{label}: “{report.title}”"
+    if report.item_code:
+        return f"{label} indikator {report.item_code}: {report.item_status or '-'}"
+    unit_label = f" {program.unit_label}" if program is not None and program.unit_label else ""
+    value = "-" if report.value is None else angka(report.value)
+    return f"{label}: {value}{unit_label}".replace(" %", "\u00a0%")
+
+
+def _when(ctx: Ctx, at: datetime) -> str:
+    local = at.astimezone(ctx.deps.calendar.zone)
+    return f"{tanggal_pendek(local.date())} {local:%H.%M}"
+
+
+def _state(report: Report) -> str:
+    if report.withdrawn_at is not None:
+        return "ditarik" + (f": {report.withdraw_reason}" if report.withdraw_reason else "")
+    if report.verification == Verification.REJECTED.value:
+        return "ditolak verifikator"
+    if report.verification == Verification.VERIFIED.value:
+        return "terverifikasi"
+    return ""
+
+
+def _line(ctx: Ctx, report: Report, names: dict[int, str]) -> str:
+    who = names.get(report.reporter_id or 0, "sistem")
+    channel = CHANNEL_WORDS.get(report.channel, report.channel)
+    state = _state(report)
+    tail = f" — {state}" if state else ""
+    return f"• #{report.id} {describe(ctx, report)} · {who}, {_when(ctx, report.created_at)}, {channel}{tail}"
+
+
+async def riwayat(ctx: Ctx) -> list[Reply]:
+    """/riwayat [unit] [program]: the unit's reports, newest first, with who, when, channel and state."""
+    unit, program = _scope(ctx, ctx.incoming.args)
+    stmt = select(Report).where(Report.unit_id == unit.id)
+    if program is not None:
+        stmt = stmt.where(Report.program_key == program.key)
+    reports = list(ctx.session.exec(stmt.order_by(col(Report.id).desc()).limit(SHOWN + 1)).all())
+    scope = f"{unit.name}" + (f", {program.label}" if program is not None else "")
+    if not reports:
+        return [Reply(f"Belum ada laporan untuk {scope}. Laporkan dengan /lapor.")]
+    ids = {r.reporter_id for r in reports if r.reporter_id is not None}
+    names = {c.id or 0: c.name for c in ctx.session.exec(select(Contact).where(col(Contact.id).in_(ids))).all()}
+    lines = [f"Riwayat laporan {scope} (terbaru di atas):"]
+    lines += [_line(ctx, r, names) for r in reports[:SHOWN]]
+    if len(reports) > SHOWN:
+        lines.append(f"… hanya {SHOWN} terbaru yang ditampilkan; sebutkan programnya untuk mempersempit.")
+    lines.append("Salah lapor? Tarik dengan /tarik <id> [alasan], lalu laporkan lagi dengan /lapor.")
+    return [Reply("\n".join(lines))]
+
+
+async def inovasi(ctx: Ctx) -> list[Reply]:
+    """/inovasi [unit]: the innovation entries of a unit this period, with ids to withdraw a wrong one."""
+    programs = [p for p in ctx.pemda.programs if p.measure == "submission"]
+    if not programs:
+        raise UserError("Tidak ada program pengajuan inovasi di berkas Pemda.")
+    unit, _program = _scope(ctx, ctx.incoming.args)
+    reports = ctx.session.exec(
+        select(Report)
+        .where(Report.unit_id == unit.id, col(Report.program_key).in_([p.key for p in programs]))
+        .where(col(Report.title).is_not(None))
+        .order_by(col(Report.id))
+    ).all()
+    active = [r for r in reports if r.withdrawn_at is None and r.verification != Verification.REJECTED.value]
+    if not reports:
+        return [Reply(f"{unit.name} belum mengajukan inovasi. Ajukan dengan /lapor inovasi <judul>.")]
+    ids = {r.reporter_id for r in reports if r.reporter_id is not None}
+    names = {c.id or 0: c.name for c in ctx.session.exec(select(Contact).where(col(Contact.id).in_(ids))).all()}
+    lines = [f"Inovasi {unit.name}: {len(active)} tercatat."]
+    lines += [_line(ctx, r, names) for r in reports]
+    lines.append("Entri keliru atau ganda? Tarik dengan /tarik <id> [alasan].")
+    return [Reply("\n".join(lines))]
+
+
+async def tarik(ctx: Ctx) -> list[Reply]:
+    """/tarik <id> [alasan]: withdraw a report (asks first); the reporter within a day, an admin any report."""
+    args = ctx.incoming.args
+    if not args:
+        raise UserError(TARIK_USAGE)
+    word = args[0].lstrip("#")
+    if not (word.isascii() and word.isdigit()) or int(word) > MAX_ID:
+        raise UserError(f"“{args[0]}” bukan id laporan. {TARIK_USAGE}")
+    report = ctx.session.get(Report, int(word))
+    if report is None:
+        raise UserError(f"Laporan #{word} tidak ada. Lihat id laporan dengan /riwayat.")
+    unit = ctx.session.get(Unit, report.unit_id)
+    assert unit is not None
+    _check_may_withdraw(ctx, report, unit)
+    if report.withdrawn_at is not None:
+        return [Reply(f"Laporan #{report.id} sudah ditarik pada {_when(ctx, report.withdrawn_at)}.")]
+    if len(args) > 1 and args[1].lower() == "batal":
+        return [Reply(f"Baik, laporan #{report.id} tidak ditarik.")]
+    confirmed = len(args) > 1 and args[1].lower() == "ya"
+    reason = " ".join(args[2:] if confirmed else args[1:]).strip()[:300]
+    if not confirmed:
+        payload = f"/tarik {report.id} ya {reason}".strip()
+        return [
+            Reply(
+                f"Tarik laporan #{report.id} {describe(ctx, report)} ({unit.name}, {_when(ctx, report.created_at)})? "
+                "Laporan itu tidak dihitung lagi, tetapi tetap tercatat di riwayat.",
+                buttons=(Button("Ya, tarik", payload), Button("Batal", f"/tarik {report.id} batal")),
+            )
+        ]
+    report.withdrawn_at = ctx.now
+    report.withdrawn_by_id = ctx.me.id
+    report.withdraw_reason = reason
+    ctx.session.add(report)
+    ctx.audit("report.withdrawn", str(report.id), unit=unit.code, program=report.program_key, reason=reason)
+    return [
+        Reply(
+            f"Laporan #{report.id} {describe(ctx, report)} ditarik dan tidak dihitung lagi. "
+            f"Bila perlu, laporkan angka yang benar dengan /lapor {report.program_key}."
+        )
+    ]
+
+
+def _check_may_withdraw(ctx: Ctx, report: Report, unit: Unit) -> None:
+    """An admin may withdraw any report; others only their own, within a day, of a unit they answer for."""
+    if ctx.role is Role.ADMIN:
+        return
+    if report.reporter_id != ctx.me.id or not visible_units(ctx, unit):
+        raise UserError(
+            f"Laporan #{report.id} bukan laporan Bapak/Ibu, jadi hanya admin yang dapat menariknya. "
+            "Mohon hubungi admin Sigap."
+        )
+    if ctx.now - report.created_at > OWN_WITHDRAW_WINDOW:
+        raise UserError(
+            f"Laporan #{report.id} sudah lebih dari sehari, jadi hanya admin yang dapat menariknya. "
+            "Kirim angka yang benar dengan /lapor, atau hubungi admin Sigap."
+        )
