@@ -1,4 +1,4 @@
-"""The one ASGI app for webhooks (Telegram's and WhatsApp's) and /healthz, served by uvicorn."""
+"""The one ASGI app for webhooks (Telegram's and WhatsApp's), /healthz and /metrics, served by uvicorn."""
 
 from __future__ import annotations
 
@@ -50,9 +50,10 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def build_app(routes: Sequence[BaseRoute]) -> Starlette:
-    """The app with the channels' webhook routes and /healthz."""
-    return Starlette(routes=[Route("/healthz", healthz, methods=["GET"]), *routes])
+def build_app(routes: Sequence[BaseRoute], *, operations: Sequence[BaseRoute] = ()) -> Starlette:
+    """The app with the channels' webhook routes and /healthz (`operations`: /healthz and /metrics of `sigap run`)."""
+    own = list(operations) or [Route("/healthz", healthz, methods=["GET"])]
+    return Starlette(routes=[*own, *routes])
 
 
 class HttpServer:

@@ -10,8 +10,11 @@ import contextlib
 import logging
 import signal
 
+from prometheus_client import CollectorRegistry
+
 from bot.channels import ChannelRuntime
 from bot.http import HttpServer, build_app
+from bot.metrics import OutboxCollector, PrometheusMeter, health_route, metrics_route
 from bot.senders import prepare
 from bot.settings import Settings
 from bot.wiring import build_deps
@@ -75,8 +78,12 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
         return await open_console(settings, console_as)
     deps = build_deps(settings)
     channels = await build_channels(settings, deps)
+    registry = CollectorRegistry()
+    meter = PrometheusMeter(registry)
+    registry.register(OutboxCollector(deps.db, deps.clock))
     dispatcher = Dispatcher(
         db=deps.db,
+        meter=meter,
         senders={c.channel: c.sender for c in channels},
         limiters={c.channel: c.limiter for c in channels},
         clock=deps.clock,
@@ -87,7 +94,18 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
         on_auth_failed=auth_alert(deps),
     )
     routes = [r for c in channels for r in c.routes]
-    server = HttpServer(build_app(routes), settings.http_host, settings.http_port) if routes else None
+    dispatch_task: asyncio.Task[None] | None = None
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token is not None else None
+    operations = [
+        health_route(
+            deps.db,
+            deps.clock,
+            lambda: dispatch_task is not None and not dispatch_task.done(),
+            settings.health_max_pending_seconds,
+        ),
+        metrics_route(registry, token),
+    ]
+    server = HttpServer(build_app(routes, operations=operations), settings.http_host, settings.http_port)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,12 +114,11 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     from bot.scheduler import start_scheduler
     from jobs.letters.flow import make_letter_hook
 
-    scheduler = start_scheduler(deps, letter_hook=make_letter_hook(deps.pemda, deps.calendar))
+    scheduler = start_scheduler(deps, letter_hook=make_letter_hook(deps.pemda, deps.calendar), meter=meter)
     for channel in channels:
         await channel.start()
-    if server is not None:
-        await server.start()
-        log.info("HTTP server listening on %s:%s", settings.http_host, server.port)
+    await server.start()
+    log.info("HTTP server listening on %s:%s (webhooks, /healthz, /metrics)", settings.http_host, server.port)
     prepare(dispatcher, deps.db)
     dispatch_task = asyncio.create_task(dispatcher.run_forever(stop))
     # A dispatcher that ends before `stop` (a bug) stops the bot: better a restart by the service manager
@@ -119,8 +136,7 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
             failed = True
             log.exception("the outbox dispatcher stopped with an error; Sigap stops (systemd restarts it)")
         scheduler.shutdown(wait=False)
-        if server is not None:
-            await server.stop()
+        await server.stop()
         for channel in reversed(channels):
             try:
                 await channel.stop()

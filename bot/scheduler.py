@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -13,20 +14,29 @@ from jobs.letters.receipts import run_receipt_escalation
 from jobs.sweep import sweep
 from models.app import Deps
 from models.ladder import LetterHook, SweepResult
+from models.meter import NULL_METER, Meter
 
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_SECONDS = 3600  # a sweep missed by less than an hour (busy loop, short pause) still runs, once
 
 
-async def run_sweep(deps: Deps, reason: str, letter_hook: LetterHook | None = None) -> SweepResult | None:
+async def run_sweep(
+    deps: Deps, reason: str, letter_hook: LetterHook | None = None, meter: Meter = NULL_METER
+) -> SweepResult | None:
     """One sweep at the clock's now, in a worker thread so the event loop keeps serving chats."""
     at = deps.clock.now()
+    started = time.perf_counter()
     try:
         result = await asyncio.to_thread(sweep, deps.db, deps.pemda, deps.calendar, at, letter_hook=letter_hook)
     except Exception:
         log.exception("sweep (%s) failed", reason)
+        meter.count("sweeps", result="failed")
         return None
+    meter.observe("sweep_seconds", time.perf_counter() - started)
+    meter.count("sweeps", result="ok")
+    meter.count("sweep_queued", result.queued)
+    meter.count("sweep_letters", result.letters)
     log.info(
         "sweep (%s): %d messages queued, %d notices, %d queued before, %d unreachable",
         reason,
@@ -68,7 +78,9 @@ async def run_prune(deps: Deps) -> int:
         return 0
 
 
-def start_scheduler(deps: Deps, *, letter_hook: LetterHook | None = None) -> AsyncIOScheduler:
+def start_scheduler(
+    deps: Deps, *, letter_hook: LetterHook | None = None, meter: Meter = NULL_METER
+) -> AsyncIOScheduler:
     """Start the scheduler with the Pemda's jobs; must be called with the event loop running."""
     zone = deps.calendar.zone
     scheduler = AsyncIOScheduler(timezone=zone)
@@ -77,7 +89,7 @@ def start_scheduler(deps: Deps, *, letter_hook: LetterHook | None = None) -> Asy
         scheduler.add_job(
             run_sweep,
             CronTrigger(day_of_week="mon-fri", hour=at.hour, minute=at.minute, timezone=zone),
-            args=[deps, f"jadwal {at:%H:%M}", letter_hook],
+            args=[deps, f"jadwal {at:%H:%M}", letter_hook, meter],
             id=f"sweep-{at:%H%M}",
             name=f"sapuan {at:%H:%M}",
             **options,
@@ -91,7 +103,7 @@ def start_scheduler(deps: Deps, *, letter_hook: LetterHook | None = None) -> Asy
             scheduler.add_job(
                 run_sweep,
                 CronTrigger(day_of_week="mon-fri", hour=at.hour, minute=at.minute, timezone=zone),
-                args=[deps, label, letter_hook],
+                args=[deps, label, letter_hook, meter],
                 id=f"{label}-{at:%H%M}",
                 name=f"{label} {at:%H:%M}",
                 **options,
@@ -114,7 +126,7 @@ def start_scheduler(deps: Deps, *, letter_hook: LetterHook | None = None) -> Asy
     )
     scheduler.add_job(
         run_sweep,
-        args=[deps, "mulai", letter_hook],
+        args=[deps, "mulai", letter_hook, meter],
         id="sweep-startup",
         name="sapuan saat mulai",
         misfire_grace_time=None,

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535, validation_alias="SIGAP_HTTP_PORT")
     outbox_max_attempts: int = Field(8, ge=1, le=50, validation_alias="SIGAP_OUTBOX_MAX_ATTEMPTS")
     dispatch_batch: int = Field(100, ge=1, le=5000, validation_alias="SIGAP_DISPATCH_BATCH")
+    metrics_token: SecretStr | None = Field(None, validation_alias="SIGAP_METRICS_TOKEN")
+    health_max_pending_seconds: float = Field(900.0, gt=0, validation_alias="SIGAP_HEALTH_MAX_PENDING_SECONDS")
 
     telegram_bot_token: SecretStr | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str = Field("https://api.telegram.org/bot", validation_alias="TELEGRAM_API_BASE_URL")

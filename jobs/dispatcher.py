@@ -25,6 +25,7 @@ from jobs.ratelimit import RateLimiter
 from models.clock import Clock
 from models.db import Database
 from models.messages import Attachment, Channel
+from models.meter import NULL_METER, Meter
 from models.outbound import (
     AuthFailed,
     Outbound,
@@ -92,6 +93,8 @@ class Dispatcher:
     """Outcomes written in one transaction at most."""
     write_interval: float = 0.05
     """Seconds an outcome may wait for others to share its transaction (never longer: it is then written)."""
+    meter: Meter = NULL_METER
+    """Where sends, retries, dead rows and 429s are counted (Prometheus in `sigap run`)."""
     _writer: OutcomeWriter = field(init=False, repr=False)
     _busy: int = field(default=0, init=False, repr=False)
     """Deliveries under way that have not handed their outcome to the writer yet."""
@@ -382,6 +385,7 @@ class Dispatcher:
         if outcome is not None:
             held = await self._record(job, outcome.values)
             setattr(stats, outcome.counter, getattr(stats, outcome.counter) + 1)
+            self.meter.count("outbox_outcomes", channel=channel.value, outcome=outcome.counter)
             if outcome.counter == "dead":
                 log.warning("outbox row %s is dead: %s", job.claim.row_id, outcome.values.get("last_error", ""))
             if outcome.auth_failed is not None and self.on_auth_failed is not None:
@@ -410,6 +414,7 @@ class Dispatcher:
         try:
             sent = await self.senders[channel].send(outbound)
         except RateLimited as exc:
+            self.meter.count("rate_limited", channel=channel.value)
             if limiter is not None:
                 limiter.penalize(exc.retry_after, outbound.address if exc.scope == "recipient" else None)
             return _Outcome(self._retry_values(delay=exc.retry_after, error=str(exc)), "retried")
