@@ -20,6 +20,7 @@ from bot.settings import Settings
 from bot.wiring import build_deps
 from jobs.alerts import auth_alert
 from jobs.broadcasts import finish_if_done
+from jobs.channel_locks import ChannelLocks
 from jobs.dispatcher import Dispatcher, Observer
 from models.app import Deps, UserError
 from models.tables import Outbox
@@ -84,6 +85,7 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     dispatcher = Dispatcher(
         db=deps.db,
         meter=meter,
+        locks=ChannelLocks(deps.db, [c.channel for c in channels]),
         senders={c.channel: c.sender for c in channels},
         limiters={c.channel: c.limiter for c in channels},
         clock=deps.clock,
@@ -136,6 +138,8 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
             failed = True
             log.exception("the outbox dispatcher stopped with an error; Sigap stops (systemd restarts it)")
         scheduler.shutdown(wait=False)
+        if dispatcher.locks is not None:
+            dispatcher.locks.release()
         await server.stop()
         for channel in reversed(channels):
             try:

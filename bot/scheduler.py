@@ -10,6 +10,7 @@ import time
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.wiring import refresh_calendar
 from jobs.letters.receipts import run_receipt_escalation
 from jobs.sweep import sweep
 from models.app import Deps
@@ -28,6 +29,7 @@ async def run_sweep(
     at = deps.clock.now()
     started = time.perf_counter()
     try:
+        await asyncio.to_thread(refresh_calendar, deps)  # days off added on another instance count here too
         result = await asyncio.to_thread(sweep, deps.db, deps.pemda, deps.calendar, at, letter_hook=letter_hook)
     except Exception:
         log.exception("sweep (%s) failed", reason)
@@ -46,6 +48,14 @@ async def run_sweep(
         len(result.unreachable),
     )
     return result
+
+
+async def refresh_days_off(deps: Deps) -> None:
+    """Every minute: the days off as the database has them (an admin's /libur on another instance)."""
+    try:
+        await asyncio.to_thread(refresh_calendar, deps)
+    except Exception:
+        log.exception("reloading the days off failed; the previous list stays")
 
 
 async def run_receipt_check(deps: Deps) -> int:
@@ -122,6 +132,14 @@ def start_scheduler(
         args=[deps],
         id="inbox-housekeeping",
         name="pembersihan kotak masuk",
+        **options,
+    )
+    scheduler.add_job(
+        refresh_days_off,
+        CronTrigger(minute="*", timezone=zone),
+        args=[deps],
+        id="days-off-refresh",
+        name="muat ulang hari libur",
         **options,
     )
     scheduler.add_job(

@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from bot.limits import limiter_for
 from bot.settings import Settings
+from jobs.channel_locks import ChannelLocks
 from jobs.dispatcher import Dispatcher
 from jobs.outcomes import DispatchStats
 from models.clock import Clock, SystemClock
@@ -78,6 +79,7 @@ def build_dispatcher(
         max_attempts=settings.outbox_max_attempts,
         batch=settings.dispatch_batch,
         concurrency=min(POOL_SIZE, settings.dispatch_batch),
+        locks=ChannelLocks(db, senders),
     )
 
 
@@ -119,7 +121,11 @@ async def dispatch(settings: Settings, *, once: bool = False, db: Database | Non
                 with contextlib.suppress(NotImplementedError):
                     loop.add_signal_handler(sig, stop.set)
             log.info("dispatching on %s", ", ".join(c.value for c in senders))
-            await dispatcher.run_forever(stop)
+            try:
+                await dispatcher.run_forever(stop)
+            finally:
+                if dispatcher.locks is not None:
+                    dispatcher.locks.release()
             return 0
     finally:
         if db is None:

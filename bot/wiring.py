@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from sqlmodel import select
 
@@ -18,13 +19,23 @@ from models.tables import DayOff
 log = logging.getLogger(__name__)
 
 
-def build_calendar(pemda: PemdaConfig, db: Database) -> WorkingCalendar:
-    """The working calendar: national holidays, the Pemda file's extra days, and admin-added days off."""
+def days_off(pemda: PemdaConfig, db: Database) -> dict[date, str]:
+    """The extra days off: the Pemda file's and those admins added with /libur (stored in the database)."""
     extra = {h.date: h.reason for h in pemda.holidays}
     with db.uow() as uow:
         for day_off in uow.session.exec(select(DayOff)).all():
             extra[day_off.day] = day_off.reason
-    return WorkingCalendar(pemda.pemda.timezone, pemda.pemda.work_start, pemda.pemda.work_end, extra)
+    return extra
+
+
+def build_calendar(pemda: PemdaConfig, db: Database) -> WorkingCalendar:
+    """The working calendar: national holidays, the Pemda file's extra days, and admin-added days off."""
+    return WorkingCalendar(pemda.pemda.timezone, pemda.pemda.work_start, pemda.pemda.work_end, days_off(pemda, db))
+
+
+def refresh_calendar(deps: Deps) -> None:
+    """Re-read the days off from the database, so a /libur on another instance counts here too."""
+    deps.calendar.replace_days_off(days_off(deps.pemda, deps.db))
 
 
 def build_deps(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Deps:

@@ -20,7 +20,8 @@ from typing import Any, Literal
 from sqlalchemy import Connection, or_, update
 from sqlmodel import Session, col, select
 
-from jobs.outcomes import Claim, DispatchStats, LostLease, OutcomeWriter, write_held
+from jobs.channel_locks import ChannelLocks
+from jobs.outcomes import Claim, DispatchStats, Job, LostLease, Outcome, OutcomeWriter, write_held
 from jobs.ratelimit import RateLimiter
 from models.clock import Clock
 from models.db import Database
@@ -44,27 +45,6 @@ log = logging.getLogger(__name__)
 
 
 Observer = Callable[[Outbox], Awaitable[None]]
-
-
-@dataclass
-class _Job:
-    """One claimed row on its way: what was loaded for it and whether its outcome was handed to the writer."""
-
-    claim: Claim
-    row: Outbox | None = None
-    contact: Contact | None = None
-    outbound: Outbound | None = None
-    submitted: bool = False
-
-
-@dataclass
-class _Outcome:
-    """How a send attempt settles its row: the column values to write and the counter it adds to."""
-
-    values: dict[str, Any]
-    counter: Literal["sent", "retried", "failed", "dead"]
-    auth_failed: str | None = None
-    """Set when the channel's credentials were rejected (the alert goes out once the row is written)."""
 
 
 @dataclass
@@ -95,6 +75,11 @@ class Dispatcher:
     """Seconds an outcome may wait for others to share its transaction (never longer: it is then written)."""
     meter: Meter = NULL_METER
     """Where sends, retries, dead rows and 429s are counted (Prometheus in `sigap run`)."""
+    locks: ChannelLocks | None = None
+    """On PostgreSQL: send only on the channels whose deployment-wide lock this process holds."""
+    lock_interval: float = 2.0
+    """Seconds between attempts to take the locks of channels another instance sends on."""
+    _locks_checked: float = field(default=float("-inf"), init=False, repr=False)
     _writer: OutcomeWriter = field(init=False, repr=False)
     _busy: int = field(default=0, init=False, repr=False)
     """Deliveries under way that have not handed their outcome to the writer yet."""
@@ -111,16 +96,33 @@ class Dispatcher:
 
     # -- claiming -----------------------------------------------------------------------------
 
-    def recover(self) -> int:
-        """Release rows a crashed process left in 'sending' (single-instance start-up); returns how many."""
+    def recover(self, channels: Sequence[Channel] | None = None) -> int:
+        """Release rows a crashed process left in 'sending' (on `channels`, default all); returns how many.
+
+        Safe only when no live dispatcher sends on those channels: single-instance start-up on SQLite, or
+        right after taking a channel's deployment-wide lock (`ChannelLocks`).
+        """
+        stmt = update(Outbox).where(col(Outbox.status) == OutboxStatus.SENDING.value)
+        if channels is not None:
+            stmt = stmt.where(col(Outbox.channel).in_([c.value for c in channels]))
         with self.db.uow() as uow:
-            result = uow.session.execute(
-                update(Outbox)
-                .where(col(Outbox.status) == OutboxStatus.SENDING.value)
-                .values(status=OutboxStatus.PENDING.value, claimed_until=None)
-            )
+            result = uow.session.execute(stmt.values(status=OutboxStatus.PENDING.value, claimed_until=None))
             uow.commit()
             return int(getattr(result, "rowcount", 0) or 0)
+
+    def refresh_locks(self) -> None:
+        """Take the channel locks that became free (every `lock_interval` s); reclaim the rows their holder left."""
+        if self.locks is None:
+            return
+        now = self.clock.monotonic()
+        if now - self._locks_checked < self.lock_interval:
+            return
+        self._locks_checked = now
+        taken = self.locks.refresh()
+        if taken:
+            released = self.recover(sorted(taken))
+            if released:
+                log.info("took over %d outbox rows left in flight by a stopped instance", released)
 
     def claim(self, limit: int | None = None) -> list[Claim]:
         """Atomically take up to `limit` (default `batch`) due rows for the channels this process can send on.
@@ -132,7 +134,8 @@ class Dispatcher:
         SQLite: one UPDATE ... WHERE id IN (due rows) RETURNING, which holds the write lock and
         repeats the due test, so two processes never claim the same row.
         """
-        channels = [c.value for c in self.senders if c not in self.paused]
+        held = self.locks.held if self.locks is not None else None
+        channels = [c.value for c in self.senders if c not in self.paused and (held is None or c in held)]
         size = self.batch if limit is None else limit
         if not channels or size < 1:
             return []
@@ -162,7 +165,7 @@ class Dispatcher:
         ids.sort()
         return [Claim(i, until) for i in ids]
 
-    def _load_many(self, claims: Sequence[Claim]) -> list[_Job]:
+    def _load_many(self, claims: Sequence[Claim]) -> list[Job]:
         """Load the rows, contacts and attachments of `claims` in one unit of work (two or three queries).
 
         Rows no longer held under their claim (another dispatcher took them over) are left out.
@@ -189,7 +192,7 @@ class Dispatcher:
                 continue
             contact = contacts.get(row.contact_id)
             stored = files.get(row.attachment_id) if row.attachment_id is not None else None
-            jobs.append(_Job(claim, row, contact, self._outbound(row, contact, stored)))
+            jobs.append(Job(claim, row, contact, self._outbound(row, contact, stored)))
         return jobs
 
     def _outbound(self, row: Outbox, contact: Contact | None, stored: StoredFile | None) -> Outbound | None:
@@ -276,15 +279,16 @@ class Dispatcher:
                 room = self.batch - len(inflight)
                 claims: list[Claim] = []
                 if room >= max(1, self.batch // 2) and (max_claims is None or claims_made < max_claims):
-                    jobs: list[_Job] = []
+                    jobs: list[Job] = []
                     try:
+                        self.refresh_locks()
                         claims = self.claim(room)
                         jobs = self._load_many(claims)
                     except Exception:
                         if stop is None:
                             raise
                         log.exception("claiming outbox rows failed")
-                        jobs = [_Job(c) for c in claims]  # each loads its own row
+                        jobs = [Job(c) for c in claims]  # each loads its own row
                     claims_made += 1
                     stats.claimed += len(claims)
                     for job in jobs:
@@ -313,10 +317,10 @@ class Dispatcher:
                     await asyncio.wait(pending)
             self._writer.flush()  # outcomes of rows whose wait was cancelled
 
-    async def _guarded(self, job: _Job | Claim, stats: DispatchStats, gate: asyncio.Semaphore) -> None:
+    async def _guarded(self, job: Job | Claim, stats: DispatchStats, gate: asyncio.Semaphore) -> None:
         """Deliver one claimed row; never lets an error escape (it is logged and the row retried)."""
         if isinstance(job, Claim):
-            job = _Job(job)
+            job = Job(job)
         self._busy += 1
         try:
             await self._deliver(job, stats, gate)
@@ -333,7 +337,7 @@ class Dispatcher:
 
     # -- one row ------------------------------------------------------------------------------
 
-    async def _deliver(self, job: _Job, stats: DispatchStats, gate: asyncio.Semaphore) -> None:
+    async def _deliver(self, job: Job, stats: DispatchStats, gate: asyncio.Semaphore) -> None:
         if job.row is None:
             loaded_jobs = self._load_many([job.claim])
             if not loaded_jobs:
@@ -392,7 +396,7 @@ class Dispatcher:
                 await self.on_auth_failed(channel, outcome.auth_failed)
         await self._notify(row, outcome.values if outcome is not None and held else None)
 
-    async def _record(self, job: _Job, values: dict[str, Any]) -> bool:
+    async def _record(self, job: Job, values: dict[str, Any]) -> bool:
         """Hand the row's outcome to the writer and wait until it is committed; False if the lease was lost."""
         job.submitted = True
         self._busy -= 1
@@ -408,7 +412,7 @@ class Dispatcher:
         outbound: Outbound,
         limiter: RateLimiter | None,
         stats: DispatchStats,
-    ) -> _Outcome | None:
+    ) -> Outcome | None:
         """Send once; return how the row settles (None when it was already written, as for unreachable)."""
         channel = outbound.channel
         try:
@@ -417,17 +421,17 @@ class Dispatcher:
             self.meter.count("rate_limited", channel=channel.value)
             if limiter is not None:
                 limiter.penalize(exc.retry_after, outbound.address if exc.scope == "recipient" else None)
-            return _Outcome(self._retry_values(delay=exc.retry_after, error=str(exc)), "retried")
+            return Outcome(self._retry_values(delay=exc.retry_after, error=str(exc)), "retried")
         except WindowClosed as exc:
             if row.template_name and not row.use_template:
-                return _Outcome(self._retry_values(delay=0, error=str(exc), use_template=True), "retried")
+                return Outcome(self._retry_values(delay=0, error=str(exc), use_template=True), "retried")
             error = f"di luar jendela 24 jam dan tanpa templat: {exc}"
-            return _Outcome(self._settle_values(OutboxStatus.DEAD, error=error), "dead")
+            return Outcome(self._settle_values(OutboxStatus.DEAD, error=error), "dead")
         except Unreachable as exc:
             self._unreachable(claim, contact, channel, str(exc), stats)
             return None
         except AuthFailed as exc:
-            outcome = _Outcome(self._retry_values(delay=0, error=str(exc)), "retried")
+            outcome = Outcome(self._retry_values(delay=0, error=str(exc)), "retried")
             if channel not in self.paused:
                 self.paused.add(channel)
                 log.error("%s credentials rejected; sending on this channel is stopped: %s", channel.value, exc)
@@ -437,14 +441,14 @@ class Dispatcher:
             values = self._settle_values(
                 OutboxStatus.DEAD, error=str(exc) or type(exc).__name__, attempts=row.attempts + 1
             )
-            return _Outcome(values, "dead")
+            return Outcome(values, "dead")
         except (SendError, TimeoutError, OSError) as exc:
             return self._transient(row.attempts, str(exc) or type(exc).__name__)
         except Exception as exc:
             log.exception("sender failed on outbox row %s", claim.row_id)
             return self._transient(row.attempts, f"{type(exc).__name__}: {exc}")
         values = self._settle_values(OutboxStatus.SENT, provider_id=sent.provider_id, attempts=row.attempts + 1)
-        return _Outcome(values, "sent")
+        return Outcome(values, "sent")
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based): exponential with equal jitter.
@@ -455,13 +459,13 @@ class Dispatcher:
         ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** min(max(attempt - 1, 0), 64))
         return ceiling / 2 + self.rng.uniform(0.0, ceiling / 2)
 
-    def _transient(self, attempts: int, error: str) -> _Outcome:
+    def _transient(self, attempts: int, error: str) -> Outcome:
         done = attempts + 1
         if done >= self.max_attempts:
-            return _Outcome(
+            return Outcome(
                 self._settle_values(OutboxStatus.DEAD, error=f"gagal {done} kali: {error}", attempts=done), "dead"
             )
-        return _Outcome(self._retry_values(delay=self.backoff(done), error=error, attempts=done), "retried")
+        return Outcome(self._retry_values(delay=self.backoff(done), error=error, attempts=done), "retried")
 
     def _unreachable(self, claim: Claim, contact: Contact, channel: Channel, error: str, stats: DispatchStats) -> None:
         """Mark the contact unreachable on `channel`; move the row to the other channel if they have one."""

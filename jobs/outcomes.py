@@ -7,12 +7,13 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, bindparam, update
 from sqlmodel import Session, col
 
-from models.tables import Outbox, OutboxStatus
+from models.outbound import Outbound
+from models.tables import Contact, Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,27 @@ class Claim:
 
 class LostLease(Exception):
     """The row was taken over by another dispatcher after our lease expired."""
+
+
+@dataclass
+class Job:
+    """One claimed row on its way: what was loaded for it and whether its outcome was handed to the writer."""
+
+    claim: Claim
+    row: Outbox | None = None
+    contact: Contact | None = None
+    outbound: Outbound | None = None
+    submitted: bool = False
+
+
+@dataclass
+class Outcome:
+    """How a send attempt settles its row: the column values to write and the counter it adds to."""
+
+    values: dict[str, Any]
+    counter: Literal["sent", "retried", "failed", "dead"]
+    auth_failed: str | None = None
+    """Set when the channel's credentials were rejected (the alert goes out once the row is written)."""
 
 
 class OutcomeWriter:

@@ -108,6 +108,10 @@ class WorkingCalendar:
         """Add (or rename) an admin day off such as a cuti bersama date."""
         self._extra[d] = reason
 
+    def replace_days_off(self, days: Mapping[date, str]) -> None:
+        """Take `days` as the whole set of extra days off (what the database says now, seen by every instance)."""
+        self._extra = dict(days)
+
     def remove_day_off(self, d: date) -> None:
         """Remove an admin day off; national holidays are not affected."""
         self._extra.pop(d, None)
