@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlmodel import select
 
+from bot.logs import configure_logging
 from bot.settings import SAMPLE_ROSTER, Settings, describe_errors
 from models.app import UserError
 from models.db import Database
@@ -85,9 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(describe_errors(exc), file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "httpx", "apscheduler"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(settings)
     try:
         return _run_command(args, settings)
     except PemdaFileError as exc:

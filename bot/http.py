@@ -62,7 +62,13 @@ class HttpServer:
     def __init__(self, app: Starlette, host: str, port: int, *, grace: int = 5) -> None:
         # `grace`: seconds `stop` lets requests in progress finish before closing their connections.
         self._config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=grace
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            log_config=None,  # uvicorn's records go through the root handler and its secret filter
+            lifespan="off",
+            timeout_graceful_shutdown=grace,
         )
         self._server = uvicorn.Server(self._config)
         self._task: asyncio.Task[None] | None = None

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///sigap.db", validation_alias="SIGAP_DATABASE_URL")
     pemda_file: Path = Field(Path("sigap.toml"), validation_alias="SIGAP_PEMDA_FILE")
     log_level: str = Field("INFO", validation_alias="SIGAP_LOG_LEVEL")
+    log_message_texts: bool = Field(False, validation_alias="SIGAP_LOG_MESSAGE_TEXTS")
     invite_days: int = Field(7, ge=1, le=60, validation_alias="SIGAP_INVITE_DAYS")
     console_as: str = Field("", validation_alias="SIGAP_CONSOLE_AS")
     http_host: str = Field("0.0.0.0", validation_alias="SIGAP_HTTP_HOST")  # noqa: S104 (a server binds all)
