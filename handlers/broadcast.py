@@ -132,7 +132,7 @@ async def siaran(ctx: Ctx) -> list[Reply]:
     broadcast = Broadcast(
         created_by_id=ctx.me.id or 0,
         channel=ctx.incoming.channel.value,
-        audience=target[:200],
+        audience=target,
         text=text,
         total=len(audience.contacts),
         created_at=ctx.now,

@@ -7,6 +7,26 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+MAX_TEXT = 4096
+"""Longest message text kept (Telegram's own limit; WhatsApp's is the same)."""
+MAX_NAME = 120
+"""Longest display or file name kept (the contact name column)."""
+_CONTROL = {c: None for c in range(32) if c not in (9, 10)} | {0x7F: None} | {c: None for c in range(0x80, 0xA0)}
+_CONTROL[13] = None
+
+
+def clean_text(text: str, limit: int, *, single_line: bool = False) -> str:
+    """`text` without control characters (NUL, escape, C1; tab and newline kept unless `single_line`), cut to `limit`.
+
+    Unpaired surrogates (which no database stores) are dropped too.
+    """
+    cleaned = text.translate(_CONTROL)
+    if single_line:
+        cleaned = " ".join(cleaned.split())
+    if any("\ud800" <= ch <= "\udfff" for ch in cleaned):
+        cleaned = cleaned.encode("utf-8", "ignore").decode("utf-8")
+    return cleaned[:limit]
+
 
 class Channel(StrEnum):
     """Where a message came from or goes to."""
@@ -63,6 +83,15 @@ class Incoming:
     document_name: str | None = None
     document_ref: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Clean what people typed at the boundary: control characters (NUL included) go, lengths fit the columns."""
+        object.__setattr__(self, "text", clean_text(self.text, MAX_TEXT))
+        if self.payload is not None:
+            object.__setattr__(self, "payload", clean_text(self.payload, MAX_TEXT))
+        object.__setattr__(self, "display_name", clean_text(self.display_name, MAX_NAME, single_line=True))
+        if self.document_name is not None:
+            object.__setattr__(self, "document_name", clean_text(self.document_name, MAX_NAME, single_line=True))
 
     @property
     def body(self) -> str:

@@ -365,7 +365,8 @@ class Broadcast(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_by_id: int = Field(foreign_key="contact.id")
     channel: str = Field(max_length=16)
-    audience: str = Field(max_length=200)
+    audience: str = Field(sa_column=Column(Text, nullable=False))
+    """The target as the admin wrote it (a long list of unit codes is kept whole)."""
     text: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default=BroadcastStatus.DRAFT.value, max_length=16)
     total: int = 0
