@@ -43,7 +43,7 @@ def _active(ctx: Ctx, unit: Unit, program: ProgramConfig, kind: str, period: str
     ).first()
 
 
-def _running_periods(ctx: Ctx, program: ProgramConfig) -> list[str]:
+def running_periods(ctx: Ctx, program: ProgramConfig) -> list[str]:
     """The periods whose ladder the sweep still runs: the current one, and the one before while its last rung
     is not over (a deadline '+10' after a month keeps November's warnings going in December)."""
     current = current_period(program, ctx.today)
@@ -112,7 +112,7 @@ async def dispensasi(ctx: Ctx) -> list[Reply]:
     if len(reason) < 5:
         raise UserError("Alasan dispensasi terlalu singkat. Contoh: /dispensasi dinkes katalog Unit baru dibentuk")
     _assigned(ctx, unit, program)
-    periods = [p for p in _running_periods(ctx, program) if _active(ctx, unit, program, PAUSE_DISPENSASI, p) is None]
+    periods = [p for p in running_periods(ctx, program) if _active(ctx, unit, program, PAUSE_DISPENSASI, p) is None]
     if current_period(program, ctx.today) not in periods:
         raise UserError(
             f"{unit.name} sudah mendapat dispensasi {program.label}. Cabut dulu dengan "
@@ -147,7 +147,7 @@ def _revoke(ctx: Ctx, args: list[str]) -> Reply:
         raise UserError(f"Sebutkan unit dan programnya.\n{DISPENSASI_USAGE}")
     unit = find_unit(ctx.session, args[0])
     program = find_program(ctx.pemda, args[1], "/dispensasi dinkes katalog <alasan>")
-    rows = [r for p in _running_periods(ctx, program) if (r := _active(ctx, unit, program, PAUSE_DISPENSASI, p))]
+    rows = [r for p in running_periods(ctx, program) if (r := _active(ctx, unit, program, PAUSE_DISPENSASI, p))]
     if not rows:
         raise UserError(f"{unit.name} tidak sedang mendapat dispensasi {program.label}.")
     for row in rows:

@@ -9,9 +9,10 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from handlers.base import Ctx, find_unit
+from handlers.notify import head_role, tell_admins_unit_without_head, unit_has_head
 from models.app import UserError
 from models.fmt import waktu
-from models.messages import Channel, Reply
+from models.messages import Button, Channel, Reply
 from models.tables import ROLE_LABELS, Contact, Invite, Role, Unit
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -87,8 +88,13 @@ def _address_field(channel: Channel) -> str:
 
 
 async def start(ctx: Ctx) -> list[Reply]:
-    """/start <kode>: bind the sender to the invite's unit and role; /start alone greets."""
-    code = "".join(ctx.incoming.args).strip().upper()
+    """/start <kode>: bind the sender to the invite's unit and role; /start alone greets.
+
+    A person already registered (bound to a unit and role) is asked first ("Pindah menjadi …?"); the answer comes
+    back as the button's payload, `/start <kode> pindah` or `/start <kode> tidak`, so nothing waits in the chat
+    state and a restart or another open conversation cannot lose it. The invite is consumed only by "pindah".
+    """
+    code, answer = _code_and_answer(ctx.incoming.args)
     if not code:
         if ctx.contact is not None:
             return [Reply(f"Selamat datang kembali, {ctx.contact.name}. Ketik /bantuan untuk melihat perintah.")]
@@ -99,17 +105,34 @@ async def start(ctx: Ctx) -> list[Reply]:
     invite = ctx.session.exec(select(Invite).where(Invite.code == code)).first()
     if invite is None:
         raise UserError(f"Kode “{code}” tidak dikenal. Mohon periksa kembali, atau minta kode baru kepada admin.")
+    registered = _registered(ctx)
+    if answer == STAY:
+        return [_stay(ctx, invite, registered)]
+    if registered is not None and _holds(registered, invite):
+        unit = ctx.session.get(Unit, invite.unit_id)
+        unused = f" Kode {invite.code} tidak dipakai." if invite.used_at is None else ""
+        return [
+            Reply(
+                f"Bapak/Ibu sudah terdaftar sebagai {_as(registered, unit)}; tidak ada yang diubah.{unused}\n"
+                "Ketik /bantuan untuk melihat perintah yang dapat dipakai."
+            )
+        ]
+    still = f"\nBapak/Ibu tetap terdaftar sebagai {_as(registered, _unit_of(ctx, registered))}." if registered else ""
     if invite.used_at is not None:
-        raise UserError(USED)
+        raise UserError(USED + still)
     if invite.expires_at <= ctx.now:
         raise UserError(
             f"Kode ini sudah kedaluwarsa sejak {waktu(invite.expires_at, ctx.deps.calendar.zone)}. "
-            "Mohon minta kode baru kepada admin."
+            f"Mohon minta kode baru kepada admin.{still}"
         )
     unit = ctx.session.get(Unit, invite.unit_id)
     if unit is None or not unit.active:
-        raise UserError("Unit pada kode ini sudah tidak aktif. Mohon hubungi admin.")
+        raise UserError(f"Unit pada kode ini sudah tidak aktif. Mohon hubungi admin.{still}")
     role = Role(invite.role)
+    if registered is not None:
+        if answer != MOVE:
+            return [_ask(ctx, registered, invite, unit, role)]
+        return [_move(ctx, registered, invite, unit, role)]
     field = _address_field(ctx.incoming.channel)
     contact = ctx.contact or _known_address(ctx, field) or _roster_match(ctx, unit, role)
     if contact is None:
@@ -126,13 +149,7 @@ async def start(ctx: Ctx) -> list[Reply]:
         contact.preferred_channel = contact.preferred_channel or ctx.incoming.channel.value
     ctx.session.add(contact)
     ctx.session.flush()
-    claimed = ctx.session.execute(  # guarded: of two people sending the code at once only one gets it
-        update(Invite)
-        .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
-        .values(used_by_id=contact.id, used_at=ctx.now)
-    )
-    if int(getattr(claimed, "rowcount", 0) or 0) != 1:
-        raise UserError(USED)
+    _claim(ctx, invite, contact)
     ctx.contact = contact
     ctx.audit("contact.bound", unit.code, role=role.value, invite=invite.id, previous=previous)
     return [
@@ -141,6 +158,115 @@ async def start(ctx: Ctx) -> list[Reply]:
             f"{unit.name}.\nKetik /bantuan untuk melihat perintah yang dapat dipakai."
         )
     ]
+
+
+MOVE = "pindah"
+"""The answer word of the "Ya, pindah" button: `/start <kode> pindah`."""
+STAY = "tidak"
+"""The answer word of the "Tidak" button: `/start <kode> tidak`."""
+
+
+def _code_and_answer(args: list[str]) -> tuple[str, str | None]:
+    """('ABCD2345', 'pindah') from '/start ABCD2345 pindah'; a code typed with spaces is joined (codes have no I,
+    so neither answer word can be part of one)."""
+    words = list(args)
+    answer = words.pop().lower() if len(words) > 1 and words[-1].lower() in (MOVE, STAY) else None
+    return "".join(words).strip().upper(), answer
+
+
+def _registered(ctx: Ctx) -> Contact | None:
+    """The sender when they are already registered: recognised, active, bound to a unit."""
+    contact = ctx.contact
+    return contact if contact is not None and contact.active and contact.unit_id is not None else None
+
+
+def _holds(contact: Contact, invite: Invite) -> bool:
+    """Whether `contact` already has the invite's unit and role."""
+    return contact.unit_id == invite.unit_id and contact.role == invite.role
+
+
+def _unit_of(ctx: Ctx, contact: Contact) -> Unit | None:
+    return ctx.session.get(Unit, contact.unit_id) if contact.unit_id is not None else None
+
+
+def _as(contact: Contact, unit: Unit | None) -> str:
+    """'Kepala OPD Badan Pendapatan Daerah': the contact's role at `unit`, as the registration reply says it."""
+    return _role_at(Role(contact.role), unit)
+
+
+def _role_at(role: Role, unit: Unit | None) -> str:
+    return f"{ROLE_LABELS[role]} {unit.name}" if unit is not None else ROLE_LABELS[role]
+
+
+def _claim(ctx: Ctx, invite: Invite, contact: Contact) -> None:
+    """Mark the invite used by `contact`; guarded: of two people sending the code at once only one gets it."""
+    claimed = ctx.session.execute(
+        update(Invite)
+        .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
+        .values(used_by_id=contact.id, used_at=ctx.now)
+    )
+    if int(getattr(claimed, "rowcount", 0) or 0) != 1:
+        raise UserError(USED)
+
+
+def _ask(ctx: Ctx, contact: Contact, invite: Invite, unit: Unit, role: Role) -> Reply:
+    """ "Bapak/Ibu terdaftar sebagai …. Pindah menjadi …?" with "Ya, pindah" / "Tidak"; nothing changes yet."""
+    now_as = _as(contact, _unit_of(ctx, contact))
+    return Reply(
+        f"Bapak/Ibu terdaftar sebagai {now_as}. Pindah menjadi {_role_at(role, unit)}?\n"
+        f"Bila pindah, Bapak/Ibu tidak lagi tercatat sebagai {now_as}.",
+        buttons=(
+            Button("Ya, pindah", f"/start {invite.code} {MOVE}"),
+            Button("Tidak", f"/start {invite.code} {STAY}"),
+        ),
+    )
+
+
+def _stay(ctx: Ctx, invite: Invite, registered: Contact | None) -> Reply:
+    """The answer "Tidak": nothing changes, and what became of the code."""
+    lines = ["Baik, tidak ada yang diubah."]
+    if registered is not None:
+        lines[0] += f" Bapak/Ibu tetap terdaftar sebagai {_as(registered, _unit_of(ctx, registered))}."
+    if invite.used_at is not None:
+        lines.append(f"Kode {invite.code} sudah dipakai.")
+    elif invite.expires_at <= ctx.now:
+        lines.append(f"Kode {invite.code} sudah kedaluwarsa.")
+    else:
+        until = waktu(invite.expires_at, ctx.deps.calendar.zone)
+        lines.append(f"Kode {invite.code} belum terpakai (berlaku sampai {until}).")
+    return Reply("\n".join(lines))
+
+
+def _move(ctx: Ctx, contact: Contact, invite: Invite, unit: Unit, role: Role) -> Reply:
+    """The answer "Ya, pindah": move the person, consume the invite, audit, and tell the admins when the unit left
+    behind has no head any more."""
+    old_unit, old_role = _unit_of(ctx, contact), Role(contact.role)
+    had_head = old_unit is not None and unit_has_head(ctx.session, old_unit)
+    contact.unit_id, contact.role = unit.id, role.value
+    ctx.session.add(contact)
+    ctx.session.flush()
+    _claim(ctx, invite, contact)
+    was, becomes = _role_at(old_role, old_unit), _role_at(role, unit)
+    ctx.audit(
+        "contact.moved",
+        unit.code,
+        contact=contact.id,
+        name=contact.name,
+        from_unit=old_unit.code if old_unit else None,
+        from_role=old_role.value,
+        to_unit=unit.code,
+        to_role=role.value,
+        invite=invite.id,
+    )
+    told = ""
+    if old_unit is not None and had_head and not unit_has_head(ctx.session, old_unit):
+        reason = f"{contact.name} pindah menjadi {becomes}"
+        if tell_admins_unit_without_head(ctx.session, ctx.pemda, old_unit, ctx.now, reason, key=f"invite:{invite.id}"):
+            told = f"\nAdmin Sigap diberi tahu bahwa {old_unit.name} kini tidak memiliki {head_role(old_unit).value}."
+    return Reply(
+        f"Baik, {contact.name}. Bapak/Ibu kini terdaftar sebagai {becomes} (sebelumnya {was}).{told}\n"
+        "Ketik /bantuan untuk melihat perintah yang dapat dipakai."
+    )
 
 
 def _known_address(ctx: Ctx, field: str) -> Contact | None:

@@ -3,28 +3,103 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from datetime import date
+from typing import NamedTuple
 
 from sqlmodel import col, select
 
 from handlers.base import Ctx, find_unit, sub_units
+from handlers.pause import running_periods
 from models.app import UserError
 from models.checkins import iso_week, unanswered
-from models.fmt import angka, nilai, nilai_singkat, sisa_hari, tanggal
-from models.ladder import PAUSE_DISPENSASI
+from models.fmt import angka, nilai, nilai_singkat, periode, sisa_hari, tanggal, tanggal_pendek
+from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES
 from models.messages import Reply
 from models.standing import Standing, load_standings
 from models.tables import Pause, Role, Unit
 
+Standings = Mapping[tuple[int, str], Standing]
 
-def _unit_block(unit: Unit, standings: dict[tuple[int, str], Standing], ctx: Ctx) -> str:
+
+class PauseMark(NamedTuple):
+    """A unit's program under an admin's dispensation, or 'sedang diproses' (/proses) until a date."""
+
+    kind: str
+    """PAUSE_DISPENSASI or PAUSE_PROSES."""
+    period: str
+    until: date | None
+    reason: str
+
+    def exempts(self, standing: Standing) -> bool:
+        """Whether the unit is not behind on `standing` because of this mark: a dispensation of the period shown."""
+        return self.kind == PAUSE_DISPENSASI and self.period == standing.period
+
+    def text(self, standing: Standing) -> str:
+        """The one wording /status and /rekap share: 'dispensasi (alasan: …)', 'sedang diproses s.d. 5 Des 2026'.
+
+        A mark of another period than the one shown (the previous period, while its ladder still runs) names it.
+        """
+        other = f" {periode(self.period)}" if self.period != standing.period else ""
+        why = f" (alasan: {self.reason})" if self.reason else ""
+        if self.kind == PAUSE_DISPENSASI:
+            return f"dispensasi{other}{why}"
+        until = f" s.d. {tanggal_pendek(self.until)}" if self.until is not None else ""
+        return f"sedang diproses{other}{until}{why}"
+
+
+def pause_marks(ctx: Ctx, standings: Standings) -> dict[tuple[int, str], PauseMark]:
+    """The dispensations and /proses pauses of the units and programs of `standings`, keyed like them.
+
+    Only the periods the bot is chasing count (`handlers.pause.running_periods`: the current period, and the one
+    before while its ladder runs), a revoked dispensation never, a pause only until its date. When a unit has
+    several, the one about the period shown wins, then a dispensation over a pause.
+    """
+    if not standings:
+        return {}
+    programs = {s.program.key: s.program for s in standings.values()}
+    periods = {key: running_periods(ctx, program) for key, program in programs.items()}
+    rows = ctx.session.exec(
+        select(Pause)
+        .where(
+            col(Pause.revoked_at).is_(None),
+            col(Pause.kind).in_((PAUSE_DISPENSASI, PAUSE_PROSES)),
+            col(Pause.program_key).in_(list(programs)),
+            col(Pause.period).in_(sorted({p for each in periods.values() for p in each})),
+        )
+        .order_by(col(Pause.id))
+    ).all()
+    found: dict[tuple[int, str], tuple[tuple[bool, bool], PauseMark]] = {}
+    for row in rows:
+        key = (row.unit_id, row.program_key)
+        standing = standings.get(key)
+        if standing is None or row.period not in periods[row.program_key]:
+            continue
+        if row.kind == PAUSE_PROSES and (row.until is None or row.until < ctx.today):
+            continue
+        rank = (row.period == standing.period, row.kind == PAUSE_DISPENSASI)
+        if key not in found or rank >= found[key][0]:
+            found[key] = (rank, PauseMark(row.kind, row.period, row.until, row.reason))
+    return {key: mark for key, (_rank, mark) in found.items()}
+
+
+def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str], PauseMark], ctx: Ctx) -> str:
     lines = [f"📊 {unit.name} ({unit.code})"]
     mine = [s for (uid, _), s in standings.items() if uid == unit.id]
     if not mine:
         lines.append("Belum ada program yang ditugaskan ke unit ini.")
     for standing in mine:
-        mark = "✅" if standing.compliant else ("❌" if standing.deadline < ctx.today else "⏳")
+        pause = marks.get((standing.unit_id, standing.program.key))
+        if standing.compliant:
+            mark = "✅"
+        elif pause is not None and pause.exempts(standing):
+            mark = "➖"
+        else:
+            mark = "❌" if standing.deadline < ctx.today else "⏳"
         lines.append(f"{mark} {standing.program.label}: {nilai(standing)}")
         lines.append(f"    Batas: {tanggal(standing.deadline)} ({sisa_hari(standing.deadline, ctx.today)})")
+        if pause is not None:
+            lines.append(f"    Keterangan: {pause.text(standing)}")
     return "\n".join(lines)
 
 
@@ -55,42 +130,29 @@ async def status(ctx: Ctx) -> list[Reply]:
         own = ctx.my_unit()
         units = [own, *(sub_units(ctx.session, own) if role is Role.CAMAT else [])]
     standings = load_standings(ctx.session, ctx.pemda, units, ctx.today)
+    marks = pause_marks(ctx, standings)
     head = f"Status per {tanggal(ctx.today)}"
-    blocks = [_unit_block(units[0], standings, ctx)]
+    blocks = [_unit_block(units[0], standings, marks, ctx)]
     if len(units) > 1:
-        blocks.append("Kelurahan/desa di bawahnya:\n" + "\n".join(_table_line(u, standings) for u in units[1:]))
+        lines = (_table_line(u, standings, marks) for u in units[1:])
+        blocks.append("Kelurahan/desa di bawahnya:\n" + "\n".join(lines))
     foot = "Laporkan perubahan dengan /lapor." if role is not Role.PIMPINAN else ""
     return [Reply("\n\n".join([head, *blocks, foot]).strip())]
 
 
-def _table_line(
-    unit: Unit, standings: dict[tuple[int, str], Standing], exempt: frozenset[tuple[int, str]] = frozenset()
-) -> str:
+def _table_line(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str], PauseMark]) -> str:
+    """'❌ DINKES Dinas Kesehatan — katalog 3/10 · p3dn dispensasi (alasan: …)': one unit on one line."""
     mine = [s for (uid, _), s in standings.items() if uid == unit.id]
-    behind = [s for s in mine if not s.compliant and (s.unit_id, s.program.key) not in exempt]
-    mark = "✅" if not behind else "❌"
-    parts = (
-        " · ".join(
-            f"{s.program.key} {'dispensasi' if (s.unit_id, s.program.key) in exempt else nilai_singkat(s)}"
-            for s in mine
-        )
-        or "tidak ada program"
-    )
-    return f"{mark} {unit.code} {unit.name} — {parts}"
-
-
-def exemptions(ctx: Ctx, standings: dict[tuple[int, str], Standing]) -> frozenset[tuple[int, str]]:
-    """(unit id, program key) pairs under an admin's dispensation for the period shown."""
-    rows = ctx.session.exec(
-        select(Pause.unit_id, Pause.program_key, Pause.period).where(
-            Pause.kind == PAUSE_DISPENSASI, col(Pause.revoked_at).is_(None)
-        )
-    ).all()
-    return frozenset(
-        (unit_id, key)
-        for unit_id, key, period in rows
-        if (standing := standings.get((unit_id, key))) is not None and standing.period == period
-    )
+    parts: list[str] = []
+    behind = False
+    for standing in mine:
+        pause = marks.get((standing.unit_id, standing.program.key))
+        exempt = pause is not None and pause.exempts(standing)
+        behind = behind or (not standing.compliant and not exempt)
+        shown = "" if exempt else nilai_singkat(standing)
+        words = [standing.program.key, shown, pause.text(standing) if pause is not None else ""]
+        parts.append(" ".join(w for w in words if w))
+    return f"{'❌' if behind else '✅'} {unit.code} {unit.name} — {' · '.join(parts) or 'tidak ada program'}"
 
 
 async def rekap(ctx: Ctx) -> list[Reply]:
@@ -103,7 +165,9 @@ async def rekap(ctx: Ctx) -> list[Reply]:
         units = list(ctx.session.exec(select(Unit).where(col(Unit.active).is_(True)).order_by(col(Unit.code))).all())
         scope = ctx.pemda.pemda.short_name
     standings = load_standings(ctx.session, ctx.pemda, units, ctx.today)
-    exempt = exemptions(ctx, standings)
+    marks = pause_marks(ctx, standings)
+    exempt = {key for key, mark in marks.items() if mark.exempts(standings[key])}
+    paused = {key for key, mark in marks.items() if mark.kind == PAUSE_PROSES}
     with_programs = {uid for uid, _ in standings}
     units = [u for u in units if u.id in with_programs]
     behind_count: dict[int, int] = defaultdict(int)
@@ -120,8 +184,10 @@ async def rekap(ctx: Ctx) -> list[Reply]:
         ok = sum(1 for s in mine if s.compliant)
         line = f"• {program.label}: {ok}/{len(mine)} unit memenuhi"
         freed = sum(1 for s in mine if not s.compliant and (s.unit_id, program.key) in exempt)
-        if freed:
-            line += f" ({freed} dengan dispensasi)"
+        waiting = sum(1 for s in mine if not s.compliant and (s.unit_id, program.key) in paused)
+        notes = [f"{freed} dengan dispensasi" if freed else "", f"{waiting} sedang diproses" if waiting else ""]
+        if freed or waiting:
+            line += f" ({', '.join(n for n in notes if n)})"
         if program.total_target is not None and program.measure == "count":
             total = sum(s.value or 0 for s in mine)
             line += f"; total {angka(total)} dari {angka(program.total_target)} {program.unit_label}".rstrip()
@@ -133,7 +199,7 @@ async def rekap(ctx: Ctx) -> list[Reply]:
         names += f" dan {len(silent) - 30} lainnya" if len(silent) > 30 else ""
         lines.append(f"Belum menjawab permintaan data minggu ini: {names}")
     lines.append("")
-    lines.extend(_table_line(u, standings, exempt) for u in ordered)
+    lines.extend(_table_line(u, standings, marks) for u in ordered)
     return [Reply("\n".join(lines))]
 
 

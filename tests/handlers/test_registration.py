@@ -73,7 +73,10 @@ async def test_rebinding_to_another_unit_needs_a_fresh_invite(deps: Deps) -> Non
     await person.text(f"/start {code}")
     assert "Dinas Kesehatan" in await person.text("/status")
     new_code = await _invite(deps, "/undang disdik operator")
-    assert "Operator OPD Dinas Pendidikan" in await person.text(f"/start {new_code}")
+    # a registered person is asked first (tests/handlers/test_invite_move.py); "Ya, pindah" moves them
+    assert "Pindah menjadi Operator OPD Dinas Pendidikan?" in await person.text(f"/start {new_code}")
+    assert "📊 Dinas Kesehatan" in await person.text("/status")
+    assert "Operator OPD Dinas Pendidikan" in await person.text(f"/start {new_code} pindah")
     assert "Dinas Pendidikan" in await person.text("/status")
 
 
