@@ -19,7 +19,7 @@ from bot.settings import SAMPLE_ROSTER, Settings, describe_errors
 from models.app import UserError
 from models.db import Database
 from models.pemda import PemdaFileError
-from models.roster import RosterError, import_roster
+from models.roster import RosterError, apply_plan, plan_roster, read_rows
 from models.tables import Role, Unit
 
 log = logging.getLogger("sigap")
@@ -60,9 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="membuat/memperbarui skema basis data ke versi terbaru")
     imp = sub.add_parser("import", help="mengimpor data")
     imp_sub = imp.add_subparsers(dest="import_command", required=True, metavar="JENIS")
-    roster = imp_sub.add_parser("roster", help="mengimpor roster unit dan kontak dari CSV atau XLSX")
+    roster = imp_sub.add_parser(
+        "roster", help="roster unit dan kontak dari CSV atau XLSX: pratinjau perubahan, ditulis hanya dengan --apply"
+    )
     roster.add_argument("file", type=Path, nargs="?", default=None, help="berkas .csv/.xlsx (bawaan: contoh roster)")
-    roster.add_argument("--if-empty", action="store_true", help="hanya bila basis data belum berisi unit")
+    roster.add_argument("--apply", action="store_true", help="menerapkan perubahan (tanpa ini: hanya pratinjau)")
+    roster.add_argument(
+        "--prune", action="store_true", help="menonaktifkan unit dan kontak yang tidak ada di berkas (tidak dihapus)"
+    )
+    roster.add_argument(
+        "--if-empty", action="store_true", help="hanya bila basis data belum berisi unit; langsung diterapkan"
+    )
     invite = sub.add_parser("invite", help="membuat kode undangan sekali pakai")
     invite.add_argument("--unit", required=True, help="kode atau nama pendek unit, mis. DINKES")
     invite.add_argument("--role", required=True, choices=[r.value for r in Role], help="peran")
@@ -127,7 +135,7 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         print("Skema basis data sudah versi terbaru.")
         return 0
     if args.command == "import":
-        return _import_roster(settings, args.file, if_empty=args.if_empty)
+        return _import_roster(settings, args.file, apply=args.apply, prune=args.prune, if_empty=args.if_empty)
     if args.command == "invite":
         return _invite(settings, args.unit, Role(args.role))
     if args.command == "sweep":
@@ -153,15 +161,18 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(args.command)
 
 
-def _import_roster(settings: Settings, path: Path | None, *, if_empty: bool) -> int:
+def _import_roster(settings: Settings, path: Path | None, *, apply: bool, prune: bool, if_empty: bool) -> int:
+    """Show what the roster file would change; write it with --apply (or --if-empty on an empty database)."""
     db = Database(settings.database_url)
     file = path or SAMPLE_ROSTER
     with db.uow() as uow:
-        if if_empty and uow.session.exec(select(Unit).limit(1)).first() is not None:
-            print("Basis data sudah berisi unit; roster tidak diimpor ulang.")
-            return 0
+        if if_empty:
+            if uow.session.exec(select(Unit).limit(1)).first() is not None:
+                print("Basis data sudah berisi unit; roster tidak diimpor ulang.")
+                return 0
+            apply = True
         try:
-            result = import_roster(uow.session, file)
+            plan = plan_roster(uow.session, read_rows(file), prune=prune)
         except RosterError as exc:
             print(f"Roster {file} tidak diimpor; tidak ada yang ditulis. Perbaiki dulu:", file=sys.stderr)
             for problem in exc.problems:
@@ -170,8 +181,20 @@ def _import_roster(settings: Settings, path: Path | None, *, if_empty: bool) -> 
         except FileNotFoundError:
             print(f"Berkas {file} tidak ditemukan.", file=sys.stderr)
             return 1
+        if not plan.changed:
+            print(f"Roster {file.name}: {plan.describe()}")
+            return 0
+        if not apply:
+            print(f"Pratinjau roster {file.name} (belum ada yang ditulis):")
+            print(plan.describe())
+            flags = " --prune" if prune else ""
+            print(f"Untuk menerapkan: sigap import roster {file}{flags} --apply")
+            return 0
+        if not if_empty:
+            print(plan.describe())
+        result = apply_plan(uow.session, plan)
         uow.commit()
-    print(f"Roster {file.name}: {result.summary()}")
+    print(f"Roster {file.name} diterapkan. {result.summary()}")
     return 0
 
 

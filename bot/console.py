@@ -1,8 +1,12 @@
-"""The console channel: a chat in the terminal over the same handlers; buttons become numbered choices."""
+"""The console channel: a chat in the terminal over the same handlers; buttons become numbered choices.
+
+`/berkas PATH` sends a file on this computer as if it were attached in a chat (e.g. a roster .xlsx/.csv).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import os
 import sys
 import threading
@@ -15,11 +19,44 @@ from bot.settings import Settings
 from handlers.core import handle
 from models.app import Deps
 from models.db import Database
+from models.files import FileTooLarge, FileUnavailable
 from models.messages import Button, Channel, Incoming, Reply
 from models.tables import Contact, Role
 
 Ask = Callable[[str], Awaitable[str | None]]
 Say = Callable[[str], None]
+ATTACH = "/berkas"
+
+
+class LocalFiles:
+    """`FileSource` for the console: the reference is a path on this computer."""
+
+    async def fetch(self, ref: str, *, max_bytes: int) -> tuple[bytes, str]:
+        """The file's bytes and MIME type (guessed from its name)."""
+        return await asyncio.to_thread(_read_local, ref, max_bytes)
+
+
+def _read_local(ref: str, max_bytes: int) -> tuple[bytes, str]:
+    path = Path(ref).expanduser()
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise FileUnavailable(f"{path} is not a file")
+        if size > max_bytes:
+            raise FileTooLarge(max_bytes, size)
+        content = path.read_bytes()
+    except OSError as exc:
+        raise FileUnavailable(f"{path}: {exc.strerror or type(exc).__name__}") from None
+    return content, mimetypes.guess_type(path.name)[0] or ""
+
+
+def attachment(text: str) -> tuple[str, str] | None:
+    """(file name, path) when a console line is `/berkas PATH`; None for anything else."""
+    word, _, rest = text.partition(" ")
+    path = rest.strip().strip("\"'")
+    if word.lower() != ATTACH or not path:
+        return None
+    return Path(path).name, path
 
 
 async def _ask_stdin(prompt: str) -> str | None:
@@ -80,8 +117,12 @@ async def run_console(
     say: Say = print,
     files_dir: Path = Path("sigap-files"),
 ) -> None:
-    """Chat as `contact` until /keluar or end of input."""
-    say(f"Sigap — konsol. Anda masuk sebagai {contact.name} ({contact.role}). Ketik /bantuan, /keluar untuk selesai.")
+    """Chat as `contact` until /keluar or end of input; `/berkas PATH` sends a file."""
+    deps.files.setdefault(Channel.CONSOLE, LocalFiles())
+    say(
+        f"Sigap — konsol. Anda masuk sebagai {contact.name} ({contact.role}). Ketik /bantuan; "
+        f"{ATTACH} <path> untuk mengirim berkas; /keluar untuk selesai."
+    )
     choices: tuple[Button, ...] = ()
     while True:
         line = await ask("> ")
@@ -97,8 +138,18 @@ async def run_console(
                 say(f"Pilihan {text} tidak ada. Ketik nomor 1 sampai {len(choices)}, atau sebuah perintah (/bantuan).")
                 continue
             payload = choices[int(text) - 1].payload
+        document = attachment(text) if payload is None else None
+        if text.lower() == ATTACH:
+            say(f"Tulis path berkasnya, misalnya: {ATTACH} roster.xlsx")
+            continue
         incoming = Incoming(
-            channel=Channel.CONSOLE, address=str(contact.id), text=text, payload=payload, display_name=contact.name
+            channel=Channel.CONSOLE,
+            address=str(contact.id),
+            text="" if document else text,
+            payload=payload,
+            display_name=contact.name,
+            document_name=document[0] if document else None,
+            document_ref=document[1] if document else None,
         )
         replies = await handle(deps, incoming)
         choices = ()

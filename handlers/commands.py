@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import broadcast, contacts, libur, pause, registration, report, riwayat, status, teguran
+from handlers import broadcast, contacts, libur, pause, registration, report, riwayat, roster_upload, status, teguran
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
 from jobs.letters import flow
 from models.messages import Reply
@@ -78,6 +78,7 @@ COMMANDS: list[Command] = [
         "/siaran <sasaran> <pesan>",
         frozenset({Role.ADMIN}),
     ),
+    roster_upload.ROSTER,
     Command(
         "takterjangkau",
         contacts.takterjangkau,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from handlers import roster_upload
 from handlers.base import NOT_REGISTERED, Ctx
 from handlers.commands import FLOWS, lookup
 from models.app import Deps, UserError
@@ -120,6 +121,8 @@ def _resend_files_sent_as_templates(ctx: Ctx, contact: Contact) -> None:
 async def _route(ctx: Ctx) -> list[Reply]:
     incoming = ctx.incoming
     name = incoming.command
+    if roster_upload.claims(ctx):  # a file sent without a command: the roster upload (an admin's, or refused)
+        return await roster_upload.upload(ctx)
     if name is None:
         if ctx.contact is None:
             return await _unregistered_text(ctx)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from models.calendar import WorkingCalendar
 from models.clock import Clock
 from models.db import Database
+from models.files import FileSource
+from models.messages import Channel
 from models.pemda import PemdaConfig
 
 
@@ -25,3 +27,5 @@ class Deps:
     telegram_username: str | None = None
     whatsapp_number: str | None = None
     invite_days: int = 7
+    files: dict[Channel, FileSource] = field(default_factory=dict)
+    """How each channel's incoming files are fetched (registered by the channel's runtime)."""

@@ -36,3 +36,21 @@ def mask_phone(number: str) -> str:
     if len(number) <= 8:
         return "****"
     return number[:6] + "****" + number[-4:]
+
+
+MOBILE_EXAMPLE = "contoh yang benar: 0812-3456-7890"
+
+
+def normalize_mobile(raw: str) -> str:
+    """An Indonesian mobile number as '+628…': '0812…', '62812…', '+62 812…', or '812…' (a spreadsheet that
+    read the number as a figure dropped the leading 0). 10 to 13 digits counting the 0, like 0812-3456-7890."""
+    text = _SEPARATORS.sub("", raw.strip())
+    if text.startswith("8"):
+        text = "0" + text
+    number = normalize_phone(text)
+    if not number.startswith("+628"):
+        raise PhoneError(f"bukan nomor HP Indonesia (diawali 08 atau +628; {MOBILE_EXAMPLE})")
+    digits = len(number) - 2  # '+62' becomes the leading 0
+    if not 10 <= digits <= 13:
+        raise PhoneError(f"nomor HP harus 10 sampai 13 angka termasuk 0 di depan, tertulis {digits} ({MOBILE_EXAMPLE})")
+    return number

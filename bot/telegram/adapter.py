@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 from collections.abc import Sequence
 from typing import Any
 
-from telegram import Message, Update
+from telegram import Bot, Message, Update
 from telegram.constants import ChatType
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import CallbackContext
@@ -23,6 +24,7 @@ from handlers.core import handle
 from jobs.broadcasts import remember_progress_message
 from jobs.ratelimit import RateLimiter
 from models.app import Deps
+from models.files import FileTooLarge, FileUnavailable
 from models.messages import Channel, Incoming, Reply
 from models.outbound import Outbound, RateLimited, SendError, Sent, direct_reply
 
@@ -67,6 +69,30 @@ def to_incoming(update: Update) -> Incoming | None:
         document_name=document_name,
         document_ref=document_ref,
     )
+
+
+class TelegramFiles:
+    """`FileSource` for Telegram: a document's or photo's file_id through getFile, then the file download."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def fetch(self, ref: str, *, max_bytes: int) -> tuple[bytes, str]:
+        """The file's bytes and MIME type (guessed from its path); `FileTooLarge` before downloading when
+        Telegram reports the size, `FileUnavailable` when getFile or the download fails."""
+        try:
+            file = await self.bot.get_file(ref)
+            if file.file_size is not None and file.file_size > max_bytes:
+                raise FileTooLarge(max_bytes, file.file_size)
+            content = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            if "too big" in str(exc).lower():
+                raise FileTooLarge(max_bytes) from None
+            log.warning("telegram file not fetched: %s", type(exc).__name__)
+            raise FileUnavailable(type(exc).__name__) from None
+        if len(content) > max_bytes:
+            raise FileTooLarge(max_bytes, len(content))
+        return content, mimetypes.guess_type(file.file_path or "")[0] or ""
 
 
 def _group_command(message: Message | None) -> bool:

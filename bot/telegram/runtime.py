@@ -30,7 +30,7 @@ from bot.channels import ChannelRuntime
 from bot.http import MAX_BODY_BYTES, BodyTooLarge, read_body, too_large
 from bot.limits import limiter_for
 from bot.settings import Settings
-from bot.telegram.adapter import TelegramAdapter
+from bot.telegram.adapter import TelegramAdapter, TelegramFiles
 from bot.telegram.logging import install_redaction, uninstall_redaction
 from bot.telegram.menu import CommandMenus
 from bot.telegram.progress import BroadcastProgress
@@ -194,6 +194,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
             raise
         raise problem from None
     deps.telegram_username = application.bot.username
+    deps.files[Channel.TELEGRAM] = TelegramFiles(application.bot)
     limiter = limiter_for(Channel.TELEGRAM, settings, deps.clock)  # TELEGRAM_RATE_* (bot/limits.py)
     sender = TelegramSender(application.bot)
     menus = CommandMenus(application.bot, deps, limiter)

@@ -45,6 +45,7 @@ from handlers.core import handle
 from jobs.alerts import AuthAlert, auth_alert
 from jobs.ratelimit import RateLimiter, RateRules
 from models.app import Deps
+from models.files import FileTooLarge, FileUnavailable
 from models.messages import Channel, Incoming, Reply
 from models.outbound import AuthFailed, RateLimited, SendError, direct_reply
 from models.outbox import choose_channel, record_status
@@ -72,6 +73,24 @@ def rate_rules(settings: Settings) -> RateRules:
 def _secret(value: object) -> str:
     getter = getattr(value, "get_secret_value", None)
     return str(getter()) if callable(getter) else ""
+
+
+class WhatsAppFiles:
+    """`FileSource` for WhatsApp: a media id (a document a person sent) through the Graph API's media download."""
+
+    def __init__(self, client: WhatsAppClient) -> None:
+        self.client = client
+
+    async def fetch(self, ref: str, *, max_bytes: int) -> tuple[bytes, str]:
+        """The media's bytes and MIME type; `FileUnavailable` when Graph refuses or the id expired."""
+        try:
+            content, mime = await self.client.download_media(ref)
+        except SendError as exc:
+            log.warning("WhatsApp media not fetched: %s", type(exc).__name__)
+            raise FileUnavailable(type(exc).__name__) from None
+        if len(content) > max_bytes:
+            raise FileTooLarge(max_bytes, len(content))
+        return content, mime
 
 
 class WhatsAppChannel:
@@ -399,6 +418,7 @@ def build_whatsapp(
         transport=transport,
         recipient_retry_after=max(settings.whatsapp_pair_interval, 1.0),
     )
+    deps.files[Channel.WHATSAPP] = WhatsAppFiles(client)
     return WhatsAppChannel(
         deps,
         client,

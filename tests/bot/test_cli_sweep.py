@@ -23,7 +23,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SIGAP_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("SIGAP_LOG_LEVEL", "WARNING")
     assert main(["db", "upgrade"]) == 0
-    assert main(["import", "roster"]) == 0
+    assert main(["import", "roster", "--apply"]) == 0
     return tmp_path
 
 

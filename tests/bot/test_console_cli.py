@@ -59,7 +59,7 @@ def test_cli_bad_roster_writes_nothing(env: Path, capsys: pytest.CaptureFixture[
 
 def test_cli_unknown_unit_for_invite(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["db", "upgrade"])
-    main(["import", "roster"])
+    main(["import", "roster", "--apply"])
     assert main(["invite", "--unit", "planet", "--role", "kepala"]) == 2
     assert "Unit “planet” tidak ditemukan" in capsys.readouterr().err
 
@@ -82,7 +82,7 @@ async def test_cli_invite_prints_the_telegram_deep_link(
         monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:ABC")
         monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
         assert await asyncio.to_thread(main, ["db", "upgrade"]) == 0
-        assert await asyncio.to_thread(main, ["import", "roster"]) == 0
+        assert await asyncio.to_thread(main, ["import", "roster", "--apply"]) == 0
         assert await asyncio.to_thread(main, ["invite", "--unit", "dinkes", "--role", "kepala"]) == 0
     out = capsys.readouterr().out
     code = out.split("Dinas Kesehatan: ", 1)[1].split()[0]

@@ -36,7 +36,7 @@ async def test_a_number_outside_the_choices_gets_the_range(sdeps: Deps, tmp_path
 
 def test_ctrl_c_ends_the_console_at_once(tmp_path: Path) -> None:
     env = dict(os.environ, SIGAP_DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}", SIGAP_LOG_LEVEL="WARNING")
-    for args in (["db", "upgrade"], ["import", "roster"]):
+    for args in (["db", "upgrade"], ["import", "roster", "--apply"]):
         subprocess.run([sys.executable, "-m", "bot", *args], env=env, cwd=tmp_path, check=True, capture_output=True)
     with subprocess.Popen(
         [sys.executable, "-m", "bot", "console", "--as", KEPALA_DINKES],

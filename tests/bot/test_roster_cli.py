@@ -1,0 +1,85 @@
+"""`sigap import roster FILE` previews and writes nothing; `--apply` writes, `--prune` deactivates; the console
+sends a roster file with `/berkas PATH`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from bot.cli import main
+from bot.console import run_console
+from bot.settings import SAMPLE_ROSTER
+from models.app import Deps
+from models.tables import Contact, Unit
+from tests.conftest import ADMIN, KEPALA_DINKES, contact_named
+
+MOVED = SAMPLE_ROSTER.read_text(encoding="utf-8").replace(
+    'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Slamet Santoso,kepala',
+    'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,kepala',
+)
+
+
+def unit_of(deps: Deps, name: str) -> str:
+    contact = contact_named(deps, name)
+    with deps.db.uow() as uow:
+        unit = uow.session.get(Unit, contact.unit_id)
+    assert unit is not None
+    return unit.code
+
+
+def test_the_command_line_previews_and_writes_only_with_apply(
+    sdeps: Deps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SIGAP_DATABASE_URL", sdeps.db.url)
+    monkeypatch.setenv("SIGAP_LOG_LEVEL", "WARNING")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("\n".join(line for line in MOVED.splitlines() if "BAG-ADPEM" not in line), encoding="utf-8")
+
+    assert main(["import", "roster", str(roster)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Pratinjau roster roster.csv (belum ada yang ditulis):\nKontak dipindah (1):\n")
+    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → kepala Dinas Pendidikan (DISDIK)" in out
+    assert "Tidak ada di berkas: 1 unit dan 1 kontak; tetap aktif (dengan --prune mereka dinonaktifkan" in out
+    assert out.endswith(f"Untuk menerapkan: sigap import roster {roster} --apply\n")
+    assert unit_of(sdeps, KEPALA_DINKES) == "DINKES"
+
+    assert main(["import", "roster", str(roster), "--apply"]) == 0
+    assert capsys.readouterr().out.endswith(
+        "Roster roster.csv diterapkan. Unit: 0 baru, 0 diperbarui. Kontak: 0 baru, 0 diperbarui, 1 dipindah.\n"
+    )
+    assert unit_of(sdeps, KEPALA_DINKES) == "DISDIK"
+
+    assert main(["import", "roster", str(roster), "--prune"]) == 0
+    assert "Unit dinonaktifkan (1):\n  - BAG-ADPEM" in capsys.readouterr().out
+    assert main(["import", "roster", str(roster), "--prune", "--apply"]) == 0
+    assert "1 dinonaktifkan" in capsys.readouterr().out
+    with sdeps.db.uow() as uow:
+        inactive = uow.session.exec(select(Unit.code).where(col(Unit.active).is_(False))).all()
+        contacts = uow.session.exec(select(Contact.name).where(col(Contact.active).is_(False))).all()
+    assert (list(inactive), list(contacts)) == (["BAG-ADPEM"], ["Rina Gunadi"])
+
+    assert main(["import", "roster", str(roster), "--prune", "--apply"]) == 0
+    assert capsys.readouterr().out.startswith("Roster roster.csv: Tidak ada perubahan")
+
+
+async def test_the_console_sends_a_roster_file_with_berkas(sdeps: Deps, tmp_path: Path) -> None:
+    roster = tmp_path / "roster baru.csv"
+    roster.write_text(MOVED, encoding="utf-8")
+    script: Iterator[str] = iter([f"/berkas {roster}", "1", "/berkas", f"/berkas {tmp_path / 'hilang.csv'}"])
+    out: list[str] = []
+
+    async def ask(_prompt: str) -> str | None:
+        return next(script, None)
+
+    await run_console(sdeps, contact_named(sdeps, ADMIN), ask=ask, say=out.append, files_dir=tmp_path)
+    text = "\n".join(out)
+    assert "/berkas <path> untuk mengirim berkas" in out[0]
+    assert "Pratinjau roster roster baru.csv (belum ada yang disimpan):" in text
+    assert "  [1] Terapkan\n  [2] Batal" in text
+    assert "Roster roster baru.csv sudah diterapkan." in text
+    assert "Tulis path berkasnya, misalnya: /berkas roster.xlsx" in text
+    assert "Mohon maaf, berkas tidak dapat diunduh. Silakan kirim ulang berkasnya." in text
+    assert unit_of(sdeps, KEPALA_DINKES) == "DISDIK"

@@ -1,0 +1,306 @@
+"""A roster import is a reviewed change: the plan says what would change, person by person; nothing is written
+until it is applied; bad cells are named by line and column; spreadsheet numbers are read as typed."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+from openpyxl import Workbook
+from sqlmodel import col, func, select
+
+from bot.settings import SAMPLE_ROSTER
+from models.db import Database
+from models.roster import COLUMNS, RosterError, apply_plan, import_roster, plan_roster, read_bytes, read_rows
+from models.tables import Contact, Report, Unit
+
+HEADER = ",".join(COLUMNS)
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+def csv_rows(*lines: str) -> bytes:
+    return "\n".join([HEADER, *lines]).encode()
+
+
+def xlsx(*rows: list[object]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def count(db: Database, table: type[Unit] | type[Contact]) -> int:
+    with db.uow() as uow:
+        return int(uow.session.exec(select(func.count()).select_from(table)).one())
+
+
+def load_sample(db: Database) -> None:
+    with db.uow() as uow:
+        import_roster(uow.session, SAMPLE_ROSTER)
+        uow.commit()
+
+
+def sample_text() -> str:
+    return SAMPLE_ROSTER.read_text(encoding="utf-8")
+
+
+def plan_text(db: Database, content: bytes, name: str = "roster.csv", *, prune: bool = False) -> str:
+    with db.uow() as uow:
+        return plan_roster(uow.session, read_bytes(name, content), prune=prune).describe()
+
+
+def problems(db: Database, content: bytes, name: str = "roster.csv") -> list[str]:
+    with db.uow() as uow, pytest.raises(RosterError) as info:
+        plan_roster(uow.session, read_bytes(name, content))
+    return [str(p) for p in info.value.problems]
+
+
+def test_a_plan_writes_nothing_and_applying_it_writes_exactly_it(db: Database) -> None:
+    with db.uow() as uow:
+        plan = plan_roster(uow.session, read_rows(SAMPLE_ROSTER))
+        uow.commit()
+    assert count(db, Unit) == 0 and count(db, Contact) == 0
+    text = plan.describe()
+    assert "Unit baru (72):" in text and "+ DINKES Dinas Kesehatan (dinas)" in text
+    assert "+ Slamet Santoso, kepala Dinas Kesehatan (DINKES), HP +6281290001098" in text
+    with db.uow() as uow:
+        result = apply_plan(uow.session, plan_roster(uow.session, read_rows(SAMPLE_ROSTER)))
+        uow.commit()
+    assert (result.units_created, result.contacts_created) == (72, count(db, Contact))
+    with db.uow() as uow:
+        again = plan_roster(uow.session, read_rows(SAMPLE_ROSTER))
+    assert not again.changed
+    assert again.describe().startswith("Tidak ada perubahan")
+
+
+def test_a_moved_person_is_named_with_both_units_and_a_unit_left_without_its_head_is_flagged(db: Database) -> None:
+    load_sample(db)
+    moved = sample_text().replace(
+        'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Slamet Santoso,kepala',
+        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,kepala',
+    )
+    text = plan_text(db, moved.encode())
+    assert (
+        "Kontak dipindah (1):\n  → Slamet Santoso: kepala Dinas Kesehatan (DINKES) → kepala Dinas Pendidikan (DISDIK)"
+        in text
+    )
+    assert "! DINKES (Dinas Kesehatan) tidak lagi punya kepala." in text
+    assert "Kontak baru" not in text and "Kontak diperbarui" not in text
+    with db.uow() as uow:
+        slamet = uow.session.exec(select(Contact).where(Contact.name == "Slamet Santoso")).one()
+        dinkes = uow.session.exec(select(Unit).where(Unit.code == "DINKES")).one()
+    assert slamet.unit_id == dinkes.id  # only a preview
+
+
+def test_a_camat_leaving_a_kecamatan_is_flagged_and_a_typo_fix_is_an_update(db: Database) -> None:
+    load_sample(db)
+    text = sample_text()
+    text = text.replace("Sri Firmansyah,camat", "Sri Firmansyah,operator").replace("Eko Hidayat", "Eko Hidayatt")
+    plan = plan_text(db, text.encode())
+    assert "→ Sri Firmansyah: camat Kecamatan Sukamakmur (KEC-SUKAMAKM) → operator Kecamatan Sukamakmur" in plan
+    assert "! KEC-SUKAMAKM (Kecamatan Sukamakmur) tidak lagi punya camat." in plan
+    assert "~ Eko Hidayatt (DINKES): nama “Eko Hidayat” → “Eko Hidayatt”" in plan
+
+
+def test_numbers_and_aliases_of_another_person_or_unit_are_refused_by_line_and_column(db: Database) -> None:
+    load_sample(db)
+    content = csv_rows(
+        'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Budi Baru,operator,0812-9000-1007,,,',
+        'DISHUB,Dinas Perhubungan,dinas,,"dishub,perhubungan",Ahmad Santoso,kepala,0812-9000-1182,,19720904200310107,',
+        'BARU,Badan Baru,badan,,"pajak,baru",Ani,kepala,0812-7777-0001,,,',
+        "BARU2,Badan Baru Dua,badan,,baru,Ana,kepala,0812-7777-0001,,,",
+        "BARU3,Badan Baru Tiga,badan,,,Ina,kepala,021-555-1234,,,",
+        "BARU4,Badan Baru Empat,badan,,,Uni,kepala,8.129E+10,,,",
+    )
+    assert problems(db, content) == [
+        "baris 2, kolom phone: +6281290001007 sudah dipakai Wahyu Pratama (SETDA); satu nomor hanya untuk satu orang, "
+        "periksa lagi",
+        "baris 3, kolom nip: NIP harus 18 angka, tertulis “19720904200310107”",
+        "baris 4, kolom aliases: alias “pajak” sudah dipakai unit BAPENDA (Badan Pendapatan Daerah) di basis data",
+        "baris 5, kolom aliases: alias “baru” sudah dipakai sebagai kode unit BARU (baris 4)",
+        "baris 5, kolom phone: nomor sama dengan baris 4",
+        "baris 6, kolom phone: “021-555-1234”: bukan nomor HP Indonesia (diawali 08 atau +628; contoh yang benar: "
+        "0812-3456-7890)",
+        "baris 7, kolom phone: “8.129E+10” tertulis sebagai angka ilmiah, angka-angka di belakangnya sudah hilang. "
+        "Format kolom phone sebagai Teks, ketik ulang isinya, lalu simpan lagi",
+    ]
+    assert count(db, Unit) == 72
+
+
+def test_a_telegram_id_of_another_person_is_refused(db: Database) -> None:
+    load_sample(db)
+    with db.uow() as uow:
+        rina = uow.session.exec(select(Contact).where(Contact.name == "Rina Marlina")).one()
+        rina.telegram_user_id = "9001"
+        uow.session.add(rina)
+        uow.commit()
+    content = csv_rows(
+        'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Slamet Santoso,kepala,0812-9000-1098,9001,,',
+        "DISDIK,Dinas Pendidikan,dinas,,,Guru Baru,operator,,9001,,",
+    )
+    assert problems(db, content) == [
+        "baris 2, kolom telegram_id: id Telegram ini milik Rina Marlina (BAG-ORG), nomor HP-nya milik "
+        "Slamet Santoso (DINKES)",
+        "baris 3, kolom telegram_id: sama dengan baris 2",
+        "baris 3, kolom telegram_id: 9001 sudah dipakai Rina Marlina (BAG-ORG); satu nomor hanya untuk satu orang, "
+        "periksa lagi",
+    ]
+
+
+def exact_integer(content: bytes, written: str, number: str) -> bytes:
+    """The workbook with the number cell openpyxl `written` (a big int becomes a 16-digit float) holding the exact
+    integer `number` instead, as some tools write it."""
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(f"<v>{written}</v>".encode(), f"<v>{number}</v>".encode())
+                assert number.encode() in data
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+def test_excel_number_cells_are_read_as_typed(db: Database) -> None:
+    content = xlsx(
+        [
+            "DINKES",
+            "Dinas Kesehatan",
+            "dinas",
+            None,
+            "dinkes",
+            "Budi",
+            "kepala",
+            81290003333,
+            None,
+            1.98001012005011e17,
+        ],
+        [
+            "DISDIK",
+            "Dinas Pendidikan",
+            "dinas",
+            None,
+            None,
+            "Ani",
+            "kepala",
+            6281290004444.0,
+            123456789,
+            198001012005011234,
+        ],
+    )
+    with db.uow() as uow:
+        plan = plan_roster(
+            uow.session,
+            read_bytes("roster.xlsx", exact_integer(content, "1.980010120050112e+17", "198001012005011234")),
+        )
+        apply_plan(uow.session, plan)
+        uow.commit()
+    text = plan.describe()
+    assert "+ Budi, kepala Dinas Kesehatan (DINKES), HP +6281290003333" in text
+    assert (
+        "! baris 2, kolom nip: Budi: NIP 198001012005011000 terbaca dari sel angka, dan Excel hanya menyimpan 15 "
+        "angka; periksa angka terakhirnya (lebih aman: format kolom nip sebagai Teks)"
+    ) in text
+    with db.uow() as uow:
+        people = {c.name: c for c in uow.session.exec(select(Contact)).all()}
+    assert (people["Budi"].wa_number, people["Budi"].nip) == ("+6281290003333", "198001012005011000")
+    assert (people["Ani"].wa_number, people["Ani"].nip) == ("+6281290004444", "198001012005011234")
+    assert people["Ani"].telegram_user_id == "123456789"
+
+
+def test_an_excel_number_that_cannot_be_a_nip_asks_for_a_text_column(db: Database) -> None:
+    content = xlsx(
+        ["DINKES", "Dinas Kesehatan", "dinas", None, None, "Budi", "kepala", "0812-9000-3333", None, 1.98e16],
+        [
+            "DISDIK",
+            "Dinas Pendidikan",
+            "dinas",
+            None,
+            None,
+            "Ani",
+            "kepala",
+            "0812-9000-4444",
+            None,
+            198001012005011234,
+        ],
+    )
+    assert problems(db, content, "roster.xlsx") == [
+        "baris 2, kolom nip: NIP harus 18 angka, tertulis “19800000000000000” (sel ini berisi angka, bukan teks: "
+        "format kolom nip sebagai Teks lalu ketik ulang)",
+        "baris 3, kolom nip: “1.980010120050112e+17” tertulis sebagai angka ilmiah, angka-angka di belakangnya sudah "
+        "hilang. Format kolom nip sebagai Teks, ketik ulang isinya, lalu simpan lagi",
+    ]
+
+
+def test_prune_deactivates_what_the_file_leaves_out_and_deletes_nothing(db: Database) -> None:
+    load_sample(db)
+    with db.uow() as uow:
+        adpem = uow.session.exec(select(Unit).where(Unit.code == "BAG-ADPEM")).one()
+        assert adpem.id is not None
+        uow.session.add(
+            Report(unit_id=adpem.id, program_key="katalog", period="2026", value=3, channel="console", created_at=NOW)
+        )
+        uow.commit()
+    kept = "\n".join(line for line in sample_text().splitlines() if "BAG-ADPEM" not in line)
+    without = plan_text(db, kept.encode())
+    assert "dinonaktifkan (" not in without
+    assert "Tidak ada di berkas: 1 unit dan 1 kontak; tetap aktif (dengan --prune mereka dinonaktifkan" in without
+    with db.uow() as uow:
+        plan = plan_roster(uow.session, read_bytes("roster.csv", kept.encode()), prune=True)
+        apply_plan(uow.session, plan)
+        uow.commit()
+    text = plan.describe()
+    assert "Unit dinonaktifkan (1):\n  - BAG-ADPEM Bagian Administrasi Pembangunan" in text
+    assert "Kontak dinonaktifkan (1):\n  - Rina Gunadi, kepala Bagian Administrasi Pembangunan (BAG-ADPEM)" in text
+    with db.uow() as uow:
+        unit = uow.session.exec(select(Unit).where(Unit.code == "BAG-ADPEM")).one()
+        rina = uow.session.exec(select(Contact).where(Contact.name == "Rina Gunadi")).one()
+        reports = uow.session.exec(select(Report).where(Report.unit_id == unit.id)).all()
+        active = uow.session.exec(select(func.count()).select_from(Unit).where(col(Unit.active).is_(True))).one()
+    assert (unit.active, rina.active, len(reports), active) == (False, False, 1, 71)
+    with db.uow() as uow:  # listed again: active again
+        plan = plan_roster(uow.session, read_rows(SAMPLE_ROSTER), prune=True)
+    assert "~ BAG-ADPEM Bagian Administrasi Pembangunan: status “nonaktif” → “aktif”" in plan.describe()
+
+
+def test_the_same_file_applied_twice_changes_nothing_the_second_time(db: Database) -> None:
+    content = sample_text().encode()
+    for _ in range(2):
+        with db.uow() as uow:
+            result = apply_plan(uow.session, plan_roster(uow.session, read_bytes("r.csv", content), prune=True))
+            uow.commit()
+    assert not result.changed and result.summary().startswith("Tidak ada perubahan")
+
+
+def test_damaged_files_are_refused_politely(db: Database) -> None:
+    assert problems(db, b"PK\x03\x04 not really a workbook", "roster.xlsx") == [
+        "Berkas .xlsx tidak dapat dibaca. Simpan ulang dari Excel sebagai .xlsx, lalu kirim lagi."
+    ]
+    assert problems(db, b"unit_code,unit_name\x00", "roster.csv") == [
+        "Berkas .csv tidak dapat dibaca (bukan teks). Simpan ulang sebagai CSV."
+    ]
+    windows = "unit_code;unit_name;unit_kind\nDINKES;Dinas Kesehatan Kabupatén;dinas\n".encode("cp1252")
+    assert read_bytes("roster.csv", windows) == [
+        (2, {"unit_code": "DINKES", "unit_name": "Dinas Kesehatan Kabupatén", "unit_kind": "dinas"})
+    ]
+
+
+def test_the_same_name_twice_in_a_unit_needs_numbers_to_tell_them_apart(db: Database) -> None:
+    content = csv_rows(
+        "DINKES,Dinas Kesehatan,dinas,,,Agus,operator,,,,",
+        "DINKES,Dinas Kesehatan,dinas,,,Agus,operator,0812-7777-0002,,,",
+        "DISDIK,Dinas Pendidikan,dinas,,,Agus,operator,0812-7777-0003,,,",
+        "DISDIK,Dinas Pendidikan,dinas,,,Agus,operator,0812-7777-0004,,,",
+    )
+    assert problems(db, content) == [
+        "baris 3, kolom contact_name: nama dan unit sama dengan baris 2; bila memang dua orang, isi nomor HP "
+        "masing-masing"
+    ]
