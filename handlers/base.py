@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from rapidfuzz import fuzz, process, utils
+from rapidfuzz.distance import OSA
 from sqlmodel import Session, col, select
 
 from models.app import Deps, UserError
@@ -137,29 +139,142 @@ class Command:
         return self.help_for(role, pemda)
 
 
+class NotFound(UserError):
+    """A unit or program name that matched nothing. `word` is what was typed; `suggestion` the name to type instead
+    when the closest match is confident enough to offer as a button (a handler may re-submit the corrected command)."""
+
+    def __init__(self, message: str, word: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.word = word
+        self.suggestion = suggestion
+
+
+SUGGEST_SCORE = 70.0
+"""The least similarity (rapidfuzz WRatio, 0-100) for "Maksud Anda: …?"."""
+CONFIDENT_SCORE = 85.0
+"""The least similarity for offering the match as a button, when no other name comes within `CLEAR_LEAD`."""
+CLEAR_LEAD = 5.0
+TYPO_SCORE = 90.0
+"""The similarity given to a name one slip away from a known one (confident, unless another is as close)."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The known names closest to a mistyped one, best first: `keys` to type, `shown` to print."""
+
+    keys: tuple[str, ...] = ()
+    shown: tuple[str, ...] = ()
+    confident: bool = False
+
+    @property
+    def key(self) -> str | None:
+        """The one name to offer as a button, when the match is confident."""
+        return self.keys[0] if self.confident else None
+
+    def question(self) -> str:
+        """' Maksud Anda: katalog?', ' Maksud Anda: dinkes (Dinas Kesehatan) atau disdik (...)?' or ''."""
+        return f" Maksud Anda: {' atau '.join(self.shown)}?" if self.shown else ""
+
+
+def _similarity(query: str, choice: str, **_: Any) -> float:
+    """rapidfuzz's WRatio, except that one slip (a letter wrong, missing, extra, or two swapped: 'p3nd', 'mpc')
+    in a short name counts as a close match (WRatio gives those only 67-75)."""
+    score = float(fuzz.WRatio(query, choice))
+    if min(len(query), len(choice)) >= 3 and OSA.distance(query, choice) == 1:
+        return max(score, TYPO_SCORE)
+    return score
+
+
+def closest(text: str, choices: dict[str, str], shown: Callable[[str], str] = str) -> Suggestion:
+    """The keys in `choices` (a name people type -> the key it stands for) closest to `text`, best first."""
+    query = utils.default_process(text)
+    if len(query) < 3 or query.isdigit() or not choices:
+        return Suggestion()
+    best: dict[str, float] = {}
+    for name, score, _index in process.extract(
+        text, list(choices), scorer=_similarity, processor=utils.default_process, score_cutoff=SUGGEST_SCORE, limit=10
+    ):
+        key = choices[name]
+        best[key] = max(best.get(key, 0.0), score)
+    ranked = sorted(best.items(), key=lambda item: -item[1])[:2]
+    if not ranked:
+        return Suggestion()
+    top = ranked[0][1]
+    keys = tuple(key for key, score in ranked if top - score < CLEAR_LEAD)
+    return Suggestion(keys, tuple(shown(key) for key in keys), top >= CONFIDENT_SCORE and len(keys) == 1)
+
+
+def _exact(units: Sequence[Unit], text: str) -> Unit | None:
+    wanted = text.strip().lower()
+    for unit in units:
+        if unit.code.lower() == wanted or wanted in unit.alias_list() or unit.name.lower() == wanted:
+            return unit
+    return None
+
+
+def unit_named(session: Session, text: str) -> Unit | None:
+    """The active unit whose code, alias or full name is exactly `text` (any case), if any."""
+    if not text.strip():
+        return None
+    return _exact(session.exec(select(Unit).where(col(Unit.active).is_(True))).all(), text)
+
+
+def short_name(unit: Unit) -> str:
+    """What people type for `unit`: its first alias, or its code in lower case."""
+    aliases = unit.alias_list()
+    return aliases[0] if aliases else unit.code.lower()
+
+
 def find_unit(session: Session, text: str) -> Unit:
-    """The unit named by code, alias, or (part of) its name; a UserError explains a miss or an ambiguity."""
+    """The unit named by code, alias, or (part of) its name; a UserError explains a miss or an ambiguity, and the
+    `NotFound` of a miss names the closest units ("Maksud Anda: dinkes (Dinas Kesehatan)?")."""
     wanted = text.strip().lower()
     if not wanted:
         raise UserError("Nama unit belum diisi. Ketik /unit untuk melihat daftar kode unit.")
     units = session.exec(select(Unit).where(col(Unit.active).is_(True))).all()
-    for unit in units:
-        if unit.code.lower() == wanted or wanted in unit.alias_list() or unit.name.lower() == wanted:
-            return unit
+    exact = _exact(units, text)
+    if exact is not None:
+        return exact
     partial = [u for u in units if wanted in u.name.lower()]
     if len(partial) == 1:
         return partial[0]
     if partial:
         names = ", ".join(f"{u.code} ({u.name})" for u in partial[:6])
         raise UserError(f"“{text}” cocok dengan beberapa unit: {names}. Mohon tulis kodenya.")
-    raise UserError(f"Unit “{text}” tidak ditemukan. Ketik /unit untuk melihat daftar kode unit.")
+    names_of = {short_name(u): u.name for u in units}
+    choices: dict[str, str] = {}
+    for unit in units:
+        for name in (unit.name, unit.code.lower(), *unit.alias_list()):
+            choices.setdefault(name, short_name(unit))
+    hint = closest(text, choices, lambda key: f"{key} ({names_of[key]})")
+    raise NotFound(
+        f"Unit “{text}” tidak ditemukan.{hint.question()} Ketik /unit untuk melihat daftar kode unit.", text, hint.key
+    )
+
+
+def program_hint(programs: Sequence[ProgramConfig], text: str) -> Suggestion:
+    """The programs closest to a mistyped name, over their keys, aliases and labels."""
+    choices: dict[str, str] = {}
+    for program in programs:
+        for name in (program.key, *program.aliases, program.label, program.title):
+            choices.setdefault(name, program.key)
+    return closest(text, choices)
 
 
 def find_program(pemda: PemdaConfig, text: str, example: str = "/lapor katalog 120") -> ProgramConfig:
-    """The program named by key or alias; a UserError lists the right names and shows `example`."""
+    """The program named by key or alias; a `NotFound` names the closest program, lists the right names and shows
+    `example`."""
+    if not text.strip():
+        raise UserError(f"Nama program belum diisi. Pilihan: {program_names(pemda.programs)}. Contoh: {example}")
     program = pemda.program(text)
     if program is None:
-        raise UserError(f"Program “{text}” tidak dikenal. Pilihan: {program_names(pemda.programs)}. Contoh: {example}")
+        hint = program_hint(pemda.programs, text)
+        raise NotFound(
+            f"Program “{text}” tidak dikenal.{hint.question()} Pilihan: {program_names(pemda.programs)}. "
+            f"Contoh: {example}",
+            text,
+            hint.key,
+        )
     return program
 
 

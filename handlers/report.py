@@ -1,27 +1,40 @@
-"""/lapor: status updates, in one line or guided with buttons (the guided state lives in the database)."""
+"""/lapor: status updates, in one line or guided with buttons (the guided state lives in the database).
+
+Figures are read the Indonesian way (models.figures); what could be read two ways is asked with a button per
+reading. A figure that looks wrong (below half the previous one, above ten times the target) is recorded only after
+"Ya, catat". A mistyped program or unit gets the closest match, as a button when the match is clear.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import ColumnElement
+from sqlmodel import col, delete, select
 
-from handlers.base import REPORTERS, Ctx, find_program, find_unit, load_state_data
+from handlers.base import REPORTERS, Ctx, NotFound, find_program, find_unit, load_state_data, program_names, unit_named
 from models.app import UserError
-from models.fmt import angka, nilai, periode, persen, sisa_hari, tanggal
+from models.figures import FigureError, FigureKind, Unclear, figure_words, indonesian, read_figure
+from models.fmt import nilai, periode, sisa_hari, tanggal, waktu
 from models.messages import Button, Reply
 from models.pemda import ProgramConfig
 from models.periods import previous_period
 from models.standing import ITEM_STATUSES, current_period, load_standings
-from models.tables import ChecklistItem, Report, Role, Unit
+from models.tables import ChatState, ChecklistItem, Contact, Report, Role, Unit, Verification
 
 FLOW = "lapor"
+CONFIRM = "!ya"
+"""The last word of the "Ya, catat" button's command: record this exact figure despite the doubt."""
+PAYLOAD_LIMIT = 64
+"""Telegram's limit on a button's payload, in bytes: a longer corrected command is offered as text only."""
+MAX_UNIT_WORDS = 8
+"""The most words a unit's name may take in '/lapor <unit> <program> …'."""
+CANCEL_WORDS = frozenset({"batal", "batalkan", "cancel"})
+YES_WORDS = frozenset({"ya", "y", "yakin", "catat", "ya catat", "ya, catat", "benar", "ok", "oke"})
+NO_WORDS = frozenset({"tidak", "tdk", "jangan", "no"})
 _URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
-_THOUSANDS = re.compile(r"^[0-9]{1,3}(\.[0-9]{3})+$")
-_PLAIN_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-MAX_VALUE = 1_000_000_000
-"""The largest figure accepted: far above any real count, and small enough to show and store everywhere."""
 STATUS_WORDS = {
     "selesai": "selesai",
     "sudah": "selesai",
@@ -31,26 +44,6 @@ STATUS_WORDS = {
     "sedang": "proses",
     "belum": "belum",
 }
-
-
-def parse_number(text: str, *, whole: bool) -> float:
-    """Read '120', '1.250', '42,5', '42.5 %' the Indonesian way; a UserError says what was wrong."""
-    raw = unicodedata.normalize("NFKC", text).strip().replace(" ", "").rstrip("%")
-    cleaned = raw
-    if "," in cleaned:
-        cleaned = cleaned.replace(".", "").replace(",", ".")
-    elif _THOUSANDS.match(cleaned) and whole:
-        cleaned = cleaned.replace(".", "")
-    if not _PLAIN_NUMBER.match(cleaned):  # no 'NaN', 'inf', '1e5', '1_000' or other scripts' digits
-        raise UserError(f"“{text}” bukan angka.")
-    value = float(cleaned)
-    if value < 0:
-        raise UserError("Angka tidak boleh negatif.")
-    if value > MAX_VALUE:
-        raise UserError(f"Angka “{text}” terlalu besar. Mohon periksa kembali.")
-    if whole and value != int(value):
-        raise UserError(f"“{text}” harus bilangan bulat (jumlah produk tidak berkoma).")
-    return value
 
 
 def example(program: ProgramConfig) -> str:
@@ -63,26 +56,56 @@ def example(program: ProgramConfig) -> str:
     }[program.measure]
 
 
-def _own_unit_or_named(ctx: Ctx, args: list[str]) -> tuple[Unit, list[str]]:
-    """The unit reported for, and the remaining words; people report only for their own unit."""
-    role = ctx.role
-    if args and ctx.pemda.program(args[0]) is None and len(args) >= 2 and ctx.pemda.program(args[1]) is not None:
-        named = find_unit(ctx.session, args[0])
-        if role is not Role.ADMIN:
-            own = ctx.my_unit()
-            if named.id != own.id:
-                raise UserError(
-                    f"Bapak/Ibu hanya dapat melapor untuk {own.name}. Laporan untuk {named.name} tidak dicatat."
-                )
-        return named, args[1:]
-    if role is Role.ADMIN:
-        if args and ctx.pemda.program(args[0]) is not None and len(args) == 1:
-            return ctx.my_unit(), args
-        if args and ctx.pemda.program(args[0]) is not None:
+def _command(ctx: Ctx, unit: Unit, *words: str) -> str:
+    """A /lapor command for `unit` as a button payload: admins always name the unit (they report for many)."""
+    return " ".join(["/lapor", *([unit.code] if ctx.role is Role.ADMIN else []), *words])
+
+
+def _named(ctx: Ctx, unit: Unit) -> Unit:
+    """`unit`, when the sender may report for it: admins for any unit, the others only for their own."""
+    if ctx.role is not Role.ADMIN:
+        own = ctx.my_unit()
+        if unit.id != own.id:
+            raise UserError(f"Bapak/Ibu hanya dapat melapor untuk {own.name}. Laporan untuk {unit.name} tidak dicatat.")
+    return unit
+
+
+def _target(ctx: Ctx, args: list[str]) -> tuple[Unit, list[str]]:
+    """The unit reported for, and the remaining words. Errors name the word that was wrong: in
+    '/lapor dinkes katalgo 5' that is 'katalgo', in '/lapor dinkess katalog 5' it is 'dinkess'."""
+    pemda = ctx.pemda
+    if not args:
+        return ctx.my_unit(), []
+    if pemda.program(args[0]) is not None:
+        if ctx.role is Role.ADMIN and len(args) > 1:
             raise UserError(
-                "Admin melapor atas nama unit: /lapor <unit> <program> <nilai>\nContoh: /lapor dinkes katalog 120"
+                "Admin melapor atas nama unit: /lapor <unit> <program> <nilai>\nContoh: /lapor dinkes katalog 120\n"
+                "Atau ketik /lapor dinkes untuk mengisi langkah demi langkah."
             )
-    return ctx.my_unit(), args
+        return ctx.my_unit(), args
+    if len(args) >= 2 and pemda.program(args[1]) is not None:
+        return _named(ctx, find_unit(ctx.session, args[0])), args[1:]
+    at = next((i for i in range(2, min(len(args), MAX_UNIT_WORDS + 1)) if pemda.program(args[i]) is not None), None)
+    if at is not None:  # a unit named in words: '/lapor dinas kesehatan katalog 5'
+        named = _unit_in_words(ctx, " ".join(args[:at]))
+        if named is not None:
+            return _named(ctx, named), args[at:]
+    unit = unit_named(ctx.session, args[0])
+    if unit is None:
+        return ctx.my_unit(), args  # the first word is neither a program nor a unit: find_program names it
+    return _named(ctx, unit), args[1:]  # '/lapor dinkes' asks step by step; in '/lapor dinkes katalgo' the 2nd word
+
+
+def _unit_in_words(ctx: Ctx, text: str) -> Unit | None:
+    """The unit named by several words, if they name one; a clear near miss is raised to be corrected."""
+    try:
+        return find_unit(ctx.session, text)
+    except NotFound as exc:
+        if exc.suggestion is not None:
+            raise
+        return None
+    except UserError:
+        return None  # not a unit after all: the first word is then what was wrong
 
 
 def _applicable(ctx: Ctx, unit: Unit) -> list[ProgramConfig]:
@@ -91,21 +114,51 @@ def _applicable(ctx: Ctx, unit: Unit) -> list[ProgramConfig]:
 
 
 async def lapor(ctx: Ctx) -> list[Reply]:
-    """/lapor [program] [nilai]: record a status update for the sender's unit."""
-    unit, args = _own_unit_or_named(ctx, ctx.incoming.args)
-    if not args:
-        programs = _applicable(ctx, unit)
-        if not programs:
-            raise UserError(f"Belum ada program yang ditugaskan ke {unit.name}.")
-        ctx.clear_state()
-        buttons = tuple(Button(p.label, f"/lapor {p.key}") for p in programs)
-        return [Reply(f"Laporan untuk {unit.name}. Program mana yang ingin dilaporkan?", buttons)]
-    program = find_program(ctx.pemda, args[0])
+    """/lapor [unit] [program] [nilai]: record a status update, or ask step by step."""
+    args = ctx.incoming.args
+    try:
+        unit, rest = _target(ctx, args)
+        if not rest:
+            return _choose_program(ctx, unit)
+        return _program_step(ctx, unit, find_program(ctx.pemda, rest[0]), rest[1:])
+    except NotFound as exc:
+        return _did_you_mean(ctx, exc, ["/lapor", *args])
+
+
+def _did_you_mean(ctx: Ctx, exc: NotFound, words: list[str]) -> list[Reply]:
+    """The error of a mistyped name, with a button re-submitting `words` corrected when the match is clear."""
+    lowered = [w.lower() for w in words]
+    wrong = exc.word.lower().split()
+    at = next((i for i in range(len(words)) if lowered[i : i + len(wrong)] == wrong), None)
+    if exc.suggestion is None or at is None or not wrong:
+        raise exc
+    payload = " ".join([*words[:at], exc.suggestion, *words[at + len(wrong) :]])
+    if len(payload.encode("utf-8")) > PAYLOAD_LIMIT:
+        raise exc
+    ctx.uow.rollback()  # as for any error: nothing of this message is kept
+    return [Reply(str(exc), (Button(exc.suggestion, payload),))]
+
+
+def _choose_program(ctx: Ctx, unit: Unit) -> list[Reply]:
+    programs = _applicable(ctx, unit)
+    if not programs:
+        raise UserError(f"Belum ada program yang ditugaskan ke {unit.name}.")
+    ctx.set_state(FLOW, step="program", unit_id=unit.id, choices=[p.key for p in programs])
+    buttons = tuple(Button(p.label, _command(ctx, unit, p.key)) for p in programs)
+    text = (
+        f"Laporan untuk {unit.name}. Program mana yang ingin dilaporkan?\n"
+        "Pilih tombol, atau ketik nomor atau nama programnya. Ketik /batal untuk membatalkan."
+    )
+    if ctx.role is Role.ADMIN and unit.id == ctx.me.unit_id:
+        text += "\nUntuk unit lain: /lapor <unit>, misalnya /lapor dinkes."
+    return [Reply(text, buttons)]
+
+
+def _program_step(ctx: Ctx, unit: Unit, program: ProgramConfig, rest: list[str]) -> list[Reply]:
     if program not in _applicable(ctx, unit):
         raise UserError(
             f"Program {program.label} tidak ditugaskan ke {unit.name}. Cek /status untuk program unit Anda."
         )
-    rest = args[1:]
     if not rest:
         return _ask(ctx, unit, program)
     if program.measure == "checklist":
@@ -117,32 +170,80 @@ async def continue_flow(ctx: Ctx) -> list[Reply]:
     """A plain-text answer inside the guided /lapor conversation."""
     state = ctx.get_state()
     data = load_state_data(state) if state else {}
-    program = ctx.pemda.program(str(data.get("program", "")))
-    unit = ctx.session.get(Unit, data.get("unit_id")) if data.get("unit_id") else None
-    if program is None or unit is None or not _still_reportable(ctx, unit, program):
-        ctx.clear_state()  # a reply, not a UserError: the rollback would keep the stale conversation open
-        return [Reply("Percakapan laporan sebelumnya sudah tidak berlaku. Silakan mulai lagi dengan /lapor.")]
     words = ctx.incoming.args
+    if " ".join(words).lower() in CANCEL_WORDS:
+        ctx.clear_state()
+        return [Reply("Baik, laporan dibatalkan. Tidak ada yang dicatat.")]
+    unit = ctx.session.get(Unit, data.get("unit_id")) if data.get("unit_id") else None
+    if data.get("step") == "program":
+        if unit is None or not _answers_for(ctx, unit):
+            return _stale(ctx)
+        try:
+            return _typed_program(ctx, unit, data, words)
+        except NotFound as exc:
+            return _did_you_mean(ctx, exc, _command(ctx, unit).split() + words)
+    program = ctx.pemda.program(str(data.get("program", "")))
+    if program is None or unit is None or not _answers_for(ctx, unit) or program not in _applicable(ctx, unit):
+        return _stale(ctx)
     if not words:
         raise UserError(f"Mohon kirim isinya, atau ketik /batal. Contoh: {example(program)}")
+    if data.get("step") == "confirm":
+        return _typed_confirmation(ctx, unit, program, data, words)
     if program.measure == "checklist":
         item = data.get("item")
-        return _checklist(ctx, unit, program, [str(item), *words] if item else words)
+        if item:
+            return _checklist(ctx, unit, program, [str(item), _numbered(words[0], ITEM_STATUSES), *words[1:]])
+        codes = [i.code for i in _unit_items(ctx, unit, program)]
+        first = words[0] if words[0].lower() in (c.lower() for c in codes) else _numbered(words[0], codes)
+        return _checklist(ctx, unit, program, [first, *words[1:]])
     return _record_value(ctx, unit, program, words)
 
 
-def _still_reportable(ctx: Ctx, unit: Unit, program: ProgramConfig) -> bool:
-    """Whether a conversation opened earlier may still record for `unit`: the unit is active, the sender still
-    answers for it (a person re-bound to another unit since does not), and the program still applies to it."""
+def _stale(ctx: Ctx) -> list[Reply]:
+    ctx.clear_state()  # a reply, not a UserError: the rollback would keep the stale conversation open
+    return [Reply("Percakapan laporan sebelumnya sudah tidak berlaku. Silakan mulai lagi dengan /lapor.")]
+
+
+def _numbered(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """The choice a typed number stands for ('2' -> the second button), or the word itself."""
+    if word.isascii() and word.isdigit() and 1 <= int(word) <= len(choices):
+        return choices[int(word) - 1]
+    return word
+
+
+def _answers_for(ctx: Ctx, unit: Unit) -> bool:
+    """Whether a conversation opened earlier may still record for `unit`: the unit is active and the sender still
+    answers for it (a person re-bound to another unit since does not)."""
     if not unit.active:
         return False
-    if ctx.role is not Role.ADMIN and (ctx.me.unit_id != unit.id or ctx.role not in REPORTERS):
-        return False
-    return program in _applicable(ctx, unit)
+    return ctx.role is Role.ADMIN or (ctx.me.unit_id == unit.id and ctx.role in REPORTERS)
+
+
+def _typed_program(ctx: Ctx, unit: Unit, data: dict[str, Any], words: list[str]) -> list[Reply]:
+    """The program typed at the first step: its number among the buttons, key, alias or name (and maybe more)."""
+    shown = [p for key in data.get("choices", []) if (p := ctx.pemda.program(str(key))) is not None]
+    choices = shown or _applicable(ctx, unit)
+    if not words:
+        raise UserError("Mohon ketik nomor atau nama programnya, atau /batal.")
+    first, rest = words[0], words[1:]
+    if first.isascii() and first.isdigit():
+        if not 1 <= int(first) <= len(choices):
+            raise UserError(
+                f"Pilihan “{first}” tidak ada. Ketik nomor 1 sampai {len(choices)} atau nama programnya "
+                f"({program_names(choices)}), atau /batal."
+            )
+        return _program_step(ctx, unit, choices[int(first) - 1], rest)
+    whole = " ".join(words).casefold()
+    for program in choices:
+        if whole in (program.label.casefold(), program.title.casefold()):
+            return _program_step(ctx, unit, program, [])
+    return _program_step(ctx, unit, find_program(ctx.pemda, first), rest)
 
 
 def _ask(ctx: Ctx, unit: Unit, program: ProgramConfig) -> list[Reply]:
-    ctx.set_state(FLOW, program=program.key, unit_id=unit.id)
+    ctx.set_state(
+        FLOW, step="item" if program.measure == "checklist" else "value", program=program.key, unit_id=unit.id
+    )
     if program.measure == "count":
         question = (
             f"Berapa jumlah {program.unit_label or 'capaian'} {program.label} {unit.name} saat ini? "
@@ -158,11 +259,18 @@ def _ask(ctx: Ctx, unit: Unit, program: ProgramConfig) -> list[Reply]:
         open_codes = set(standing.open_items) if standing else set()
         buttons = tuple(
             Button(
-                f"{'⬜' if i.code in open_codes else '✅'} {i.code} {i.title}"[:60], f"/lapor {program.key} {i.code}"
+                f"{'⬜' if i.code in open_codes else '✅'} {i.code} {i.title}"[:60],
+                _command(ctx, unit, program.key, i.code),
             )
             for i in items
         )
-        return [Reply(f"Indikator {program.label} untuk {unit.name}. Pilih indikator yang ingin dilaporkan:", buttons)]
+        return [
+            Reply(
+                f"Indikator {program.label} untuk {unit.name}. Pilih indikator yang ingin dilaporkan "
+                "(atau ketik kodenya). Ketik /batal untuk membatalkan.",
+                buttons,
+            )
+        ]
     return [Reply(question + "\nKetik /batal untuk membatalkan.")]
 
 
@@ -182,25 +290,192 @@ def _split_evidence(words: list[str]) -> tuple[list[str], str | None]:
     return [w for w in words if not _URL.match(w)], (links[0][:500] if links else None)
 
 
+def _kind(program: ProgramConfig) -> FigureKind:
+    return "percent" if program.measure == "percent" else "count"
+
+
+def _shown(program: ProgramConfig, value: float, *, label: bool = False) -> str:
+    """'1.250' (with label: '1.250 produk') or '42,5 %': the exact reading, the Indonesian way."""
+    if program.measure == "percent":
+        return f"{indonesian(value)} %"
+    unit_label = program.unit_label if label and program.unit_label != "%" else ""
+    return f"{indonesian(value)} {unit_label}".strip()
+
+
 def _record_value(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]) -> list[Reply]:
     words, evidence = _split_evidence(words)
     if program.measure == "submission":
-        title = " ".join(words).strip()
-        if len(title) < 5:
-            raise UserError(f"Judul terlalu pendek. Contoh: {example(program)}")
-        report = _new_report(ctx, unit, program, title=title[:300], evidence=evidence)
+        return _record_title(ctx, unit, program, " ".join(words).strip(), evidence)
+    confirmed = bool(words) and words[-1] == CONFIRM
+    if confirmed:
+        words = words[:-1]
+    if not words:
+        raise UserError(f"Angkanya belum ada. Contoh: {example(program)}")
+    number_text, rest = figure_words(words)
+    try:
+        reading = read_figure(number_text, _kind(program))
+    except FigureError as exc:
+        raise UserError(f"{exc} Contoh yang benar: {example(program)}") from None
+    note = " ".join(rest)
+    if not note and evidence is None:
+        note, evidence = _carried(ctx, unit, program)
+    if isinstance(reading, Unclear):
+        return _ask_which(ctx, unit, program, reading, note, evidence)
+    period = reporting_period(ctx, unit, program)
+    if confirmed:
+        pending = _take_pending(ctx, unit, program, reading)
+        if pending is not None:
+            note, evidence = str(pending.get("note") or ""), pending.get("evidence")
+            return _record_figure(ctx, unit, program, period, reading, note, evidence)
+        if _latest_value(ctx, unit, program, period) == reading:
+            return [Reply(f"Sudah tercatat: {_shown(program, reading, label=True)} untuk {unit.name}. Terima kasih.")]
+    doubt = _doubt(ctx, unit, program, period, reading)
+    if doubt is not None:
+        ctx.set_state(
+            FLOW, step="confirm", program=program.key, unit_id=unit.id, value=reading, note=note, evidence=evidence
+        )
+        yes = Button("Ya, catat", _command(ctx, unit, program.key, indonesian(reading), CONFIRM))
+        return [Reply(doubt, (yes, Button("Batal", "/batal")))]
+    return _record_figure(ctx, unit, program, period, reading, note, evidence)
+
+
+def _record_figure(
+    ctx: Ctx, unit: Unit, program: ProgramConfig, period: str, value: float, note: str, evidence: str | None
+) -> list[Reply]:
+    report = _new_report(ctx, unit, program, period, value=value, note=note, evidence=evidence)
+    return [_confirmation(ctx, unit, program, report)]
+
+
+def _carried(ctx: Ctx, unit: Unit, program: ProgramConfig) -> tuple[str, str | None]:
+    """The note and link sent with a figure that was asked about, kept while the question is open."""
+    state = ctx.get_state()
+    data = load_state_data(state) if state is not None and state.flow == FLOW else {}
+    if data.get("unit_id") != unit.id or data.get("program") != program.key:
+        return "", None
+    evidence = data.get("evidence")
+    return str(data.get("note") or ""), str(evidence) if evidence else None
+
+
+def _ask_which(
+    ctx: Ctx, unit: Unit, program: ProgramConfig, reading: Unclear, note: str, evidence: str | None
+) -> list[Reply]:
+    """A figure that can be read more than one way: a button per reading, each re-submitting an unambiguous form."""
+    ctx.set_state(FLOW, step="value", program=program.key, unit_id=unit.id, note=note, evidence=evidence)
+    options = [_shown(program, value, label=True) for value in reading.readings]
+    rule = "Di Sigap titik memisahkan ribuan (1.250) dan koma menandai desimal (42,5)."
+    if len(options) == 1:
+        text = f"Mohon maaf, “{reading.text}” kurang jelas. {rule} Maksud Anda {options[0]}?"
     else:
-        if not words:
-            raise UserError(f"Angkanya belum ada. Contoh: {example(program)}")
-        number_text = words[0] if len(words) == 1 or words[1] not in ("%",) else words[0] + "%"
-        try:
-            value = parse_number(number_text, whole=program.measure == "count")
-        except UserError as exc:
-            raise UserError(f"{exc} Contoh yang benar: {example(program)}") from None
-        if program.measure == "percent" and value > 100:
-            raise UserError(f"Persentase tidak boleh lebih dari 100 %. Contoh yang benar: {example(program)}")
-        note = " ".join(w for w in words[1:] if w != "%")
-        report = _new_report(ctx, unit, program, value=value, note=note, evidence=evidence)
+        text = f"Mohon maaf, “{reading.text}” bisa dibaca {' atau '.join(options)}. {rule} Mana yang dimaksud?"
+    buttons = tuple(
+        Button(option, _command(ctx, unit, program.key, indonesian(value)))
+        for option, value in zip(options, reading.readings, strict=True)
+    )
+    return [Reply(text + "\nPilih tombol atau kirim ulang angkanya, atau ketik /batal.", buttons)]
+
+
+def _counting() -> ColumnElement[bool]:
+    """Reports that count: neither rejected by a verifier nor withdrawn."""
+    return (col(Report.verification) != Verification.REJECTED.value) & col(Report.withdrawn_at).is_(None)
+
+
+def _latest_value(ctx: Ctx, unit: Unit, program: ProgramConfig, period: str) -> float | None:
+    """The figure that counts now for the unit, program and period."""
+    value = ctx.session.exec(
+        select(Report.value)
+        .where(Report.unit_id == unit.id, Report.program_key == program.key, Report.period == period)
+        .where(col(Report.value).is_not(None), _counting())
+        .order_by(col(Report.id).desc())
+        .limit(1)
+    ).first()
+    return None if value is None else float(value)
+
+
+def _doubt(ctx: Ctx, unit: Unit, program: ProgramConfig, period: str, value: float) -> str | None:
+    """'Yakin? …' when the figure looks wrong: below half the previous one, or (counts) above ten times the
+    target; None when it looks plausible."""
+    previous = _latest_value(ctx, unit, program, period)
+    if previous is not None and value < previous / 2:
+        doubt = (
+            f"Yakin? Sebelumnya {_shown(program, previous)}, sekarang {_shown(program, value)}: "
+            "turun lebih dari separuh."
+        )
+    elif program.measure == "count" and program.target > 0 and value > 10 * program.target:
+        doubt = (
+            f"Yakin? Sekarang {_shown(program, value, label=True)}, lebih dari sepuluh kali target "
+            f"({_shown(program, program.target, label=True)})."
+        )
+    else:
+        return None
+    label = program.label
+    if period != current_period(program, ctx.today):
+        label += f" {periode(period)}"
+    return (
+        f"{doubt}\nMohon periksa kembali angka {label} {unit.name}. "
+        "Angka ini baru dicatat setelah Bapak/Ibu memilih “Ya, catat”."
+    )
+
+
+def _take_pending(ctx: Ctx, unit: Unit, program: ProgramConfig, value: float) -> dict[str, Any] | None:
+    """The open "Yakin?" question for exactly this figure, closed in the same step; None when there is none (already
+    answered: a double tap, or a second delivery, finds nothing and records nothing)."""
+    state = ctx.get_state()
+    if state is None or state.flow != FLOW:
+        return None
+    data = load_state_data(state)
+    wanted = {"step": "confirm", "unit_id": unit.id, "program": program.key, "value": value}
+    if any(data.get(key) != expected for key, expected in wanted.items()):
+        return None
+    closed = ctx.session.exec(
+        delete(ChatState).where(col(ChatState.contact_id) == state.contact_id, col(ChatState.data) == state.data)
+    )
+    return data if closed.rowcount == 1 else None
+
+
+def _typed_confirmation(
+    ctx: Ctx, unit: Unit, program: ProgramConfig, data: dict[str, Any], words: list[str]
+) -> list[Reply]:
+    """A typed answer to "Yakin?": yes records the figure asked about, no cancels, another figure replaces it."""
+    answer = " ".join(words).lower().strip(".!")
+    if answer in NO_WORDS:
+        ctx.clear_state()
+        return [Reply("Baik, tidak dicatat. Silakan kirim angka yang benar dengan /lapor.")]
+    value = data.get("value")
+    if answer in YES_WORDS and isinstance(value, int | float):
+        return _record_value(ctx, unit, program, [indonesian(float(value)), CONFIRM])
+    return _record_value(ctx, unit, program, words)
+
+
+def _title_key(title: str) -> str:
+    """A title compared without case, spaces or punctuation: 'Posyandu-Digital!' is 'posyandu digital'."""
+    return "".join(c for c in unicodedata.normalize("NFKC", title).casefold() if c.isalnum())
+
+
+def _record_title(ctx: Ctx, unit: Unit, program: ProgramConfig, title: str, evidence: str | None) -> list[Reply]:
+    if not title:
+        raise UserError(f"Judulnya belum ada. Contoh: {example(program)}")
+    if len(title) < 5:
+        raise UserError(
+            f"Judul terlalu pendek: “{title}”. Mohon tulis judul lengkap, minimal 5 huruf. Contoh: {example(program)}"
+        )
+    period = reporting_period(ctx, unit, program)
+    key = _title_key(title)
+    existing = ctx.session.exec(
+        select(Report)
+        .where(Report.unit_id == unit.id, Report.program_key == program.key, Report.period == period)
+        .where(col(Report.title).is_not(None), _counting())
+        .order_by(col(Report.id))
+    ).all()
+    for report in existing:
+        if _title_key(report.title or "") == key:
+            reporter = ctx.session.get(Contact, report.reporter_id) if report.reporter_id else None
+            by = f" oleh {reporter.name}" if reporter is not None else ""
+            raise UserError(
+                f"{program.label} “{report.title}” sudah tercatat untuk {unit.name} pada "
+                f"{waktu(report.created_at, ctx.deps.calendar.zone)}{by}, jadi tidak dicatat dua kali.\n"
+                "Bila ini inovasi lain, mohon kirim dengan judul yang berbeda. Ketik /status untuk melihat capaian."
+            )
+    report = _new_report(ctx, unit, program, period, title=title[:300], evidence=evidence)
     return [_confirmation(ctx, unit, program, report)]
 
 
@@ -215,9 +490,15 @@ def _checklist(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]) -
         known = ", ".join(i.code for i in items.values()) or "tidak ada"
         raise UserError(f"Indikator “{code}” bukan tanggung jawab {unit.name}. Indikator unit ini: {known}.")
     if len(words) < 2:
-        ctx.set_state(FLOW, program=program.key, unit_id=unit.id, item=item.code)
-        buttons = tuple(Button(s.capitalize(), f"/lapor {program.key} {item.code} {s}") for s in ITEM_STATUSES)
-        return [Reply(f"Indikator {item.code} – {item.title}\nBagaimana statusnya?", buttons)]
+        ctx.set_state(FLOW, step="status", program=program.key, unit_id=unit.id, item=item.code)
+        buttons = tuple(Button(s.capitalize(), _command(ctx, unit, program.key, item.code, s)) for s in ITEM_STATUSES)
+        return [
+            Reply(
+                f"Indikator {item.code} – {item.title}\nBagaimana statusnya? Pilih tombol atau ketik "
+                f"{', '.join(ITEM_STATUSES)}. Ketik /batal untuk membatalkan.",
+                buttons,
+            )
+        ]
     status = STATUS_WORDS.get(words[1].lower())
     if status is None:
         raise UserError(
@@ -225,7 +506,14 @@ def _checklist(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]) -
             f"Contoh: /lapor {program.key} {item.code} selesai"
         )
     report = _new_report(
-        ctx, unit, program, item_code=item.code, item_status=status, note=" ".join(words[2:]), evidence=evidence
+        ctx,
+        unit,
+        program,
+        reporting_period(ctx, unit, program),
+        item_code=item.code,
+        item_status=status,
+        note=" ".join(words[2:]),
+        evidence=evidence,
     )
     return [_confirmation(ctx, unit, program, report)]
 
@@ -234,6 +522,7 @@ def _new_report(
     ctx: Ctx,
     unit: Unit,
     program: ProgramConfig,
+    period: str,
     *,
     value: float | None = None,
     title: str | None = None,
@@ -246,7 +535,7 @@ def _new_report(
     report = Report(
         unit_id=unit.id,
         program_key=program.key,
-        period=reporting_period(ctx, unit, program),
+        period=period,
         value=value,
         title=title,
         item_code=item_code,
@@ -283,10 +572,8 @@ def _confirmation(ctx: Ctx, unit: Unit, program: ProgramConfig, report: Report) 
     standing = load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program], periods)[
         (unit.id or 0, program.key)
     ]
-    if program.measure == "count":
-        what = f"{angka(report.value or 0)} {program.unit_label}".strip()
-    elif program.measure == "percent":
-        what = persen(report.value or 0)
+    if program.measure in ("count", "percent"):
+        what = _shown(program, report.value or 0, label=True)
     elif program.measure == "submission":
         what = f"“{report.title}”"
     else:

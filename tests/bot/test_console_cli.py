@@ -15,7 +15,7 @@ from tests.conftest import KEPALA_DINKES, contact_named
 
 
 async def test_console_numbered_buttons(sdeps: Deps, tmp_path: Path) -> None:
-    script: Iterator[str] = iter(["/lapor", "2", "120", "/status", "/keluar"])
+    script: Iterator[str] = iter(["/lapor", "2", "12", "/status", "/keluar"])
     out: list[str] = []
 
     async def ask(_prompt: str) -> str | None:
@@ -25,7 +25,7 @@ async def test_console_numbered_buttons(sdeps: Deps, tmp_path: Path) -> None:
     text = "\n".join(out)
     assert "[2] e-Katalog lokal" in text
     assert "Berapa jumlah produk" in text
-    assert "120 dari target 10 produk" in text
+    assert "12 dari target 10 produk" in text
     assert text.endswith("Sampai jumpa.")
 
 

@@ -184,17 +184,17 @@ async def test_opd_head_binds_reports_one_line_and_with_buttons_and_sees_status(
     await api.wait_for(lambda: names(api.commands.get(f"chat:{KEPALA_ID}", [])) == role_menu(Role.KEPALA), timeout=5)
     assert "siaran" not in role_menu(Role.KEPALA)
 
-    one_line = await bot.say(KEPALA_ID, "/lapor katalog 120")
-    assert "Tercatat untuk Dinas Kesehatan" in one_line and "120 dari target 10 produk" in one_line
+    one_line = await bot.say(KEPALA_ID, "/lapor katalog 12")
+    assert "Tercatat untuk Dinas Kesehatan" in one_line and "12 dari target 10 produk" in one_line
 
     menu = await bot.ask(KEPALA_ID, "/lapor")
     assert ("e-Katalog lokal", "/lapor katalog") in menu.buttons
     question = await bot.tap(KEPALA_ID, "/lapor katalog", message_id=menu.message_id)
     assert "Berapa jumlah produk e-Katalog lokal Dinas Kesehatan" in str(question.text)
-    assert "Tercatat untuk Dinas Kesehatan" in await bot.say(KEPALA_ID, "135")
+    assert "Tercatat untuk Dinas Kesehatan" in await bot.say(KEPALA_ID, "35")
 
     status = await bot.say(KEPALA_ID, "/status")
-    assert "✅ e-Katalog lokal: 135 dari target 10 produk" in status
+    assert "✅ e-Katalog lokal: 35 dari target 10 produk" in status
     assert TOKEN not in caplog.text
 
 
@@ -298,7 +298,7 @@ async def test_admin_broadcasts_to_units_behind_with_progress_tally_and_unreacha
         set_contact(deps, name, telegram_user_id=str(user_id))
     harness = await start_harness(api, deps, webhook=False)
     try:
-        assert "Tercatat" in await harness.say(KEPALA_ID, "/lapor katalog 120")
+        assert "Tercatat" in await harness.say(KEPALA_ID, "/lapor katalog 12")
         api.block_chat(INSPEKTORAT_ID)
 
         preview = await harness.ask(ADMIN_ID, "/siaran tertinggal:katalog Mohon segera menayangkan produk UMKM.")

@@ -208,7 +208,7 @@ def queue(deps: Deps, name: str, key: str, message: OutMessage) -> int:
 def reminder_for(deps: Deps, name: str = KEPALA_DINKES) -> OutMessage:
     template = templates.reminder(deps.pemda, name, "Pengingat batas waktu — Dinas Kesehatan: Produk e-Katalog lokal")
     return OutMessage(
-        text="Pengingat: laporan e-Katalog Dinas Kesehatan jatuh tempo 15 Desember 2026. Ketik /lapor katalog 120.",
+        text="Pengingat: laporan e-Katalog Dinas Kesehatan jatuh tempo 15 Desember 2026. Ketik /lapor katalog 12.",
         template=template,
     )
 
@@ -244,11 +244,11 @@ async def test_kepala_reports_katalog_by_typing(rig: Rig) -> None:
     before = contact(rig.deps, KEPALA_DINKES)
     assert before.wa_last_inbound_at is None
     wamid = rig.wamid()
-    answer = await rig.say(SLAMET, "/lapor katalog 120", wamid=wamid)
+    answer = await rig.say(SLAMET, "/lapor katalog 12", wamid=wamid)
 
     assert "Tercatat untuk Dinas Kesehatan" in texts(answer)
-    assert "120" in texts(answer)
-    assert [r.value for r in reports(rig.deps)] == [120]
+    assert "12" in texts(answer)
+    assert [r.value for r in reports(rig.deps)] == [12]
     assert rig.graph.read_marks == [wamid]
     after = contact(rig.deps, KEPALA_DINKES)
     assert after.wa_last_inbound_at == rig.clock.now()  # bound on first contact: the window is open
@@ -269,9 +269,9 @@ async def test_kepala_reports_katalog_by_buttons(rig: Rig) -> None:
     question = await rig.tap(reply, SLAMET)
     assert "Kirim angkanya saja" in texts(question)
 
-    done = await rig.say(SLAMET, "120")
+    done = await rig.say(SLAMET, "12")
     assert "Tercatat untuk Dinas Kesehatan" in texts(done)
-    assert [r.value for r in reports(rig.deps)] == [120]
+    assert [r.value for r in reports(rig.deps)] == [12]
 
 
 async def test_template_quick_reply_opens_the_report(rig: Rig) -> None:
@@ -452,7 +452,7 @@ async def test_async_reengagement_failure_resends_as_template(rig: Rig) -> None:
 
 
 async def test_bad_signature_is_refused_and_nothing_is_processed(rig: Rig) -> None:
-    payload = make_text_message(SLAMET, "/lapor katalog 120", "wamid.forged", at=rig.clock.now())
+    payload = make_text_message(SLAMET, "/lapor katalog 12", "wamid.forged", at=rig.clock.now())
     forged = await rig.post(payload, signature=sign("not-the-secret", encode(payload)))
     assert forged.status_code == 403
     missing = await rig.post(payload, signature=None)
@@ -468,7 +468,7 @@ async def test_bad_signature_is_refused_and_nothing_is_processed(rig: Rig) -> No
 
 
 async def test_redelivered_webhook_is_answered_once(rig: Rig) -> None:
-    payload = make_text_message(SLAMET, "/lapor katalog 120", "wamid.same", at=rig.clock.now())
+    payload = make_text_message(SLAMET, "/lapor katalog 12", "wamid.same", at=rig.clock.now())
     first = await rig.tap(payload, SLAMET)
     again = await rig.tap(payload, SLAMET)
     assert len(first) == 1 and again == []

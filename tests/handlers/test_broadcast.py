@@ -49,7 +49,7 @@ def _broadcast(deps: Deps, broadcast_id: int) -> Broadcast:
 
 async def test_units_behind_preview_confirm_queues_one_row_per_person_once(deps: Deps) -> None:
     admin = console_person(deps, ADMIN)
-    assert "Tercatat" in await console_person(deps, KEPALA_DINKES).text("/lapor katalog 120")
+    assert "Tercatat" in await console_person(deps, KEPALA_DINKES).text("/lapor katalog 12")
     # katalog is not asked of kelurahan/desa; DINKES has just met its target
     expected = _count_unit_people(deps, exclude_units=("DINKES",), exclude_kinds=("kelurahan", "desa"))
 

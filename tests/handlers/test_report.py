@@ -10,7 +10,7 @@ from handlers.core import handle
 from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Channel, Incoming
-from models.tables import Report
+from models.tables import Report, Verification
 from tests.conftest import ADMIN, KEPALA_DINKES, Person, console_person
 
 
@@ -21,7 +21,9 @@ def _reports(deps: Deps) -> int:
 
 async def test_one_line_report_then_status_shows_it_against_target(deps: Deps) -> None:
     kepala = console_person(deps, KEPALA_DINKES)
-    reply = await kepala.text("/lapor katalog 120")
+    doubt = await kepala.say("/lapor katalog 120")  # more than ten times the target of 10: asked first
+    assert "Yakin?" in doubt[0].text and _reports(deps) == 0
+    reply = "\n".join(r.text for r in await kepala.say("x", payload=doubt[0].buttons[0].payload))
     assert "Tercatat untuk Dinas Kesehatan" in reply
     assert "120 dari target 10 produk" in reply
     status = await kepala.text("/status")
@@ -73,6 +75,9 @@ async def test_guided_report_survives_a_restart(deps: Deps) -> None:
     restarted = Deps(db=deps.db, pemda=deps.pemda, clock=deps.clock, calendar=deps.calendar)
     contact_id = kepala.address
     replies = await handle(restarted, Incoming(Channel.CONSOLE, contact_id, text="1.250"))
+    assert "Yakin? Sekarang 1.250 produk" in replies[0].text  # above ten times the target: asked, also kept
+    again = Deps(db=deps.db, pemda=deps.pemda, clock=deps.clock, calendar=deps.calendar)
+    replies = await handle(again, Incoming(Channel.CONSOLE, contact_id, text="ya"))
     assert "1.250 dari target 10 produk" in replies[0].text
     assert "tidak dikenali" in (await kepala.text("57"))  # the flow is closed after the answer
 
@@ -134,7 +139,7 @@ async def test_odd_numbers_get_a_clear_reply_and_change_nothing(deps: Deps) -> N
         assert expected in reply, text
         assert "gangguan" not in reply, text
     assert _reports(deps) == 0
-    assert "120 dari target 10 produk" in await kepala.text("/lapor katalog １２０")  # full-width digits
+    assert "12 dari target 10 produk" in await kepala.text("/lapor katalog １２")  # full-width digits
 
 
 async def test_a_lone_evidence_link_asks_for_the_indicator(deps: Deps) -> None:
@@ -151,7 +156,10 @@ async def test_a_guided_report_left_open_never_counts_for_a_unit_no_longer_the_s
     await person.text(f"/start {first}")
     assert "Berapa jumlah produk" in await person.text("/lapor katalog")
     moved = (await admin.text("/undang disdik operator")).split(": ", 1)[1].split()[0]
-    assert "Dinas Pendidikan" in await person.text(f"/start {moved}")
+    asked = await person.say(f"/start {moved}")
+    if asked[0].buttons:  # a registered person is asked "Pindah …?" first: "Ya, pindah"
+        asked = await person.say("x", payload=asked[0].buttons[0].payload)
+    assert "Dinas Pendidikan" in asked[0].text
     reply = await person.text("120")
     assert "sudah tidak berlaku" in reply and "/lapor" in reply
     assert _reports(deps) == 0
@@ -170,3 +178,183 @@ async def test_a_guided_report_for_a_program_no_longer_assigned_is_closed(deps: 
     reply = await Person(changed, Channel.CONSOLE, kepala.address).text("45")
     assert "sudah tidak berlaku" in reply
     assert _reports(deps) == 0
+
+
+def _withdraw_or_reject(deps: Deps, title: str, *, withdraw: bool) -> None:
+    with deps.db.uow() as uow:
+        report = uow.session.exec(select(Report).where(Report.title == title)).one()
+        if withdraw:
+            report.withdrawn_at = deps.clock.now()
+        else:
+            report.verification = Verification.REJECTED.value
+        uow.session.add(report)
+        uow.commit()
+
+
+async def test_the_same_innovation_twice_is_refused_naming_the_first(deps: Deps, clock: FakeClock) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    assert "Tercatat" in await kepala.text("/lapor inovasi Posyandu Digital Terpadu")
+    clock.set(datetime(2026, 11, 24, 3, 30, tzinfo=UTC))
+    for again in ("/lapor inovasi posyandu digital terpadu", "/lapor inovasi Posyandu-Digital  Terpadu!"):
+        reply = await kepala.text(again)
+        assert "Inovasi daerah “Posyandu Digital Terpadu” sudah tercatat untuk Dinas Kesehatan" in reply, again
+        assert "Senin, 23 November 2026 09.00 WIB oleh Slamet Santoso" in reply and "tidak dicatat dua kali" in reply
+        assert "judul yang berbeda" in reply
+    assert _reports(deps) == 1
+    assert "Tercatat" in await kepala.text("/lapor inovasi Posyandu Digital Terpadu Tahap Dua")
+    # another unit may have an innovation of the same name
+    assert "Tercatat" in await console_person(deps, "Yuni Pratama").text("/lapor inovasi Posyandu Digital Terpadu")
+    assert _reports(deps) == 3
+
+
+async def test_a_withdrawn_or_rejected_innovation_may_be_submitted_again(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    await kepala.text("/lapor inovasi Posyandu Digital Terpadu")
+    _withdraw_or_reject(deps, "Posyandu Digital Terpadu", withdraw=True)
+    assert "Tercatat" in await kepala.text("/lapor inovasi Posyandu digital terpadu")
+    _withdraw_or_reject(deps, "Posyandu digital terpadu", withdraw=False)
+    assert "Tercatat" in await kepala.text("/lapor inovasi POSYANDU DIGITAL TERPADU")
+    assert "sudah tercatat" in await kepala.text("/lapor inovasi Posyandu Digital Terpadu")
+    assert _reports(deps) == 3
+
+
+async def test_an_innovation_of_last_year_does_not_block_this_years(deps: Deps, clock: FakeClock) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    await kepala.text("/lapor inovasi Posyandu Digital Terpadu")
+    clock.set(datetime(2027, 1, 5, 2, 0, tzinfo=UTC))
+    assert "Tercatat" in await kepala.text("/lapor inovasi Posyandu Digital Terpadu")
+
+
+async def test_guided_report_accepts_a_typed_number_name_or_alias(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    menu = await kepala.say("/lapor")
+    assert [b.label for b in menu[0].buttons] == ["Inovasi daerah", "e-Katalog lokal", "P3DN/UMKK"]
+    assert "ketik nomor atau nama programnya" in menu[0].text
+    assert "Berapa jumlah produk" in await kepala.text("2")
+    assert "e-Katalog lokal: 8 produk" in await kepala.text("8")
+    for typed in ("p3dn", "UMKK", "P3DN/UMKK", "3"):
+        await kepala.text("/lapor")
+        assert "Berapa persen" in await kepala.text(typed), typed
+    assert "P3DN/UMKK: 42,5 %" in await kepala.text("42,5")
+    await kepala.text("/lapor")
+    assert "P3DN/UMKK: 41 %" in await kepala.text("p3dn 41")  # the program and the figure at once
+    await kepala.text("/lapor")
+    assert "Pilihan “7” tidak ada. Ketik nomor 1 sampai 3" in await kepala.text("7")
+    assert "Berapa jumlah produk" in await kepala.text("e-Katalog lokal")  # the flow is still open after an error
+
+
+async def test_guided_checklist_accepts_typed_numbers(deps: Deps) -> None:
+    bappeda = console_person(deps, "Neneng Santoso")
+    await bappeda.text("/lapor mcp")
+    assert "Indikator 1.2 – Pokok pikiran DPRD" in await bappeda.text("2")
+    assert "indikator 1.2: proses" in await bappeda.text("2")
+    await bappeda.text("/lapor mcp")
+    assert "Bagaimana statusnya" in await bappeda.text("1.1")
+    assert "indikator 1.1: selesai" in await bappeda.text("selesai")
+
+
+async def test_a_mistyped_program_gets_the_closest_match_as_a_button(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    replies = await kepala.say("/lapor katalgo 5")
+    assert replies[0].text.startswith("Program “katalgo” tidak dikenal. Maksud Anda: katalog?")
+    assert [(b.label, b.payload) for b in replies[0].buttons] == [("katalog", "/lapor katalog 5")]
+    assert _reports(deps) == 0
+    assert "e-Katalog lokal: 5 produk" in (await kepala.say("x", payload="/lapor katalog 5"))[0].text
+    named = await kepala.say("/lapor dinkes katalgo 6")
+    assert "Program “katalgo” tidak dikenal. Maksud Anda: katalog?" in named[0].text
+    assert "dinkes" not in named[0].text.split("Pilihan")[0]
+    assert [b.payload for b in named[0].buttons] == ["/lapor dinkes katalog 6"]
+    unknown = await kepala.say("/lapor xyz 5")
+    assert "Program “xyz” tidak dikenal. Pilihan: inovasi, katalog, p3dn, mcp" in unknown[0].text
+    assert "Maksud Anda" not in unknown[0].text and unknown[0].buttons == ()
+
+
+async def test_a_mistyped_unit_gets_the_closest_match_as_a_button(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    replies = await admin.say("/lapor dinkess katalog 7")
+    assert "Unit “dinkess” tidak ditemukan. Maksud Anda: dinkes (Dinas Kesehatan)?" in replies[0].text
+    assert [(b.label, b.payload) for b in replies[0].buttons] == [("dinkes", "/lapor dinkes katalog 7")]
+    assert _reports(deps) == 0
+    done = await admin.say("x", payload=replies[0].buttons[0].payload)
+    assert "Tercatat untuk Dinas Kesehatan – e-Katalog lokal: 7 produk" in done[0].text
+    assert "Unit “planet” tidak ditemukan. Ketik /unit" in await admin.text("/lapor planet katalog 7")
+
+
+async def test_a_mistyped_program_inside_the_guided_flow(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    await kepala.text("/lapor")
+    replies = await kepala.say("katalgo")
+    assert "Program “katalgo” tidak dikenal. Maksud Anda: katalog?" in replies[0].text
+    assert [b.payload for b in replies[0].buttons] == ["/lapor katalog"]
+    assert "Berapa jumlah produk" in (await kepala.say("x", payload="/lapor katalog"))[0].text
+
+
+async def test_batal_cancels_every_step_of_the_guided_flow(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    await kepala.text("/lapor")
+    assert "Baik, dibatalkan." in await kepala.text("/batal")  # the program choice is a running flow too
+    assert "tidak dikenali" in await kepala.text("katalog")
+    for start in ("/lapor", "/lapor katalog", "/lapor inovasi"):
+        await kepala.text(start)
+        assert "Baik, laporan dibatalkan. Tidak ada yang dicatat." in await kepala.text("batal"), start
+        assert "tidak dikenali" in await kepala.text("12")
+    await kepala.text("/lapor p3dn 1.5")  # a question about a figure is a running flow too
+    assert "dibatalkan" in await kepala.text("Batal")
+    assert _reports(deps) == 0
+
+
+async def test_admin_guided_report_for_a_unit_works_for_every_measure(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    menu = await admin.say("/lapor dinkes")
+    assert menu[0].text.startswith("Laporan untuk Dinas Kesehatan.")
+    assert [b.payload for b in menu[0].buttons] == [
+        "/lapor DINKES inovasi",
+        "/lapor DINKES katalog",
+        "/lapor DINKES p3dn",
+    ]
+    assert "Berapa jumlah produk" in (await admin.say("x", payload="/lapor DINKES katalog"))[0].text
+    assert "Tercatat untuk Dinas Kesehatan – e-Katalog lokal: 7 produk" in await admin.text("7")
+    await admin.text("/lapor dinkes")
+    assert "Berapa persen" in await admin.text("3")
+    assert "Tercatat untuk Dinas Kesehatan – P3DN/UMKK: 42,5 %" in await admin.text("42,5")
+    await admin.text("/lapor dinkes")
+    assert "Mohon kirim judul" in await admin.text("inovasi")
+    assert "Tercatat untuk Dinas Kesehatan – Inovasi daerah: “Posyandu Digital”" in await admin.text("Posyandu Digital")
+    # the checklist (MCP) loops back no more: every button names the unit
+    menu = await admin.say("/lapor bappeda")
+    mcp = next(b for b in menu[0].buttons if b.label == "MCP KPK")
+    items = await admin.say("x", payload=mcp.payload)
+    assert [b.payload for b in items[0].buttons] == ["/lapor BAPPEDA mcp 1.1", "/lapor BAPPEDA mcp 1.2"]
+    statuses = await admin.say("x", payload=items[0].buttons[1].payload)
+    assert statuses[0].buttons[0].payload == "/lapor BAPPEDA mcp 1.2 selesai"
+    done = await admin.say("x", payload=statuses[0].buttons[0].payload)
+    assert "Tercatat untuk Badan Perencanaan Pembangunan, Riset dan Inovasi Daerah" in done[0].text
+    assert "indikator 1.2: selesai" in done[0].text and "Admin melapor atas nama unit" not in done[0].text
+    # and typed, step by step
+    await admin.text("/lapor bappeda")
+    assert "Pilih indikator" in await admin.text("mcp")
+    assert "Bagaimana statusnya" in await admin.text("1")
+    assert "indikator 1.1: selesai" in await admin.text("1")
+    assert _reports(deps) == 5
+
+
+async def test_a_person_cannot_start_a_guided_report_for_another_unit(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    assert "hanya dapat melapor untuk Dinas Kesehatan" in await kepala.text("/lapor disdik")
+    assert "Laporan untuk Dinas Kesehatan" in await kepala.text("/lapor dinkes")
+
+
+async def test_a_unit_named_in_words_and_a_slip_in_a_short_name(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    assert "Tercatat untuk Dinas Kesehatan – e-Katalog lokal: 4 produk" in await admin.text(
+        "/lapor dinas kesehatan katalog 4"
+    )
+    near = await admin.say("/lapor dinas kesehtan katalog 4")
+    assert "Unit “dinas kesehtan” tidak ditemukan. Maksud Anda: dinkes (Dinas Kesehatan)?" in near[0].text
+    assert [b.payload for b in near[0].buttons] == ["/lapor dinkes katalog 4"]
+    swapped = await admin.say("/lapor dinkes p3nd 45")
+    assert "Program “p3nd” tidak dikenal. Maksud Anda: p3dn?" in swapped[0].text
+    assert [b.payload for b in swapped[0].buttons] == ["/lapor dinkes p3dn 45"]
+    kepala = console_person(deps, KEPALA_DINKES)
+    assert "hanya dapat melapor untuk Dinas Kesehatan" in await kepala.text("/lapor dinas pendidikan katalog 5")
+    assert _reports(deps) == 1
