@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from handlers import roster_upload
+from handlers import registration, roster_upload
 from handlers.base import NOT_REGISTERED, Ctx
 from handlers.commands import FLOWS, lookup
 from models.app import Deps, UserError
@@ -131,6 +131,8 @@ async def _route(ctx: Ctx) -> list[Reply]:
             return await FLOWS[state.flow](ctx)
         if not incoming.body:
             return [Reply("Pesan diterima. Ketik /bantuan untuk melihat perintah.")]
+        if _looks_like_code(incoming.args):  # a registered person sends a bare invite code: asked before any move
+            return await registration.start(ctx)
         raise UserError("Mohon maaf, pesan itu tidak dikenali. Ketik /bantuan untuk melihat perintah, misalnya /lapor.")
     command = lookup(name)
     if command is None:
@@ -143,11 +145,18 @@ async def _route(ctx: Ctx) -> list[Reply]:
     return await command.handler(ctx)
 
 
+def _looks_like_code(words: list[str]) -> bool:
+    """One word of exactly the invite code's length, in its alphabet (case-insensitive)."""
+    return (
+        len(words) == 1
+        and len(words[0]) == registration.CODE_LENGTH
+        and all(ch in registration.CODE_ALPHABET for ch in words[0].upper())
+    )
+
+
 async def _unregistered_text(ctx: Ctx) -> list[Reply]:
     """An unknown person typed text: on WhatsApp a bare invite code is accepted, otherwise explain."""
     words = ctx.incoming.args
     if len(words) == 1 and len(words[0]) == 8 and words[0].isalnum():
-        from handlers.registration import start
-
-        return await start(ctx)
+        return await registration.start(ctx)
     raise UserError(NOT_REGISTERED)

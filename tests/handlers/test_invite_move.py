@@ -204,3 +204,12 @@ def test_admins_are_told_once_per_event(deps: Deps, clock: FakeClock) -> None:
         uow.commit()
     rows = outbox(deps)
     assert len(rows) == 2 and all("(Neneng Kurniawan tidak ada lagi di daftar pegawai)" in r.text for r in rows)
+
+
+async def test_a_bare_code_from_a_registered_person_is_asked_about_too(deps: Deps) -> None:
+    code = await invite(deps, "/undang disdik operator")
+    kepala = console_person(deps, KEPALA_BAPENDA)
+    (question,) = await kepala.say(code.lower())  # as typed on WhatsApp, without /start
+    assert "Pindah menjadi Operator OPD Dinas Pendidikan?" in question.text
+    assert contact_named(deps, KEPALA_BAPENDA).role == "kepala" and used_at(deps, code) is None
+    assert "tidak dikenali" in await kepala.text("BUKANKOD")  # an 8-letter word that is no code: same as before
