@@ -23,6 +23,7 @@ from jobs.broadcasts import finish_if_done
 from jobs.channel_locks import ChannelLocks
 from jobs.dispatcher import Dispatcher, Observer
 from models.app import Deps, UserError
+from models.flood import FloodGuard
 from models.tables import Outbox
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     registry = CollectorRegistry()
     meter = PrometheusMeter(registry)
     registry.register(OutboxCollector(deps.db, deps.clock))
+    deps.meter = meter
+    deps.guard = FloodGuard(deps.clock)
     dispatcher = Dispatcher(
         db=deps.db,
         meter=meter,

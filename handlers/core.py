@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -12,8 +14,9 @@ from handlers import registration, roster_upload
 from handlers.base import NOT_REGISTERED, Ctx
 from handlers.commands import FLOWS, lookup
 from models.app import Deps, UserError
+from models.flood import SLOW_DOWN, Verdict
 from models.messages import Channel, Incoming, Reply
-from models.outbox import WINDOW, OutMessage, decode_buttons, enqueue
+from models.outbox import WINDOW, OutMessage, decode_buttons, enqueue, queue_replies
 from models.tables import SENT_STATUSES, Contact, InboundSeen, Outbox, Role
 
 log = logging.getLogger(__name__)
@@ -37,29 +40,69 @@ def identify(session: Session, incoming: Incoming) -> Contact | None:
     return contact if contact is not None and contact.active and contact.unit_id is not None else None
 
 
+DURABLE = (Channel.TELEGRAM, Channel.WHATSAPP)
+"""Channels whose replies to registered people are written to the outbox with the message's handling."""
+
+
 async def handle(deps: Deps, incoming: Incoming, *, dedupe_key: str | None = None) -> list[Reply]:
-    """Answer one message. Nothing is saved unless the handler succeeds; errors never reach the person raw."""
+    """Answer one message. Nothing is saved unless the handler succeeds; errors never reach the person raw.
+
+    On Telegram and WhatsApp the replies to a registered person are written to the outbox in the same
+    transaction as the message's handling and seen-mark, due a little later: the adapter sends them at once
+    and marks them sent; if it cannot (a failure, a crash), the dispatcher sends them.
+    """
+    started = time.perf_counter()
+    deps.meter.count("inbound_messages", channel=incoming.channel.value)
+    async with deps.handling:
+        replies = await _handle(deps, incoming, dedupe_key)
+    deps.meter.observe("reply_seconds", time.perf_counter() - started, channel=incoming.channel.value)
+    return replies
+
+
+async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
     now = deps.clock.now()
     with deps.db.uow() as uow:
         if dedupe_key is not None and not _claim(uow.session, incoming.channel, dedupe_key, now):
             log.info("duplicate %s message ignored", incoming.channel.value)
             return []
         contact = identify(uow.session, incoming)
+        verdict = Verdict.OK
+        if deps.guard is not None:
+            verdict = deps.guard.check(incoming.channel.value, incoming.address, registered=contact is not None)
+        if verdict is Verdict.IGNORE:
+            return []  # muted for flooding: no answer, no work (rolled back, seen-mark included)
         ctx = Ctx(deps=deps, uow=uow, incoming=incoming, contact=contact, now=now)
-        try:
-            replies = await _route(ctx)
-        except UserError as exc:
-            uow.rollback()
-            replies = [Reply(str(exc))]
-        except Exception:
-            log.exception("handler failed for a %s message", incoming.channel.value)
-            uow.rollback()
-            replies = [Reply(TROUBLE)]
+        if verdict is Verdict.WARN:
+            log.warning("a %s sender is flooding; muted for a while", incoming.channel.value)
+            replies = [Reply(SLOW_DOWN)]
+        else:
+            try:
+                replies = await _route(ctx)
+            except UserError as exc:
+                uow.rollback()
+                replies = [Reply(str(exc))]
+            except Exception:
+                log.exception("handler failed for a %s message", incoming.channel.value)
+                uow.rollback()
+                replies = [Reply(TROUBLE)]
         if dedupe_key is not None and uow.session.get(InboundSeen, (incoming.channel.value, dedupe_key)) is None:
             uow.session.add(InboundSeen(channel=incoming.channel.value, key=dedupe_key, at=now))
         _touch_contact(ctx)
+        if replies and incoming.channel in DURABLE:
+            replies = _durable(ctx, replies, dedupe_key)
         uow.commit()
         return replies
+
+
+def _durable(ctx: Ctx, replies: list[Reply], dedupe_key: str | None) -> list[Reply]:
+    """The replies written to the outbox for the (possibly just registered) sender; as they are for strangers."""
+    session = ctx.session
+    session.flush()
+    contact = identify(session, ctx.incoming)
+    if contact is None:
+        return replies  # not registered: nobody to address a row to, the adapter sends them best effort
+    key = dedupe_key or ctx.incoming.message_id or uuid.uuid4().hex
+    return queue_replies(session, contact, ctx.incoming.channel, key, replies, ctx.now)
 
 
 def _claim(session: Session, channel: Channel, key: str, now: datetime) -> bool:

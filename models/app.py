@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from models.calendar import WorkingCalendar
 from models.clock import Clock
 from models.db import Database
 from models.files import FileSource
+from models.flood import FloodGuard
 from models.messages import Channel
+from models.meter import NULL_METER, Meter
 from models.pemda import PemdaConfig
 
 
@@ -29,3 +32,9 @@ class Deps:
     invite_days: int = 7
     files: dict[Channel, FileSource] = field(default_factory=dict)
     """How each channel's incoming files are fetched (registered by the channel's runtime)."""
+    meter: Meter = NULL_METER
+    """Where inbound messages and reply latency are counted (Prometheus in `sigap run`)."""
+    guard: FloodGuard | None = None
+    """Flood control for chat channels (`sigap run`); None: every message is handled (tests, the console)."""
+    handling: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One message's unit of work at a time in this process (SQLite has one writer); sending happens outside it."""

@@ -52,6 +52,8 @@ class Attachment:
     content: bytes
     kind: Literal["document", "photo"] = "document"
     mime: str = "application/pdf"
+    stored_id: int | None = None
+    """The archived file it comes from (a letter's PDF), so a durable reply does not store it twice."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class Reply:
     attachment: Attachment | None = None
     broadcast_id: int | None = None
     """Set on the confirmation of a broadcast: the adapter remembers where it was shown, to edit in progress."""
+    outbox_id: int | None = None
+    """Set by the core when the reply was written to the outbox with the message's handling (a durable reply):
+    the adapter marks it sent, or leaves it to the dispatcher when sending fails."""
 
 
 @dataclass(frozen=True)

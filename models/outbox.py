@@ -7,25 +7,29 @@ Provider delivery reports come back through `record_status`.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from models.db import bulk_insert, insert_skipping_duplicates
-from models.messages import Button, Channel
+from models.messages import Button, Channel, Reply
 from models.outbound import Template
-from models.tables import SENT_STATUSES, Contact, Failure, Outbox, OutboxStatus
+from models.tables import SENT_STATUSES, Contact, Failure, Outbox, OutboxStatus, StoredFile
 
 WINDOW = timedelta(hours=24)
 """WhatsApp's customer-service window: free text only this long after the person's last message."""
 
 MAX_KEY = 200
 """Longest idempotency key (the column's size); longer keys are cut."""
+REPLY_KIND = "reply"
+"""The outbox kind of a direct reply to someone who just wrote."""
 
 
 @dataclass(frozen=True)
@@ -236,3 +240,64 @@ def record_status(session: Session, provider_id: str, status: str, at: datetime,
             row.status = status
     session.add(row)
     return row
+
+
+# -- durable replies -------------------------------------------------------------------------------
+
+REPLY_GRACE = timedelta(seconds=45)
+"""How long the dispatcher leaves a reply to the adapter that sends it at once (then it sends it itself)."""
+
+
+def store_file(session: Session, filename: str, mime: str, content: bytes, now: datetime) -> int:
+    """The id of a stored file with these bytes and name (an existing one is reused)."""
+    digest = hashlib.sha256(content).hexdigest()
+    found = session.exec(
+        select(StoredFile.id).where(StoredFile.sha256 == digest, StoredFile.filename == filename[:200])
+    ).first()
+    if found is not None:
+        return found
+    row = StoredFile(filename=filename[:200], mime=mime[:100], sha256=digest, content=content, created_at=now)
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return row.id
+
+
+def queue_replies(
+    session: Session, contact: Contact, channel: Channel, key: str, replies: Sequence[Reply], now: datetime
+) -> list[Reply]:
+    """Write `replies` to `contact` on `channel` as outbox rows due after `REPLY_GRACE` (same transaction as the
+    message's handling); return them with their `outbox_id`, for the adapter to send at once and mark."""
+    rows = []
+    keys = []
+    for index, reply in enumerate(replies):
+        attachment_id = None
+        if reply.attachment is not None:
+            file = reply.attachment
+            attachment_id = file.stored_id or store_file(session, file.filename, file.mime, file.content, now)
+        message = OutMessage(text=reply.text, kind=REPLY_KIND, buttons=reply.buttons, attachment_id=attachment_id)
+        row_key = f"reply|{channel.value}|{key}|{index}"[:MAX_KEY]
+        keys.append(row_key)
+        rows.append(outbox_row(row_key, contact, message, now, channel=channel, not_before=now + REPLY_GRACE))
+    insert_rows(session, rows)
+    ids = dict(session.exec(select(Outbox.idem_key, Outbox.id).where(col(Outbox.idem_key).in_(keys))).all())
+    return [dataclasses.replace(reply, outbox_id=ids.get(k)) for reply, k in zip(replies, keys, strict=True)]
+
+
+def mark_reply_sent(session: Session, outbox_id: int, provider_id: str, now: datetime) -> bool:
+    """The adapter sent the reply itself: settle its row (unless the dispatcher already took it)."""
+    result = session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.PENDING.value)
+        .values(status=OutboxStatus.SENT.value, provider_id=provider_id[:128], sent_at=now, attempts=1)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def release_reply(session: Session, outbox_id: int, error: str, now: datetime) -> None:
+    """Sending the reply at once failed: hand it to the dispatcher now (it retries like any row)."""
+    session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.PENDING.value)
+        .values(next_attempt_at=now, attempts=col(Outbox.attempts) + 1, last_error=error[:500])
+    )

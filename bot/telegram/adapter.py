@@ -10,6 +10,7 @@ import asyncio
 import logging
 import mimetypes
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Bot, Message, Update
@@ -17,6 +18,7 @@ from telegram.constants import ChatType
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import CallbackContext
 
+from bot.replies import settle_reply
 from bot.telegram.menu import CommandMenus
 from bot.telegram.sender import TelegramSender
 from handlers import inbox
@@ -95,6 +97,14 @@ class TelegramFiles:
         return content, mimetypes.guess_type(file.file_path or "")[0] or ""
 
 
+@dataclass
+class _ChatLock:
+    """One chat's turn: the lock, and how many of its updates hold or wait for it (dropped at zero)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 def _group_command(message: Message | None) -> bool:
     return (
         message is not None
@@ -122,13 +132,33 @@ class TelegramAdapter:
         self.menus = menus
         self.inbox = inbox
         """Webhook mode: every update was written to the inbox first; mark its row done (or failed) here."""
+        self._chats: dict[int, _ChatLock] = {}
 
     def key(self, update: Update) -> str:
         """The update's dedupe key (the core's InboundSeen and the inbox): `<bot id>:<update_id>`."""
         return f"{self.sender.bot.id}:{update.update_id}"
 
     async def on_update(self, update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
-        """The one handler: translate, handle once per update_id, reply; always answer a button tap."""
+        """The one handler: translate, handle once per update_id, reply; always answer a button tap.
+
+        Updates of different chats run concurrently (the application has concurrent updates); those of one chat
+        wait for each other, in order, so a flood in one chat never delays another chat's reply.
+        """
+        chat = update.effective_chat
+        key = chat.id if chat is not None else 0
+        lock = self._chats.get(key)
+        if lock is None:
+            lock = self._chats[key] = _ChatLock()
+        lock.users += 1
+        try:
+            async with lock.lock:
+                await self._one(update)
+        finally:
+            lock.users -= 1
+            if lock.users == 0:
+                self._chats.pop(key, None)
+
+    async def _one(self, update: Update) -> None:
         error: str | None = None
         try:
             await self._process(update)
@@ -186,9 +216,12 @@ class TelegramAdapter:
             await self.menus.refresh(incoming.address)
 
     async def deliver(self, chat_id: int, replies: Sequence[Reply], *, group: bool = False) -> None:
-        """Send `replies` in order (text split at 4,096, buttons, files); note where a broadcast's progress shows."""
+        """Send `replies` in order (text split at 4,096, buttons, files); note where a broadcast's progress shows.
+
+        A durable reply's row is marked sent; when a send fails, it and the rest go to the dispatcher (in order).
+        """
         address = str(chat_id)
-        for reply in replies:
+        for index, reply in enumerate(replies):
             if self.limiter is not None:
                 await self.limiter.acquire(address, is_group=group)
             outbound = direct_reply(Channel.TELEGRAM, address, reply)
@@ -196,7 +229,10 @@ class TelegramAdapter:
                 sent = await self._send(outbound, group=group)
             except SendError as exc:
                 log.warning("reply not delivered to a telegram chat: %s: %s", type(exc).__name__, exc)
+                for left in replies[index:]:
+                    await settle_reply(self.deps, left, error=f"{type(exc).__name__}: {exc}")
                 return
+            await settle_reply(self.deps, reply, provider_id=sent.provider_id)
             broadcast_id = reply.broadcast_id
             if broadcast_id is not None:
                 with self.deps.db.uow() as uow:

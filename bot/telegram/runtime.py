@@ -54,6 +54,10 @@ class TelegramConfigError(UserError):
     """The Telegram settings cannot work; the message says which variable to fix (shown by the CLI)."""
 
 
+CONCURRENT_UPDATES = 256
+"""Updates handled at once (of different chats; one chat's updates are handled in order)."""
+
+
 def file_base_url(base_url: str) -> str:
     """The file download address that goes with a Bot API address (`.../bot` -> `.../file/bot`)."""
     base = base_url.rstrip("/")
@@ -78,8 +82,8 @@ def webhook_route(application: TelegramApp, secret: str, deps: Deps | None = Non
             return too_large()
         try:
             update = Update.de_json(_json_object(body), application.bot)
-        except (ValueError, KeyError, TypeError):
-            log.warning("telegram webhook: unreadable update ignored")
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            log.warning("telegram webhook: unreadable update refused")
             return Response(status_code=400)
         if deps is not None:
             key = f"{application.bot.id}:{update.update_id}"
@@ -120,7 +124,7 @@ async def recover(application: TelegramApp, deps: Deps) -> int:
     for message_id, payload in await asyncio.to_thread(pending):
         try:
             update = Update.de_json(_json_object(payload.encode()), application.bot)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             await asyncio.to_thread(unreadable, message_id)
             continue
         await application.update_queue.put(update)
@@ -181,6 +185,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
         .token(token)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(file_base_url(settings.telegram_api_base_url))
+        .concurrent_updates(CONCURRENT_UPDATES)  # chats in parallel; the adapter keeps each chat in order
     )
     application: TelegramApp = builder.updater(None).build() if webhook_url else builder.build()
     try:

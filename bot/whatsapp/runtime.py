@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from bot.channels import ChannelRuntime
 from bot.http import MAX_BODY_BYTES, BodyTooLarge, read_body, too_large
 from bot.limits import limiter_for, rules_for
+from bot.replies import settle_reply
 from bot.settings import Settings
 from bot.whatsapp.client import CODE_PAIR_RATE, CODE_REENGAGEMENT, CODE_THROUGHPUT, CODE_UNDELIVERABLE, WhatsAppClient
 from bot.whatsapp.sender import WhatsAppSender
@@ -115,7 +116,8 @@ class WhatsAppChannel:
         self._verify_token = verify_token
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: set[str] = set()
-        self._lock = asyncio.Lock()
+        self._senders: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        """One person's messages are answered in order; different people's at the same time."""
 
     # -------------------------------------------------------------------------------------- wiring
 
@@ -154,7 +156,7 @@ class WhatsAppChannel:
             log.info("WhatsApp: handling %d webhook batches left over from before the restart", len(rows))
         for message_id, payload in rows:
             try:
-                batch = parse_webhook(json.loads(payload))
+                batch = parse_webhook(json.loads(payload))  # stored bodies were parsed once already
             except Exception as exc:
                 await self._settle(message_id, [f"unreadable: {type(exc).__name__}"])
                 continue
@@ -206,9 +208,9 @@ class WhatsAppChannel:
             return PlainTextResponse("Bad signature", status_code=403)
         try:
             payload = json.loads(raw)
-        except ValueError:
+            batch = parse_webhook(payload)
+        except (ValueError, RecursionError):
             return PlainTextResponse("Bad JSON", status_code=400)
-        batch = parse_webhook(payload)
         if batch.messages or batch.statuses:
             try:
                 message_id = await asyncio.to_thread(self._store, raw)
@@ -282,20 +284,28 @@ class WhatsAppChannel:
         return not phone_number_id or phone_number_id == self.client.phone_number_id
 
     async def answer(self, message: InboundMessage) -> None:
-        """Mark the message read, run it through the core once, send the replies."""
+        """Mark the message read, run it through the core once, send the replies (in order per sender)."""
         if message.wamid in self._inflight:
             return
         self._inflight.add(message.wamid)
+        lock, users = self._senders.setdefault(message.from_, (asyncio.Lock(), [0]))
+        users[0] += 1
         try:
-            async with self._lock:  # one unit of work at a time: SQLite has one writer
+            async with lock:
                 replies = await handle(self.deps, self.translate(message), dedupe_key=message.wamid)
-            if not replies:
-                return
-            await self._mark_read(message.wamid)
-            for reply in replies:
-                await self.reply(message.from_, reply)
+                if not replies:
+                    return
+                await self._mark_read(message.wamid)
+                for index, reply in enumerate(replies):
+                    if not await self.reply(message.from_, reply):
+                        for left in replies[index + 1 :]:
+                            await settle_reply(self.deps, left, error="balasan sebelumnya gagal")
+                        return
         finally:
             self._inflight.discard(message.wamid)
+            users[0] -= 1
+            if users[0] == 0:
+                self._senders.pop(message.from_, None)
 
     @staticmethod
     def translate(message: InboundMessage) -> Incoming:
@@ -307,26 +317,34 @@ class WhatsAppChannel:
                 return dataclasses.replace(incoming, payload=command)
         return incoming
 
-    async def reply(self, to: str, reply: Reply) -> None:
-        """Send one direct reply (inside the window: text, buttons, list or document); retry once when throttled."""
+    async def reply(self, to: str, reply: Reply) -> bool:
+        """Send one direct reply (inside the window: text, buttons, list or document); retry once when throttled.
+
+        A durable reply's row is marked sent, or handed to the dispatcher when sending fails; False then.
+        """
         outbound = direct_reply(Channel.WHATSAPP, to, reply)
         for attempt in (1, 2):
             try:
-                await self.sender.send(outbound)
-                return
+                sent = await self.sender.send(outbound)
+                await settle_reply(self.deps, reply, provider_id=sent.provider_id)
+                return True
             except RateLimited as exc:
                 self.limiter.penalize(exc.retry_after, to if exc.scope == "recipient" else None)
                 if attempt == 2:
-                    log.warning("reply to %s dropped: still rate limited", mask_phone(to))
-                    return
+                    log.warning("reply to %s left to the outbox: still rate limited", mask_phone(to))
+                    await settle_reply(self.deps, reply, error=str(exc))
+                    return False
                 await self.deps.clock.sleep(exc.retry_after)
             except AuthFailed as exc:
+                await settle_reply(self.deps, reply, error=str(exc))
                 if self.on_auth_failed is not None:
                     await self.on_auth_failed(Channel.WHATSAPP, str(exc))
-                return
+                return False
             except SendError as exc:
-                log.warning("reply to %s failed: %s", mask_phone(to), exc)
-                return
+                log.warning("reply to %s failed, left to the outbox: %s", mask_phone(to), exc)
+                await settle_reply(self.deps, reply, error=str(exc))
+                return False
+        return False
 
     async def _mark_read(self, wamid: str) -> None:
         try:
