@@ -11,13 +11,15 @@ from sqlmodel import Session, col, select
 from handlers.base import Ctx, find_unit
 from handlers.notify import head_role, tell_admins_unit_without_head, unit_has_head
 from models.app import UserError
+from models.flood import TOO_MANY_CODES
 from models.fmt import waktu
 from models.messages import Button, Channel, Reply
 from models.tables import ROLE_LABELS, Contact, Invite, Role, Unit
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
-USED = "Kode ini sudah pernah dipakai. Setiap kode hanya berlaku sekali; mohon minta kode baru kepada admin."
+UNKNOWN = "Kode “{code}” tidak dikenal. Mohon periksa kembali, atau minta kode baru kepada admin."
+"""For a code that does not exist and for one already used alike: nobody learns which codes exist by trying."""
 
 
 def new_code() -> str:
@@ -102,10 +104,18 @@ async def start(ctx: Ctx) -> list[Reply]:
             "Selamat datang di Sigap. Untuk mendaftar, kirim kode undangan dari admin: /start KODE\n"
             "Belum punya kode? Mohon minta kepada admin Sigap di Pemda."
         )
+    guard, channel, address = ctx.deps.guard, ctx.incoming.channel.value, ctx.incoming.address
+    if guard is not None and guard.codes_blocked(channel, address):
+        raise UserError(TOO_MANY_CODES)
     invite = ctx.session.exec(select(Invite).where(Invite.code == code)).first()
-    if invite is None:
-        raise UserError(f"Kode “{code}” tidak dikenal. Mohon periksa kembali, atau minta kode baru kepada admin.")
     registered = _registered(ctx)
+    if invite is None or (invite.used_at is not None and (registered is None or invite.used_by_id != registered.id)):
+        if guard is not None:
+            guard.code_failed(channel, address)
+        kept = ""
+        if registered is not None:
+            kept = f"\nBapak/Ibu tetap terdaftar sebagai {_as(registered, _unit_of(ctx, registered))}."
+        raise UserError(UNKNOWN.format(code=code) + kept)
     if answer == STAY:
         return [_stay(ctx, invite, registered)]
     if registered is not None and _holds(registered, invite):
@@ -119,7 +129,7 @@ async def start(ctx: Ctx) -> list[Reply]:
         ]
     still = f"\nBapak/Ibu tetap terdaftar sebagai {_as(registered, _unit_of(ctx, registered))}." if registered else ""
     if invite.used_at is not None:
-        raise UserError(USED + still)
+        raise UserError(UNKNOWN.format(code=code) + still)
     if invite.expires_at <= ctx.now:
         raise UserError(
             f"Kode ini sudah kedaluwarsa sejak {waktu(invite.expires_at, ctx.deps.calendar.zone)}. "
@@ -206,7 +216,7 @@ def _claim(ctx: Ctx, invite: Invite, contact: Contact) -> None:
         .values(used_by_id=contact.id, used_at=ctx.now)
     )
     if int(getattr(claimed, "rowcount", 0) or 0) != 1:
-        raise UserError(USED)
+        raise UserError(UNKNOWN.format(code=invite.code))
 
 
 def _ask(ctx: Ctx, contact: Contact, invite: Invite, unit: Unit, role: Role) -> Reply:

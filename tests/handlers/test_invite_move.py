@@ -142,7 +142,7 @@ async def test_the_same_invite_twice(deps: Deps) -> None:
     again = await person.text(f"/start {code}")
     assert "sudah terdaftar sebagai Kepala OPD Dinas Kesehatan; tidak ada yang diubah" in again
     assert "tidak dipakai" not in again
-    assert "sudah pernah dipakai" in await Person(deps, Channel.TELEGRAM, "5151").text(f"/start {code}")
+    assert "tidak dikenal" in await Person(deps, Channel.TELEGRAM, "5151").text(f"/start {code}")
     assert len(audits(deps, "contact.bound")) == 1
 
 
@@ -169,7 +169,7 @@ async def test_ya_after_the_code_expired_or_was_used_changes_nothing(deps: Deps,
     await kepala.say(f"/start {other}")
     await Person(deps, Channel.TELEGRAM, "6200").text(f"/start {other}")  # someone else uses it meanwhile
     taken = await kepala.text(f"/start {other} pindah")
-    assert "sudah pernah dipakai" in taken and "tetap terdaftar sebagai Kepala OPD Badan Pendapatan Daerah" in taken
+    assert "tidak dikenal" in taken and "tetap terdaftar sebagai Kepala OPD Badan Pendapatan Daerah" in taken
     assert contact_named(deps, KEPALA_BAPENDA).unit_id == unit_coded(deps, "BAPENDA").id
     assert notices(deps) == [] and audits(deps, "contact.moved") == []
 

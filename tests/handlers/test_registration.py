@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from models.app import Deps
 from models.clock import FakeClock
+from models.flood import FloodGuard
 from models.messages import Channel
 from models.tables import AuditLog, Contact, Invite
 from tests.conftest import ADMIN, Person, console_person
@@ -47,7 +48,7 @@ async def test_code_works_once(deps: Deps) -> None:
     code = await _invite(deps)
     await Person(deps, Channel.TELEGRAM, "1").text(f"/start {code}")
     reply = await Person(deps, Channel.TELEGRAM, "2").text(f"/start {code}")
-    assert "sudah pernah dipakai" in reply
+    assert "tidak dikenal" in reply  # a used code answers like an unknown one
     assert "belum terdaftar" in await Person(deps, Channel.TELEGRAM, "2").text("/status")
 
 
@@ -108,7 +109,7 @@ async def test_a_code_used_by_another_process_meanwhile_is_refused(deps: Deps, m
 
     monkeypatch.setattr(registration, "_roster_match", other_process_wins)
     late = Person(deps, Channel.TELEGRAM, "777")
-    assert "sudah pernah dipakai" in await late.text(f"/start {code}")
+    assert "tidak dikenal" in await late.text(f"/start {code}")
     monkeypatch.undo()
     assert "belum terdaftar" in await late.text("/status")
 
@@ -128,3 +129,14 @@ async def test_a_deactivated_person_can_register_again_with_a_new_code(deps: Dep
     assert "Dinas Pendidikan" in await person.text("/status")
     with deps.db.uow() as uow:
         assert len(uow.session.exec(select(Contact).where(Contact.telegram_user_id == "4242")).all()) == 1
+
+
+async def test_invite_codes_cannot_be_guessed(deps: Deps) -> None:
+    deps.guard = FloodGuard(deps.clock)
+    code = await _invite(deps)
+    guesser = Person(deps, Channel.TELEGRAM, "31337")
+    for attempt in range(6):  # five wrong codes an hour are allowed; the sixth stops the guessing
+        assert "tidak dikenal" in await guesser.text(f"/start ZZZZZZ{attempt}2"), attempt
+    assert "Terlalu banyak percobaan kode" in await guesser.text(f"/start {code}")  # even the right code, for now
+    assert "belum terdaftar" in await guesser.text("/status")
+    assert "kini terdaftar" in await Person(deps, Channel.TELEGRAM, "31338").text(f"/start {code}")  # others are fine
