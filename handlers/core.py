@@ -62,10 +62,13 @@ async def handle(deps: Deps, incoming: Incoming, *, dedupe_key: str | None = Non
 async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
     now = deps.clock.now()
     with deps.db.uow() as uow:
-        if dedupe_key is not None and not _claim(uow.session, incoming.channel, dedupe_key, now):
-            log.info("duplicate %s message ignored", incoming.channel.value)
-            return []
+        seen = dedupe_key is not None and not _claim(uow.session, incoming.channel, dedupe_key, now)
         contact = identify(uow.session, incoming)
+        if seen and contact is not None:
+            log.info("duplicate %s message ignored", incoming.channel.value)
+            return []  # a registered person's replies were written with the first handling: none is lost
+        # A stranger's message seen before (a redelivery, or a crash before the reply went out): nothing was stored
+        # for them, so it is answered again: at most twice, and never not at all.
         verdict = Verdict.OK
         if deps.guard is not None:
             verdict = deps.guard.check(incoming.channel.value, incoming.address, registered=contact is not None)

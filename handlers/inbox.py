@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import CursorResult, delete, update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from models.db import insert_skipping_duplicates
@@ -36,8 +35,8 @@ def store(session: Session, channel: str, key: str, payload: str, now: datetime)
         attempts=0,
         last_error="",
     )
-    result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: with PostgreSQL's ON CONFLICT DO NOTHING the driver's rowcount is not reliable
+    return session.execute(stmt.returning(table.c.id)).first() is not None
 
 
 def find(session: Session, channel: str, key: str) -> InboundMessage | None:
