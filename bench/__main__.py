@@ -1,7 +1,7 @@
-"""`python -m bench` (`make bench`): run the fan-out and sweep benchmarks and write bench/results.md.
+"""`python -m bench` (`make bench`): run the fan-out, sweep and roster benchmarks and write bench/results.md.
 
 Options: `--quick` (smaller N, for a smoke run) and `--only fanout|sweep` (one part); results.md is
-written only by a full run.
+written only by a full run. `python -m bench roster` runs the roster import alone and replaces only its rows.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import roster_bench
 from bench.fanout import FakeServer, FanOutResult, fan_out
 from bench.sweep_bench import run as run_sweep
 
@@ -30,6 +31,8 @@ def _row(name: str, value: str, goal: str, ok: bool) -> str:
 
 def main(argv: list[str]) -> int:
     """Run every benchmark; print and (unless --quick) write the figures."""
+    if argv[:1] == ["roster"]:
+        return roster_bench.main(argv[1:], RESULTS)
     quick = "--quick" in argv
     only = argv[argv.index("--only") + 1] if "--only" in argv[:-1] else None
     if only not in (None, "fanout", "sweep"):
@@ -61,6 +64,10 @@ def main(argv: list[str]) -> int:
         f"database built in {sweep['build_seconds']:.1f} s)",
         flush=True,
     )
+    roster = None
+    if only is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            roster = roster_bench.run(Path(tmp), 4_000 if quick else 20_000)
     lines = [
         "# Benchmark results",
         "",
@@ -98,6 +105,7 @@ def main(argv: list[str]) -> int:
             sweep["peak_mb"] <= 300,
         )
     )
+    lines += roster_bench.table_rows(roster) if roster else []
     lines += [
         "",
         "How it is measured:",
@@ -110,6 +118,7 @@ def main(argv: list[str]) -> int:
         f"- sweep: {units:,} units (5 kinds) each with one kepala on Telegram, every 4th unit compliant on",
         "  inovasi/katalog/p3dn; `jobs.sweep.sweep(...)` at Tuesday 2026-12-08 08:00 WIB (H-7 of 15 December),",
         "  in a fresh process after the database was built with bulk inserts.",
+        *(roster_bench.how_measured() if roster else []),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,8 +19,9 @@ from bot.logs import configure_logging
 from bot.settings import SAMPLE_ROSTER, Settings, describe_errors
 from models.app import UserError
 from models.db import Database
+from models.fmt import angka
 from models.pemda import PemdaFileError
-from models.roster import RosterError, apply_plan, plan_roster, read_rows
+from models.roster import RosterError, apply_plan, plan_roster, shown_name, stream_rows
 from models.tables import Role, Unit
 
 log = logging.getLogger("sigap")
@@ -165,6 +167,7 @@ def _import_roster(settings: Settings, path: Path | None, *, apply: bool, prune:
     """Show what the roster file would change; write it with --apply (or --if-empty on an empty database)."""
     db = Database(settings.database_url)
     file = path or SAMPLE_ROSTER
+    shown, name = shown_name(file, 200), shown_name(file.name)
     with db.uow() as uow:
         if if_empty:
             if uow.session.exec(select(Unit).limit(1)).first() is not None:
@@ -172,30 +175,32 @@ def _import_roster(settings: Settings, path: Path | None, *, apply: bool, prune:
                 return 0
             apply = True
         try:
-            plan = plan_roster(uow.session, read_rows(file), prune=prune)
+            plan = plan_roster(uow.session, stream_rows(file, _read_so_far), prune=prune)
         except RosterError as exc:
-            print(f"Roster {file} tidak diimpor; tidak ada yang ditulis. Perbaiki dulu:", file=sys.stderr)
+            print(f"Roster {shown} tidak diimpor; tidak ada yang ditulis. Perbaiki dulu:", file=sys.stderr)
             for problem in exc.problems:
                 print(f"  - {problem}", file=sys.stderr)
             return 1
-        except FileNotFoundError:
-            print(f"Berkas {file} tidak ditemukan.", file=sys.stderr)
-            return 1
         if not plan.changed:
-            print(f"Roster {file.name}: {plan.describe()}")
+            print(f"Roster {name}: {plan.describe()}")
             return 0
         if not apply:
-            print(f"Pratinjau roster {file.name} (belum ada yang ditulis):")
+            print(f"Pratinjau roster {name} (belum ada yang ditulis):")
             print(plan.describe())
             flags = " --prune" if prune else ""
-            print(f"Untuk menerapkan: sigap import roster {file}{flags} --apply")
+            print(f"Untuk menerapkan: sigap import roster {shlex.quote(shown_name(file, 4096))}{flags} --apply")
             return 0
         if not if_empty:
             print(plan.describe())
         result = apply_plan(uow.session, plan)
         uow.commit()
-    print(f"Roster {file.name} diterapkan. {result.summary()}")
+    print(f"Roster {name} diterapkan. {result.summary()}")
     return 0
+
+
+def _read_so_far(rows: int) -> None:
+    """Progress of a long roster file, on stderr (the preview stays alone on stdout)."""
+    print(f"dibaca {angka(rows)} baris…", file=sys.stderr, flush=True)
 
 
 def _invite(settings: Settings, unit_text: str, role: Role) -> int:

@@ -119,12 +119,13 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     from bot.scheduler import start_scheduler
     from jobs.letters.flow import make_letter_hook
 
+    # before any chat is answered: rows the last run left (in flight, replies it never sent) are released first
+    prepare(dispatcher, deps.db)
     scheduler = start_scheduler(deps, letter_hook=make_letter_hook(deps.pemda, deps.calendar), meter=meter)
     for channel in channels:
         await channel.start()
     await server.start()
     log.info("HTTP server listening on %s:%s (webhooks, /healthz, /metrics)", settings.http_host, server.port)
-    prepare(dispatcher, deps.db)
     dispatch_task = asyncio.create_task(dispatcher.run_forever(stop))
     # A dispatcher that ends before `stop` (a bug) stops the bot: better a restart by the service manager
     # than chats answered while reminders silently stay in the outbox.

@@ -10,6 +10,10 @@ import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot.limits import limiter_for
 from bot.settings import Settings
@@ -20,6 +24,8 @@ from models.clock import Clock, SystemClock
 from models.db import Database
 from models.messages import Channel
 from models.outbound import Sender
+from models.outbox import REPLY_KIND
+from models.tables import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,22 @@ def build_dispatcher(
     )
 
 
+def due_replies_now(db: Database, now: datetime) -> int:
+    """Replies still waiting for the adapter that was to send them (it died with the last run): due at once.
+
+    Only on SQLite (one instance by design): with several instances another one may still be sending its own.
+    """
+    with db.uow() as uow:
+        result = uow.session.execute(
+            update(Outbox)
+            .where(col(Outbox.kind) == REPLY_KIND, col(Outbox.status) == OutboxStatus.PENDING.value)
+            .where(col(Outbox.next_attempt_at) > now)
+            .values(next_attempt_at=now)
+        )
+        uow.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 def prepare(dispatcher: Dispatcher, db: Database) -> None:
     """Before the first round: on SQLite (one instance by design) release the rows a killed run left in
     flight; then keep start-up objects out of the garbage collector's full passes (tens of ms each, which
@@ -91,6 +113,9 @@ def prepare(dispatcher: Dispatcher, db: Database) -> None:
         recovered = dispatcher.recover()
         if recovered:
             log.info("released %d outbox rows left in flight by the previous run", recovered)
+        replies = due_replies_now(db, dispatcher.clock.now())
+        if replies:
+            log.info("%d replies the previous run had not sent go out now", replies)
     gc.collect()
     gc.freeze()
 

@@ -1,36 +1,52 @@
 """Roster import (CSV, XLSX) as a reviewed change.
 
-`read_rows`/`read_bytes` read the file (spreadsheet cells as they were typed), `plan_roster` checks every row
-against the file and the database and returns the `RosterPlan`: units and contacts new, updated, moved, deactivated,
-person by person (`describe()` says it in Indonesian). `apply_plan` writes exactly that plan. A file with any problem
-raises `RosterError` with every problem's line and column, and nothing is written.
+`models.roster_read` reads the file (`stream_rows` a row at a time, spreadsheet cells as they were typed),
+`plan_roster` checks every row against the file and the database and returns the `RosterPlan`: units and contacts
+new, updated, moved, deactivated, person by person (`describe()` says it in Indonesian). `apply_plan` writes exactly
+that plan, in batches. A file with any problem raises `RosterError` with every problem's line and column, and
+nothing is written. The database is read once into dictionaries, so 100,000 rows plan in seconds.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import math
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from models.phone import PhoneError, normalize_mobile
 from models.roster_plan import Change, ContactChange, ImportResult, RosterPlan, UnitChange, leader_role
-from models.tables import UNIT_KINDS, Contact, Role, Unit
+from models.roster_read import (
+    COLUMNS,
+    EXCEL_DIGITS,
+    NOTES,
+    NUMBER_CELLS,
+    Progress,
+    RosterError,
+    Row,
+    RowProblem,
+    Rows,
+    read_bytes,
+    read_rows,
+    shown_name,
+    stream_rows,
+)
+from models.tables import UNIT_KINDS, Contact, Role, Unit, utcnow
 
 __all__ = [
     "COLUMNS",
     "ImportResult",
+    "Progress",
     "RosterError",
     "RosterPlan",
+    "Row",
     "RowProblem",
     "Rows",
     "apply_plan",
@@ -38,159 +54,19 @@ __all__ = [
     "plan_roster",
     "read_bytes",
     "read_rows",
+    "shown_name",
+    "stream_rows",
 ]
 
-COLUMNS = (
-    "unit_code",
-    "unit_name",
-    "unit_kind",
-    "parent_code",
-    "aliases",
-    "contact_name",
-    "role",
-    "phone",
-    "telegram_id",
-    "nip",
-    "jabatan",
-)
-REQUIRED = ("unit_code", "unit_name", "unit_kind")
-NUMBER_CELLS = "_angka"
-"""Row key listing the phone/nip/telegram_id cells a spreadsheet held as numbers (comma-separated column names)."""
 NIP_DIGITS = 18
-EXCEL_DIGITS = 15
-"""Significant digits a spreadsheet number keeps (Excel turns 198001012005011234 into 198001012005011000)."""
-_DIGIT_COLUMNS = ("phone", "telegram_id", "nip")
+LIMITS = {"unit_name": 200, "aliases": 200, "contact_name": 120, "jabatan": 200, "telegram_id": 32}
+"""The longest text each column may hold (the database's limits)."""
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9\-_.]{1,31}$")
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9\-_.]{1,30}$")
 _SCIENTIFIC = re.compile(r"^[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$")
 _TITLES = frozenset({"h", "hj", "dr", "drs", "dra", "ir", "prof", "kh"})
-
-Rows = list[tuple[int, dict[str, str]]]
-"""(line number, row) pairs; the header is line 1."""
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """One thing wrong in the file, where a person can find it."""
-
-    line: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"baris {self.line}, kolom {self.column}: {self.reason}" if self.line > 0 else self.reason
-
-
-class RosterError(Exception):
-    """The file has problems; nothing was written."""
-
-    def __init__(self, problems: list[RowProblem]) -> None:
-        super().__init__(f"{len(problems)} masalah di berkas roster")
-        self.problems = problems
-
-
-# ------------------------------------------------------------------------------------------------- reading
-
-
-def read_rows(path: Path) -> Rows:
-    """The rows of a CSV or XLSX file on disk."""
-    return read_bytes(path.name, path.read_bytes())
-
-
-def read_bytes(name: str, content: bytes) -> Rows:
-    """The rows of a CSV or XLSX file's content; `name` (its file name) decides how it is read."""
-    suffix = Path(name).suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        table = _xlsx_table(content)
-    elif suffix in (".csv", ".txt"):
-        table = _csv_table(content)
-    else:
-        raise RosterError(
-            [RowProblem(0, "-", f"Jenis berkas {suffix or '(tanpa akhiran)'} tidak didukung; pakai .xlsx atau .csv.")]
-        )
-    if not table:
-        raise RosterError([RowProblem(1, "-", "berkas kosong")])
-    header = [_text(h).lower() for h in table[0]]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise RosterError([RowProblem(1, c, "kolom wajib tidak ada di baris judul") for c in missing])
-    rows: Rows = []
-    for line, values in enumerate(table[1:], start=2):
-        row: dict[str, str] = {}
-        numbers: list[str] = []
-        for column, value in zip(header, values, strict=False):
-            if column not in COLUMNS or column in row:
-                continue
-            row[column] = _cell(column, value)
-            if column in _DIGIT_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
-                numbers.append(column)
-        if any(row.values()):
-            if numbers:
-                row[NUMBER_CELLS] = ",".join(numbers)
-            rows.append((line, row))
-    return rows
-
-
-def _xlsx_table(content: bytes) -> list[list[object]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        try:
-            return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
-        finally:
-            workbook.close()
-    except Exception as exc:  # a damaged or disguised file: openpyxl raises many kinds
-        raise RosterError(
-            [
-                RowProblem(
-                    0, "-", "Berkas .xlsx tidak dapat dibaca. Simpan ulang dari Excel sebagai .xlsx, lalu kirim lagi."
-                )
-            ]
-        ) from exc
-
-
-def _csv_table(content: bytes) -> list[list[object]]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")  # Excel's "CSV" on Windows
-    if "\x00" in text:
-        raise RosterError(
-            [RowProblem(0, "-", "Berkas .csv tidak dapat dibaca (bukan teks). Simpan ulang sebagai CSV.")]
-        )
-    lines = text.splitlines()
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = (
-            csv.Sniffer().sniff(lines[0], delimiters=",;\t") if lines else csv.excel
-        )
-    except csv.Error:
-        dialect = csv.excel
-    return [list(row) for row in csv.reader(io.StringIO(text), dialect)]
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _cell(column: str, value: object) -> str:
-    """A cell as its text; numbers in phone/NIP/Telegram columns as their digits (Excel drops a phone's 0)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if isinstance(value, datetime | date | time):
-            return value.isoformat()
-        return _text(value)
-    if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            return repr(value)
-        shortest = Decimal(repr(value))
-        if len(shortest.normalize().as_tuple().digits) > EXCEL_DIGITS:
-            return repr(value)  # more digits than a spreadsheet number holds: some of them are wrong
-        digits = format(shortest, "f")  # 1.98001012005011e+17 -> '198001012005011000', as Excel shows it
-    else:
-        digits = str(value)
-    if column == "phone" and digits.startswith("8"):
-        digits = "0" + digits
-    return digits
+BATCH = 5_000
+"""Rows written per statement when applying."""
 
 
 # ------------------------------------------------------------------------------------------------ checking
@@ -238,8 +114,16 @@ def _as_text_hint(column: str, row: dict[str, str]) -> str:
     return ""
 
 
+def _too_long(line: int, column: str, value: str, problems: list[RowProblem]) -> None:
+    """A problem when `value` is longer than its column holds."""
+    if len(value) > LIMITS[column]:
+        problems.append(
+            RowProblem(line, column, f"terlalu panjang: {len(value)} karakter, paling banyak {LIMITS[column]}")
+        )
+
+
 def _read_units_and_contacts(
-    rows: Rows, problems: list[RowProblem], notes: list[RowProblem]
+    rows: Iterable[Row], problems: list[RowProblem], notes: list[RowProblem]
 ) -> tuple[dict[str, _UnitRow], list[ContactChange]]:
     units: dict[str, _UnitRow] = {}
     contacts: list[ContactChange] = []
@@ -248,12 +132,16 @@ def _read_units_and_contacts(
     named: dict[tuple[str, str], tuple[int, bool]] = {}
     roles = [r.value for r in Role]
     for line, row in rows:
+        if row.get(NOTES):
+            notes += [RowProblem(0, "", note) for note in row[NOTES].splitlines()]
         code = row.get("unit_code", "").strip().upper()
         name = " ".join(row.get("unit_name", "").split())
         kind = row.get("unit_kind", "").strip().lower()
         parent = row.get("parent_code", "").strip().upper()
         aliases = ",".join(a.strip().lower() for a in row.get("aliases", "").split(",") if a.strip())
         bad = len(problems)
+        for column, value in (("unit_name", name), ("aliases", aliases)):
+            _too_long(line, column, value, problems)
         if not _CODE.match(code):
             problems.append(
                 RowProblem(line, "unit_code", "wajib diisi: huruf besar/angka/tanda -, 2-32 karakter (contoh DINKES)")
@@ -286,6 +174,9 @@ def _read_units_and_contacts(
             if role or phone_text or telegram_text:
                 problems.append(RowProblem(line, "contact_name", "wajib diisi bila peran/nomor diisi"))
             continue
+        title = " ".join(row.get("jabatan", "").split())
+        for column, value in (("contact_name", contact_name), ("jabatan", title), ("telegram_id", telegram_text)):
+            _too_long(line, column, value, problems)
         if role not in roles:
             problems.append(RowProblem(line, "role", f"“{role}” tidak dikenal; pilihan: {', '.join(roles)}"))
         elif role == Role.CAMAT and kind != "kecamatan":
@@ -335,17 +226,53 @@ def _read_units_and_contacts(
                     f"nama dan unit sama dengan baris {twin[0]}; bila memang dua orang, isi nomor HP masing-masing",
                 )
             )
-        title = " ".join(row.get("jabatan", "").split())
         contacts.append(ContactChange(line, contact_name, role, code, phone, telegram_text or None, nip, title))
     return units, contacts
 
 
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A unit in the database, as the plan needs it."""
+
+    id: int | None
+    code: str
+    name: str
+    kind: str
+    aliases: str
+    parent_id: int | None
+    active: bool
+
+    def alias_list(self) -> list[str]:
+        return [a.strip().lower() for a in self.aliases.split(",") if a.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    """A contact in the database, as the plan needs it."""
+
+    id: int | None
+    name: str
+    role: str
+    unit_id: int | None
+    nip: str
+    title: str
+    wa_number: str | None
+    telegram_user_id: str | None
+    active: bool
+
+
 class _Current:
-    """The database's units and contacts, looked up every way the plan needs."""
+    """The database's units and contacts, read once (plain values, no ORM objects) and looked up every way the
+    plan needs."""
 
     def __init__(self, session: Session) -> None:
-        self.units = list(session.exec(select(Unit)).all())
-        self.contacts = list(session.exec(select(Contact)).all())
+        session.flush()
+        read = session.connection().execute
+        units: list[Any] = [Unit.id, Unit.code, Unit.name, Unit.kind, Unit.aliases, Unit.parent_id, Unit.active]
+        self.units = [_Unit(*row) for row in read(sa_select(*units))]
+        people: list[Any] = [Contact.id, Contact.name, Contact.role, Contact.unit_id, Contact.nip, Contact.title]
+        people += [Contact.wa_number, Contact.telegram_user_id, Contact.active]
+        self.contacts = [_Person(*row) for row in read(sa_select(*people))]
         self.unit_by_code = {u.code: u for u in self.units}
         self.code_by_id = {u.id: u.code for u in self.units}
         self.by_phone = {c.wa_number: c for c in self.contacts if c.wa_number}
@@ -355,7 +282,7 @@ class _Current:
     def code(self, unit_id: int | None) -> str:
         return self.code_by_id.get(unit_id, "") if unit_id is not None else ""
 
-    def who(self, contact: Contact) -> str:
+    def who(self, contact: _Person) -> str:
         state = "" if contact.active else ", nonaktif"
         return f"{contact.name} ({self.code(contact.unit_id) or 'tanpa unit'}{state})"
 
@@ -384,9 +311,9 @@ def _check_aliases(units: dict[str, _UnitRow], now: _Current, prune: bool, probl
             )
 
 
-def _match(rows: list[ContactChange], now: _Current, problems: list[RowProblem]) -> dict[int, Contact]:
+def _match(rows: list[ContactChange], now: _Current, problems: list[RowProblem]) -> dict[int, _Person]:
     """The existing contact each row is about (by phone, Telegram id, or name in the same unit), keyed by line."""
-    matched: dict[int, Contact] = {}
+    matched: dict[int, _Person] = {}
     claimed: dict[int | None, int] = {}
     for row in rows:
         by_phone = now.by_phone.get(row.phone) if row.phone else None
@@ -430,8 +357,10 @@ def _match(rows: list[ContactChange], now: _Current, problems: list[RowProblem])
 # ---------------------------------------------------------------------------------------------- planning
 
 
-def plan_roster(session: Session, rows: Rows, *, prune: bool = False) -> RosterPlan:
-    """Check every row against the file and the database; what importing would change. Reads only."""
+def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -> RosterPlan:
+    """Check every row against the file and the database; what importing would change. Reads only.
+
+    `rows` may be a list (`read_bytes`) or a stream (`stream_rows`): each row is read once."""
     problems: list[RowProblem] = []
     notes: list[RowProblem] = []
     units, rows_of_people = _read_units_and_contacts(rows, problems, notes)
@@ -506,7 +435,7 @@ def _diff(before: dict[str, str], after: dict[str, str]) -> tuple[Change, ...]:
     return tuple(Change(key, before[key], value) for key, value in after.items() if before[key] != value)
 
 
-def _contact_fields(contact: Contact, now: _Current) -> dict[str, str]:
+def _contact_fields(contact: _Person, now: _Current) -> dict[str, str]:
     return {
         "name": contact.name,
         "role": contact.role,
@@ -551,48 +480,79 @@ def _leaderless(plan: RosterPlan, now: _Current) -> list[str]:
 
 
 def apply_plan(session: Session, plan: RosterPlan) -> ImportResult:
-    """Write exactly `plan` (from `plan_roster` in the same transaction): nothing is deleted, only deactivated."""
-    by_code = {u.code: u for u in session.exec(select(Unit)).all()}
-    for wanted in plan.units_new:
-        by_code[wanted.code] = Unit(code=wanted.code, name=wanted.name, kind=wanted.kind, aliases=wanted.aliases)
-        session.add(by_code[wanted.code])
-    for wanted in plan.units_updated:
-        unit = by_code[wanted.code]
-        unit.name, unit.kind, unit.aliases, unit.active = wanted.name, wanted.kind, wanted.aliases, True
-        session.add(unit)
+    """Write exactly `plan` (from `plan_roster` in the same transaction): nothing is deleted, only deactivated.
+
+    New units and contacts go in `BATCH` rows a statement; changed ones are loaded a batch at a time and updated
+    through the session (objects it already holds stay current). The caller commits, or nothing is kept."""
     session.flush()
-    for wanted in plan.units_new + plan.units_updated:
-        by_code[wanted.code].parent_id = by_code[wanted.parent].id if wanted.parent else None
-    for wanted in plan.units_deactivated:
-        by_code[wanted.code].active = False
-        session.add(by_code[wanted.code])
-    for person in plan.contacts_new:
-        channel = "whatsapp" if person.phone and not person.telegram_id else None
-        session.add(Contact(preferred_channel=channel, **_contact_values(person, by_code)))
-    for person in plan.contacts_updated + plan.contacts_moved:
-        contact = session.get(Contact, person.contact_id)
-        if contact is None:
-            raise RosterError([RowProblem(person.line, "contact_name", "kontak ini baru saja dihapus; ulangi impor")])
-        values = _contact_values(person, by_code)
-        for key, value in values.items():
+    connection = session.connection()
+    for units in _batches(plan.units_new):
+        connection.execute(
+            insert(Unit),
+            [{"code": u.code, "name": u.name, "kind": u.kind, "aliases": u.aliases, "active": True} for u in units],
+        )
+    ids: dict[str, int] = {code: uid for code, uid in session.exec(select(Unit.code, Unit.id)) if uid is not None}
+    parents = [{"uid": ids[u.code], "pid": ids[u.parent]} for u in plan.units_new if u.parent]
+    set_parent = update(Unit).where(col(Unit.id) == bindparam("uid")).values(parent_id=bindparam("pid"))
+    for pairs in _batches(parents):
+        connection.execute(set_parent, pairs)
+    for unit, wanted in _loaded(session, Unit, plan.units_updated, lambda u: u.unit_id):
+        unit.name, unit.kind, unit.aliases, unit.active = wanted.name, wanted.kind, wanted.aliases, True
+        unit.parent_id = ids[wanted.parent] if wanted.parent else None
+    for unit, _ in _loaded(session, Unit, plan.units_deactivated, lambda u: u.unit_id):
+        unit.active = False
+    now = utcnow()
+    for people in _batches(plan.contacts_new):
+        rows = [_contact_values(person, ids) | _NEW_CONTACT | {"created_at": now} for person in people]
+        for row, person in zip(rows, people, strict=True):
+            row["preferred_channel"] = "whatsapp" if person.phone and not person.telegram_id else None
+        connection.execute(insert(Contact), rows)
+    for contact, person in _loaded(session, Contact, plan.contacts_updated + plan.contacts_moved, _contact_id):
+        for key, value in _contact_values(person, ids).items():
             if value is not None or key not in ("wa_number", "telegram_user_id"):
                 setattr(contact, key, value)
         contact.active = True
-        session.add(contact)
-    for person in plan.contacts_deactivated:
-        gone = session.get(Contact, person.contact_id)
-        if gone is not None:
-            gone.active = False
-            session.add(gone)
+    for contact, _ in _loaded(session, Contact, plan.contacts_deactivated, _contact_id):
+        contact.active = False
     session.flush()
     return plan.result()
 
 
-def _contact_values(person: ContactChange, by_code: dict[str, Unit]) -> dict[str, Any]:
+_NEW_CONTACT = {"language": "id", "active": True, "unreachable_telegram": False, "unreachable_whatsapp": False}
+T = TypeVar("T")
+M = TypeVar("M", Unit, Contact)
+
+
+def _batches(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+def _contact_id(person: ContactChange) -> int | None:
+    return person.contact_id
+
+
+def _loaded(
+    session: Session, model: type[M], wanted: Sequence[T], key: Callable[[T], int | None]
+) -> Iterator[tuple[M, T]]:
+    """Each wanted change with its row, loaded `BATCH` at a time and flushed after each batch."""
+    for batch in _batches(wanted):
+        found = {row.id: row for row in session.exec(select(model).where(col(model.id).in_([key(w) for w in batch])))}
+        for item in batch:
+            row = found.get(key(item))
+            if row is None:
+                line = item.line if isinstance(item, ContactChange) else 0
+                raise RosterError([RowProblem(line, "contact_name", "data ini baru saja dihapus; ulangi impor")])
+            yield row, item
+            session.add(row)
+        session.flush()
+
+
+def _contact_values(person: ContactChange, ids: dict[str, int]) -> dict[str, Any]:
     return {
         "name": person.name,
         "role": person.role,
-        "unit_id": by_code[person.unit].id,
+        "unit_id": ids[person.unit],
         "nip": person.nip,
         "title": person.title,
         "wa_number": person.phone,
@@ -600,6 +560,8 @@ def _contact_values(person: ContactChange, by_code: dict[str, Unit]) -> dict[str
     }
 
 
-def import_roster(session: Session, path: Path, *, prune: bool = False) -> ImportResult:
+def import_roster(
+    session: Session, path: Path, *, prune: bool = False, progress: Progress | None = None
+) -> ImportResult:
     """Plan and apply at once (the sample roster, `--if-empty`, tests); `RosterError` lists every problem."""
-    return apply_plan(session, plan_roster(session, read_rows(path), prune=prune))
+    return apply_plan(session, plan_roster(session, stream_rows(path, progress), prune=prune))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from models.tables import Role
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One field that changes: its key (name, role, unit, phone...), old and new value; `describe` words it."""
 
@@ -22,7 +22,7 @@ class Change:
     new: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitChange:
     """A unit as the file wants it, and what changes (nothing listed for a new unit)."""
 
@@ -35,7 +35,7 @@ class UnitChange:
     changes: tuple[Change, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContactChange:
     """A person as the file wants them (line: where), and what changes; `old_unit`/`old_role` before a move."""
 
@@ -126,9 +126,17 @@ class RosterPlan:
 
     @property
     def fingerprint(self) -> str:
-        """A short digest of exactly this plan: the same file over the same data gives the same one."""
-        data = json.dumps(dataclasses.asdict(self), sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(data.encode()).hexdigest()[:16]
+        """A short digest of exactly this plan: the same file over the same data gives the same one. Hashed entry
+        by entry, so a plan of 100,000 people is not copied to compute it."""
+        digest = hashlib.sha256()
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            entries = value if isinstance(value, list) else [value]
+            digest.update(f"{item.name}:{len(entries)}\n".encode())
+            for entry in entries:
+                plain = dataclasses.astuple(entry) if isinstance(entry, UnitChange | ContactChange) else entry
+                digest.update(json.dumps(plain, sort_keys=True, ensure_ascii=False, default=str).encode() + b"\n")
+        return digest.hexdigest()[:16]
 
     def result(self) -> ImportResult:
         """The plan's counts."""

@@ -282,15 +282,17 @@ def test_the_same_file_applied_twice_changes_nothing_the_second_time(db: Databas
 
 def test_damaged_files_are_refused_politely(db: Database) -> None:
     assert problems(db, b"PK\x03\x04 not really a workbook", "roster.xlsx") == [
-        "Berkas .xlsx tidak dapat dibaca. Simpan ulang dari Excel sebagai .xlsx, lalu kirim lagi."
+        "Berkas XLSX rusak atau tidak lengkap (mungkin terpotong saat disalin atau dikirim). "
+        "Buka di Excel, simpan ulang sebagai .xlsx, lalu coba lagi."
     ]
     assert problems(db, b"unit_code,unit_name\x00", "roster.csv") == [
-        "Berkas .csv tidak dapat dibaca (bukan teks). Simpan ulang sebagai CSV."
+        "Berkas ini bukan berkas CSV atau XLSX yang dapat dibaca. "
+        "Simpan roster dari Excel sebagai .xlsx atau CSV UTF-8, lalu coba lagi."
     ]
     windows = "unit_code;unit_name;unit_kind\nDINKES;Dinas Kesehatan Kabupatén;dinas\n".encode("cp1252")
-    assert read_bytes("roster.csv", windows) == [
-        (2, {"unit_code": "DINKES", "unit_name": "Dinas Kesehatan Kabupatén", "unit_kind": "dinas"})
-    ]
+    [(line, row)] = read_bytes("roster.csv", windows)
+    assert (line, row["unit_name"]) == (2, "Dinas Kesehatan Kabupatén")
+    assert row["_catatan"].startswith("Berkas dibaca sebagai Windows-1252 (bukan UTF-8)")
 
 
 def test_the_same_name_twice_in_a_unit_needs_numbers_to_tell_them_apart(db: Database) -> None:
