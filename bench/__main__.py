@@ -1,7 +1,8 @@
 """`python -m bench` (`make bench`): run the fan-out, sweep and roster benchmarks and write bench/results.md.
 
 Options: `--quick` (smaller N, for a smoke run) and `--only fanout|sweep` (one part); results.md is
-written only by a full run. `python -m bench roster` runs the roster import alone and replaces only its rows.
+written only by a full run. `python -m bench roster` (the roster import) and `python -m bench flood` (one chat
+flooding while others wait for replies) run one part alone and replace only its rows.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import roster_bench
+from bench import flood_bench, roster_bench
 from bench.fanout import FakeServer, FanOutResult, fan_out
 from bench.sweep_bench import run as run_sweep
 
@@ -33,6 +34,8 @@ def main(argv: list[str]) -> int:
     """Run every benchmark; print and (unless --quick) write the figures."""
     if argv[:1] == ["roster"]:
         return roster_bench.main(argv[1:], RESULTS)
+    if argv[:1] == ["flood"]:
+        return flood_bench.main(argv[1:], RESULTS)
     quick = "--quick" in argv
     only = argv[argv.index("--only") + 1] if "--only" in argv[:-1] else None
     if only not in (None, "fanout", "sweep"):
@@ -64,10 +67,12 @@ def main(argv: list[str]) -> int:
         f"database built in {sweep['build_seconds']:.1f} s)",
         flush=True,
     )
-    roster = None
+    roster = flood = None
     if only is None:
         with tempfile.TemporaryDirectory() as tmp:
             roster = roster_bench.run(Path(tmp), 4_000 if quick else 20_000)
+        with tempfile.TemporaryDirectory() as tmp:
+            flood = flood_bench.run(Path(tmp))
     lines = [
         "# Benchmark results",
         "",
@@ -106,6 +111,7 @@ def main(argv: list[str]) -> int:
         )
     )
     lines += roster_bench.table_rows(roster) if roster else []
+    lines += flood_bench.table_rows(flood) if flood else []
     lines += [
         "",
         "How it is measured:",
@@ -119,6 +125,7 @@ def main(argv: list[str]) -> int:
         "  inovasi/katalog/p3dn; `jobs.sweep.sweep(...)` at Tuesday 2026-12-08 08:00 WIB (H-7 of 15 December),",
         "  in a fresh process after the database was built with bulk inserts.",
         *(roster_bench.how_measured() if roster else []),
+        *(flood_bench.how_measured() if flood else []),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -53,6 +53,8 @@ async def handle(deps: Deps, incoming: Incoming, *, dedupe_key: str | None = Non
     """
     started = time.perf_counter()
     deps.meter.count("inbound_messages", channel=incoming.channel.value)
+    if deps.guard is not None and deps.guard.muted(incoming.channel.value, incoming.address):
+        return []  # a flooding sender, already told: no database work at all
     async with deps.handling:
         replies = await _handle(deps, incoming, dedupe_key)
     deps.meter.observe("reply_seconds", time.perf_counter() - started, channel=incoming.channel.value)

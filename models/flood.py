@@ -68,6 +68,11 @@ class FloodGuard:
         """Count one message from `address`; whether to handle it, warn once, or ignore it."""
         return self._hit(self._messages, (channel, address), MEMBER if registered else STRANGER)
 
+    def muted(self, channel: str, address: str) -> bool:
+        """Whether `address` is being ignored for flooding now (checked before any database work)."""
+        track = self._messages.get((channel, address))
+        return track is not None and self.clock.monotonic() < track.muted_until
+
     def code_failed(self, channel: str, address: str) -> None:
         """Count one wrong invite code."""
         self._hit(self._codes, (channel, address), CODE_TRIES)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Bot, Message, Update
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 MAX_REPLY_WAIT = 60.0
 """Longest Telegram `retry_after` (seconds) a direct reply waits out; longer ones drop the reply."""
+MAX_QUEUED_PER_CHAT = 100
+"""Updates of one chat waiting at most; a chat sending more (a flood) loses the surplus."""
 PRIVATE_ONLY = "Mohon maaf, Sigap hanya melayani percakapan pribadi. Silakan kirim pesan langsung ke {bot}."
 
 
@@ -97,14 +99,6 @@ class TelegramFiles:
         return content, mimetypes.guess_type(file.file_path or "")[0] or ""
 
 
-@dataclass
-class _ChatLock:
-    """One chat's turn: the lock, and how many of its updates hold or wait for it (dropped at zero)."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
-
 def _group_command(message: Message | None) -> bool:
     return (
         message is not None
@@ -132,31 +126,58 @@ class TelegramAdapter:
         self.menus = menus
         self.inbox = inbox
         """Webhook mode: every update was written to the inbox first; mark its row done (or failed) here."""
-        self._chats: dict[int, _ChatLock] = {}
+        self._chats: dict[int, deque[Update]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
 
     def key(self, update: Update) -> str:
         """The update's dedupe key (the core's InboundSeen and the inbox): `<bot id>:<update_id>`."""
         return f"{self.sender.bot.id}:{update.update_id}"
 
     async def on_update(self, update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
-        """The one handler: translate, handle once per update_id, reply; always answer a button tap.
+        """The one handler: queue the update on its chat's line; the chat's worker handles it in order.
 
-        Updates of different chats run concurrently (the application has concurrent updates); those of one chat
-        wait for each other, in order, so a flood in one chat never delays another chat's reply.
+        Each chat has its own worker, so a chat whose replies wait for the 1 message/s per chat limit (a flood)
+        never holds up another chat, and never takes the application's update slots while it waits.
         """
         chat = update.effective_chat
         key = chat.id if chat is not None else 0
-        lock = self._chats.get(key)
-        if lock is None:
-            lock = self._chats[key] = _ChatLock()
-        lock.users += 1
+        line = self._chats.get(key)
+        if line is not None:
+            if len(line) >= MAX_QUEUED_PER_CHAT:
+                log.warning("telegram update %s dropped: its chat has %d waiting", update.update_id, len(line))
+                if self.inbox:
+                    await self._settle(update, None)
+                return
+            line.append(update)
+            return
+        self._chats[key] = line = deque([update])
+        worker = asyncio.create_task(self._work(key, line), name=f"telegram-chat-{key}")
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    async def _work(self, key: int, line: deque[Update]) -> None:
+        """Handle one chat's updates in the order they came, until none is left."""
         try:
-            async with lock.lock:
-                await self._one(update)
+            while line:
+                update = line[0]
+                try:
+                    await self._one(update)
+                except Exception as exc:
+                    log.error(
+                        "telegram update %s failed: %s",
+                        update.update_id,
+                        type(exc).__name__,
+                        exc_info=(type(exc), exc, exc.__traceback__),
+                    )
+                finally:
+                    line.popleft()
         finally:
-            lock.users -= 1
-            if lock.users == 0:
-                self._chats.pop(key, None)
+            self._chats.pop(key, None)
+
+    async def drain(self, grace: float = 30.0) -> None:
+        """Wait (at most `grace` s) until every queued update was handled: a clean stop answers what arrived."""
+        if self._workers:
+            await asyncio.wait(set(self._workers), timeout=grace)
 
     async def _one(self, update: Update) -> None:
         error: str | None = None

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 SYNC_LIMIT = 2000
 """At most this many per-chat menus are set at start-up; the rest get theirs when they next /start."""
+SYNC_INTERVAL = 0.25
+"""Seconds between two menus set at start-up: a slow background trickle that never crowds out replies."""
 
 
 def bot_commands(role: Role | None, pemda: PemdaConfig | None = None) -> list[BotCommand]:
@@ -42,11 +44,13 @@ class CommandMenus:
         """The menu everyone sees until they are registered: /start and /bantuan."""
         await self._set(bot_commands(None), BotCommandScopeDefault(), "default")
 
-    async def set_for(self, chat_id: str, role: Role) -> bool:
+    async def set_for(self, chat_id: str, role: Role, *, background: bool = False) -> bool:
         """The menu of one registered person's private chat."""
         if not chat_id.lstrip("-").isdigit():
             return False
-        return await self._set(bot_commands(role, self.deps.pemda), BotCommandScopeChat(int(chat_id)), chat_id)
+        return await self._set(
+            bot_commands(role, self.deps.pemda), BotCommandScopeChat(int(chat_id)), chat_id, background=background
+        )
 
     async def refresh(self, telegram_user_id: str) -> bool:
         """Set the menu of the registered, active contact with this Telegram id (after binding)."""
@@ -70,16 +74,25 @@ class CommandMenus:
             log.warning("more than %d Telegram contacts: only the first %d menus are set now", self.limit, self.limit)
         done = 0
         for contact in contacts[: self.limit]:
-            if contact.telegram_user_id and await self.set_for(contact.telegram_user_id, Role(contact.role)):
+            if contact.telegram_user_id and await self.set_for(
+                contact.telegram_user_id, Role(contact.role), background=True
+            ):
                 done += 1
+            await self.deps.clock.sleep(SYNC_INTERVAL)
         log.info("telegram command menus set for %d contacts", done)
         return done
 
     async def _set(
-        self, commands: list[BotCommand], scope: BotCommandScopeDefault | BotCommandScopeChat, key: str
+        self,
+        commands: list[BotCommand],
+        scope: BotCommandScopeDefault | BotCommandScopeChat,
+        key: str,
+        *,
+        background: bool = False,
     ) -> bool:
+        """Set one menu; paced by the channel's limiter, except the start-up trickle (which paces itself)."""
         for attempt in range(2):
-            if self.limiter is not None:
+            if self.limiter is not None and not background:
                 await self.limiter.acquire(key)
             try:
                 await self.bot.set_my_commands(commands, scope=scope)

@@ -229,6 +229,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
             await application.updater.stop()
         if application.running:
             await application.stop()
+        await adapter.drain()  # the chats' workers answer what was queued before the stop
         await application.shutdown()
         uninstall_redaction(redactor)
 
