@@ -123,6 +123,13 @@ class ChecklistEntry(_Strict):
     unit: str
 
 
+class Verifier(_Strict):
+    """Who checks a program's evidence: people with `role`, of the unit `unit` (a code) when given."""
+
+    role: Literal["admin", "pimpinan", "kepala", "operator"] = "admin"
+    unit: str = ""
+
+
 class ProgramConfig(_Strict):
     """One obligation: how it is measured, its target, period and deadline."""
 
@@ -143,6 +150,9 @@ class ProgramConfig(_Strict):
     checkin: bool = False
     dasar: list[str] = []
     """The legal basis of this program, printed under 'Dasar' in its warning letters."""
+    verification: Literal["required", "optional"] = "optional"
+    """'required': only figures and items a verifier accepted count for compliance and letters."""
+    verifier: Verifier = Verifier()
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramConfig:
@@ -211,6 +221,24 @@ class WhatsAppTemplates(_Strict):
     broadcast: str = "sigap_pengumuman"
 
 
+class EvidenceConfig(_Strict):
+    """Evidence files (bukti dukung): how big they may be and when verifiers are reminded."""
+
+    max_mb: float = Field(default=20, gt=0, le=100)
+    remind_after_working_days: int = Field(default=2, ge=1, le=30)
+
+
+class FiguresConfig(_Strict):
+    """Figures imported from LKPP exports or the INAPROC API: how columns are named and how P3DN is computed."""
+
+    p3dn_spend: Literal["realisasi", "rencana"] = "realisasi"
+    """P3DN share from realised spend (e-purchasing packages) or planned spend (RUP packages)."""
+    kode_klpd: str = ""
+    """The Pemda's code at LKPP (for the INAPROC API)."""
+    fields: dict[str, list[str]] = {}
+    """Column names per meaning, e.g. satker = ["nama_satker", "satker"]; merged over the built-in names."""
+
+
 class PemdaConfig(_Strict):
     """The whole Pemda file."""
 
@@ -223,6 +251,8 @@ class PemdaConfig(_Strict):
     sweep: SweepConfig = SweepConfig()
     holidays: list[ExtraDayOff] = []
     whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
+    evidence: EvidenceConfig = EvidenceConfig()
+    figures: FiguresConfig = FiguresConfig()
     programs: Annotated[list[ProgramConfig], Field(min_length=1)]
 
     @model_validator(mode="after")

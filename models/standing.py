@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
@@ -45,6 +45,22 @@ class Standing(NamedTuple):
 def current_period(program: ProgramConfig, today: date) -> str:
     """The period of `program` that contains `today`."""
     return period_key(program.period, today)
+
+
+def _when() -> ColumnElement[datetime]:
+    """The moment a report describes: the export's date for an imported figure, else when it was sent."""
+    return func.coalesce(col(Report.observed_at), col(Report.created_at))
+
+
+def _latest(partition: tuple[Any, ...], *filters: Any) -> Any:
+    """Ids of the latest report per `partition` among `filters`: by the moment it describes, then by id.
+
+    An imported figure dated 3 December wins over a chat report of 1 December sent after the import; a unit's
+    chat report of 5 December wins over both.
+    """
+    rank = func.row_number().over(partition_by=partition, order_by=(_when().desc(), col(Report.id).desc()))
+    ranked = select(col(Report.id).label("id"), rank.label("rank")).where(*filters).subquery()
+    return select(ranked.c.id).where(ranked.c.rank == 1)
 
 
 def _not_rejected() -> ColumnElement[bool]:
@@ -88,15 +104,14 @@ def load_standings(
             for unit_id, count, last in session.exec(stmt):
                 values[unit_id] = (float(count), last)
         else:
-            latest = (
-                select(func.max(Report.id))
-                .where(Report.program_key == program.key, Report.period == period, _not_rejected())
-                .where(col(Report.value).is_not(None))
-                .group_by(col(Report.unit_id))
+            latest = _latest(
+                (col(Report.unit_id),),
+                Report.program_key == program.key,
+                Report.period == period,
+                _not_rejected(),
+                col(Report.value).is_not(None),
             )
-            rows = session.exec(
-                select(Report.unit_id, Report.value, Report.created_at).where(col(Report.id).in_(latest))
-            )
+            rows = session.exec(select(Report.unit_id, Report.value, _when()).where(col(Report.id).in_(latest)))
             for unit_id, value, created in rows:
                 values[unit_id] = (float(value or 0), created)
         key, target = program.key, program.target
@@ -127,17 +142,16 @@ def _checklist(
             per_unit[item.unit_id].append(item.code)
     if not per_unit:
         return
-    latest = (
-        select(func.max(Report.id))
-        .where(Report.program_key == program.key, Report.period == period, _not_rejected())
-        .where(col(Report.item_code).is_not(None))
-        .group_by(col(Report.unit_id), col(Report.item_code))
+    latest = _latest(
+        (col(Report.unit_id), col(Report.item_code)),
+        Report.program_key == program.key,
+        Report.period == period,
+        _not_rejected(),
+        col(Report.item_code).is_not(None),
     )
     status: dict[tuple[int, str], tuple[str, datetime]] = {}
     for unit_id, code, item_status, created in session.exec(
-        select(Report.unit_id, Report.item_code, Report.item_status, Report.created_at).where(
-            col(Report.id).in_(latest)
-        )
+        select(Report.unit_id, Report.item_code, Report.item_status, _when()).where(col(Report.id).in_(latest))
     ):
         status[(unit_id, code or "")] = (item_status or "", created)
     for unit_id, codes in per_unit.items():

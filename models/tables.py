@@ -179,8 +179,18 @@ class Verification(StrEnum):
     """How far a report has been checked."""
 
     SELF = "self"
+    PENDING = "pending"
+    """Evidence sent, waiting for the program's verifier."""
     VERIFIED = "verified"
     REJECTED = "rejected"
+
+
+class ReportSource(StrEnum):
+    """Where a figure came from."""
+
+    CHAT = "chat"
+    IMPORT = "impor"
+    """Read from an export of LKPP's systems (a file or the INAPROC API)."""
 
 
 class Report(SQLModel, table=True):
@@ -204,6 +214,11 @@ class Report(SQLModel, table=True):
     verification: str = Field(default=Verification.SELF.value, max_length=16)
     withdrawn_at: datetime | None = Field(default=None, sa_column=utc_column())
     """Set when the reporter (within a day) or an admin withdrew the report: it no longer counts; the row stays."""
+    source: str = Field(
+        default=ReportSource.CHAT.value, sa_column=Column(String(16), nullable=False, server_default="chat")
+    )
+    observed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    """The moment the figure describes when it differs from `created_at` (an import: the export's date)."""
     withdrawn_by_id: int | None = Field(default=None, foreign_key="contact.id")
     withdraw_reason: str = Field(default="", sa_column=Column(String(300), nullable=False, server_default=""))
 
@@ -523,3 +538,71 @@ class SweepLock(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     last_run_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class EvidenceStatus(StrEnum):
+    """Where a piece of evidence (bukti dukung) stands with its verifier."""
+
+    WAITING = "menunggu"
+    ACCEPTED = "sah"
+    REJECTED = "ditolak"
+
+
+class Evidence(SQLModel, table=True):
+    """A file a unit sent as evidence for a report (an MCP indicator, an innovation, a figure), and its verdict."""
+
+    __table_args__ = (Index("ix_evidence_queue", "status", "uploaded_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    program_key: str = Field(max_length=32)
+    period: str = Field(max_length=10)
+    item_code: str | None = Field(default=None, max_length=32)
+    file_id: int = Field(foreign_key="stored_file.id")
+    filename: str = Field(max_length=200)
+    mime: str = Field(max_length=100)
+    size: int = 0
+    sha256: str = Field(max_length=64)
+    uploaded_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    uploaded_at: datetime = Field(sa_column=utc_column(nullable=False))
+    status: str = Field(default=EvidenceStatus.WAITING.value, max_length=16)
+    verifier_id: int | None = Field(default=None, foreign_key="contact.id")
+    verified_at: datetime | None = Field(default=None, sa_column=utc_column())
+    reason: str = Field(default="", sa_column=Column(String(500), nullable=False, server_default=""))
+    reminded_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class SatkerMap(SQLModel, table=True):
+    """How a satker (work unit) named in an LKPP export maps to a Sigap unit; confirmed once by an admin."""
+
+    __tablename__ = "satker_map"
+    __table_args__ = (UniqueConstraint("satker_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    satker_key: str = Field(max_length=200)
+    """The satker's code, or its name lower-cased with spaces collapsed."""
+    satker_label: str = Field(max_length=300)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    """None: not a unit of ours (ignored on purpose)."""
+    confirmed_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    confirmed_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class FigureImport(SQLModel, table=True):
+    """One import of figures from an export or the INAPROC API: a dated snapshot and what it changed."""
+
+    __tablename__ = "figure_import"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    sha256: str = Field(max_length=64, index=True)
+    as_of: datetime = Field(sa_column=utc_column(nullable=False))
+    imported_at: datetime = Field(sa_column=utc_column(nullable=False))
+    imported_by_id: int | None = Field(default=None, foreign_key="contact.id")
+    rows: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    snapshot: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    """The computed figures per unit and program (JSON), as they were at `as_of`."""
