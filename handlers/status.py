@@ -15,7 +15,7 @@ from models.app import UserError
 from models.checkins import iso_week, unanswered
 from models.fmt import angka, nilai, nilai_singkat, periode, sisa_hari, tanggal, tanggal_pendek
 from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES
-from models.messages import Reply
+from models.messages import Button, Reply
 from models.standing import Standing, load_standings
 from models.tables import Pause, Role, Unit
 
@@ -134,15 +134,14 @@ async def status(ctx: Ctx) -> list[Reply]:
     head = f"Status per {tanggal(ctx.today)}"
     blocks = [_unit_block(units[0], standings, marks, ctx)]
     if len(units) > 1:
-        lines = (_table_line(u, standings, marks) for u in units[1:])
+        lines = (_table_line(u, [s for (uid, _), s in standings.items() if uid == u.id], marks) for u in units[1:])
         blocks.append("Kelurahan/desa di bawahnya:\n" + "\n".join(lines))
     foot = "Laporkan perubahan dengan /lapor." if role is not Role.PIMPINAN else ""
     return [Reply("\n\n".join([head, *blocks, foot]).strip())]
 
 
-def _table_line(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str], PauseMark]) -> str:
+def _table_line(unit: Unit, mine: list[Standing], marks: Mapping[tuple[int, str], PauseMark]) -> str:
     """'❌ DINKES Dinas Kesehatan — katalog 3/10 · p3dn dispensasi (alasan: …)': one unit on one line."""
-    mine = [s for (uid, _), s in standings.items() if uid == unit.id]
     parts: list[str] = []
     behind = False
     for standing in mine:
@@ -155,8 +154,13 @@ def _table_line(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
     return f"{'❌' if behind else '✅'} {unit.code} {unit.name} — {' · '.join(parts) or 'tidak ada program'}"
 
 
+REKAP_PAGE = 100
+"""Units per page of the /rekap table (the page fits one chat message; a button shows the next)."""
+
+
 async def rekap(ctx: Ctx) -> list[Reply]:
-    """/rekap: the Pemda-wide table (a camat: the kecamatan), units behind first."""
+    """/rekap [halaman]: the Pemda-wide summary and table (a camat: the kecamatan), units behind first, by pages."""
+    page = _page(ctx.incoming.args)
     if ctx.role is Role.CAMAT:
         own = ctx.my_unit()
         units = [own, *sub_units(ctx.session, own)]
@@ -168,17 +172,58 @@ async def rekap(ctx: Ctx) -> list[Reply]:
     marks = pause_marks(ctx, standings)
     exempt = {key for key, mark in marks.items() if mark.exempts(standings[key])}
     paused = {key for key, mark in marks.items() if mark.kind == PAUSE_PROSES}
-    with_programs = {uid for uid, _ in standings}
-    units = [u for u in units if u.id in with_programs]
+    by_unit: dict[int, list[Standing]] = defaultdict(list)
+    by_program: dict[str, list[Standing]] = defaultdict(list)
+    for (uid, key), standing in standings.items():
+        by_unit[uid].append(standing)
+        by_program[key].append(standing)
+    units = [u for u in units if u.id in by_unit]
     behind_count: dict[int, int] = defaultdict(int)
     for (uid, key), standing in standings.items():
         if not standing.compliant and (uid, key) not in exempt:
             behind_count[uid] += 1
     ordered = sorted(units, key=lambda u: (-behind_count[u.id or 0], u.code))
+    pages = max(1, -(-len(ordered) // REKAP_PAGE))
+    page = min(page, pages)
     complete = sum(1 for u in units if behind_count[u.id or 0] == 0)
     lines = [f"Rekap {scope} per {tanggal(ctx.today)}", f"{complete} dari {len(units)} unit memenuhi semua program."]
+    if page == 1:
+        lines += _program_lines(ctx, by_program, exempt, paused)
+        silent = unanswered(ctx.session, [u.id for u in units if u.id is not None], iso_week(ctx.today), standings)
+        if silent:
+            codes = {u.id: u.code for u in units}
+            names = ", ".join(f"{codes[c.unit_id]} ({c.program_key})" for c in silent[:30])
+            names += f" dan {len(silent) - 30} lainnya" if len(silent) > 30 else ""
+            lines.append(f"Belum menjawab permintaan data minggu ini: {names}")
+    lines.append("")
+    shown = ordered[(page - 1) * REKAP_PAGE : page * REKAP_PAGE]
+    lines.extend(_table_line(u, by_unit[u.id or 0], marks) for u in shown)
+    buttons: list[Button] = []
+    if pages > 1:
+        lines.append(f"\nHalaman {page} dari {pages} (yang paling tertinggal di depan).")
+        if page > 1:
+            buttons.append(Button("◀ Sebelumnya", f"/rekap {page - 1}"))
+        if page < pages:
+            buttons.append(Button("Berikutnya ▶", f"/rekap {page + 1}"))
+    return [Reply("\n".join(lines), tuple(buttons))]
+
+
+def _page(args: list[str]) -> int:
+    """The page asked for (`/rekap 2`); 1 when none or not a page number."""
+    word = args[0] if args else ""
+    return int(word) if word.isascii() and word.isdigit() and 0 < len(word) < 6 and int(word) > 0 else 1
+
+
+def _program_lines(
+    ctx: Ctx,
+    by_program: Mapping[str, list[Standing]],
+    exempt: set[tuple[int, str]],
+    paused: set[tuple[int, str]],
+) -> list[str]:
+    """One summary line per program: units meeting it, dispensations and pauses, and the Pemda total."""
+    lines = []
     for program in ctx.pemda.programs:
-        mine = [s for (_, key), s in standings.items() if key == program.key]
+        mine = by_program.get(program.key, [])
         if not mine:
             continue
         ok = sum(1 for s in mine if s.compliant)
@@ -192,15 +237,7 @@ async def rekap(ctx: Ctx) -> list[Reply]:
             total = sum(s.value or 0 for s in mine)
             line += f"; total {angka(total)} dari {angka(program.total_target)} {program.unit_label}".rstrip()
         lines.append(line)
-    silent = unanswered(ctx.session, [u.id for u in units if u.id is not None], iso_week(ctx.today), standings)
-    if silent:
-        codes = {u.id: u.code for u in units}
-        names = ", ".join(f"{codes[c.unit_id]} ({c.program_key})" for c in silent[:30])
-        names += f" dan {len(silent) - 30} lainnya" if len(silent) > 30 else ""
-        lines.append(f"Belum menjawab permintaan data minggu ini: {names}")
-    lines.append("")
-    lines.extend(_table_line(u, standings, marks) for u in ordered)
-    return [Reply("\n".join(lines))]
+    return lines
 
 
 async def unit_list(ctx: Ctx) -> list[Reply]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.app import Deps
+from models.tables import Unit
 from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, PIMPINAN, console_person
 
 
@@ -62,3 +63,17 @@ async def test_rekap_shows_a_dispensation_and_does_not_count_it_as_behind(deps: 
     dinkes = next(line for line in rekap.splitlines() if " DINKES " in line)
     assert dinkes.startswith("✅") and "katalog dispensasi" in dinkes
     assert "(1 dengan dispensasi)" in rekap
+
+
+async def test_rekap_of_a_big_pemda_comes_by_pages_units_behind_first(deps: Deps) -> None:
+    with deps.db.uow() as uow:
+        for i in range(230):
+            uow.session.add(Unit(code=f"DESA-{i:03d}", name=f"Desa Uji {i}", kind="dinas", parent_id=None))
+        uow.commit()
+    admin = console_person(deps, ADMIN)
+    (first,) = await admin.say("/rekap")
+    assert "Halaman 1 dari 3" in first.text and [b.payload for b in first.buttons] == ["/rekap 2"]
+    assert first.text.count("\n❌ ") + first.text.count("\n✅ ") <= 100
+    (last,) = await admin.say("", payload="/rekap 3")
+    assert "Halaman 3 dari 3" in last.text and [b.payload for b in last.buttons] == ["/rekap 2"]
+    assert "unit memenuhi semua program" in last.text and "• e-Katalog" not in last.text  # the summary: page 1 only
