@@ -12,12 +12,12 @@ import asyncio
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from sqlmodel import select
 
+from bench.results_file import update_part
 from bot.http import HttpServer, build_app
 from bot.settings import SAMPLE_ROSTER, Settings
 from bot.telegram.runtime import SECRET_HEADER, telegram_runtime
@@ -149,23 +149,7 @@ def how_measured() -> list[str]:
 
 def update_results(path: Path, figures: dict[str, float]) -> None:
     """Replace the flood rows and note in results.md (the other parts' rows stay as they are)."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    if not any(line.startswith("|---") for line in lines):
-        lines = ["# Benchmark results", "", "| figure | measured | goal | result |", "|---|---|---|---|"]
-    kept: list[str] = []
-    in_note = False
-    for line in lines:
-        in_note = line.startswith("- flood: ") or (in_note and line.startswith("  "))
-        if not in_note and not line.startswith(("| flood", "- flood figures: ")):
-            kept.append(line)
-    last_row = max(i for i, line in enumerate(kept) if line.startswith("|"))
-    kept[last_row + 1 : last_row + 1] = table_rows(figures)
-    header_end = next((i for i, line in enumerate(kept) if line.startswith("- command: ")), 0)
-    kept.insert(header_end + 1, f"- flood figures: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `python -m bench flood`")
-    while kept and not kept[-1]:
-        kept.pop()
-    kept += how_measured()
-    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    update_part(path, "flood", table_rows(figures), how_measured(), "python -m bench flood")
 
 
 def main(argv: list[str], results: Path) -> int:

@@ -17,25 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.results_file import update_part
 from models.db import Database
+from models.roster import COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADER = (
-    "unit_code",
-    "unit_name",
-    "unit_kind",
-    "parent_code",
-    "aliases",
-    "contact_name",
-    "role",
-    "phone",
-    "telegram_id",
-    "nip",
-    "jabatan",
-)
+HEADER = COLUMNS
 FIRST = ("Agus", "Budi", "Citra", "Dewi", "Eko", "Fitri", "Gita", "Hadi", "Indah", "Joko", "Kartika", "Lestari")
 LAST = ("Santoso", "Wijaya", "Hidayat", "Lestari", "Pratama", "Saputra", "Nugroho", "Rahayu", "Siregar", "Purba")
 GOAL_SECONDS = 30.0
@@ -164,24 +153,7 @@ def how_measured(units: int = 20_000, per_unit: int = 5) -> list[str]:
 
 def update_results(path: Path, figures: dict[str, dict[str, float]]) -> None:
     """Replace the roster rows and note in results.md (the other parts' rows stay as they are)."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    if not any(line.startswith("|---") for line in lines):
-        lines = ["# Benchmark results", "", "| figure | measured | goal | result |", "|---|---|---|---|"]
-    kept: list[str] = []
-    in_note = False
-    for line in lines:
-        in_note = line.startswith("- roster: ") or (in_note and line.startswith("  "))
-        if not in_note and not line.startswith(("| roster ", "- roster figures: ")):
-            kept.append(line)
-    last_row = max(i for i, line in enumerate(kept) if line.startswith("|"))
-    kept[last_row + 1 : last_row + 1] = table_rows(figures)
-    header_end = next((i for i, line in enumerate(kept) if line.startswith("- command: ")), 0)
-    stamp = f"- roster figures: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `python -m bench roster`"
-    kept.insert(header_end + 1, stamp)
-    while kept and not kept[-1]:
-        kept.pop()
-    kept += how_measured()
-    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    update_part(path, "roster", table_rows(figures), how_measured(), "python -m bench roster")
 
 
 def main(argv: list[str], results: Path) -> int:
