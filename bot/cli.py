@@ -74,8 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         "--if-empty", action="store_true", help="hanya bila basis data belum berisi unit; langsung diterapkan"
     )
     invite = sub.add_parser("invite", help="membuat kode undangan sekali pakai")
-    invite.add_argument("--unit", required=True, help="kode atau nama pendek unit, mis. DINKES")
+    invite.add_argument("--unit", help="kode atau nama pendek unit, mis. DINKES (atau --all untuk semua unit)")
     invite.add_argument("--role", required=True, choices=[r.value for r in Role], help="peran")
+    from bot import invite_cli
+
+    invite_cli.add_arguments(invite)
     from bot import sweep_cli
 
     sweep_cli.add_parser(sub)
@@ -85,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
     from bot import letters_cli
 
     letters_cli.add_parser(sub)
+    from bot import evidence_cli
+
+    evidence_cli.add_parser(sub)
+    from bot import export_cli
+
+    export_cli.add_parser(sub)
+    from bot import figures_cli
+
+    figures_cli.add_parsers(sub, imp_sub)
+    from bot import doctor
+
+    doctor.add_parser(sub)
     return parser
 
 
@@ -138,6 +153,10 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "import":
         return _import_roster(settings, args.file, apply=args.apply, prune=args.prune, if_empty=args.if_empty)
+    if args.command == "invite" and (args.all or not args.unit):
+        from bot import invite_cli
+
+        return invite_cli.run(args, settings)
     if args.command == "invite":
         return _invite(settings, args.unit, Role(args.role))
     if args.command == "sweep":
@@ -152,6 +171,22 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         from bot import letters_cli
 
         return letters_cli.run(args, settings)
+    if args.command == "export" and args.export_command == "status":
+        from bot import export_cli
+
+        return export_cli.run(args, settings)
+    if args.command == "export" and args.export_command == "evidence":
+        from bot import evidence_cli
+
+        return evidence_cli.run(args, settings)
+    if args.command == "figures":
+        from bot import figures_cli
+
+        return figures_cli.run(args, settings)
+    if args.command == "doctor":
+        from bot import doctor
+
+        return doctor.run(args, settings)
     if args.command == "console":
         from bot.console import open_console
 

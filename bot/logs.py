@@ -82,6 +82,7 @@ def secrets_of(settings: Settings) -> list[str]:
             settings.whatsapp_app_secret,
             settings.whatsapp_verify_token,
             settings.metrics_token,
+            settings.inaproc_token,
         )
         if field is not None
     ]

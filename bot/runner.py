@@ -73,6 +73,9 @@ def check_channels(settings: Settings) -> None:
 async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event | None = None) -> int:
     """Run the bot until SIGINT/SIGTERM (or until `stop` is set)."""
     check_channels(settings)
+    from bot.doctor import announce_first_run
+
+    announce_first_run(settings)  # once: the sample Pemda file or roster, or no admin yet, and the next step
     if not settings.telegram_enabled and not settings.whatsapp_enabled:
         from bot.console import open_console
 

@@ -126,12 +126,33 @@ def start_scheduler(
         name="tanda terima surat teguran",
         **options,
     )
+    from jobs.digest import run_digest  # the weekly digest with the picture, to the pimpinan and admins
+
+    digest = deps.pemda.digest
+    scheduler.add_job(
+        run_digest,
+        CronTrigger(day_of_week=digest.weekday, hour=digest.at.hour, minute=digest.at.minute, timezone=zone),
+        args=[deps],
+        id="weekly-digest",
+        name="ringkasan mingguan",
+        **options,
+    )
     scheduler.add_job(
         run_prune,
         CronTrigger(hour=2, minute=30, timezone=zone),
         args=[deps],
         id="inbox-housekeeping",
         name="pembersihan kotak masuk",
+        **options,
+    )
+    from jobs.evidence_reminders import REMIND_AT, run_verifier_reminders  # bukti dukung waiting for verifiers
+
+    scheduler.add_job(
+        run_verifier_reminders,
+        CronTrigger(day_of_week="mon-fri", hour=REMIND_AT.hour, minute=REMIND_AT.minute, timezone=zone),
+        args=[deps],
+        id="evidence-reminders",
+        name="pengingat verifikator bukti dukung",
         **options,
     )
     scheduler.add_job(
@@ -142,6 +163,17 @@ def start_scheduler(
         name="muat ulang hari libur",
         **options,
     )
+    from bot.inaproc import feed_from_env, run_daily  # figures from LKPP, daily before the morning sweep
+
+    if (inaproc := feed_from_env()) is not None:
+        scheduler.add_job(
+            run_daily,
+            CronTrigger(hour=6, minute=15, timezone=zone),
+            args=[deps, inaproc],
+            id="figures-inaproc",
+            name="impor angka INAPROC",
+            **options,
+        )
     scheduler.add_job(
         run_sweep,
         args=[deps, "mulai", letter_hook, meter],

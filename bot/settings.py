@@ -55,9 +55,13 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = Field(None, validation_alias="WHATSAPP_APP_SECRET")
     whatsapp_verify_token: SecretStr | None = Field(None, validation_alias="WHATSAPP_VERIFY_TOKEN")
     whatsapp_api_base_url: str = Field("https://graph.facebook.com", validation_alias="WHATSAPP_API_BASE_URL")
+    whatsapp_business_account_id: str = Field("", validation_alias="WHATSAPP_BUSINESS_ACCOUNT_ID")
     whatsapp_api_version: str = Field("v21.0", validation_alias="WHATSAPP_API_VERSION")
     whatsapp_rate_global: float = Field(80.0, gt=0, validation_alias="WHATSAPP_RATE_GLOBAL")
     whatsapp_pair_interval: float = Field(6.0, ge=0, validation_alias="WHATSAPP_PAIR_INTERVAL")
+
+    inaproc_token: SecretStr | None = Field(None, validation_alias="INAPROC_TOKEN")
+    inaproc_base_url: str = Field("https://data.inaproc.id", validation_alias="INAPROC_BASE_URL")
 
     @field_validator("log_level")
     @classmethod

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import handlers.bukti as bukti
+import handlers.verifikasi as verifikasi
 from handlers import broadcast, contacts, libur, pause, registration, report, riwayat, roster_upload, status, teguran
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
+from handlers.figures_upload import ANGKA
+from handlers.pimpinan import COMMANDS as LEADER_COMMANDS
+from handlers.undangan import UNDANGAN
 from jobs.letters import flow
 from models.messages import Reply
 from models.pemda import PemdaConfig
@@ -46,6 +51,8 @@ COMMANDS: list[Command] = [
     Command("start", registration.start, "mendaftar dengan kode undangan", "/start KODE", public=True),
     Command("bantuan", bantuan, "daftar perintah", "/bantuan", aliases=("help", "menu"), public=True),
     Command("lapor", report.lapor, "melaporkan capaian program", "/lapor [program] [nilai]", REPORTERS),
+    Command("bukti", bukti.bukti, "mengirim bukti dukung (berkas)", "/bukti <program> [indikator]", REPORTERS),
+    Command("verifikasi", verifikasi.verifikasi, "verifikator: bukti sah atau tolak", "/verifikasi", verifikasi.ROLES),
     Command("status", status.status, "status unit pada setiap program", "/status [unit]", ALL_ROLES),
     Command(
         "rekap",
@@ -54,6 +61,7 @@ COMMANDS: list[Command] = [
         "/rekap",
         frozenset({Role.ADMIN, Role.PIMPINAN, Role.CAMAT}),
     ),
+    *LEADER_COMMANDS,  # /grafik, /peringkat, /ekspor
     Command(
         "riwayat",
         riwayat.riwayat,
@@ -71,6 +79,7 @@ COMMANDS: list[Command] = [
     Command("inovasi", riwayat.inovasi, "daftar inovasi unit yang sudah diajukan", "/inovasi [unit]", ALL_ROLES),
     Command("unit", status.unit_list, "daftar unit dan nama pendeknya", "/unit", ALL_ROLES),
     Command("undang", registration.undang, "membuat kode undangan", "/undang <unit> <peran>", frozenset({Role.ADMIN})),
+    UNDANGAN,  # /undangan: onboarding progress, renew expired codes
     Command(
         "siaran",
         broadcast.siaran,
@@ -79,6 +88,7 @@ COMMANDS: list[Command] = [
         frozenset({Role.ADMIN}),
     ),
     roster_upload.ROSTER,
+    ANGKA,  # /angka: figures from LKPP exports
     Command(
         "takterjangkau",
         contacts.takterjangkau,
@@ -125,7 +135,7 @@ COMMANDS: list[Command] = [
     ),
 ]
 
-FLOWS = {report.FLOW: report.continue_flow}
+FLOWS = {report.FLOW: report.continue_flow, bukti.FLOW: bukti.continue_flow, verifikasi.FLOW: verifikasi.continue_flow}
 
 
 def lookup(name: str) -> Command | None:

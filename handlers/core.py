@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from handlers import registration, roster_upload
+from handlers import bukti, figures_upload, registration, roster_upload
 from handlers.base import NOT_REGISTERED, Ctx
 from handlers.commands import FLOWS, lookup
 from models.app import Deps, UserError
@@ -169,8 +169,9 @@ def _resend_files_sent_as_templates(ctx: Ctx, contact: Contact) -> None:
 async def _route(ctx: Ctx) -> list[Reply]:
     incoming = ctx.incoming
     name = incoming.command
-    if roster_upload.claims(ctx):  # a file sent without a command: the roster upload (an admin's, or refused)
-        return await roster_upload.upload(ctx)
+    document = incoming.document_ref is not None and incoming.extra.get("type") not in NOT_DOCUMENTS
+    if document and name is None and ctx.contact is not None:
+        return await _document(ctx)
     if name is None:
         if ctx.contact is None:
             return await _unregistered_text(ctx)
@@ -191,6 +192,32 @@ async def _route(ctx: Ctx) -> list[Reply]:
             raise UserError(NOT_REGISTERED)
         raise UserError(f"Perintah /{command.name} tidak tersedia untuk peran Bapak/Ibu. Ketik /bantuan.")
     return await command.handler(ctx)
+
+
+NOT_DOCUMENTS = frozenset({"audio", "video", "sticker"})
+"""WhatsApp media that are never a roster, an export or evidence: answered like a message without text."""
+
+
+async def _document(ctx: Ctx) -> list[Reply]:
+    """A file sent without a command, by a registered person: what is it?
+
+    - caption `impor …`: a figures import (`handlers.figures_upload`);
+    - a spreadsheet (.xlsx/.csv) without caption (or with `nonaktifkan`) from an admin: the roster upload; a
+      spreadsheet named roster… from anyone else is told that only admins change the roster;
+    - anything else (a caption such as `mcp 2.1`, `inovasi <judul>`, `katalog`, or a file from a non-admin):
+      evidence (bukti dukung), placed with buttons when it came without a caption.
+    """
+    incoming = ctx.incoming
+    words = [w.lower() for w in incoming.args]
+    if figures_upload.claims(ctx):  # caption "impor …": an LKPP export of figures (an admin's, or refused)
+        return await figures_upload.upload(ctx)
+    if roster_upload.is_spreadsheet(incoming.document_name):
+        name = (incoming.document_name or "").lower()
+        if ctx.role is Role.ADMIN and words in ([], [roster_upload.PRUNE_WORD]):
+            return await roster_upload.upload(ctx)
+        if ctx.role is not Role.ADMIN and not words and name.rsplit("/", 1)[-1].startswith("roster"):
+            return await roster_upload.upload(ctx)  # refused: only admins change the roster
+    return await bukti.document(ctx)
 
 
 def _looks_like_code(words: list[str]) -> bool:

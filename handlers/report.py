@@ -579,6 +579,9 @@ def _confirmation(ctx: Ctx, unit: Unit, program: ProgramConfig, report: Report) 
     else:
         what = f"indikator {report.item_code}: {report.item_status}"
     mark = "✅ Target terpenuhi." if standing.compliant else "⏳ Belum memenuhi target."
+    if program.verification == "required" and not standing.compliant:  # a plain report does not count there
+        caption = f"{program.key} {report.item_code or ''}".strip()
+        mark += f" Program ini dihitung dari bukti dukung yang disahkan: kirim berkasnya dengan keterangan “{caption}”."
     label = program.label
     if report.period != current_period(program, ctx.today):
         label += f" {periode(report.period)}"

@@ -73,6 +73,8 @@ def _state(report: Report) -> str:
         return "ditolak verifikator"
     if report.verification == Verification.VERIFIED.value:
         return "terverifikasi"
+    if report.verification == Verification.PENDING.value:
+        return "menunggu verifikasi"
     return ""
 
 

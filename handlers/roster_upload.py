@@ -59,15 +59,6 @@ def is_spreadsheet(name: str | None) -> bool:
     return Path(name or "").suffix.lower() in SUFFIXES
 
 
-def claims(ctx: Ctx) -> bool:
-    """Whether this message is a roster upload: a file without a command, from an admin, or a spreadsheet from
-    anyone registered (who is then told only admins change the roster)."""
-    incoming = ctx.incoming
-    if ctx.contact is None or incoming.document_ref is None or incoming.command is not None:
-        return False
-    return ctx.role is Role.ADMIN or is_spreadsheet(incoming.document_name)
-
-
 async def upload(ctx: Ctx) -> list[Reply]:
     """A file arrived: fetch, read and check it, and show what it would change with Terapkan / Batal."""
     incoming = ctx.incoming

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from sqlmodel import col, select
 
+from handlers import figures_upload
 from handlers.base import Ctx, find_unit, sub_units
 from handlers.pause import running_periods
 from models.app import UserError
@@ -92,6 +93,8 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
         pause = marks.get((standing.unit_id, standing.program.key))
         if standing.compliant:
             mark = "✅"
+        elif standing.awaiting:  # the unit sent everything; the verifier has yet to decide
+            mark = "🔎"
         elif pause is not None and pause.exempts(standing):
             mark = "➖"
         else:
@@ -100,6 +103,8 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
         lines.append(f"    Batas: {tanggal(standing.deadline)} ({sisa_hari(standing.deadline, ctx.today)})")
         if pause is not None:
             lines.append(f"    Keterangan: {pause.text(standing)}")
+        if (note := figures_upload.sources_note(ctx, standing)) is not None:
+            lines.append(note)
     return "\n".join(lines)
 
 
@@ -231,7 +236,9 @@ def _program_lines(
         freed = sum(1 for s in mine if not s.compliant and (s.unit_id, program.key) in exempt)
         waiting = sum(1 for s in mine if not s.compliant and (s.unit_id, program.key) in paused)
         notes = [f"{freed} dengan dispensasi" if freed else "", f"{waiting} sedang diproses" if waiting else ""]
-        if freed or waiting:
+        checking = sum(1 for s in mine if s.pending is not None and not s.compliant)
+        notes.append(f"{checking} menunggu verifikasi" if checking else "")
+        if freed or waiting or checking:
             line += f" ({', '.join(n for n in notes if n)})"
         if program.total_target is not None and program.measure == "count":
             total = sum(s.value or 0 for s in mine)

@@ -12,7 +12,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from sqlmodel import Session
+
 from jobs import templates
+from jobs.pace import SweepPace
 from models.fmt import nilai, periode, sisa_hari, tanggal, tanggal_pendek
 from models.ladder import SEVERITY, ContactRef, PlannedNotice
 from models.messages import Button, Channel
@@ -69,9 +72,11 @@ class Composer:
     greeting, the unit's name and the template's parameters are made per message.
     """
 
-    def __init__(self, pemda: PemdaConfig, today: date) -> None:
+    def __init__(self, pemda: PemdaConfig, today: date, session: Session | None = None) -> None:
         self.pemda = pemda
         self.today = today
+        self._pace = SweepPace(session, pemda, today) if session is not None else None
+        """With a session: each unit's own pace on count programs in its reminder (loaded in bulk, once)."""
         self._current = {p.key: current_period(p, today) for p in pemda.programs}
         self._lines: dict[tuple[Any, ...], str] = {}
         self._bodies: dict[tuple[Any, ...], tuple[str, str, tuple[Button, ...]]] = {}
@@ -131,6 +136,7 @@ class Composer:
         standing = notice.standing
         kind = notice.kind
         last: date | None = None
+        pace = self._pace.text(notice) if self._pace is not None and kind == "stage" else ""
         if kind == "stage":
             key: tuple[Any, ...] = (
                 kind,
@@ -140,6 +146,7 @@ class Composer:
                 standing.value,
                 standing.target,
                 standing.open_items,
+                pace,
             )
         elif kind == "checkin":
             last = standing.last_report_at.date() if standing.last_report_at is not None else None
@@ -157,6 +164,7 @@ class Composer:
             line = f"• {notice.program.label}: permintaan angka terbaru hari ini belum dijawab."
         else:
             deadline = f"batas {tanggal_pendek(standing.deadline)}, {sisa_hari(standing.deadline, today)}"
+            deadline += f"; {pace}" if pace else ""
             line = f"• {self._program_label(notice)} ({notice.label}): {nilai(standing)}; {deadline}."
         self._lines[key] = line
         return line

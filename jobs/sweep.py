@@ -180,7 +180,7 @@ def _plan_stages(
     units, channels, append = roster.units, roster.channels, planned.append
     for (unit_id, key), standing in standings.items():
         due = dues.get(key)
-        if due is None or standing.compliant:
+        if due is None or standing.compliant or standing.awaiting:  # awaiting: the verifier is reminded instead
             continue
         if paused:
             pause = paused.get((unit_id, key, due.period))
@@ -461,7 +461,7 @@ def _write(
             per_person[person] = [notice]
         else:
             items.append(notice)
-    composer = Composer(pemda, today)
+    composer = Composer(pemda, today, session)  # with each unit's pace on count programs
     rows: list[tuple[Any, ...]] = []
     keys_of: dict[str, tuple[str, list[PlannedNotice]]] = {}
     for (contact_id, channel), items in per_person.items():

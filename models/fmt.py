@@ -52,22 +52,45 @@ def nilai(standing: Standing) -> str:
     label = f" {program.unit_label}" if program.unit_label else ""
     if program.measure == "percent":
         shown = "belum ada laporan" if standing.value is None else persen(standing.value)
-        return f"{shown} (minimal {persen(standing.target)})"
+        return f"{shown} (minimal {persen(standing.target)}){_waiting(standing, label)}"
     if program.measure == "checklist":
         text = f"{angka(standing.value or 0)} dari {angka(standing.target)} indikator selesai"
         if standing.open_items:
-            text += f" (belum: {', '.join(standing.open_items)})"
+            text += f" ({_open_items(standing)})"
         return text
     if standing.value is None:
-        return f"belum ada laporan (target {angka(standing.target)}{label})"
-    return f"{angka(standing.value)} dari target {angka(standing.target)}{label}"
+        return f"belum ada laporan (target {angka(standing.target)}{label}){_waiting(standing, label)}"
+    return f"{angka(standing.value)} dari target {angka(standing.target)}{label}{_waiting(standing, label)}"
+
+
+def _open_items(standing: Standing) -> str:
+    """'belum: 1.2; diunggah, menunggu verifikasi: 2.1; ditolak: 2.2' (only the parts that apply)."""
+    waiting, rejected = set(standing.waiting_items), set(standing.rejected_items)
+    parts = [
+        ("belum", [c for c in standing.open_items if c not in waiting and c not in rejected]),
+        ("diunggah, menunggu verifikasi", list(standing.waiting_items)),
+        ("ditolak", list(standing.rejected_items)),
+    ]
+    return "; ".join(f"{words}: {', '.join(codes)}" for words, codes in parts if codes)
+
+
+def _waiting(standing: Standing, label: str) -> str:
+    """'; menunggu verifikasi: 12 produk' when evidence waits for the verifier (programs that require it)."""
+    if standing.pending is None:
+        return ""
+    if standing.program.measure == "percent":
+        return f"; menunggu verifikasi: {persen(standing.pending)}"
+    if standing.program.measure == "submission":
+        return f"; {angka(standing.pending - (standing.value or 0))} menunggu verifikasi"
+    return f"; menunggu verifikasi: {angka(standing.pending)}{label}"
 
 
 def nilai_singkat(standing: Standing) -> str:
-    """'3/10', '35 %', '2/5' for tables."""
+    """'3/10', '35 %', '2/5' for tables ('2/5 menunggu verifikasi' while evidence waits for the verifier)."""
+    waiting = " menunggu verifikasi" if standing.pending is not None else ""
     if standing.program.measure == "percent":
-        return "–" if standing.value is None else persen(standing.value)
-    return f"{angka(standing.value or 0)}/{angka(standing.target)}"
+        return ("–" if standing.value is None else persen(standing.value)) + waiting
+    return f"{angka(standing.value or 0)}/{angka(standing.target)}{waiting}"
 
 
 def periode(period: str) -> str:

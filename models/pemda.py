@@ -239,6 +239,16 @@ class FiguresConfig(_Strict):
     """Column names per meaning, e.g. satker = ["nama_satker", "satker"]; merged over the built-in names."""
 
 
+class DigestConfig(_Strict):
+    """The weekly digest to the pimpinan and admins: totals, trend, pace warnings and the picture."""
+
+    enabled: bool = True
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    at: time = time(7, 30)
+    warn_weeks: int = Field(default=8, ge=0, le=52)
+    """Pace warnings start this many weeks before a deadline."""
+
+
 class PemdaConfig(_Strict):
     """The whole Pemda file."""
 
@@ -253,6 +263,7 @@ class PemdaConfig(_Strict):
     whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
     evidence: EvidenceConfig = EvidenceConfig()
     figures: FiguresConfig = FiguresConfig()
+    digest: DigestConfig = DigestConfig()
     programs: Annotated[list[ProgramConfig], Field(min_length=1)]
 
     @model_validator(mode="after")

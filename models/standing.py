@@ -8,11 +8,12 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.pemda import PemdaConfig, ProgramConfig
 from models.periods import period_key
-from models.tables import ChecklistItem, Report, Unit, Verification
+from models.tables import ChecklistItem, Report, ReportSource, Unit, Verification
 
 DONE = "selesai"
 ITEM_STATUSES = ("selesai", "proses", "belum")
@@ -33,6 +34,13 @@ class Standing(NamedTuple):
     target: float
     last_report_at: datetime | None
     open_items: tuple[str, ...] = ()
+    pending: float | None = None
+    """With verification "required": the value if the evidence waiting for the verifier were accepted (the figure
+    waiting, the submissions or indicators done counting those waiting); None when nothing waits."""
+    waiting_items: tuple[str, ...] = ()
+    """Open checklist items whose evidence waits for the verifier ("diunggah")."""
+    rejected_items: tuple[str, ...] = ()
+    """Open checklist items whose latest evidence the verifier rejected ("ditolak")."""
 
     @property
     def compliant(self) -> bool:
@@ -40,6 +48,12 @@ class Standing(NamedTuple):
         if self.program.measure == "checklist":
             return not self.open_items
         return self.value is not None and self.value >= self.target
+
+    @property
+    def awaiting(self) -> bool:
+        """Not compliant, but would be if the evidence waiting for the verifier were accepted: the unit did its part,
+        so it gets no reminder, warning or letter while the verifier decides."""
+        return self.pending is not None and self.pending >= self.target and not self.compliant
 
 
 def current_period(program: ProgramConfig, today: date) -> str:
@@ -68,6 +82,24 @@ def _not_rejected() -> ColumnElement[bool]:
     return (col(Report.verification) != Verification.REJECTED.value) & col(Report.withdrawn_at).is_(None)
 
 
+def _verified() -> ColumnElement[bool]:
+    """Reports a verifier accepted, and figures imported from the official systems (they need no evidence)."""
+    return (col(Report.verification) == Verification.VERIFIED.value) | (col(Report.source) == ReportSource.IMPORT.value)
+
+
+def counting(program: ProgramConfig) -> ColumnElement[bool]:
+    """The reports that count for `program`: with verification "required" only verified ones (and imports), else every
+    one not rejected; never a withdrawn one."""
+    if program.verification == "required":
+        return _verified() & col(Report.withdrawn_at).is_(None)
+    return _not_rejected()
+
+
+def _counting_or_waiting() -> ColumnElement[bool]:
+    """Verified reports and those whose evidence waits for the verifier (not withdrawn)."""
+    return (_verified() | (col(Report.verification) == Verification.PENDING.value)) & col(Report.withdrawn_at).is_(None)
+
+
 def load_standings(
     session: Session,
     pemda: PemdaConfig,
@@ -94,10 +126,11 @@ def load_standings(
         if not applicable:
             continue
         values: dict[int, tuple[float, datetime]] = {}
+        counts = counting(program)
         if program.measure == "submission":
             stmt = (
                 select(Report.unit_id, func.count(), func.max(Report.created_at))
-                .where(Report.program_key == program.key, Report.period == period, _not_rejected())
+                .where(Report.program_key == program.key, Report.period == period, counts)
                 .where(col(Report.title).is_not(None))
                 .group_by(col(Report.unit_id))
             )
@@ -108,21 +141,55 @@ def load_standings(
                 (col(Report.unit_id),),
                 Report.program_key == program.key,
                 Report.period == period,
-                _not_rejected(),
+                counts,
                 col(Report.value).is_not(None),
             )
             rows = session.exec(select(Report.unit_id, Report.value, _when()).where(col(Report.id).in_(latest)))
             for unit_id, value, created in rows:
                 values[unit_id] = (float(value or 0), created)
+        waiting = _waiting_values(session, program, period) if program.verification == "required" else {}
         key, target = program.key, program.target
         missing = 0.0 if program.measure == "submission" else None
         for unit_id in applicable:
             value_at = values.get(unit_id)
             if value_at is None:
-                result[(unit_id, key)] = Standing(program, unit_id, period, deadline, missing, target, None)
+                standing = Standing(program, unit_id, period, deadline, missing, target, None)
             else:
-                result[(unit_id, key)] = Standing(program, unit_id, period, deadline, value_at[0], target, value_at[1])
+                standing = Standing(program, unit_id, period, deadline, value_at[0], target, value_at[1])
+            if waiting and unit_id in waiting:
+                extra = waiting[unit_id]
+                pending = (standing.value or 0) + extra if program.measure == "submission" else extra
+                standing = standing._replace(pending=pending)
+            result[(unit_id, key)] = standing
     return result
+
+
+def _waiting_values(session: Session, program: ProgramConfig, period: str) -> dict[int, float]:
+    """Per unit, what waits for the verifier: the figure waiting (when it is the latest one, verified or waiting),
+    or the number of submissions waiting."""
+    found: dict[int, float] = {}
+    waits = (col(Report.verification) == Verification.PENDING.value) & col(Report.withdrawn_at).is_(None)
+    if program.measure == "submission":
+        stmt = (
+            select(Report.unit_id, func.count())
+            .where(Report.program_key == program.key, Report.period == period, waits, col(Report.title).is_not(None))
+            .group_by(col(Report.unit_id))
+        )
+        for unit_id, count in session.exec(stmt):
+            found[unit_id] = float(count)
+        return found
+    latest = _latest(
+        (col(Report.unit_id),),
+        Report.program_key == program.key,
+        Report.period == period,
+        _counting_or_waiting(),
+        col(Report.value).is_not(None),
+    )
+    rows = session.exec(select(Report.unit_id, Report.value, Report.verification).where(col(Report.id).in_(latest)))
+    for unit_id, value, verification in rows:
+        if verification == Verification.PENDING.value:
+            found[unit_id] = float(value or 0)
+    return found
 
 
 def _checklist(
@@ -142,21 +209,49 @@ def _checklist(
             per_unit[item.unit_id].append(item.code)
     if not per_unit:
         return
-    latest = _latest(
-        (col(Report.unit_id), col(Report.item_code)),
-        Report.program_key == program.key,
-        Report.period == period,
-        _not_rejected(),
-        col(Report.item_code).is_not(None),
-    )
-    status: dict[tuple[int, str], tuple[str, datetime]] = {}
-    for unit_id, code, item_status, created in session.exec(
-        select(Report.unit_id, Report.item_code, Report.item_status, _when()).where(col(Report.id).in_(latest))
+    scope = (Report.program_key == program.key, Report.period == period, col(Report.item_code).is_not(None))
+    latest = _latest((col(Report.unit_id), col(Report.item_code)), *scope, counting(program))
+    status: dict[tuple[int, str], tuple[str, datetime, int]] = {}
+    for unit_id, code, item_status, created, report_id in session.execute(
+        sa_select(col(Report.unit_id), col(Report.item_code), col(Report.item_status), _when(), col(Report.id)).where(
+            col(Report.id).in_(latest)
+        )
     ):
-        status[(unit_id, code or "")] = (item_status or "", created)
+        status[(unit_id, code or "")] = (item_status or "", created, report_id)
+    live: dict[tuple[int, str], tuple[str, Any, int]] = dict(status)
+    required = program.verification == "required"
+    if required:  # the latest report verified or waiting, per item: a waiting one is "diunggah"
+        live = {}
+        latest = _latest((col(Report.unit_id), col(Report.item_code)), *scope, _counting_or_waiting())
+        for unit_id, code, item_status, verification, report_id in session.execute(
+            sa_select(
+                col(Report.unit_id),
+                col(Report.item_code),
+                col(Report.item_status),
+                col(Report.verification),
+                col(Report.id),
+            ).where(col(Report.id).in_(latest))
+        ):
+            live[(unit_id, code or "")] = (item_status or "", verification, report_id)
+    rejected: dict[tuple[int, str], int] = {}
+    for unit_id, code, report_id in session.exec(
+        select(Report.unit_id, Report.item_code, func.max(Report.id))
+        .where(*scope, Report.verification == Verification.REJECTED.value, col(Report.withdrawn_at).is_(None))
+        .group_by(col(Report.unit_id), col(Report.item_code))
+    ):
+        rejected[(unit_id, code or "")] = report_id or 0
     for unit_id, codes in per_unit.items():
-        done = [c for c in codes if status.get((unit_id, c), ("", None))[0] == DONE]
+        done = [c for c in codes if status.get((unit_id, c), ("", None, 0))[0] == DONE]
         times = [status[(unit_id, c)][1] for c in codes if (unit_id, c) in status]
+        open_items = tuple(sorted(set(codes) - set(done)))
+        waiting = tuple(
+            c for c in open_items if required and live.get((unit_id, c), ("", "", 0))[1] == Verification.PENDING.value
+        )
+        turned_down = tuple(
+            c
+            for c in open_items
+            if c not in waiting and rejected.get((unit_id, c), 0) > live.get((unit_id, c), ("", "", 0))[2]
+        )
         result[(unit_id, program.key)] = Standing(
             program=program,
             unit_id=unit_id,
@@ -165,5 +260,8 @@ def _checklist(
             value=float(len(done)),
             target=float(len(codes)),
             last_report_at=max(times) if times else None,
-            open_items=tuple(sorted(set(codes) - set(done))),
+            open_items=open_items,
+            pending=float(len(done) + len(waiting)) if waiting else None,
+            waiting_items=waiting,
+            rejected_items=turned_down,
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from models.files import FileTooLarge
 from models.messages import Button
 from models.outbound import (
     AuthFailed,
@@ -208,6 +209,12 @@ class WhatsAppClient:
             {"messaging_product": "whatsapp", "status": "read", "message_id": message_id},
         )
 
+    async def get_object(self, path: str, **params: str) -> dict[str, Any]:
+        """GET a Graph object or edge as JSON, e.g. the phone number or a WABA's message templates (`sigap doctor`).
+
+        `path` may also be a full URL (a `paging.next` link). Errors raise the same `SendError`s as sending."""
+        return await self._request("GET", path, params=params or None)
+
     # ------------------------------------------------------------------------------------------- media
 
     async def upload_media(self, content: bytes, mime: str, filename: str) -> str:
@@ -225,9 +232,13 @@ class WhatsAppClient:
             raise Permanent("media upload answered without an id")
         return str(media_id)
 
-    async def download_media(self, media_id: str) -> tuple[bytes, str]:
-        """Fetch a media file a person sent (e.g. a document's id); return its bytes and MIME type."""
+    async def download_media(self, media_id: str, max_bytes: int | None = None) -> tuple[bytes, str]:
+        """Fetch a media file a person sent (e.g. a document's id); return its bytes and MIME type. `FileTooLarge`
+        before downloading when Graph reports a size above `max_bytes`."""
         meta = await self._request("GET", f"/{media_id}")
+        size = meta.get("file_size")
+        if max_bytes is not None and isinstance(size, int) and size > max_bytes:
+            raise FileTooLarge(max_bytes, size)
         url = meta.get("url")
         if not isinstance(url, str) or not url:
             raise Permanent(f"media {media_id} has no download url")

@@ -85,7 +85,7 @@ class WhatsAppFiles:
     async def fetch(self, ref: str, *, max_bytes: int) -> tuple[bytes, str]:
         """The media's bytes and MIME type; `FileUnavailable` when Graph refuses or the id expired."""
         try:
-            content, mime = await self.client.download_media(ref)
+            content, mime = await self.client.download_media(ref, max_bytes)
         except SendError as exc:
             log.warning("WhatsApp media not fetched: %s", type(exc).__name__)
             raise FileUnavailable(type(exc).__name__) from None

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
@@ -17,13 +15,12 @@ from jobs.letters.flow import STATUS_WORDS
 from jobs.letters.register import STAGE_LABELS
 from models.calendar import WorkingCalendar
 from models.pemda import PemdaConfig
+from models.sheets import put
 from models.tables import Contact, Letter, LetterDelivery, LetterItem, Unit
 
 __all__ = ["COLUMNS", "DELIVERY_WORDS", "STATUS_WORDS", "export_register"]
 
 SHEET_TITLE = "Register surat teguran"
-DATE_FORMAT = "DD/MM/YYYY"
-DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
 
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("ID", 7),
@@ -56,9 +53,6 @@ DELIVERY_WORDS = {
     LetterDelivery.HAND.value: "diantar langsung",
 }
 """How the letter reached its unit, as the register shows it."""
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""A cell text starting with one of these could be read as a formula by a spreadsheet program."""
 
 Cell = str | int | date | datetime | None
 
@@ -139,26 +133,8 @@ def _write(rows: list[list[Cell]], path: Path) -> None:
         sheet.column_dimensions[get_column_letter(column)].width = width
     for row_index, row in enumerate(rows, start=2):
         for column, value in enumerate(row, start=1):
-            _put(sheet.cell(row=row_index, column=column), value)
+            put(sheet.cell(row=row_index, column=column), value)
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
-
-
-def _put(cell: Any, value: Cell) -> None:
-    """Store one value: text always as literal text (never a formula), dates and times as DD/MM/YYYY [HH:MM]."""
-    if isinstance(value, str):
-        text = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters would make the file unreadable
-        cell.value = text
-        if text.startswith(FORMULA_STARTS):
-            # openpyxl stores "=..." as a formula: keep it a string, and quote-prefix it so that editing the cell
-            # in Excel or LibreOffice does not turn it into one either
-            cell.data_type = "s"
-            cell.quotePrefix = True
-        return
-    cell.value = value
-    if isinstance(value, datetime):
-        cell.number_format = DATETIME_FORMAT
-    elif isinstance(value, date):
-        cell.number_format = DATE_FORMAT

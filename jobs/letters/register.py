@@ -22,6 +22,7 @@ from jobs.letters import content as lc
 from jobs.letters.docx import render_docx
 from jobs.letters.pdf import render_pdf
 from models.calendar import WorkingCalendar
+from models.evidence import rejections
 from models.fmt import periode
 from models.ladder import STAGE_NAMES, TEGURAN_KINDS
 from models.pemda import PemdaConfig, ProgramConfig, Stage
@@ -341,9 +342,13 @@ def shortfall(session: Session, unit: Unit, standing: Standing) -> tuple[lc.Lett
             f"{program.title}: {angka(value or 0)} dari {angka(standing.target)} indikator selesai; "
             "bukti dukung indikator berikut belum lengkap:"
         )
+        reasons = rejections(session, unit.id or 0, program.key, standing.period) if standing.rejected_items else {}
         for code in standing.open_items:
             title, area = titles.get(code, ("", ""))
-            points.append(f"Indikator {code} {title} ({area})".replace(" ()", "").strip())
+            point = f"Indikator {code} {title} ({area})".replace(" ()", "").strip()
+            if code in standing.rejected_items:  # the verifier's reason, so the unit knows what to send
+                point += f"; bukti dukung ditolak verifikator dengan alasan: {reasons.get(code) or '-'}"
+            points.append(point)
         summary = f"{program.label}: {angka(value or 0)} dari {angka(standing.target)} indikator selesai"
     else:
         got = 0.0 if value is None else value
@@ -353,6 +358,10 @@ def shortfall(session: Session, unit: Unit, standing: Standing) -> tuple[lc.Lett
             heading += " diajukan"
         heading += f" (kurang {angka(missing)}{label})"
         summary = f"{program.label}: {angka(got)} dari target {angka(standing.target)}{label}"
+    if program.measure != "checklist":
+        rejected = rejections(session, unit.id or 0, program.key, standing.period).get(None)
+        if rejected is not None:  # the latest evidence of the program was turned down: say why
+            points.append(f"Bukti dukung terakhir ditolak verifikator dengan alasan: {rejected or '-'}")
     return lc.LetterSection(heading=heading, points=tuple(points)), summary
 
 

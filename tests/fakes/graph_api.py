@@ -153,6 +153,11 @@ class FakeGraphApi:
         self.media: dict[str, UploadedMedia] = {}
         self.read_marks: list[str] = []
         self.requests: list[tuple[str, str]] = []
+        self.waba_id = WABA_ID
+        self.display_phone_number = "+62 811-0000-0000"
+        self.verified_name = "Sigap Pemkab Sukamakmur"
+        self.templates: list[dict[str, Any]] = []
+        """The WABA's message templates (`add_template`), as GET /{waba-id}/message_templates lists them."""
         self._now = now
         self._last_inbound: dict[str, datetime] = {}
         self._next_failures: list[Failure] = []
@@ -167,6 +172,7 @@ class FakeGraphApi:
                 Route("/lookaside/{media_id}/download", self._download, methods=["GET"]),
                 Route("/{version}/{phone_id}/messages", self._messages, methods=["POST"]),
                 Route("/{version}/{phone_id}/media", self._upload, methods=["POST"]),
+                Route("/{version}/{waba_id}/message_templates", self._message_templates, methods=["GET"]),
                 Route("/{version}/{media_id}", self._media_info, methods=["GET"]),
             ]
         )
@@ -250,6 +256,20 @@ class FakeGraphApi:
         """Drop every injected failure."""
         self._next_failures.clear()
         self._recipient_failures.clear()
+
+    def add_template(
+        self, name: str, *, status: str = "APPROVED", language: str = "id", category: str = "UTILITY"
+    ) -> None:
+        """Register a message template in the fake WABA (as WhatsApp Manager would list it)."""
+        self.templates.append(
+            {
+                "name": name,
+                "status": status,
+                "language": language,
+                "category": category,
+                "id": str(1000 + len(self.templates)),
+            }
+        )
 
     def sent_to(self, number: str) -> list[SentMessage]:
         """Accepted messages addressed to `number` (with or without '+')."""
@@ -364,6 +384,15 @@ class FakeGraphApi:
         self.requests.append((request.method, request.url.path))
         if not self._authorised(request):
             return graph_error(190, 401)
+        if request.path_params["media_id"] == self.phone_number_id:
+            return JSONResponse(
+                {
+                    "verified_name": self.verified_name,
+                    "display_phone_number": self.display_phone_number,
+                    "quality_rating": "GREEN",
+                    "id": self.phone_number_id,
+                }
+            )
         media = self.media.get(request.path_params["media_id"])
         if media is None:
             return graph_error(100, 400, "(#100) Unsupported get request.")
@@ -377,6 +406,25 @@ class FakeGraphApi:
                 "id": media.id,
             }
         )
+
+    async def _message_templates(self, request: Request) -> Response:
+        """The WABA's templates, `limit` per page, with Graph's cursor paging (`after`, `paging.next`)."""
+        self.requests.append((request.method, request.url.path))
+        if not self._authorised(request):
+            return graph_error(190, 401)
+        if request.path_params["waba_id"] != self.waba_id:
+            return graph_error(100, 400, f"Unsupported get request. Object with ID '{request.path_params['waba_id']}'")
+        failure = self._pop_failure()
+        if failure is not None:
+            return graph_error(failure.code, failure.status, failure.message, failure.details, failure.retry_after)
+        limit = int(request.query_params.get("limit", "25"))
+        start = int(request.query_params.get("after", "0"))
+        page = self.templates[start : start + limit]
+        body: dict[str, Any] = {"data": page}
+        if start + limit < len(self.templates):
+            query = f"limit={limit}&after={start + limit}"
+            body["paging"] = {"cursors": {"after": str(start + limit)}, "next": str(request.url.replace(query=query))}
+        return JSONResponse(body)
 
     async def _download(self, request: Request) -> Response:
         if not self._authorised(request):

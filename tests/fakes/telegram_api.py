@@ -181,6 +181,8 @@ class FakeBotApi:
         self.callback_answers: list[JSON] = []
         self.commands: dict[str, list[JSON]] = {}
         self.webhook_url = ""
+        self.webhook_last_error = ""
+        """What getWebhookInfo reports as `last_error_message` (Telegram could not deliver to the webhook)."""
         self.count_429 = 0
         self.long_polls_waiting = 0
         self._updates: list[JSON] = []
@@ -688,11 +690,15 @@ class FakeBotApi:
         return True
 
     async def _get_webhook_info(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:
-        return {
+        info: JSON = {
             "url": self.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self.webhook_last_error:
+            info["last_error_date"] = int(time.time()) - 60
+            info["last_error_message"] = self.webhook_last_error
+        return info
 
     async def _get_file(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:
         file_id = str(params["file_id"])

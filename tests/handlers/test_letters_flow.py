@@ -362,7 +362,8 @@ def make_everyone_else_compliant(deps: Deps, at: datetime) -> None:
             measure = standing.program.measure
             if measure == "checklist":
                 for code in standing.open_items:
-                    session.add(Report(**base, item_code=code, item_status="selesai", created_at=at))
+                    done = {"item_code": code, "item_status": "selesai", "verification": "verified"}  # MCP: verified
+                    session.add(Report(**base, **done, created_at=at))
             elif measure == "submission":
                 session.add(Report(**base, title="Inovasi pelayanan terpadu", created_at=at))
             else:

@@ -42,7 +42,8 @@ async def test_inovasi_submission_and_mcp_checklist(deps: Deps) -> None:
     )
     bappeda = console_person(deps, "Neneng Santoso")
     reply = await bappeda.text("/lapor mcp 1.1 selesai https://drive.example/bukti.pdf")
-    assert "indikator 1.1: selesai" in reply and "1 dari 2 indikator" in reply
+    assert "indikator 1.1: selesai" in reply and "0 dari 2 indikator" in reply  # MCP counts verified evidence only
+    assert "kirim berkasnya dengan keterangan “mcp 1.1”" in reply
     assert "Indikator “9.9” bukan tanggung jawab" in await bappeda.text("/lapor mcp 9.9 selesai")
 
 

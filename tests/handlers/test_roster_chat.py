@@ -205,7 +205,8 @@ async def test_the_sample_roster_again_changes_nothing(deps: Deps) -> None:
 
 async def test_wrong_files_and_wrong_people_get_a_polite_answer(deps: Deps) -> None:
     assert [r.text for r in await send_file(deps, KEPALA_DINKES, "roster.xlsx", b"x")] == [ONLY_ADMINS]
-    assert [r.text for r in await send_file(deps, ADMIN, "surat.pdf", b"%PDF")] == [WRONG_TYPE]
+    not_a_roster = await send_file(deps, ADMIN, "surat.pdf", b"%PDF")  # not a spreadsheet: taken as evidence
+    assert [r.text for r in not_a_roster] != [WRONG_TYPE] and "Berkas surat.pdf tidak disimpan." in not_a_roster[0].text
     too_big = await send_file(deps, ADMIN, "roster.csv", b"x" * (MAX_BYTES + 1))
     assert [r.text for r in too_big] == [
         "Berkas roster terlalu besar (lebih dari 5 MB). Hapus lembar atau kolom yang tidak perlu, lalu kirim lagi."
