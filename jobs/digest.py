@@ -38,6 +38,7 @@ from models.leaders import (
     signed,
 )
 from models.messages import Button
+from models.onboarding import digest_line
 from models.outbox import OutMessage, enqueue, store_file
 from models.pemda import PemdaConfig
 from models.tables import Contact, Evidence, EvidenceStatus, Letter, LetterStatus, Outbox, Role, Unit
@@ -147,6 +148,9 @@ def build_digest(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar
     for view in views:
         lines.extend(program_block(view, by_id, pemda.digest.warn_weeks, exempt))
     lines += ["", _letters_line(session, today), _evidence_line(session, calendar, today)]
+    onboarding = digest_line(session, pemda)  # until every unit has a registered head
+    if onboarding is not None:
+        lines.append(onboarding)
     lines.append("Rincian: /rekap · peringkat: /peringkat · gambar per program: /grafik katalog · Excel: /ekspor")
     body = "\n".join(lines)
     if len(body) > MAX_TEXT:
