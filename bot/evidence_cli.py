@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
+from bot.export_cli import export_kinds
 from bot.settings import Settings
-
-
-def _kinds(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse._SubParsersAction[Any]:
-    """The subcommands of `sigap export`, made here or joined when another export (status) made them first."""
-    existing = sub.choices.get("export")
-    if existing is None:
-        export = sub.add_parser("export", help="mengekspor data")
-        return export.add_subparsers(dest="export_command", required=True, metavar="JENIS")
-    return next(a for a in existing._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `export evidence` to the `sigap` parser."""
-    evidence = _kinds(sub).add_parser(
+    evidence = export_kinds(sub).add_parser(
         "evidence", help="berkas bukti dukung dan manifesnya (CSV dan XLSX) ke sebuah folder baru atau kosong"
     )
     evidence.add_argument("directory", type=Path, help="folder tujuan (belum ada, atau kosong)")

@@ -9,8 +9,8 @@ from typing import Any
 from bot.settings import Settings
 
 
-def _kinds(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse._SubParsersAction[Any]:
-    """The subcommands of `sigap export`, made here or joined when another export (evidence) made them first."""
+def export_kinds(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse._SubParsersAction[Any]:
+    """The subcommands of `sigap export` (status, evidence), made by whichever export registers first."""
     existing = sub.choices.get("export")
     if existing is None:
         export = sub.add_parser("export", help="mengekspor data")
@@ -20,7 +20,7 @@ def _kinds(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `export status` to the `sigap` parser."""
-    status = _kinds(sub).add_parser(
+    status = export_kinds(sub).add_parser(
         "status", help="status semua unit ke XLSX: ringkasan dengan grafik, satu lembar per program, riwayat mingguan"
     )
     status.add_argument("file", type=Path, help="berkas tujuan .xlsx")

@@ -11,12 +11,9 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import segno
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -30,6 +27,7 @@ from handlers.registration import invite_links
 from jobs.letters.layout import FONT, FONT_BOLD, FONT_DIR, FONT_FILES
 from models.app import Deps
 from models.fmt import waktu
+from models.sheets import header, put
 from models.tables import ROLE_LABELS, Invite, Role, Unit
 
 PAGE_W, PAGE_H = A4
@@ -43,8 +41,6 @@ PAD = 5 * mm
 GREY = colors.Color(0.45, 0.45, 0.45)
 QR_ERROR = "m"
 """Error correction level M: about 15 % of a printed code may be smudged and it still scans."""
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""A cell text starting with one of these could be read as a formula (as in the letter register's export)."""
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("Kode unit", 14),
     ("Unit", 40),
@@ -281,12 +277,7 @@ def render_xlsx(entries: Sequence[SheetEntry]) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "Kode undangan"
-    bold = Font(bold=True)
-    for column, (heading, width) in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(row=1, column=column, value=heading)
-        cell.font = bold
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
-        sheet.column_dimensions[get_column_letter(column)].width = width
+    header(sheet, COLUMNS)
     for row, entry in enumerate(entries, start=2):
         values = (
             entry.unit_code,
@@ -300,18 +291,9 @@ def render_xlsx(entries: Sequence[SheetEntry]) -> bytes:
             entry.link("WhatsApp"),
         )
         for column, value in enumerate(values, start=1):
-            _put_text(sheet.cell(row=row, column=column), value)
+            put(sheet.cell(row=row, column=column), value)
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(entries) + 1}"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
-
-
-def _put_text(cell: Any, value: str) -> None:
-    """Literal text, as the letter register writes it: a leading '=', '+', '-' or '@' never becomes a formula."""
-    text = ILLEGAL_CHARACTERS_RE.sub("", value)
-    cell.value = text
-    if text.startswith(FORMULA_STARTS):
-        cell.data_type = "s"
-        cell.quotePrefix = True

@@ -5,6 +5,7 @@ Shared by every XLSX export (the letter register, the status export), so the rul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -36,3 +37,16 @@ def put(cell: Any, value: Cell, number_format: str | None = None) -> None:
         cell.number_format = DATETIME_FORMAT
     elif isinstance(value, date):
         cell.number_format = DATE_FORMAT
+
+
+def header(sheet: Any, columns: Sequence[tuple[str, float]]) -> None:
+    """Write a bold, wrapped header row with the columns' widths (row 1); the data starts at row 2."""
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    for index, (heading, width) in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=index, value=heading)
+        cell.font = bold
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+        sheet.column_dimensions[get_column_letter(index)].width = width

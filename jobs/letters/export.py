@@ -7,7 +7,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
@@ -15,7 +14,7 @@ from jobs.letters.flow import STATUS_WORDS
 from jobs.letters.register import STAGE_LABELS
 from models.calendar import WorkingCalendar
 from models.pemda import PemdaConfig
-from models.sheets import put
+from models.sheets import header, put
 from models.tables import Contact, Letter, LetterDelivery, LetterItem, Unit
 
 __all__ = ["COLUMNS", "DELIVERY_WORDS", "STATUS_WORDS", "export_register"]
@@ -125,12 +124,7 @@ def _write(rows: list[list[Cell]], path: Path) -> None:
     book = Workbook()
     sheet = book.active
     sheet.title = SHEET_TITLE
-    bold = Font(bold=True)
-    for column, (heading, width) in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(row=1, column=column, value=heading)
-        cell.font = bold
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
-        sheet.column_dimensions[get_column_letter(column)].width = width
+    header(sheet, COLUMNS)
     for row_index, row in enumerate(rows, start=2):
         for column, value in enumerate(row, start=1):
             put(sheet.cell(row=row_index, column=column), value)
