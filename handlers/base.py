@@ -10,6 +10,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from models.app import Deps, UserError
@@ -212,11 +213,29 @@ def _exact(units: Sequence[Unit], text: str) -> Unit | None:
     return None
 
 
+def _candidates(session: Session, text: str) -> list[Unit]:
+    """The few active units that may be named exactly by `text`, found by the database (the code by its index)."""
+    wanted = text.strip().lower()
+    return list(
+        session.exec(
+            select(Unit)
+            .where(col(Unit.active).is_(True))
+            .where(
+                or_(
+                    col(Unit.code) == text.strip().upper(),
+                    col(Unit.aliases).contains(wanted, autoescape=True),
+                    func.lower(col(Unit.name)) == wanted,
+                )
+            )
+        ).all()
+    )
+
+
 def unit_named(session: Session, text: str) -> Unit | None:
     """The active unit whose code, alias or full name is exactly `text` (any case), if any."""
     if not text.strip():
         return None
-    return _exact(session.exec(select(Unit).where(col(Unit.active).is_(True))).all(), text)
+    return _exact(_candidates(session, text), text)
 
 
 def short_name(unit: Unit) -> str:
@@ -231,10 +250,10 @@ def find_unit(session: Session, text: str) -> Unit:
     wanted = text.strip().lower()
     if not wanted:
         raise UserError("Nama unit belum diisi. Ketik /unit untuk melihat daftar kode unit.")
-    units = session.exec(select(Unit).where(col(Unit.active).is_(True))).all()
-    exact = _exact(units, text)
+    exact = _exact(_candidates(session, text), text)  # the usual case: one small query, whatever the Pemda's size
     if exact is not None:
         return exact
+    units = session.exec(select(Unit).where(col(Unit.active).is_(True))).all()
     partial = [u for u in units if wanted in u.name.lower()]
     if len(partial) == 1:
         return partial[0]

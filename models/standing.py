@@ -66,6 +66,10 @@ def _when() -> ColumnElement[datetime]:
     return func.coalesce(col(Report.observed_at), col(Report.created_at))
 
 
+FEW_UNITS = 200
+"""Up to this many units, standings read only those units' reports (the unit index); more: one pass over all."""
+
+
 def _latest(partition: tuple[Any, ...], *filters: Any) -> Any:
     """Ids of the latest report per `partition` among `filters`: by the moment it describes, then by id.
 
@@ -127,6 +131,8 @@ def load_standings(
             continue
         values: dict[int, tuple[float, datetime]] = {}
         counts = counting(program)
+        if len(applicable) <= FEW_UNITS:  # a command about one unit (or a kecamatan) reads only their reports
+            counts = counts & col(Report.unit_id).in_(applicable)
         if program.measure == "submission":
             stmt = (
                 select(Report.unit_id, func.count(), func.max(Report.created_at))
