@@ -15,7 +15,8 @@ from sqlmodel import Session, col, select
 
 from models.app import Deps, UserError
 from models.db import UnitOfWork
-from models.messages import Incoming, Reply
+from models.files import FileTooLarge, FileUnavailable
+from models.messages import Channel, Incoming, Reply
 from models.pemda import PemdaConfig, ProgramConfig
 from models.tables import AuditLog, ChatState, Contact, Role, Unit
 
@@ -315,3 +316,29 @@ def load_state_data(state: ChatState) -> dict[str, Any]:
     """The stored data of a guided conversation."""
     data = json.loads(state.data or "{}")
     return data if isinstance(data, dict) else {}
+
+
+NO_FILES = "Mohon maaf, Sigap belum dapat menerima berkas lewat kanal ini. Silakan hubungi pengelola Sigap."
+UNAVAILABLE = "Mohon maaf, berkas tidak dapat diunduh. Silakan kirim ulang berkasnya."
+
+
+async def fetch_file(
+    ctx: Ctx,
+    ref: str | None,
+    max_bytes: int,
+    *,
+    too_large: str,
+    unavailable: str = UNAVAILABLE,
+    channel: Channel | None = None,
+) -> bytes:
+    """The bytes of a file the sender sent (on `channel`, default this message's); each problem is a `UserError`."""
+    source = ctx.deps.files.get(channel or ctx.incoming.channel)
+    if source is None or not ref:
+        raise UserError(NO_FILES)
+    try:
+        content, _mime = await source.fetch(ref, max_bytes=max_bytes)
+    except FileTooLarge:
+        raise UserError(too_large) from None
+    except FileUnavailable:
+        raise UserError(unavailable) from None
+    return content

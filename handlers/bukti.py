@@ -23,13 +23,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from handlers.base import Ctx, find_program, load_state_data, unit_named
+from handlers.base import Ctx, fetch_file, find_program, load_state_data, unit_named
 from handlers.report import reporting_period
 from models.app import UserError
 from models.evidence import WITHDRAWN, describe, same_target, status_word, store_blob, title_key, verifier_label
 from models.figures import FigureError, Unclear, figure_words, read_figure
 from models.filecheck import BadFile, Checked, check_file, safe_name, too_large
-from models.files import FileTooLarge, FileUnavailable
 from models.messages import Button, Channel, Reply
 from models.pemda import ProgramConfig
 from models.standing import DONE, current_period, load_standings
@@ -343,21 +342,17 @@ def _shown_name(upload: Upload) -> str:
 
 async def _fetch_checked(ctx: Ctx, upload: Upload) -> tuple[bytes, Checked]:
     """The file's bytes, checked: every problem is one Indonesian reply and nothing is stored."""
-    source = ctx.deps.files.get(upload.channel)
-    if source is None:
-        raise UserError(
-            "Mohon maaf, Sigap belum dapat menerima berkas lewat kanal ini. Silakan hubungi pengelola Sigap."
-        )
     limit = int(ctx.pemda.evidence.max_mb * 1024 * 1024)
     name = _shown_name(upload)
-    try:
-        content, _mime = await source.fetch(upload.ref, max_bytes=limit)
-    except FileTooLarge:
-        raise UserError(f"Berkas {name} tidak disimpan. {too_large(limit)}") from None
-    except FileUnavailable:
-        raise UserError(
-            f"Mohon maaf, berkas {name} tidak dapat diunduh. Silakan kirim ulang berkasnya (petunjuk: /bantuan)."
-        ) from None
+    content = await fetch_file(
+        ctx,
+        upload.ref,
+        limit,
+        too_large=f"Berkas {name} tidak disimpan. {too_large(limit)}",
+        unavailable=f"Mohon maaf, berkas {name} tidak dapat diunduh. "
+        "Silakan kirim ulang berkasnya (petunjuk: /bantuan).",
+        channel=upload.channel,
+    )
     try:
         return content, check_file(upload.name, content, limit)
     except BadFile as exc:

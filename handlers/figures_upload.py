@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
-from handlers.base import Command, Ctx, find_unit, load_state_data
+from handlers.base import Command, Ctx, fetch_file, find_unit, load_state_data
 from models.app import UserError
 from models.clock import ensure_utc
 from models.figure_plan import apply_figures, chat_hint, figure_sources, plan_figures
 from models.figure_read import SUFFIXES, Export, ExportError, read_export, read_records
-from models.files import FileTooLarge, FileUnavailable
 from models.messages import Button, Reply
 from models.roster_read import shown_name
 from models.satkers import map_satker
@@ -75,20 +74,13 @@ async def upload(ctx: Ctx) -> list[Reply]:
     if Path(name).suffix.lower() not in SUFFIXES:
         raise UserError("Berkas ekspor harus .xlsx, .csv atau .json. Silakan unduh ulang dari LKPP, lalu kirim lagi.")
     source, as_of = _caption(ctx, name)
-    files = ctx.deps.files.get(incoming.channel)
-    if files is None or not incoming.document_ref:
-        raise UserError(
-            "Mohon maaf, Sigap belum dapat menerima berkas lewat kanal ini. Silakan hubungi pengelola Sigap."
-        )
-    try:
-        content, _mime = await files.fetch(incoming.document_ref, max_bytes=MAX_BYTES)
-    except FileTooLarge:
-        raise UserError(
-            "Berkas ekspor lebih dari 20 MB. Ekspor per tahun anggaran (atau impor lewat baris perintah "
-            "sigap import figures), lalu coba lagi."
-        ) from None
-    except FileUnavailable:
-        raise UserError("Mohon maaf, berkas tidak dapat diunduh. Silakan kirim ulang berkasnya.") from None
+    content = await fetch_file(
+        ctx,
+        incoming.document_ref,
+        MAX_BYTES,
+        too_large="Berkas ekspor lebih dari 20 MB. Ekspor per tahun anggaran (atau impor lewat baris perintah "
+        "sigap import figures), lalu coba lagi.",
+    )
     figures = ctx.pemda.figures
     try:
         export = read_export(read_records(name, content), figures.fields, figures.kode_klpd)

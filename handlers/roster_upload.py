@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handlers.base import Command, Ctx, load_state_data
+from handlers.base import Command, Ctx, fetch_file, load_state_data
 from models.app import UserError
-from models.files import FileTooLarge, FileUnavailable
 from models.messages import Button, Reply
 from models.roster import RosterError, RosterPlan, Rows, apply_plan, plan_roster, read_bytes
 from models.tables import Role
@@ -67,19 +66,13 @@ async def upload(ctx: Ctx) -> list[Reply]:
     name = Path(incoming.document_name or "").name or "roster"
     if not is_spreadsheet(name):
         raise UserError(WRONG_TYPE)
-    source = ctx.deps.files.get(incoming.channel)
-    if source is None or not incoming.document_ref:
-        raise UserError(
-            "Mohon maaf, Sigap belum dapat menerima berkas lewat kanal ini. Silakan hubungi pengelola Sigap."
-        )
-    try:
-        content, _mime = await source.fetch(incoming.document_ref, max_bytes=MAX_BYTES)
-    except FileTooLarge:
-        raise UserError(
-            "Berkas roster terlalu besar (lebih dari 5 MB). Hapus lembar atau kolom yang tidak perlu, lalu kirim lagi."
-        ) from None
-    except FileUnavailable:
-        raise UserError("Mohon maaf, berkas tidak dapat diunduh. Silakan kirim ulang berkasnya.") from None
+    content = await fetch_file(
+        ctx,
+        incoming.document_ref,
+        MAX_BYTES,
+        too_large="Berkas roster terlalu besar (lebih dari 5 MB). "
+        "Hapus lembar atau kolom yang tidak perlu, lalu kirim lagi.",
+    )
     try:
         rows = read_bytes(name, content)
     except RosterError as exc:

@@ -19,13 +19,13 @@ from models.app import Deps
 from models.clock import FakeClock
 from models.fmt import tanggal
 from models.messages import Channel
-from models.standing import load_standings
-from models.tables import Contact, Letter, Report, Unit
+from models.tables import Contact, Letter, Unit
 from tests.conftest import ADMIN, KEPALA_DINKES, console_person
 from tests.fakes.sender import FakeSender
+from tests.handlers.test_letters_flow import make_everyone_else_compliant
 from tests.jobs.test_letter_register import pdf_text
 
-BEHIND = {("DINKES", "katalog"), ("DISDIK", "katalog")}
+BEHIND = frozenset({("DINKES", "katalog"), ("DISDIK", "katalog")})
 
 
 def at_local(day: date, hour: int = 9) -> datetime:
@@ -35,27 +35,12 @@ def at_local(day: date, hour: int = 9) -> datetime:
 
 def everyone_else_compliant(deps: Deps, at: datetime) -> None:
     """Reports that meet every target, except the (unit, program) pairs in BEHIND; DISDIK loses its channels."""
+    make_everyone_else_compliant(deps, at, BEHIND)
     with deps.db.uow() as uow:
-        session = uow.session
-        units = {u.id: u for u in session.exec(select(Unit)).all()}
-        today = deps.calendar.local_date(at)
-        for (unit_id, key), standing in load_standings(session, deps.pemda, list(units.values()), today).items():
-            if (units[unit_id].code, key) in BEHIND:
-                continue
-            base = {"unit_id": unit_id, "program_key": key, "period": standing.period, "channel": "console"}
-            measure = standing.program.measure
-            if measure == "checklist":
-                for code in standing.open_items:
-                    done = {"item_code": code, "item_status": "selesai", "verification": "verified"}  # MCP: verified
-                    session.add(Report(**base, **done, created_at=at))
-            elif measure == "submission":
-                session.add(Report(**base, title="Inovasi pelayanan terpadu", created_at=at))
-            else:
-                session.add(Report(**base, value=standing.target, created_at=at))
-        disdik = next(u for u in units.values() if u.code == "DISDIK")
-        for contact in session.exec(select(Contact).where(Contact.unit_id == disdik.id)).all():
+        disdik = uow.session.exec(select(Unit).where(Unit.code == "DISDIK")).one()
+        for contact in uow.session.exec(select(Contact).where(Contact.unit_id == disdik.id)).all():
             contact.wa_number, contact.telegram_user_id = None, None
-            session.add(contact)
+            uow.session.add(contact)
         uow.commit()
 
 
