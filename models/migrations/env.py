@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import models.state_tables
 import models.tables  # noqa: F401  (registers the tables)
 
 config = context.config

@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
+import models.state_tables
 import models.tables  # noqa: F401  (registers every table on the metadata)
 from models.db import Database
 
