@@ -2,7 +2,10 @@
 
 Options: `--quick` (smaller N, for a smoke run) and `--only fanout|sweep` (one part); results.md is
 written only by a full run. `python -m bench roster` (the roster import) and `python -m bench flood` (one chat
-flooding while others wait for replies) run one part alone and replace only its rows.
+flooding while others wait for replies) run one part alone and replace only its rows; so does
+`python -m bench broadcast` (a broadcast at the limit through `sigap run`, with the admin's progress edits).
+`python -m bench sweep` runs the sweep on SQLite and on PostgreSQL alone and replaces only the sweep rows;
+`python -m bench commands` times chat commands at 500 and 30,000 units on both databases and replaces only its rows.
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import flood_bench, roster_bench
+from bench import broadcast_bench, commands_bench, flood_bench, roster_bench, sweep_bench
 from bench.fanout import FakeServer, FanOutResult, fan_out
-from bench.sweep_bench import run as run_sweep
 
 RESULTS = Path(__file__).with_name("results.md")
 FANOUT_N = 3_000
@@ -36,6 +38,12 @@ def main(argv: list[str]) -> int:
         return roster_bench.main(argv[1:], RESULTS)
     if argv[:1] == ["flood"]:
         return flood_bench.main(argv[1:], RESULTS)
+    if argv[:1] == ["sweep"]:
+        return sweep_bench.main(argv[1:], RESULTS)
+    if argv[:1] == ["broadcast"]:
+        return broadcast_bench.main(argv[1:], RESULTS)
+    if argv[:1] == ["commands"]:
+        return commands_bench.main(argv[1:], RESULTS)
     quick = "--quick" in argv
     only = argv[argv.index("--only") + 1] if "--only" in argv[:-1] else None
     if only not in (None, "fanout", "sweep"):
@@ -59,20 +67,17 @@ def main(argv: list[str]) -> int:
             server.close()
     if only == "fanout":
         return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        sweep = run_sweep(Path(tmp), units)
-    print(
-        f"sweep {units} units x 4 programs: {sweep['seconds']:.2f} s, peak {sweep['peak_mb']:.0f} MB, "
-        f"queued {sweep['queued']:.0f} (planned {sweep['planned']:.0f}; "
-        f"database built in {sweep['build_seconds']:.1f} s)",
-        flush=True,
-    )
-    roster = flood = None
+    sweeps = sweep_bench.run_both(units)  # SQLite and PostgreSQL, each printed as it ends
+    roster = flood = broadcast = None
+    commands: list[commands_bench.Figures] = []
     if only is None:
         with tempfile.TemporaryDirectory() as tmp:
             roster = roster_bench.run(Path(tmp), 4_000 if quick else 20_000)
         with tempfile.TemporaryDirectory() as tmp:
             flood = flood_bench.run(Path(tmp))
+        with tempfile.TemporaryDirectory() as tmp:
+            broadcast = broadcast_bench.run(Path(tmp), 300 if quick else broadcast_bench.RECIPIENTS)
+        commands = commands_bench.run(quick)
     lines = [
         "# Benchmark results",
         "",
@@ -94,24 +99,11 @@ def main(argv: list[str]) -> int:
             )
         )
         lines.append(_row(f"fan-out at {r.limit:g}/s: 429 answers", str(r.answers_429), "0", r.answers_429 == 0))
-    lines.append(
-        _row(
-            f"sweep {units:,} units x 4 programs (SQLite): seconds",
-            f"{sweep['seconds']:.2f}",
-            "<= 3 s",
-            sweep["seconds"] <= 3,
-        )
-    )
-    lines.append(
-        _row(
-            "sweep: peak memory of the process (ru_maxrss)",
-            f"{sweep['peak_mb']:.0f} MB",
-            "<= 300 MB",
-            sweep["peak_mb"] <= 300,
-        )
-    )
+    lines += sweep_bench.table_rows(sweeps)
     lines += roster_bench.table_rows(roster) if roster else []
     lines += flood_bench.table_rows(flood) if flood else []
+    lines += broadcast_bench.table_rows(broadcast) if broadcast else []
+    lines += commands_bench.table_rows(commands)
     lines += [
         "",
         "How it is measured:",
@@ -121,11 +113,11 @@ def main(argv: list[str]) -> int:
         "  run in a child process (`bench/fake_server.py`) with `limit_global(limit)`; TELEGRAM_RATE_GLOBAL = limit.",
         "  Rate = messages / wall time of the drain (first claim to last row settled). Start-up objects are",
         "  frozen (`gc.freeze()`) before the drain, as `sigap dispatch` does; needs an otherwise idle machine.",
-        f"- sweep: {units:,} units (5 kinds) each with one kepala on Telegram, every 4th unit compliant on",
-        "  inovasi/katalog/p3dn; `jobs.sweep.sweep(...)` at Tuesday 2026-12-08 08:00 WIB (H-7 of 15 December),",
-        "  in a fresh process after the database was built with bulk inserts.",
+        *sweep_bench.how_measured(units),
         *(roster_bench.how_measured() if roster else []),
         *(flood_bench.how_measured() if flood else []),
+        *(broadcast_bench.how_measured() if broadcast else []),
+        *(commands_bench.how_measured(max(commands[0].units.values())) if commands else []),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -79,8 +79,12 @@ class HttpServer:
         """Bind and start serving."""
         family = socket.AF_INET6 if ":" in self._config.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._config.host, self._config.port))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._config.host, self._config.port))
+        except OSError:
+            sock.close()  # a port in use: no socket left behind
+            raise
         sock.set_inheritable(True)
         self._socket = sock
         self.port = sock.getsockname()[1]

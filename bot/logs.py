@@ -24,6 +24,8 @@ MASK = "***"
 LIBRARIES = ("telegram", "httpx", "httpcore", "uvicorn", "apscheduler", "alembic", "sqlalchemy", "hpack")
 """Third-party loggers that log request bodies, URLs or updates at DEBUG."""
 _PHONE = re.compile(r"(?<![\d])(?:\+?62|0)8\d{6,12}(?![\d])")
+_SIGN_IN = re.compile(r"(/dasbor/masuk/)[A-Za-z0-9_-]+")
+"""A dashboard sign-in link's token (a URL in a library's log line): masked like a secret."""
 
 
 def mask_phones(text: str) -> str:
@@ -51,7 +53,7 @@ class SecretFilter(logging.Filter):
         """`text` with every secret and phone number masked."""
         for form in self._forms:
             text = text.replace(form, MASK)
-        return mask_phones(text)
+        return mask_phones(_SIGN_IN.sub(rf"\g<1>{MASK}", text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite `record` in place."""

@@ -1,14 +1,20 @@
 """`sigap run`: the configured channels, the HTTP server for webhooks, the dispatcher and the scheduler.
 
-With no channel configured it opens the console chat instead.
+With no channel configured it opens the console chat instead. SIGTERM (or SIGINT) stops it within `STOP_WITHIN`
+seconds whatever is running: each part gets a bounded share of the time, and what was not finished stays
+pending (inbox rows, outbox rows, an uncommitted unit of work) for the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import os
 import signal
+import sys
+import threading
 
 from prometheus_client import CollectorRegistry
 
@@ -17,29 +23,34 @@ from bot.http import HttpServer, build_app
 from bot.metrics import OutboxCollector, PrometheusMeter, health_route, metrics_route
 from bot.senders import prepare
 from bot.settings import Settings
+from bot.web.dashboard import beside_console, dashboard_routes
 from bot.wiring import build_deps
 from jobs.alerts import auth_alert
-from jobs.broadcasts import finish_if_done
+from jobs.broadcasts import BroadcastFinisher
 from jobs.channel_locks import ChannelLocks
 from jobs.dispatcher import Dispatcher, Observer
 from models.app import Deps, UserError
 from models.flood import FloodGuard
-from models.tables import Outbox
 
 log = logging.getLogger(__name__)
 
+STOP_WITHIN = 9.0
+"""Seconds from SIGTERM (or SIGINT) to the process's exit at most: a sweep or a handler still running in a thread
+past it is abandoned (its transaction was not committed, so nothing it did is half-written)."""
+STOP_GRACE = 6.0
+"""Seconds the orderly stop may take (the dispatcher, the HTTP server, the channels); then only the exit is left."""
+DISPATCH_GRACE = 2.0
+"""Seconds sends in flight may finish after the stop (rows not finished are released at the next start)."""
+HTTP_GRACE = 1
+"""Seconds webhook requests in progress may finish (one not answered 200 is delivered again by the platform)."""
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread holds the GIL while another waits (Python's default 0.005): the handling threads and the
+event loop share the interpreter, and a reply waiting 5 ms for the loop at every step adds up in a burst."""
+
 
 def broadcast_finisher(deps: Deps) -> Observer:
-    """Close a broadcast and queue its tally once its last row is done, whatever the channel."""
-
-    async def observe(row: Outbox) -> None:
-        if row.broadcast_id is None:
-            return
-        with deps.db.uow() as uow:
-            if finish_if_done(uow.session, deps.pemda, row.broadcast_id, deps.clock.now()) is not None:
-                uow.commit()
-
-    return observe
+    """Close a broadcast and queue its tally once its last row is done, whatever the channel (off the send path)."""
+    return BroadcastFinisher(deps)
 
 
 async def build_channels(settings: Settings, deps: Deps) -> list[ChannelRuntime]:
@@ -80,7 +91,8 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
         from bot.console import open_console
 
         log.debug("no channel configured: opening the console chat")
-        return await open_console(settings, console_as)
+        async with beside_console(settings) as served:  # the dashboard on this computer: /dasbor's link works
+            return await open_console(served, console_as)
     deps = build_deps(settings)
     channels = await build_channels(settings, deps)
     registry = CollectorRegistry()
@@ -97,11 +109,12 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
         clock=deps.clock,
         max_attempts=settings.outbox_max_attempts,
         batch=settings.dispatch_batch,
+        grace=DISPATCH_GRACE,
         # the channels' own observers first (Telegram edits the progress message), then the channel-agnostic one
         observers=[*(o for c in channels for o in c.observers), broadcast_finisher(deps)],
         on_auth_failed=auth_alert(deps),
     )
-    routes = [r for c in channels for r in c.routes]
+    routes = [*(r for c in channels for r in c.routes), *dashboard_routes(deps, settings.public_url)]  # + /dasbor
     dispatch_task: asyncio.Task[None] | None = None
     token = settings.metrics_token.get_secret_value() if settings.metrics_token is not None else None
     operations = [
@@ -113,12 +126,12 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
         ),
         metrics_route(registry, token),
     ]
-    server = HttpServer(build_app(routes, operations=operations), settings.http_host, settings.http_port)
+    server = HttpServer(
+        build_app(routes, operations=operations), settings.http_host, settings.http_port, grace=HTTP_GRACE
+    )
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    exit_code = [0]
+    catch_signals(stop, exit_code)
     from bot.scheduler import start_scheduler
     from jobs.letters.flow import make_letter_hook
 
@@ -128,19 +141,29 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     for channel in channels:
         await channel.start()
     await server.start()
+    catch_signals(stop, exit_code)  # again: uvicorn put its own handlers in place while starting
     log.info("HTTP server listening on %s:%s (webhooks, /healthz, /metrics)", settings.http_host, server.port)
     dispatch_task = asyncio.create_task(dispatcher.run_forever(stop))
     # A dispatcher that ends before `stop` (a bug) stops the bot: better a restart by the service manager
     # than chats answered while reminders silently stay in the outbox.
     dispatch_task.add_done_callback(lambda _task: stop.set())
     log.info("Sigap running on %s", ", ".join(c.channel.value for c in channels))
+    gc.collect()
+    gc.freeze()  # what start-up built lives as long as the process: full collections need not walk it again
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     failed = False
     try:
         await stop.wait()
     finally:
         log.info("stopping")
+        sys.setswitchinterval(switch_interval)
+        gc.unfreeze()
+        deadline = loop_time() + STOP_GRACE
         try:
-            await dispatch_task
+            await asyncio.wait_for(dispatch_task, timeout=max(0.5, deadline - loop_time()))
+        except TimeoutError:
+            log.warning("the outbox dispatcher did not stop in time; its rows in flight are released at the next start")
         except Exception:
             failed = True
             log.exception("the outbox dispatcher stopped with an error; Sigap stops (systemd restarts it)")
@@ -155,4 +178,39 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
                 failed = True
                 log.exception("stopping the %s channel failed", channel.channel.value)
         deps.db.dispose()
-    return 1 if failed else 0
+        exit_code[0] = 1 if failed else 0
+    return exit_code[0]
+
+
+def loop_time() -> float:
+    """The running loop's clock."""
+    return asyncio.get_running_loop().time()
+
+
+def catch_signals(stop: asyncio.Event, exit_code: list[int]) -> None:
+    """SIGINT and SIGTERM set `stop`, and make sure the process ends within `STOP_WITHIN` seconds."""
+    loop = asyncio.get_running_loop()
+    armed: list[threading.Timer] = []
+
+    def on_signal() -> None:
+        stop.set()
+        if not armed:
+            armed.append(exit_by(STOP_WITHIN, exit_code))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, on_signal)
+
+
+def exit_by(seconds: float, exit_code: list[int]) -> threading.Timer:
+    """End the process after `seconds` with `exit_code[0]` if it is still there (a thread that cannot be
+    interrupted: a sweep, a handler, a blocked database call; at interpreter exit Python waits for them)."""
+
+    def force() -> None:
+        os.write(2, f"sigap: still stopping after {seconds:g} s; exiting now, unfinished work stays pending\n".encode())
+        os._exit(exit_code[0])
+
+    timer = threading.Timer(seconds, force)
+    timer.daemon = True
+    timer.start()
+    return timer

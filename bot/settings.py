@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     dispatch_batch: int = Field(100, ge=1, le=5000, validation_alias="SIGAP_DISPATCH_BATCH")
     metrics_token: SecretStr | None = Field(None, validation_alias="SIGAP_METRICS_TOKEN")
     health_max_pending_seconds: float = Field(900.0, gt=0, validation_alias="SIGAP_HEALTH_MAX_PENDING_SECONDS")
+    public_url: str = Field("", validation_alias="SIGAP_PUBLIC_URL")
 
     telegram_bot_token: SecretStr | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str = Field("https://api.telegram.org/bot", validation_alias="TELEGRAM_API_BASE_URL")
@@ -70,6 +71,26 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"pilih salah satu dari {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if not url:
+            return ""
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in ("http", "https") or not rest or any(c in rest for c in "/?#@ "):
+            raise ValueError("tulis alamat dasar saja, mis. https://sigap.pemda.go.id (tanpa path, tanpa / di akhir)")
+        return f"{scheme.lower()}://{rest}"
+
+    def dashboard_url(self) -> str:
+        """The base of the dashboard's sign-in links: `SIGAP_PUBLIC_URL`; without it, on the console (no channel
+        configured), the local address `sigap run` serves the dashboard on beside the console."""
+        if self.public_url:
+            return self.public_url
+        if not self.telegram_enabled and not self.whatsapp_enabled:
+            return f"http://127.0.0.1:{self.http_port}"
+        return ""
 
     @property
     def telegram_enabled(self) -> bool:

@@ -55,4 +55,5 @@ def build_deps(settings: Settings, *, clock: Clock | None = None, db: Database |
         calendar=calendar,
         whatsapp_number=settings.whatsapp_display_number or None,
         invite_days=settings.invite_days,
+        public_url=settings.dashboard_url(),
     )

@@ -215,7 +215,13 @@ def _exact(units: Sequence[Unit], text: str) -> Unit | None:
 
 
 def _candidates(session: Session, text: str) -> list[Unit]:
-    """The few active units that may be named exactly by `text`, found by the database (the code by its index)."""
+    """The few active units that may be named exactly by `text`, found by the database: the code first, by its index
+    (the usual case, as fast in a Pemda of 30,000 units as of 50), else a short name or the full name."""
+    by_code = session.exec(
+        select(Unit).where(col(Unit.code) == text.strip().upper(), col(Unit.active).is_(True))
+    ).first()
+    if by_code is not None:
+        return [by_code]
     wanted = text.strip().lower()
     return list(
         session.exec(

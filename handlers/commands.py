@@ -6,6 +6,7 @@ import handlers.bukti as bukti
 import handlers.verifikasi as verifikasi
 from handlers import broadcast, contacts, libur, pause, registration, report, riwayat, roster_upload, status, teguran
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
+from handlers.dasbor import DASBOR
 from handlers.figures_upload import ANGKA
 from handlers.pimpinan import COMMANDS as LEADER_COMMANDS
 from handlers.undangan import UNDANGAN
@@ -62,6 +63,7 @@ COMMANDS: list[Command] = [
         frozenset({Role.ADMIN, Role.PIMPINAN, Role.CAMAT}),
     ),
     *LEADER_COMMANDS,  # /grafik, /peringkat, /ekspor
+    DASBOR,  # /dasbor: a one-time sign-in link to the web dashboard
     Command(
         "riwayat",
         riwayat.riwayat,
@@ -77,7 +79,7 @@ COMMANDS: list[Command] = [
         REPORTERS,
     ),
     Command("inovasi", riwayat.inovasi, "daftar inovasi unit yang sudah diajukan", "/inovasi [unit]", ALL_ROLES),
-    Command("unit", status.unit_list, "daftar unit dan nama pendeknya", "/unit", ALL_ROLES),
+    Command("unit", status.unit_list, "daftar unit dan nama pendeknya; cari: /unit <kata>", "/unit [kata]", ALL_ROLES),
     Command("undang", registration.undang, "membuat kode undangan", "/undang <unit> <peran>", frozenset({Role.ADMIN})),
     UNDANGAN,  # /undangan: onboarding progress, renew expired codes
     Command(

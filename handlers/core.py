@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -25,60 +28,73 @@ log = logging.getLogger(__name__)
 TROUBLE = "Mohon maaf, terjadi gangguan saat memproses pesan Bapak/Ibu. Silakan coba lagi beberapa saat lagi."
 
 
+_BY_TELEGRAM = select(Contact).where(col(Contact.telegram_user_id) == bindparam("address"))
+_BY_WHATSAPP = select(Contact).where(col(Contact.wa_number) == bindparam("address"))
+_SEEN = select(InboundSeen.key).where(
+    col(InboundSeen.channel) == bindparam("channel"), col(InboundSeen.key) == bindparam("key")
+)
+"""Statements of every message, built once (SQLAlchemy caches their compiled form by the object)."""
+
+
 def identify(session: Session, incoming: Incoming) -> Contact | None:
     """The registered, active contact who sent `incoming`, if any."""
     if incoming.channel is Channel.TELEGRAM:
-        stmt = select(Contact).where(Contact.telegram_user_id == incoming.address)
+        stmt = _BY_TELEGRAM
     elif incoming.channel is Channel.WHATSAPP:
-        stmt = select(Contact).where(Contact.wa_number == incoming.address)
+        stmt = _BY_WHATSAPP
     else:
         if not incoming.address.isdigit():
             return None
         contact = session.get(Contact, int(incoming.address))
         return contact if contact is not None and contact.active else None
-    contact = session.exec(stmt).first()
+    contact = session.exec(stmt, params={"address": incoming.address}).first()
     return contact if contact is not None and contact.active and contact.unit_id is not None else None
 
 
 DURABLE = (Channel.TELEGRAM, Channel.WHATSAPP)
 """Channels whose replies to registered people are written to the outbox with the message's handling."""
+_GUARD = threading.Lock()
+"""Flood counts are shared by the handling threads: one check at a time."""
 
 
 async def handle(deps: Deps, incoming: Incoming, *, dedupe_key: str | None = None) -> list[Reply]:
     """Answer one message. Nothing is saved unless the handler succeeds; errors never reach the person raw.
 
-    On Telegram and WhatsApp the replies to a registered person are written to the outbox in the same
-    transaction as the message's handling and seen-mark, due a little later: the adapter sends them at once
-    and marks them sent; if it cannot (a failure, a crash), the dispatcher sends them.
+    The unit of work runs on a handling thread (`Deps.handling`), never on the caller's event loop. On Telegram
+    and WhatsApp the replies to a registered person are written to the outbox in the same transaction as the
+    message's handling and seen-mark, due a little later: the adapter sends them at once and marks them sent; if
+    it cannot (a failure, a crash), the dispatcher sends them.
     """
     started = time.perf_counter()
     deps.meter.count("inbound_messages", channel=incoming.channel.value)
     if deps.guard is not None and deps.guard.muted(incoming.channel.value, incoming.address):
         return []  # a flooding sender, already told: no database work at all
-    async with deps.handling:
-        replies = await _handle(deps, incoming, dedupe_key)
+    replies = await deps.handling.run(_handle, deps, incoming, dedupe_key)
     deps.meter.observe("reply_seconds", time.perf_counter() - started, channel=incoming.channel.value)
     return replies
 
 
 async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
     now = deps.clock.now()
+    channel = incoming.channel.value
     with deps.db.uow() as uow:
-        seen = dedupe_key is not None and not _claim(uow.session, incoming.channel, dedupe_key, now)
-        contact = identify(uow.session, incoming)
+        session = uow.session
+        contact = identify(session, incoming)
+        seen = dedupe_key is not None and _seen(session, channel, dedupe_key)
         if seen and contact is not None:
-            log.info("duplicate %s message ignored", incoming.channel.value)
+            log.info("duplicate %s message ignored", channel)
             return []  # a registered person's replies were written with the first handling: none is lost
         # A stranger's message seen before (a redelivery, or a crash before the reply went out): nothing was stored
         # for them, so it is answered again: at most twice, and never not at all.
         verdict = Verdict.OK
         if deps.guard is not None:
-            verdict = deps.guard.check(incoming.channel.value, incoming.address, registered=contact is not None)
+            with _GUARD:
+                verdict = deps.guard.check(channel, incoming.address, registered=contact is not None)
         if verdict is Verdict.IGNORE:
-            return []  # muted for flooding: no answer, no work (rolled back, seen-mark included)
+            return []  # muted for flooding: no answer, no work
         ctx = Ctx(deps=deps, uow=uow, incoming=incoming, contact=contact, now=now)
         if verdict is Verdict.WARN:
-            log.warning("a %s sender is flooding; muted for a while", incoming.channel.value)
+            log.warning("a %s sender is flooding; muted for a while", channel)
             replies = [Reply(SLOW_DOWN)]
         else:
             try:
@@ -87,38 +103,44 @@ async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> lis
                 uow.rollback()
                 replies = [Reply(str(exc))]
             except Exception:
-                log.exception("handler failed for a %s message", incoming.channel.value)
+                log.exception("handler failed for a %s message", channel)
                 uow.rollback()
                 replies = [Reply(TROUBLE)]
-        if dedupe_key is not None and uow.session.get(InboundSeen, (incoming.channel.value, dedupe_key)) is None:
-            uow.session.add(InboundSeen(channel=incoming.channel.value, key=dedupe_key, at=now))
-        _touch_contact(ctx)
-        if replies and incoming.channel in DURABLE:
-            replies = _durable(ctx, replies, dedupe_key)
-        uow.commit()
+        try:
+            if dedupe_key is not None and not seen:
+                # Marked last, with the commit: a slow command holds no write lock while it reads (SQLite has one
+                # writer), and a stranger's refused message costs no insert rolled back and made again.
+                session.add(InboundSeen(channel=channel, key=dedupe_key, at=now))
+            _touch_contact(ctx)
+            if replies and incoming.channel in DURABLE:
+                replies = _durable(ctx, replies, dedupe_key)
+            uow.commit()
+        except IntegrityError:
+            uow.rollback()
+            if dedupe_key is None or not _seen(session, channel, dedupe_key):
+                raise
+            # The same message was handled at the same time by another delivery, which committed first.
+            log.info("duplicate %s message ignored", channel)
+            return [] if contact is not None else [dataclasses.replace(r, outbox_id=None) for r in replies]
         return replies
+
+
+def _seen(session: Session, channel: str, key: str) -> bool:
+    """Whether a message with this provider id was handled (committed) already."""
+    return session.exec(_SEEN, params={"channel": channel, "key": key}).first() is not None
 
 
 def _durable(ctx: Ctx, replies: list[Reply], dedupe_key: str | None) -> list[Reply]:
     """The replies written to the outbox for the (possibly just registered) sender; as they are for strangers."""
     session = ctx.session
-    session.flush()
-    contact = identify(session, ctx.incoming)
+    contact = session.get(Contact, ctx.contact.id) if ctx.contact is not None else None
+    if contact is None or not contact.active or contact.unit_id is None:
+        session.flush()
+        contact = identify(session, ctx.incoming)  # someone who registered with this very message
     if contact is None:
         return replies  # not registered: nobody to address a row to, the adapter sends them best effort
     key = dedupe_key or ctx.incoming.message_id or uuid.uuid4().hex
     return queue_replies(session, contact, ctx.incoming.channel, key, replies, ctx.now)
-
-
-def _claim(session: Session, channel: Channel, key: str, now: datetime) -> bool:
-    """Record a provider message id as processed; False when another delivery already did."""
-    session.add(InboundSeen(channel=channel.value, key=key, at=now))
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        return False
-    return True
 
 
 def _touch_contact(ctx: Ctx) -> None:

@@ -6,15 +6,16 @@ pure renderers in `models`, so these handlers call them directly and send the re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from handlers.base import Command, Ctx, find_program, sub_units
+from handlers.base import Command, Ctx, find_program
 from handlers.status import pause_marks
 from models.app import UserError
 from models.charts import overview_spec, program_spec, render
 from models.fmt import persen, tanggal, tanggal_pendek
 from models.leaders import (
     ProgramView,
+    UnitLike,
     active_units,
     change_text,
     figure_text,
@@ -28,9 +29,10 @@ from models.leaders import (
 )
 from models.messages import Attachment, Button, Reply
 from models.pemda import ProgramConfig
+from models.scope import viewer_for
 from models.standing import Standing
 from models.status_book import XLSX_MIME, status_workbook
-from models.tables import Role, Unit
+from models.tables import Role
 
 PAGE = 50
 """Units per page of /peringkat."""
@@ -45,12 +47,14 @@ RULE_OVERALL = (
 )
 
 
-def _scope(ctx: Ctx) -> tuple[list[Unit], str, bool]:
-    """The units the sender sees in the leaders' view: a camat the kecamatan, the others every active unit."""
-    if ctx.role is Role.CAMAT:
-        own = ctx.my_unit()
-        return [own, *sub_units(ctx.session, own)], own.name, False
-    return active_units(ctx.session), ctx.pemda.pemda.short_name, True
+def _scope(ctx: Ctx) -> tuple[list[UnitLike], str, bool]:
+    """The units the sender sees in the leaders' view (`models.scope`, as on the dashboard): a camat the kecamatan,
+    admin and pimpinan every active unit (as light rows: a Pemda may have 30,000)."""
+    viewer = viewer_for(ctx.me)
+    if viewer.whole_pemda:
+        return list(active_units(ctx.session)), ctx.pemda.pemda.short_name, True
+    own = ctx.my_unit()
+    return list(viewer.units(ctx.session)), own.name, False
 
 
 def _words(ctx: Ctx) -> tuple[ProgramConfig | None, int]:
@@ -67,9 +71,11 @@ def _words(ctx: Ctx) -> tuple[ProgramConfig | None, int]:
     return program, page
 
 
-def _views(ctx: Ctx, units: Sequence[Unit], whole: bool, program: ProgramConfig | None) -> list[ProgramView]:
+def _views(
+    ctx: Ctx, units: Sequence[UnitLike], whole: bool, program: ProgramConfig | None, *, history: bool = True
+) -> list[ProgramView]:
     chosen = [program] if program else None
-    views = load_views(ctx.session, ctx.pemda, units, ctx.today, programs=chosen, whole_pemda=whole)
+    views = load_views(ctx.session, ctx.pemda, units, ctx.today, programs=chosen, whole_pemda=whole, history=history)
     if not views:
         name = program.label if program else "program apa pun"
         raise UserError(f"Belum ada unit yang wajib {name} di sini. Ketik /rekap untuk melihat semua program.")
@@ -87,7 +93,7 @@ async def grafik(ctx: Ctx) -> list[Reply]:
         chart = render(program_spec(view, by_id, scope))
         lines = [
             f"{program.label}, {scope}: {figure_text(program, view.now)}, {change_text(program, view.change)}.",
-            f"{_pace_line(view)}",
+            f"{pace_line(view)}",
             "Garis merah: target. Titik-titik: perkiraan dengan laju sekarang. Batang: unit terbaik dan tertinggal.",
             f"Peringkat lengkap: /peringkat {program.key}",
         ]
@@ -103,32 +109,43 @@ async def grafik(ctx: Ctx) -> list[Reply]:
     return [Reply(caption[:1000], attachment=Attachment(name, chart.png, "photo", "image/png"))]
 
 
-def _pace_line(view: ProgramView) -> str:
+def pace_line(view: ProgramView) -> str:
+    """'Dengan laju sekarang: ….' when a projection means something (`pace_known`), else ''."""
     if not pace_known(view):
         return ""
     text = pace_text(view.program, view.pace)
     return text[0].upper() + text[1:] + "."
 
 
+def league(
+    views: Sequence[ProgramView], program: ProgramConfig | None, exempt: Collection[tuple[int, str]]
+) -> tuple[dict[int, float], dict[int, str]]:
+    """The league table's scores and the text shown beside each unit ('80 % (8/10)'), by unit id: of `program`
+    (its view is `views[0]`), or over every program; units exempted from it (`exempt`) are not ranked."""
+    if program is not None:
+        mine = views[0].standings
+        scores = {uid: score(s) for uid, s in mine.items() if (uid, program.key) not in exempt}
+        return scores, {uid: f"{persen(scores[uid])} ({short_value(mine[uid])})" for uid in scores}
+    every = (s for view in views for s in view.standings.values())
+    overall = overall_scores(every, lambda s: (s.unit_id, s.program.key) in exempt)
+    return overall, {uid: persen(value) for uid, value in overall.items()}
+
+
 async def peringkat(ctx: Ctx) -> list[Reply]:
     """/peringkat [program] [halaman]: the league table, with its scoring rule; equal scores share a rank."""
     program, page = _words(ctx)
     units, scope, whole = _scope(ctx)
-    views = _views(ctx, units, whole, program)
+    views = _views(ctx, units, whole, program, history=False)  # the table needs the standings only
     by_id = {u.id: u for u in units if u.id is not None}
     every: dict[tuple[int, str], Standing] = {
         (s.unit_id, v.program.key): s for v in views for s in v.standings.values()
     }
     marks = pause_marks(ctx, every)
     exempt = {key for key, mark in marks.items() if mark.exempts(every[key])}
+    scores, texts = league(views, program, exempt)
     if program is not None:
-        mine = views[0].standings
-        scores = {uid: score(s) for uid, s in mine.items() if (uid, program.key) not in exempt}
-        texts = {uid: f"{persen(scores[uid])} ({short_value(mine[uid])})" for uid in scores}
         head = [f"🏆 Peringkat {program.label} — {scope}, {tanggal_pendek(ctx.today)}", RULE_PROGRAM]
     else:
-        scores = overall_scores(every.values(), lambda s: (s.unit_id, s.program.key) in exempt)
-        texts = {uid: persen(value) for uid, value in scores.items()}
         head = [f"🏆 Peringkat semua program — {scope}, {tanggal_pendek(ctx.today)}", RULE_OVERALL]
     if not scores:
         raise UserError("Belum ada unit yang dapat diperingkat. Ketik /rekap untuk melihat keadaannya.")

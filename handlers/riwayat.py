@@ -6,8 +6,10 @@ counting. A person may withdraw their own report within a day; an admin any repo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
 from handlers.base import Ctx, find_unit
@@ -15,7 +17,9 @@ from handlers.status import visible_units
 from models.app import UserError
 from models.fmt import angka, tanggal_pendek
 from models.messages import Button, Reply
-from models.pemda import ProgramConfig
+from models.pemda import PemdaConfig, ProgramConfig
+from models.periods import previous_period
+from models.standing import current_period
 from models.tables import MAX_ID, Contact, Report, Role, Unit, Verification
 
 SHOWN = 20
@@ -49,8 +53,13 @@ def _scope(ctx: Ctx, words: list[str]) -> tuple[Unit, ProgramConfig | None]:
 
 
 def describe(ctx: Ctx, report: Report) -> str:
+    """`report_text` under the sender's Pemda file."""
+    return report_text(ctx.pemda, report)
+
+
+def report_text(pemda: PemdaConfig, report: Report) -> str:
     """What a report says: '120 produk', '42,5 %', 'Inovasi: <judul>', 'Indikator 1.1: selesai'."""
-    program = ctx.pemda.program(report.program_key)
+    program = pemda.program(report.program_key)
     label = program.label if program is not None else report.program_key
     if report.title:
         return f"{label}: “{report.title}”"
@@ -66,7 +75,8 @@ def _when(ctx: Ctx, at: datetime) -> str:
     return f"{tanggal_pendek(local.date())} {local:%H.%M}"
 
 
-def _state(report: Report) -> str:
+def report_state(report: Report) -> str:
+    """'ditarik: <alasan>', 'ditolak verifikator', 'terverifikasi', 'menunggu verifikasi' or '' (counts as sent)."""
     if report.withdrawn_at is not None:
         return "ditarik" + (f": {report.withdraw_reason}" if report.withdraw_reason else "")
     if report.verification == Verification.REJECTED.value:
@@ -81,17 +91,36 @@ def _state(report: Report) -> str:
 def _line(ctx: Ctx, report: Report, names: dict[int, str]) -> str:
     who = names.get(report.reporter_id or 0, "sistem")
     channel = CHANNEL_WORDS.get(report.channel, report.channel)
-    state = _state(report)
+    state = report_state(report)
     tail = f" — {state}" if state else ""
     return f"• #{report.id} {describe(ctx, report)} · {who}, {_when(ctx, report.created_at)}, {channel}{tail}"
+
+
+HISTORY_YEARS = 10
+"""How far back /riwayat and /inovasi look (in years of periods)."""
+
+
+def _of_unit(ctx: Ctx, unit: Unit, programs: Sequence[ProgramConfig]) -> ColumnElement[bool]:
+    """A unit's reports on `programs`, as the report index finds them (program, period, unit): the periods are
+    listed from the current one back `HISTORY_YEARS` years, so the query costs the same in any size of Pemda."""
+    periods: set[str] = set()
+    for program in programs:
+        period = current_period(program, ctx.today)
+        while int(period[:4]) > ctx.today.year - HISTORY_YEARS:
+            periods.add(period)
+            period = previous_period(period)
+    return (
+        col(Report.program_key).in_([p.key for p in programs])
+        & col(Report.period).in_(sorted(periods))
+        & (col(Report.unit_id) == unit.id)
+    )
 
 
 async def riwayat(ctx: Ctx) -> list[Reply]:
     """/riwayat [unit] [program]: the unit's reports, newest first, with who, when, channel and state."""
     unit, program = _scope(ctx, ctx.incoming.args)
-    stmt = select(Report).where(Report.unit_id == unit.id)
-    if program is not None:
-        stmt = stmt.where(Report.program_key == program.key)
+    mine = _of_unit(ctx, unit, [program] if program is not None else ctx.pemda.programs)
+    stmt = select(Report).where(mine)
     reports = list(ctx.session.exec(stmt.order_by(col(Report.id).desc()).limit(SHOWN + 1)).all())
     scope = f"{unit.name}" + (f", {program.label}" if program is not None else "")
     if not reports:
@@ -113,10 +142,7 @@ async def inovasi(ctx: Ctx) -> list[Reply]:
         raise UserError("Tidak ada program pengajuan inovasi di berkas Pemda.")
     unit, _program = _scope(ctx, ctx.incoming.args)
     reports = ctx.session.exec(
-        select(Report)
-        .where(Report.unit_id == unit.id, col(Report.program_key).in_([p.key for p in programs]))
-        .where(col(Report.title).is_not(None))
-        .order_by(col(Report.id))
+        select(Report).where(_of_unit(ctx, unit, programs), col(Report.title).is_not(None)).order_by(col(Report.id))
     ).all()
     active = [r for r in reports if r.withdrawn_at is None and r.verification != Verification.REJECTED.value]
     if not reports:

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import NamedTuple
 
-from sqlmodel import col, select
+from sqlalchemy import func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from handlers import figures_upload
 from handlers.base import Ctx, find_unit, sub_units
-from handlers.pause import running_periods
+from handlers.pause import chased_periods
 from models.app import UserError
+from models.calendar import WorkingCalendar
 from models.checkins import iso_week, unanswered
 from models.fmt import angka, nilai, nilai_singkat, periode, sisa_hari, tanggal, tanggal_pendek
 from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES
+from models.leaders import UnitLike, active_units
 from models.messages import Button, Reply
-from models.standing import Standing, load_standings
+from models.pemda import PemdaConfig
+from models.scope import viewer_for
+from models.standing import FEW_UNITS, Standing, load_standings
 from models.tables import Pause, Role, Unit
 
 Standings = Mapping[tuple[int, str], Standing]
@@ -50,6 +56,13 @@ class PauseMark(NamedTuple):
 
 
 def pause_marks(ctx: Ctx, standings: Standings) -> dict[tuple[int, str], PauseMark]:
+    """`marks_for` the sender's Pemda today."""
+    return marks_for(ctx.session, ctx.pemda, ctx.deps.calendar, ctx.today, standings)
+
+
+def marks_for(
+    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, today: date, standings: Standings
+) -> dict[tuple[int, str], PauseMark]:
     """The dispensations and /proses pauses of the units and programs of `standings`, keyed like them.
 
     Only the periods the bot is chasing count (`handlers.pause.running_periods`: the current period, and the one
@@ -59,29 +72,94 @@ def pause_marks(ctx: Ctx, standings: Standings) -> dict[tuple[int, str], PauseMa
     if not standings:
         return {}
     programs = {s.program.key: s.program for s in standings.values()}
-    periods = {key: running_periods(ctx, program) for key, program in programs.items()}
-    rows = ctx.session.exec(
-        select(Pause)
-        .where(
-            col(Pause.revoked_at).is_(None),
-            col(Pause.kind).in_((PAUSE_DISPENSASI, PAUSE_PROSES)),
-            col(Pause.program_key).in_(list(programs)),
-            col(Pause.period).in_(sorted({p for each in periods.values() for p in each})),
-        )
-        .order_by(col(Pause.id))
-    ).all()
+    periods = {key: chased_periods(pemda, calendar, today, program) for key, program in programs.items()}
+    columns = (Pause.unit_id, Pause.program_key, Pause.period, Pause.kind, Pause.until, Pause.reason)
+    stmt = sa_select(*(col(c) for c in columns)).where(
+        col(Pause.revoked_at).is_(None),
+        col(Pause.kind).in_((PAUSE_DISPENSASI, PAUSE_PROSES)),
+        col(Pause.program_key).in_(list(programs)),
+        col(Pause.period).in_(sorted({p for each in periods.values() for p in each})),
+    )
+    units = {uid for uid, _key in standings}
+    if len(units) <= FEW_UNITS:  # one unit, a kecamatan: only their rows, whatever the Pemda's size
+        stmt = stmt.where(col(Pause.unit_id).in_(units))
     found: dict[tuple[int, str], tuple[tuple[bool, bool], PauseMark]] = {}
-    for row in rows:
-        key = (row.unit_id, row.program_key)
+    for unit_id, program_key, period, kind, until, reason in session.execute(stmt.order_by(col(Pause.id))):
+        key = (unit_id, program_key)
         standing = standings.get(key)
-        if standing is None or row.period not in periods[row.program_key]:
+        if standing is None or period not in periods[program_key]:
             continue
-        if row.kind == PAUSE_PROSES and (row.until is None or row.until < ctx.today):
+        if kind == PAUSE_PROSES and (until is None or until < today):
             continue
-        rank = (row.period == standing.period, row.kind == PAUSE_DISPENSASI)
+        rank = (period == standing.period, kind == PAUSE_DISPENSASI)
         if key not in found or rank >= found[key][0]:
-            found[key] = (rank, PauseMark(row.kind, row.period, row.until, row.reason))
+            found[key] = (rank, PauseMark(kind, period, until, reason))
     return {key: mark for key, (_rank, mark) in found.items()}
+
+
+STATE_MARKS = {"memenuhi": "✅", "menunggu verifikasi": "🔎", "dispensasi": "➖", "terlambat": "❌", "belum": "⏳"}
+"""/status's mark for each `state_of` word."""
+
+
+def state_of(standing: Standing, pause: PauseMark | None, today: date) -> str:
+    """Where a unit stands on one program, as /status marks it: 'memenuhi', 'menunggu verifikasi' (the unit sent
+    everything; the verifier has yet to decide), 'dispensasi', 'terlambat' (past the deadline) or 'belum'."""
+    if standing.compliant:
+        return "memenuhi"
+    if standing.awaiting:
+        return "menunggu verifikasi"
+    if pause is not None and pause.exempts(standing):
+        return "dispensasi"
+    return "terlambat" if standing.deadline < today else "belum"
+
+
+FILTERS = ("memenuhi", "tertinggal", "menunggu verifikasi", "dispensasi")
+"""The groups /rekap counts per program (a unit may be in two: behind, with evidence waiting)."""
+
+
+def in_group(group: str, standing: Standing, exempt: bool) -> bool:
+    """Whether a unit's standing belongs to one of `FILTERS`: 'memenuhi' (compliant), 'tertinggal' (not compliant
+    and no dispensation), 'menunggu verifikasi' (not compliant, evidence waiting) or 'dispensasi' (not compliant,
+    exempted)."""
+    if group == "memenuhi":
+        return standing.compliant
+    if group == "tertinggal":
+        return not standing.compliant and not exempt
+    if group == "menunggu verifikasi":
+        return not standing.compliant and standing.pending is not None
+    return group == "dispensasi" and not standing.compliant and exempt
+
+
+class Tally(NamedTuple):
+    """One program's units by group, as /rekap's summary line counts them."""
+
+    units: int
+    compliant: int
+    behind: int
+    checking: int
+    exempt: int
+    paused: int
+    total: float
+
+
+def tally(mine: list[Standing], exempt: set[tuple[int, str]], paused: set[tuple[int, str]]) -> Tally:
+    """Count one program's standings (`mine`) per group (as `in_group` sorts them, in one pass: a Pemda may have
+    30,000 units); `exempt` and `paused` hold (unit id, program key)."""
+    compliant = behind = checking = freed = waiting = 0
+    total = 0.0
+    for s in mine:
+        total += s.value or 0
+        if s.compliant:
+            compliant += 1
+            continue
+        key = (s.unit_id, s.program.key)
+        if key in exempt:
+            freed += 1
+        else:
+            behind += 1
+        checking += s.pending is not None
+        waiting += key in paused
+    return Tally(len(mine), compliant, behind, checking, freed, waiting, total)
 
 
 def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str], PauseMark], ctx: Ctx) -> str:
@@ -91,14 +169,7 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
         lines.append("Belum ada program yang ditugaskan ke unit ini.")
     for standing in mine:
         pause = marks.get((standing.unit_id, standing.program.key))
-        if standing.compliant:
-            mark = "✅"
-        elif standing.awaiting:  # the unit sent everything; the verifier has yet to decide
-            mark = "🔎"
-        elif pause is not None and pause.exempts(standing):
-            mark = "➖"
-        else:
-            mark = "❌" if standing.deadline < ctx.today else "⏳"
+        mark = STATE_MARKS[state_of(standing, pause, ctx.today)]
         lines.append(f"{mark} {standing.program.label}: {nilai(standing)}")
         lines.append(f"    Batas: {tanggal(standing.deadline)} ({sisa_hari(standing.deadline, ctx.today)})")
         if pause is not None:
@@ -109,14 +180,12 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
 
 
 def visible_units(ctx: Ctx, unit: Unit) -> bool:
-    """Whether the sender may see `unit`: own unit; a camat also the sub-units; admin and pimpinan all."""
-    role = ctx.role
-    if role in (Role.ADMIN, Role.PIMPINAN):
-        return True
-    own = ctx.my_unit()
-    if unit.id == own.id:
-        return True
-    return role is Role.CAMAT and unit.parent_id == own.id
+    """Whether the sender may see `unit` (`models.scope.Viewer.sees`, the rule the dashboard shares): own unit; a
+    camat also the sub-units; admin and pimpinan all."""
+    viewer = viewer_for(ctx.me)
+    if not viewer.whole_pemda:
+        ctx.my_unit()  # someone bound to no unit is told to ask the admin
+    return viewer.sees(ctx.session, unit)
 
 
 async def status(ctx: Ctx) -> list[Reply]:
@@ -145,7 +214,7 @@ async def status(ctx: Ctx) -> list[Reply]:
     return [Reply("\n\n".join([head, *blocks, foot]).strip())]
 
 
-def _table_line(unit: Unit, mine: list[Standing], marks: Mapping[tuple[int, str], PauseMark]) -> str:
+def _table_line(unit: UnitLike, mine: list[Standing], marks: Mapping[tuple[int, str], PauseMark]) -> str:
     """'❌ DINKES Dinas Kesehatan — katalog 3/10 · p3dn dispensasi (alasan: …)': one unit on one line."""
     parts: list[str] = []
     behind = False
@@ -166,12 +235,13 @@ REKAP_PAGE = 100
 async def rekap(ctx: Ctx) -> list[Reply]:
     """/rekap [halaman]: the Pemda-wide summary and table (a camat: the kecamatan), units behind first, by pages."""
     page = _page(ctx.incoming.args)
+    units: list[UnitLike]
     if ctx.role is Role.CAMAT:
         own = ctx.my_unit()
         units = [own, *sub_units(ctx.session, own)]
         scope = own.name
     else:
-        units = list(ctx.session.exec(select(Unit).where(col(Unit.active).is_(True)).order_by(col(Unit.code))).all())
+        units = list(active_units(ctx.session))  # light rows: a Pemda may have 30,000 units
         scope = ctx.pemda.pemda.short_name
     standings = load_standings(ctx.session, ctx.pemda, units, ctx.today)
     marks = pause_marks(ctx, standings)
@@ -210,6 +280,9 @@ async def rekap(ctx: Ctx) -> list[Reply]:
             buttons.append(Button("◀ Sebelumnya", f"/rekap {page - 1}"))
         if page < pages:
             buttons.append(Button("Berikutnya ▶", f"/rekap {page + 1}"))
+        if ctx.role in (Role.ADMIN, Role.PIMPINAN):  # the whole table at once, as a spreadsheet
+            lines.append("Tabel lengkap semua unit sebagai berkas Excel: /ekspor")
+            buttons.append(Button("Unduh Excel", "/ekspor"))
     return [Reply("\n".join(lines), tuple(buttons))]
 
 
@@ -231,34 +304,89 @@ def _program_lines(
         mine = by_program.get(program.key, [])
         if not mine:
             continue
-        ok = sum(1 for s in mine if s.compliant)
-        line = f"• {program.label}: {ok}/{len(mine)} unit memenuhi"
-        freed = sum(1 for s in mine if not s.compliant and (s.unit_id, program.key) in exempt)
-        waiting = sum(1 for s in mine if not s.compliant and (s.unit_id, program.key) in paused)
+        count = tally(mine, exempt, paused)
+        line = f"• {program.label}: {count.compliant}/{count.units} unit memenuhi"
+        freed, waiting, checking = count.exempt, count.paused, count.checking
         notes = [f"{freed} dengan dispensasi" if freed else "", f"{waiting} sedang diproses" if waiting else ""]
-        checking = sum(1 for s in mine if s.pending is not None and not s.compliant)
         notes.append(f"{checking} menunggu verifikasi" if checking else "")
         if freed or waiting or checking:
             line += f" ({', '.join(n for n in notes if n)})"
         if program.total_target is not None and program.measure == "count":
-            total = sum(s.value or 0 for s in mine)
-            line += f"; total {angka(total)} dari {angka(program.total_target)} {program.unit_label}".rstrip()
+            line += f"; total {angka(count.total)} dari {angka(program.total_target)} {program.unit_label}".rstrip()
         lines.append(line)
     return lines
 
 
+UNIT_PAGE = 100
+"""Units per page of /unit (and at most this many found by a search)."""
+
+
 async def unit_list(ctx: Ctx) -> list[Reply]:
-    """/unit: the units and the short names people can type."""
+    """/unit [halaman | kata]: the units and the short names people can type, by pages in a large Pemda, or those
+    whose code, name or short name contains a word (`/unit kesehatan`)."""
+    args = ctx.incoming.args
+    if args and not (len(args) == 1 and args[0].isascii() and args[0].isdigit()):
+        return [_unit_search(ctx, " ".join(args))]
+    active = col(Unit.active).is_(True)
+    total = ctx.session.exec(select(func.count()).select_from(Unit).where(active)).one()
+    pages = max(1, -(-total // UNIT_PAGE))
+    page = min(_page(args), pages)
     units = ctx.session.exec(
-        select(Unit).where(col(Unit.active).is_(True)).order_by(col(Unit.kind), col(Unit.code))
+        select(Unit.code, Unit.name, Unit.kind, Unit.aliases)
+        .where(active)
+        .order_by(col(Unit.kind), col(Unit.code))
+        .offset((page - 1) * UNIT_PAGE)
+        .limit(UNIT_PAGE)
     ).all()
-    by_kind: dict[str, list[Unit]] = defaultdict(list)
-    for unit in units:
-        by_kind[unit.kind].append(unit)
     lines = ["Daftar unit (kode — nama — nama pendek):"]
-    for kind, members in by_kind.items():
-        lines.append(f"\n{kind.capitalize()}:")
-        lines.extend(
-            f"{u.code} — {u.name}" + (f" — {', '.join(u.alias_list())}" if u.alias_list() else "") for u in members
+    if pages > 1:
+        kinds = ctx.session.exec(
+            select(Unit.kind, func.count()).where(active).group_by(col(Unit.kind)).order_by(col(Unit.kind))
+        ).all()
+        lines.append(f"{angka(total)} unit: " + ", ".join(f"{kind} {angka(count)}" for kind, count in kinds) + ".")
+    lines += _unit_lines(units)
+    buttons: list[Button] = []
+    if pages > 1:
+        lines.append(f"\nHalaman {page} dari {pages}. Cari unit: /unit <kata>, misalnya /unit kesehatan.")
+        if page > 1:
+            buttons.append(Button("◀ Sebelumnya", f"/unit {page - 1}"))
+        if page < pages:
+            buttons.append(Button("Berikutnya ▶", f"/unit {page + 1}"))
+    return [Reply("\n".join(lines), tuple(buttons))]
+
+
+def _unit_lines(units: Sequence[tuple[str, str, str, str]]) -> list[str]:
+    """'Dinas:' then 'DINKES — Dinas Kesehatan — dinkes' per unit (given by kind, then code)."""
+    lines: list[str] = []
+    kind_shown = ""
+    for code, name, kind, aliases in units:
+        if kind != kind_shown:
+            lines.append(f"\n{kind.capitalize()}:")
+            kind_shown = kind
+        short = ", ".join(a.strip().lower() for a in aliases.split(",") if a.strip())
+        lines.append(f"{code} — {name}" + (f" — {short}" if short else ""))
+    return lines
+
+
+def _unit_search(ctx: Ctx, text: str) -> Reply:
+    """The active units whose code, name or short name contains `text` (any case), at most `UNIT_PAGE`."""
+    wanted = text.strip().lower()[:60]
+    found = ctx.session.exec(
+        select(Unit.code, Unit.name, Unit.kind, Unit.aliases)
+        .where(col(Unit.active).is_(True))
+        .where(
+            or_(
+                func.lower(col(Unit.code)).contains(wanted, autoescape=True),
+                func.lower(col(Unit.name)).contains(wanted, autoescape=True),
+                func.lower(col(Unit.aliases)).contains(wanted, autoescape=True),
+            )
         )
-    return [Reply("\n".join(lines))]
+        .order_by(col(Unit.kind), col(Unit.code))
+        .limit(UNIT_PAGE + 1)
+    ).all()
+    if not found:
+        return Reply(f"Tidak ada unit yang memuat “{text}”. Coba kata lain, atau ketik /unit untuk daftar semua unit.")
+    lines = [f"Unit yang memuat “{text}” (kode — nama — nama pendek):", *_unit_lines(found[:UNIT_PAGE])]
+    if len(found) > UNIT_PAGE:
+        lines.append(f"\nHanya {UNIT_PAGE} yang pertama ditampilkan; perjelas kata carinya.")
+    return Reply("\n".join(lines))

@@ -6,7 +6,7 @@ from sqlmodel import col, func, select
 
 from handlers.base import Ctx
 from jobs.letters import flow, receipts
-from jobs.letters.register import letters_by_status, stored
+from jobs.letters.register import stored
 from models.app import UserError
 from models.fmt import tanggal_pendek
 from models.messages import Attachment, Button, Reply
@@ -148,18 +148,24 @@ def _resend(ctx: Ctx, text: str) -> list[Reply]:
 
 
 def _listing(ctx: Ctx) -> Reply:
-    letters = letters_by_status(ctx.session)
-    if not letters:
+    """The register by status: how many, and the newest `PER_STATUS` of each (a big Pemda may have thousands)."""
+    session = ctx.session
+    counts: dict[str, int] = dict(session.exec(select(Letter.status, func.count()).group_by(col(Letter.status))).all())
+    if not counts:
         return Reply("Register surat teguran masih kosong. Surat dirancang otomatis pada tahap teguran.")
-    units = {u.id: u for u in ctx.session.exec(select(Unit)).all()}
-    lines = [f"Register surat teguran ({len(letters)} surat):"]
+    newest = (col(Letter.year).desc(), col(Letter.seq).desc(), col(Letter.id).desc())
+    lines = [f"Register surat teguran ({sum(counts.values())} surat):"]
     for status in ORDER:
-        group = [letter for letter in letters if letter.status == status]
-        if not group:
+        if not counts.get(status):
             continue
+        group = list(
+            session.exec(select(Letter).where(Letter.status == status).order_by(*newest).limit(PER_STATUS)).all()
+        )
+        wanted = {letter.unit_id for letter in group}
+        units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(wanted))).all()}
         lines.append("")
-        lines.append(f"{flow.STATUS_WORDS[status].capitalize()} ({len(group)}):")
-        for letter in group[:PER_STATUS]:
+        lines.append(f"{flow.STATUS_WORDS[status].capitalize()} ({counts[status]}):")
+        for letter in group:
             unit = units.get(letter.unit_id)
             flag = ""
             if status in (LetterStatus.DRAFT.value, LetterStatus.APPROVED.value) and not flow.reachable_recipients(
@@ -171,8 +177,8 @@ def _listing(ctx: Ctx) -> Reply:
                 f"{flow.perihal(ctx.pemda, ctx.session, letter)} · "
                 f"{tanggal_pendek(letter.letter_date or ctx.deps.calendar.local_date(letter.created_at))}{flag}"
             )
-        if len(group) > PER_STATUS:
-            lines.append(f"  … dan {len(group) - PER_STATUS} lainnya (lengkapnya: sigap letters export).")
+        if counts[status] > PER_STATUS:
+            lines.append(f"  … dan {counts[status] - PER_STATUS} lainnya (lengkapnya: sigap letters export).")
     lines.append("")
     if flow.may_approve(ctx.pemda, ctx.me):
         lines.append(

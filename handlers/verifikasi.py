@@ -7,12 +7,17 @@ reason in the chat (flow "verifikasi"), or takes it at once (`/verifikasi tolak 
 conditional update (a second tap or a second verifier finds it decided), the report's verification follows it, and
 the sender of the file hears the outcome through the outbox; on "Tolak" with the reason and what to send. After a
 decision the next waiting item follows. `/verifikasi <id>` shows one item again (also to its sender and to admins).
+The decision itself is `decide`, with plain arguments: the web dashboard's queue takes the same one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from handlers.base import Ctx, load_state_data
 from models.app import UserError
@@ -30,11 +35,13 @@ from models.fmt import tanggal_pendek, waktu
 from models.messages import Attachment, Button, Reply
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
+from models.pemda import PemdaConfig
 from models.tables import (
     UNIT_ROLES,
     Contact,
     Evidence,
     EvidenceStatus,
+    Outbox,
     Report,
     Role,
     StoredFile,
@@ -147,17 +154,9 @@ def _item(ctx: Ctx, evidence: Evidence, report: Report, *, ask: bool) -> list[Re
     return replies
 
 
-def _load(ctx: Ctx, evidence_id: int) -> tuple[Evidence, Report]:
-    evidence = ctx.session.get(Evidence, evidence_id)
-    report = ctx.session.get(Report, evidence.report_id) if evidence is not None else None
-    if evidence is None or report is None:
-        raise UserError(f"Bukti #{evidence_id} tidak ditemukan. Ketik /verifikasi untuk melihat antrean.")
-    return evidence, report
-
-
 def _show(ctx: Ctx, verifiers: Verifiers, evidence_id: int) -> list[Reply]:
     """One item again: to those who may decide on it (with the buttons while it waits), its sender and admins."""
-    evidence, report = _load(ctx, evidence_id)
+    evidence, report = _load(ctx.session, evidence_id)
     deciding = verifiers.may_decide(ctx.me, evidence)
     if not (deciding or ctx.role is Role.ADMIN or evidence.uploaded_by_id == ctx.me.id):
         raise UserError(f"Bukti #{evidence_id} hanya dapat dilihat verifikatornya, pengirimnya, dan admin.")
@@ -165,32 +164,56 @@ def _show(ctx: Ctx, verifiers: Verifiers, evidence_id: int) -> list[Reply]:
     return _item(ctx, evidence, report, ask=deciding and waiting)
 
 
-def _check_decidable(ctx: Ctx, verifiers: Verifiers, evidence: Evidence, report: Report) -> str | None:
+class Audit(Protocol):
+    """Where a decision is written to the audit log: the chat's `Ctx.audit`, the dashboard's."""
+
+    def __call__(self, action: str, target: str = "", **detail: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a verdict did: its words for the verifier, and whether it was taken now (False: already decided)."""
+
+    text: str
+    taken: bool
+
+
+def _load(session: Session, evidence_id: int) -> tuple[Evidence, Report]:
+    evidence = session.get(Evidence, evidence_id)
+    report = session.get(Report, evidence.report_id) if evidence is not None else None
+    if evidence is None or report is None:
+        raise UserError(f"Bukti #{evidence_id} tidak ditemukan. Ketik /verifikasi untuk melihat antrean.")
+    return evidence, report
+
+
+def _check_decidable(
+    session: Session, pemda: PemdaConfig, verifiers: Verifiers, me: Contact, evidence: Evidence, report: Report
+) -> str | None:
     """Why a decision cannot be taken (already decided, withdrawn), or None; not a verifier of it: an error."""
-    if not verifiers.may_decide(ctx.me, evidence):
-        if evidence.uploaded_by_id == ctx.me.id:
+    if not verifiers.may_decide(me, evidence):
+        if evidence.uploaded_by_id == me.id:
             raise UserError("Bukti yang Bapak/Ibu kirim sendiri diverifikasi oleh verifikator lain.")
         raise UserError(
-            f"Bukti #{evidence.id} diverifikasi oleh {_label(ctx, evidence)}, bukan Bapak/Ibu. "
+            f"Bukti #{evidence.id} diverifikasi oleh {_label(session, pemda, evidence)}, bukan Bapak/Ibu. "
             "Ketik /verifikasi untuk antrean Bapak/Ibu."
         )
     if report.withdrawn_at is not None:
         return f"Bukti #{evidence.id} sudah ditarik atau diganti berkas yang lebih baru oleh pengirimnya."
     if evidence.status != EvidenceStatus.WAITING.value:
-        decider = ctx.session.get(Contact, evidence.verifier_id) if evidence.verifier_id else None
+        decider = session.get(Contact, evidence.verifier_id) if evidence.verifier_id else None
         who = f" oleh {decider.name}" if decider is not None else ""
         return f"Bukti #{evidence.id} sudah dinyatakan {status_word(evidence, report)}{who}."
     return None
 
 
-def _label(ctx: Ctx, evidence: Evidence) -> str:
-    program = ctx.pemda.program(evidence.program_key)
-    return verifier_label(ctx.session, program) if program is not None else "verifikator programnya"
+def _label(session: Session, pemda: PemdaConfig, evidence: Evidence) -> str:
+    program = pemda.program(evidence.program_key)
+    return verifier_label(session, program) if program is not None else "verifikator programnya"
 
 
 def _reject(ctx: Ctx, verifiers: Verifiers, evidence_id: int, reason: str) -> list[Reply]:
-    evidence, report = _load(ctx, evidence_id)
-    settled = _check_decidable(ctx, verifiers, evidence, report)
+    evidence, report = _load(ctx.session, evidence_id)
+    settled = _check_decidable(ctx.session, ctx.pemda, verifiers, ctx.me, evidence, report)
     if settled is not None:
         ctx.clear_state()
         return [Reply(settled + _next(ctx, verifiers))]
@@ -208,41 +231,14 @@ def _reject(ctx: Ctx, verifiers: Verifiers, evidence_id: int, reason: str) -> li
 
 
 def _decide(ctx: Ctx, verifiers: Verifiers, evidence_id: int, *, accepted: bool, reason: str = "") -> list[Reply]:
-    evidence, report = _load(ctx, evidence_id)
-    settled = _check_decidable(ctx, verifiers, evidence, report)
-    if settled is not None:
-        ctx.clear_state()
-        return [Reply(settled + _next(ctx, verifiers))]
-    status = EvidenceStatus.ACCEPTED if accepted else EvidenceStatus.REJECTED
-    claimed = ctx.session.execute(
-        update(Evidence)
-        .where(col(Evidence.id) == evidence_id, col(Evidence.status) == EvidenceStatus.WAITING.value)
-        .values(status=status.value, verifier_id=ctx.me.id, verified_at=ctx.now, reason=reason)
-    )
-    if getattr(claimed, "rowcount", 0) != 1:
-        ctx.clear_state()
-        return [Reply(f"Bukti #{evidence_id} baru saja diputuskan oleh verifikator lain.{_next(ctx, verifiers)}")]
-    ctx.session.refresh(evidence)
-    report.verification = (Verification.VERIFIED if accepted else Verification.REJECTED).value
-    ctx.session.add(report)
-    ctx.session.flush()
-    told = _tell_sender(ctx, evidence, report)
-    ctx.audit(
-        "evidence." + ("accepted" if accepted else "rejected"),
-        str(evidence.id),
-        program=evidence.program_key,
-        item=evidence.item_code,
-        report=report.id,
-        reason=reason,
-    )
+    decision = decide(
+        ctx.session, ctx.pemda, verifiers, ctx.me, evidence_id, accepted=accepted, reason=reason, now=ctx.now,
+        audit=ctx.audit,
+    )  # fmt: skip
     ctx.clear_state()
-    word = "dinyatakan sah" if accepted else "ditolak"
-    unit = ctx.session.get(Unit, evidence.unit_id)
-    what = describe(ctx.session, ctx.pemda, evidence, report)
-    text = f"Bukti #{evidence_id} {word}: {unit.name if unit else ''} – {what}."
-    if told:
-        text += f" {told} diberi tahu."
-    replies = [Reply(text)]
+    if not decision.taken:
+        return [Reply(decision.text + _next(ctx, verifiers))]
+    replies = [Reply(decision.text)]
     upcoming = _mine(ctx, verifiers)
     if upcoming:
         replies.append(Reply(f"Berikutnya (masih {len(upcoming)} menunggu):"))
@@ -252,17 +248,68 @@ def _decide(ctx: Ctx, verifiers: Verifiers, evidence_id: int, *, accepted: bool,
     return replies
 
 
+def decide(
+    session: Session,
+    pemda: PemdaConfig,
+    verifiers: Verifiers,
+    me: Contact,
+    evidence_id: int,
+    *,
+    accepted: bool,
+    reason: str,
+    now: datetime,
+    audit: Audit,
+) -> Decision:
+    """Accept or reject one piece of evidence as `me` (chat and dashboard alike): one conditional update (a second
+    tap, or a second verifier, finds it decided), the report's verification follows, the sender hears the outcome
+    through the outbox, and the verdict is audited. Not a verifier of it: a `UserError`."""
+    evidence, report = _load(session, evidence_id)
+    settled = _check_decidable(session, pemda, verifiers, me, evidence, report)
+    if settled is not None:
+        return Decision(settled, taken=False)
+    status = EvidenceStatus.ACCEPTED if accepted else EvidenceStatus.REJECTED
+    claimed = session.execute(
+        update(Evidence)
+        .where(col(Evidence.id) == evidence_id, col(Evidence.status) == EvidenceStatus.WAITING.value)
+        .values(status=status.value, verifier_id=me.id, verified_at=now, reason=reason)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return Decision(f"Bukti #{evidence_id} baru saja diputuskan oleh verifikator lain.", taken=False)
+    session.refresh(evidence)
+    report.verification = (Verification.VERIFIED if accepted else Verification.REJECTED).value
+    session.add(report)
+    session.flush()
+    told = _tell_sender(session, pemda, me, evidence, report, now)
+    audit(
+        "evidence." + ("accepted" if accepted else "rejected"),
+        str(evidence.id),
+        program=evidence.program_key,
+        item=evidence.item_code,
+        report=report.id,
+        reason=reason,
+    )
+    word = "dinyatakan sah" if accepted else "ditolak"
+    unit = session.get(Unit, evidence.unit_id)
+    what = describe(session, pemda, evidence, report)
+    text = f"Bukti #{evidence_id} {word}: {unit.name if unit else ''} – {what}."
+    if told:
+        text += f" {told} diberi tahu."
+    return Decision(text, taken=True)
+
+
 def _next(ctx: Ctx, verifiers: Verifiers) -> str:
     count = len(_mine(ctx, verifiers))
     return f" Masih {count} menunggu: ketik /verifikasi." if count else ""
 
 
-def _tell_sender(ctx: Ctx, evidence: Evidence, report: Report) -> str:
+def _tell_sender(
+    session: Session, pemda: PemdaConfig, me: Contact, evidence: Evidence, report: Report, now: datetime
+) -> str:
     """Queue the outcome for the file's sender (or, when they cannot be reached, the unit's people); who was told."""
-    unit = ctx.session.get(Unit, evidence.unit_id)
-    what = describe(ctx.session, ctx.pemda, evidence, report)
+    unit = session.get(Unit, evidence.unit_id)
+    what = describe(session, pemda, evidence, report)
     where = unit.name if unit is not None else ""
-    decider = f"{ctx.me.name}" + (f" ({_label(ctx, evidence)})" if ctx.role is not Role.ADMIN else "")
+    decider = f"{me.name}" + (f" ({_label(session, pemda, evidence)})" if me.role != Role.ADMIN.value else "")
     if evidence.status == EvidenceStatus.ACCEPTED.value:
         text = (
             f"✅ Bukti dukung dinyatakan sah: {where} – {what}.\n"
@@ -283,12 +330,12 @@ def _tell_sender(ctx: Ctx, evidence: Evidence, report: Report) -> str:
         summary = f"bukti dukung {where} – {what} ditolak verifikator: {evidence.reason}. Mohon kirim perbaikannya"
         buttons = (Button("Lihat status", "/status"),)
     people: list[Contact] = []
-    sender = ctx.session.get(Contact, evidence.uploaded_by_id) if evidence.uploaded_by_id else None
+    sender = session.get(Contact, evidence.uploaded_by_id) if evidence.uploaded_by_id else None
     if sender is not None and sender.active:
         people = [sender]
-    if not people or enqueue_for(ctx, people, evidence, text, summary, buttons) == 0:
+    if not people or enqueue_for(session, pemda, people, evidence, text, summary, buttons, now) == 0:
         people = list(
-            ctx.session.exec(
+            session.exec(
                 select(Contact).where(
                     Contact.unit_id == evidence.unit_id,
                     col(Contact.active).is_(True),
@@ -296,20 +343,42 @@ def _tell_sender(ctx: Ctx, evidence: Evidence, report: Report) -> str:
                 )
             ).all()
         )
-        if enqueue_for(ctx, people, evidence, text, summary, buttons) == 0:
+        if enqueue_for(session, pemda, people, evidence, text, summary, buttons, now) == 0:
             return ""
     return people[0].name if len(people) == 1 else f"{where}"
 
 
 def enqueue_for(
-    ctx: Ctx, people: list[Contact], evidence: Evidence, text: str, summary: str, buttons: tuple[Button, ...]
+    session: Session,
+    pemda: PemdaConfig,
+    people: list[Contact],
+    evidence: Evidence,
+    text: str,
+    summary: str,
+    buttons: tuple[Button, ...],
+    now: datetime,
 ) -> int:
     """Queue the outcome for each of `people` (with the WhatsApp template for a closed window); how many rows."""
     queued = 0
     for person in people:
-        template = Template(ctx.pemda.whatsapp_templates.reminder, (person.name[:60], summary[:900]))
+        template = Template(pemda.whatsapp_templates.reminder, (person.name[:60], summary[:900]))
         message = OutMessage(text=text, kind="evidence", buttons=buttons, template=template)
-        key = f"bukti:{evidence.id}:{evidence.status}:{person.id}"
-        if enqueue(ctx.session, key, person, message, ctx.now) is not None:
+        if enqueue(session, _outcome_key(evidence, person.id), person, message, now) is not None:
             queued += 1
     return queued
+
+
+def _outcome_key(evidence: Evidence, person_id: int | None) -> str:
+    return f"bukti:{evidence.id}:{evidence.status}:{'' if person_id is None else person_id}"
+
+
+def told(session: Session, evidence: Evidence) -> list[str]:
+    """The names of the people the verdict on `evidence` was queued for (its sender, or the unit's people)."""
+    prefix = _outcome_key(evidence, None)
+    rows = session.exec(
+        select(Contact.name)
+        .join(Outbox, col(Outbox.contact_id) == col(Contact.id))
+        .where(col(Outbox.idem_key).startswith(prefix, autoescape=True))
+        .order_by(col(Outbox.id))
+    ).all()
+    return list(rows)

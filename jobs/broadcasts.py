@@ -1,21 +1,23 @@
 """Closing a broadcast: when every row is settled, mark it finished once and send its author the tally.
 
-Called by the dispatcher's observers (`bot.runner`, the Telegram progress editor) after each broadcast row;
-`remember_progress_message` stores where the author's confirmation was shown so it can be edited in place.
+Done by the dispatcher's observers (`BroadcastFinisher` for every channel, the Telegram progress editor) when
+they flush; `remember_progress_message` stores where the author's confirmation was shown so it can be edited.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from models.app import Deps
 from models.messages import Channel
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
-from models.tables import Broadcast, BroadcastStatus, Contact
+from models.tables import Broadcast, BroadcastStatus, Contact, Outbox
 from models.tally import Tally, open_rows, tally
 
 
@@ -67,3 +69,36 @@ def finish_if_done(session: Session, pemda: PemdaConfig, broadcast_id: int, now:
             now,
         )
     return result
+
+
+class BroadcastFinisher:
+    """Dispatcher observer: closes each broadcast whose rows are all settled and queues its tally, on any channel.
+
+    `seen` notes the row's broadcast; `flush` (off the send path) looks at those in a worker thread.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._moved: set[int] = set()
+
+    def seen(self, row: Outbox) -> None:
+        """Note the row's broadcast (rows outside a broadcast are ignored)."""
+        if row.broadcast_id is not None:
+            self._moved.add(row.broadcast_id)
+
+    async def flush(self) -> None:
+        """Close the broadcasts noted since the last flush that have nothing left to send."""
+        if self._moved:
+            moved, self._moved = sorted(self._moved), set()
+            await asyncio.to_thread(self._close, moved)
+
+    def _close(self, broadcast_ids: list[int]) -> None:
+        with self.deps.db.uow() as uow:
+            closed = False
+            for broadcast_id in broadcast_ids:
+                broadcast = uow.session.get(Broadcast, broadcast_id)
+                if broadcast is None or broadcast.status != BroadcastStatus.SENDING:
+                    continue
+                closed |= finish_if_done(uow.session, self.deps.pemda, broadcast_id, self.deps.clock.now()) is not None
+            if closed:
+                uow.commit()

@@ -9,7 +9,7 @@ warning letters issued and receipts outstanding, and the evidence waiting for a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -26,6 +26,7 @@ from models.db import Database
 from models.fmt import angka, persen, tanggal
 from models.leaders import (
     ProgramView,
+    UnitLike,
     active_units,
     change_text,
     dispensations,
@@ -41,7 +42,7 @@ from models.messages import Button
 from models.onboarding import digest_line
 from models.outbox import OutMessage, enqueue, store_file
 from models.pemda import PemdaConfig
-from models.tables import Contact, Evidence, EvidenceStatus, Letter, LetterStatus, Outbox, Role, Unit
+from models.tables import Contact, Evidence, EvidenceStatus, Letter, LetterStatus, Outbox, Role
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,12 @@ class Digest:
     filename: str
 
 
-def _names(units: dict[int, Unit], pairs: list[tuple[int, str]]) -> str:
+def _names(units: Mapping[int, UnitLike], pairs: list[tuple[int, str]]) -> str:
     return ", ".join(f"{unit_label(units.get(uid))} {text}" for uid, text in pairs)
 
 
 def program_block(
-    view: ProgramView, units: dict[int, Unit], warn_weeks: int, exempt: Collection[tuple[int, str]] = ()
+    view: ProgramView, units: Mapping[int, UnitLike], warn_weeks: int, exempt: Collection[tuple[int, str]] = ()
 ) -> list[str]:
     """The lines of one program: total and change, pace warning, furthest behind, most improved."""
     program = view.program

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, or_, update
 from sqlmodel import Session, col, select
 
 from jobs.channel_locks import ChannelLocks
+from jobs.observers import Observer, Observers
 from jobs.outcomes import Claim, DispatchStats, Job, LostLease, Outcome, OutcomeWriter, write_held
 from jobs.ratelimit import RateLimiter
 from models.clock import Clock
@@ -38,13 +39,12 @@ from models.outbound import (
     Unreachable,
     WindowClosed,
 )
-from models.outbox import choose_channel, decode_buttons, window_open
+from models.outbox import choose_channel, decode_buttons, queue_order, window_open
 from models.tables import Contact, Failure, Outbox, OutboxStatus, StoredFile
 
 log = logging.getLogger(__name__)
 
-
-Observer = Callable[[Outbox], Awaitable[None]]
+__all__ = ["Dispatcher", "Observer"]
 
 
 @dataclass
@@ -60,6 +60,9 @@ class Dispatcher:
     concurrency: int = 64
     lease: timedelta = timedelta(minutes=2)
     observers: list[Observer] = field(default_factory=list)
+    """Told about every settled row (`seen`) and flushed off the send path (`jobs.observers`)."""
+    observe_interval: float = 2.0
+    """While sending: seconds at least between two observer flushes (a broadcast's progress edits)."""
     on_auth_failed: Callable[[Channel, str], Awaitable[None]] | None = None
     rng: random.Random = field(default_factory=random.Random)
     paused: set[Channel] = field(default_factory=set)
@@ -81,6 +84,7 @@ class Dispatcher:
     """Seconds between attempts to take the locks of channels another instance sends on."""
     _locks_checked: float = field(default=float("-inf"), init=False, repr=False)
     _writer: OutcomeWriter = field(init=False, repr=False)
+    _observers: Observers = field(init=False, repr=False)
     _busy: int = field(default=0, init=False, repr=False)
     """Deliveries under way that have not handed their outcome to the writer yet."""
     _marked: set[tuple[int, Channel]] = field(default_factory=set, init=False, repr=False)
@@ -93,6 +97,7 @@ class Dispatcher:
         if self.lease <= timedelta(0):
             raise ValueError("lease must be positive")
         self._writer = OutcomeWriter(self.db.engine, max_rows=self.write_batch, interval=max(self.write_interval, 0.0))
+        self._observers = Observers(self.observers, self.clock, self.observe_interval)
 
     # -- claiming -----------------------------------------------------------------------------
 
@@ -148,7 +153,7 @@ class Dispatcher:
         pick = (
             select(Outbox.id)
             .where(col(Outbox.channel).in_(channels))
-            .where(due)
+            .where(due, queue_order())  # a person's rows queued together (a long text's chunks) go out in order
             .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
             .limit(size)
         )
@@ -238,19 +243,24 @@ class Dispatcher:
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 log.error("outbox delivery failed", exc_info=result)
+        await self._observers.flush()
         return stats
 
     async def drain(self, *, max_rounds: int = 1000, pipelined: bool = False) -> DispatchStats:
         """Send until nothing is due now (tests, CLI, benchmarks).
 
-        By default in rounds: a batch and all its observers finish before the next claim, so what an
+        By default in rounds: a batch, then the observers' flush, before the next claim, so what an
         observer queues (a broadcast tally) goes out after everything it reported on. `pipelined`
-        claims the next rows while sends are in flight, as `run_forever` does (throughput).
+        claims the next rows while sends are in flight, as `run_forever` does (throughput), and
+        goes on while the observers' last flush queued something due.
         """
         total = DispatchStats()
         if pipelined:
-            await self._pump(total, stop=None, idle=0.0, max_claims=max_rounds)
-            return total
+            while True:
+                claimed = total.claimed
+                await self._pump(total, stop=None, idle=0.0, max_claims=max_rounds)
+                if total.claimed == claimed:
+                    return total
         for _ in range(max_rounds):
             stats = await self.run_once()
             total.add(stats)
@@ -274,6 +284,8 @@ class Dispatcher:
         gate = asyncio.Semaphore(self.concurrency)
         inflight: set[asyncio.Task[None]] = set()
         claims_made = 0
+        finished = asyncio.Event()
+        watcher = asyncio.create_task(self._observers.run(finished)) if self.observers else None
         try:
             while stop is None or not stop.is_set():
                 room = self.batch - len(inflight)
@@ -309,6 +321,7 @@ class Dispatcher:
                     stopper.cancel()
                 inflight = {t for t in inflight if not t.done()}
         finally:
+            deadline = self.clock.monotonic() + self.grace
             if inflight:
                 _, pending = await asyncio.wait(inflight, timeout=self.grace)
                 for task in pending:
@@ -316,6 +329,14 @@ class Dispatcher:
                 if pending:
                     await asyncio.wait(pending)
             self._writer.flush()  # outcomes of rows whose wait was cancelled
+            if watcher is not None:
+                finished.set()  # a last flush for the rows settled since the previous one, within the grace
+                await asyncio.wait([watcher], timeout=max(deadline - self.clock.monotonic(), 1.0))
+                if not watcher.done():
+                    watcher.cancel()
+                    log.warning("outbox observers did not finish within %s s; stopped", self.grace)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
 
     async def _guarded(self, job: Job | Claim, stats: DispatchStats, gate: asyncio.Semaphore) -> None:
         """Deliver one claimed row; never lets an error escape (it is logged and the row retried)."""
@@ -346,24 +367,15 @@ class Dispatcher:
             job.row, job.contact, job.outbound = loaded.row, loaded.contact, loaded.outbound
         row, contact, outbound = job.row, job.contact, job.outbound
         assert row is not None
-        if contact is None or outbound is None:
-            await self._record(job, self._settle_values(OutboxStatus.DEAD, error="kontak sudah tidak ada"))
-            stats.dead += 1
+        if contact is None or outbound is None or not contact.active or not outbound.address:
+            await self._give_up(job, row, contact, stats)
             return
         channel = outbound.channel
-        if not contact.active:
-            await self._record(job, self._settle_values(OutboxStatus.FAILED, error="kontak tidak aktif lagi"))
-            stats.failed += 1
-            return
-        if not outbound.address:
-            values = self._settle_values(OutboxStatus.FAILED, error="kontak tidak punya alamat di kanal ini")
-            await self._record(job, values)
-            stats.failed += 1
-            return
         limiter = self.limiters.get(channel)
         async with gate:
             if contact.marked_unreachable(channel.value) or (contact.id or 0, channel) in self._marked:
-                self._unreachable(job.claim, contact, channel, "sudah ditandai tidak terjangkau", stats)
+                written = self._unreachable(job.claim, contact, channel, "sudah ditandai tidak terjangkau", stats)
+                self._notify(row, written)
                 return
             permit = None
             try:
@@ -385,16 +397,30 @@ class Dispatcher:
             finally:
                 if permit is not None:
                     permit.done()  # the request is over: the platform has counted it by now
-        held = None
-        if outcome is not None:
-            held = await self._record(job, outcome.values)
-            setattr(stats, outcome.counter, getattr(stats, outcome.counter) + 1)
-            self.meter.count("outbox_outcomes", channel=channel.value, outcome=outcome.counter)
-            if outcome.counter == "dead":
-                log.warning("outbox row %s is dead: %s", job.claim.row_id, outcome.values.get("last_error", ""))
-            if outcome.auth_failed is not None and self.on_auth_failed is not None:
-                await self.on_auth_failed(channel, outcome.auth_failed)
-        await self._notify(row, outcome.values if outcome is not None and held else None)
+        if outcome.written:  # settled in its own transaction (unreachable)
+            self._notify(row, outcome.values or None)
+            return
+        held = await self._record(job, outcome.values)
+        setattr(stats, outcome.counter, getattr(stats, outcome.counter) + 1)
+        self.meter.count("outbox_outcomes", channel=channel.value, outcome=outcome.counter)
+        if outcome.counter == "dead":
+            log.warning("outbox row %s is dead: %s", job.claim.row_id, outcome.values.get("last_error", ""))
+        if outcome.auth_failed is not None and self.on_auth_failed is not None:
+            await self.on_auth_failed(channel, outcome.auth_failed)
+        self._notify(row, outcome.values if held else None)
+
+    async def _give_up(self, job: Job, row: Outbox, contact: Contact | None, stats: DispatchStats) -> None:
+        """Settle a row that cannot be sent: its contact is gone, no longer active, or has no address here."""
+        if contact is None:
+            outcome = Outcome(self._settle_values(OutboxStatus.DEAD, error="kontak sudah tidak ada"), "dead")
+        elif not contact.active:
+            outcome = Outcome(self._settle_values(OutboxStatus.FAILED, error="kontak tidak aktif lagi"), "failed")
+        else:
+            error = "kontak tidak punya alamat di kanal ini"
+            outcome = Outcome(self._settle_values(OutboxStatus.FAILED, error=error), "failed")
+        held = await self._record(job, outcome.values)
+        setattr(stats, outcome.counter, getattr(stats, outcome.counter) + 1)
+        self._notify(row, outcome.values if held else None)
 
     async def _record(self, job: Job, values: dict[str, Any]) -> bool:
         """Hand the row's outcome to the writer and wait until it is committed; False if the lease was lost."""
@@ -412,8 +438,8 @@ class Dispatcher:
         outbound: Outbound,
         limiter: RateLimiter | None,
         stats: DispatchStats,
-    ) -> Outcome | None:
-        """Send once; return how the row settles (None when it was already written, as for unreachable)."""
+    ) -> Outcome:
+        """Send once; return how the row settles (`written` when it was settled already, as for unreachable)."""
         channel = outbound.channel
         try:
             sent = await self.senders[channel].send(outbound)
@@ -428,8 +454,7 @@ class Dispatcher:
             error = f"di luar jendela 24 jam dan tanpa templat: {exc}"
             return Outcome(self._settle_values(OutboxStatus.DEAD, error=error), "dead")
         except Unreachable as exc:
-            self._unreachable(claim, contact, channel, str(exc), stats)
-            return None
+            return Outcome(self._unreachable(claim, contact, channel, str(exc), stats) or {}, "failed", written=True)
         except AuthFailed as exc:
             outcome = Outcome(self._retry_values(delay=0, error=str(exc)), "retried")
             if channel not in self.paused:
@@ -467,14 +492,19 @@ class Dispatcher:
             )
         return Outcome(self._retry_values(delay=self.backoff(done), error=error, attempts=done), "retried")
 
-    def _unreachable(self, claim: Claim, contact: Contact, channel: Channel, error: str, stats: DispatchStats) -> None:
-        """Mark the contact unreachable on `channel`; move the row to the other channel if they have one."""
+    def _unreachable(
+        self, claim: Claim, contact: Contact, channel: Channel, error: str, stats: DispatchStats
+    ) -> dict[str, Any] | None:
+        """Mark the contact unreachable on `channel`; move the row to the other channel if they have one.
+
+        Returns the values written to the row, or None when it was not ours any more (or the contact is gone).
+        """
         if contact.id is not None:
             self._marked.add((contact.id, channel))
         with self.db.uow() as uow:
             fresh = uow.session.get(Contact, contact.id)
             if fresh is None:
-                return
+                return None
             if channel is Channel.TELEGRAM:
                 fresh.unreachable_telegram = True
             else:
@@ -504,6 +534,7 @@ class Dispatcher:
         elif settled:
             stats.failed += 1
         log.info("contact %s unreachable on %s", contact.id, channel.value)
+        return values if settled else None
 
     def _renew(self, claim: Claim) -> Claim:
         """Extend the lease before sending if less than half of it is left; raise LostLease if it was taken."""
@@ -564,46 +595,22 @@ class Dispatcher:
             self._update(uow.session, claim, values)
             uow.commit()
 
-    def _settle(
-        self,
-        claim: Claim,
-        status: OutboxStatus,
-        *,
-        provider_id: str | None = None,
-        error: str = "",
-        attempts: int | None = None,
-    ) -> None:
-        """Settle the row now, in its own transaction."""
-        values = self._settle_values(status, provider_id=provider_id, error=error, attempts=attempts)
-        with self.db.uow() as uow:
-            self._update(uow.session, claim, values)
-            uow.commit()
-        if status is OutboxStatus.DEAD:
-            log.warning("outbox row %s is dead: %s", claim.row_id, error)
-
     @staticmethod
     def _update(session: Session | Connection, claim: Claim, values: dict[str, Any]) -> bool:
         """Write `values` to the claimed row only if we still hold it; False when another dispatcher does."""
         return write_held(session, claim, values)
 
-    async def _notify(self, row: Outbox, written: dict[str, Any] | None) -> None:
-        """Tell the observers about `row` once its outcome is committed (`written`: the values we wrote)."""
+    def _notify(self, row: Outbox, written: dict[str, Any] | None) -> None:
+        """Tell the observers about `row` once its outcome is committed.
+
+        `written`: the values this dispatcher wrote (applied to `row`); None when the row was not ours any more,
+        and `row` is then as it was loaded. Observers only take a note here; they read the state when they flush.
+        """
         if not self.observers:
             return
-        current: Outbox | None = row
-        if written is not None:
-            for name, value in written.items():
-                setattr(row, name, value)
-        else:
-            with self.db.uow() as uow:
-                current = uow.session.get(Outbox, row.id)
-        if current is None:
-            return
-        for observer in self.observers:
-            try:
-                await observer(current)
-            except Exception:
-                log.exception("outbox observer failed")
+        for name, value in (written or {}).items():
+            setattr(row, name, value)
+        self._observers.seen(row)
 
 
 def _is_group(outbound: Outbound) -> bool:

@@ -73,6 +73,8 @@ class Outcome:
     counter: Literal["sent", "retried", "failed", "dead"]
     auth_failed: str | None = None
     """Set when the channel's credentials were rejected (the alert goes out once the row is written)."""
+    written: bool = False
+    """Already settled in its own transaction (unreachable): nothing to hand to the writer, only to observe."""
 
 
 class OutcomeWriter:

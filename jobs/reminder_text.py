@@ -8,7 +8,7 @@ figures and stages), and gives each a WhatsApp template for when the 24-hour win
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -80,6 +80,17 @@ class Composer:
         self._current = {p.key: current_period(p, today) for p in pemda.programs}
         self._lines: dict[tuple[Any, ...], str] = {}
         self._bodies: dict[tuple[Any, ...], tuple[str, str, tuple[Button, ...]]] = {}
+
+    def prepare(self, notices: Iterable[PlannedNotice]) -> None:
+        """Read now what composing `notices` reads from the database (each count program's pace base, once per
+        program and period), so that `compose` never does: the sweep composes while the database is busy writing."""
+        if self._pace is None:
+            return
+        seen: set[tuple[str, str]] = set()
+        for notice in notices:
+            if notice.kind == "stage" and (notice.program.key, notice.period) not in seen:
+                seen.add((notice.program.key, notice.period))
+                self._pace.text(notice)
 
     def compose(self, contact: ContactRef, channel: Channel, items: Sequence[PlannedNotice]) -> OutMessage:
         """One message for one person listing everything due for them."""

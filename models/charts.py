@@ -15,8 +15,17 @@ from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
 from models.fmt import angka, persen, tanggal
-from models.leaders import ProgramView, Ranked, pace_known, rank, score, short_value, signed, tanggal_singkat
-from models.tables import Unit
+from models.leaders import (
+    ProgramView,
+    Ranked,
+    UnitLike,
+    pace_known,
+    rank,
+    score,
+    short_value,
+    signed,
+    tanggal_singkat,
+)
 
 if TYPE_CHECKING:  # matplotlib itself is imported when a picture is drawn (half a second): not at start-up
     from matplotlib.axes import Axes
@@ -98,7 +107,7 @@ class Chart(NamedTuple):
 # -- from views to what is drawn --------------------------------------------------------------------
 
 
-def unit_label(unit: Unit | None) -> str:
+def unit_label(unit: UnitLike | None) -> str:
     """A unit's name on the chart: the full name when short, else its code."""
     if unit is None:
         return "?"
@@ -145,7 +154,7 @@ def pick(ranked: Sequence[Ranked], limit: int = MAX_BARS) -> tuple[list[Ranked],
 
 def ranking_of(
     scores: Mapping[int, float],
-    units: Mapping[int, Unit],
+    units: Mapping[int, UnitLike],
     texts: Mapping[int, str],
     title: str,
     limit: int = MAX_BARS,
@@ -160,7 +169,7 @@ def ranking_of(
     return Ranking(title, bars, omitted, best, target)
 
 
-def program_spec(view: ProgramView, units: Mapping[int, Unit], scope: str) -> ChartSpec:
+def program_spec(view: ProgramView, units: Mapping[int, UnitLike], scope: str) -> ChartSpec:
     """The picture of one program: its line, and its units ranked by score."""
     scores = {uid: score(s) for uid, s in view.standings.items()}
     texts = {uid: short_value(s) for uid, s in view.standings.items()}
@@ -174,7 +183,7 @@ def program_spec(view: ProgramView, units: Mapping[int, Unit], scope: str) -> Ch
 
 
 def overview_spec(
-    views: Sequence[ProgramView], overall: Mapping[int, float], units: Mapping[int, Unit], scope: str, today: date
+    views: Sequence[ProgramView], overall: Mapping[int, float], units: Mapping[int, UnitLike], scope: str, today: date
 ) -> ChartSpec:
     """The picture of every program: one line each, and the units ranked by their overall score."""
     texts = {uid: persen(round(value)) for uid, value in overall.items()}

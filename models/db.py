@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
 
+if TYPE_CHECKING:
+    import psycopg
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
 
 
 def normalize_url(url: str) -> str:
@@ -50,21 +55,47 @@ def bulk_insert(
     *,
     fixed: Mapping[str, Any] | None = None,
 ) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING through the driver's executemany (no per-row SQLAlchemy overhead).
+    """INSERT ... ON CONFLICT `conflict` DO NOTHING of many rows, without per-row SQLAlchemy overhead.
 
     `rows` hold the values of `names` in order; `fixed` the values every row shares. Values go through each
     column's own bind processing (UTC datetimes, booleans) exactly as the ORM would; shared ones once.
+    PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT (`copy_insert`); SQLite: the driver's
+    executemany (`executemany_insert`). Either way a row whose key is already there is skipped, and rows get
+    their ids in the order given.
+    """
+    bulk_insert_while(session, table, names, rows, _nothing, conflict, fixed=fixed)
+
+
+def _nothing() -> None:
+    return None
+
+
+def bulk_insert_while(
+    session: Session,
+    table: Any,
+    names: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    meanwhile: Callable[[], T],
+    conflict: str = "",
+    *,
+    fixed: Mapping[str, Any] | None = None,
+) -> T:
+    """`bulk_insert`, running `meanwhile()` while PostgreSQL inserts the rows (after the insert on SQLite); its result.
+
+    For a caller that has the next batch to build: the server's work and the client's overlap. `meanwhile` must
+    not use the database (on PostgreSQL the connection is busy until it returns; a query there fails).
     """
     if not rows:
-        return
+        return meanwhile()
     connection = session.connection()
     dialect = connection.dialect
 
     def processor(name: str) -> Any:
         return table.c[name].type._cached_bind_processor(dialect)
 
-    shared = dict(fixed or {})
-    tail = tuple(proc(value) if (proc := processor(name)) is not None else value for name, value in shared.items())
+    shared = {
+        name: proc(value) if (proc := processor(name)) is not None else value for name, value in (fixed or {}).items()
+    }
     procs = [(i, proc) for i, name in enumerate(names) if (proc := processor(name)) is not None]
     if procs:  # a varying column with a bind processor: the slow path, value by value
         converted = []
@@ -74,15 +105,74 @@ def bulk_insert(
                 values[i] = proc(values[i])
             converted.append(tuple(values))
         rows = converted
+    write = copy_insert if dialect.name == "postgresql" else executemany_insert
+    return write(connection, table.name, names, rows, conflict, shared, meanwhile)
+
+
+def executemany_insert(
+    connection: Connection,
+    table: str,
+    names: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    conflict: str,
+    shared: Mapping[str, Any],
+    meanwhile: Callable[[], T],
+) -> T:
+    """`bulk_insert`'s write through the driver's executemany (rows and `shared` values already bind-processed).
+
+    On PostgreSQL this is one statement per row (psycopg pipelines them); kept for SQLite and as the reference
+    the COPY path is tested against.
+    """
+    tail = tuple(shared.values())
     params = [row + tail for row in rows] if tail else list(rows)
     columns = [*names, *shared]
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
         f"ON CONFLICT {conflict} DO NOTHING"
     )
     for start in range(0, len(params), 10_000):
         connection.exec_driver_sql(sql, params[start : start + 10_000])
+    return meanwhile()
+
+
+def copy_insert(
+    connection: Connection,
+    table: str,
+    names: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    conflict: str,
+    shared: Mapping[str, Any],
+    meanwhile: Callable[[], T],
+) -> T:
+    """`bulk_insert`'s write on PostgreSQL: COPY the rows into a temporary table with `table`'s column types, then
+    INSERT ... SELECT them with the `shared` values, skipping conflicts (COPY alone cannot), sent in pipeline mode
+    so that `meanwhile()` runs while the server inserts.
+
+    About half the server time and a quarter of the client time of a statement per row (most of what is left is
+    the server's foreign-key checks and index entries). The temporary table lives only inside this call; it is
+    read in the order written (no parallel or synchronised scans of temporary tables), so ids follow `rows`.
+    """
+    varying = ", ".join(names)
+    staging = f"bulk_{table}"
+    columns = ", ".join([*names, *shared])
+    values = ", ".join([*names, *(["%s"] * len(shared))])
+    sql = f"INSERT INTO {table} ({columns}) SELECT {values} FROM {staging} ON CONFLICT {conflict} DO NOTHING"
+    driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
+    try:
+        with driver.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {varying} FROM {table} WITH NO DATA"
+            )
+            with cursor.copy(f"COPY {staging} ({varying}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            with driver.pipeline():  # the statements go out now; their results are waited for at the block's end
+                cursor.execute(sql, tuple(shared.values()))
+                cursor.execute(f"DROP TABLE {staging}")
+                return meanwhile()
+    except connection.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy raises it (IntegrityError, ...)
+        raise DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error) from exc
 
 
 def plain_rows(session: Session, stmt: Any) -> list[Any]:

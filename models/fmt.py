@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -36,8 +37,10 @@ def zone_abbr(zone: ZoneInfo) -> str:
     )
 
 
+@lru_cache(maxsize=4096)
 def angka(value: float) -> str:
-    """'1.234' or '42,5' (at most two decimals)."""
+    """'1.234' or '42,5' (at most two decimals). Remembered: a Pemda-wide list repeats a few figures thousands of
+    times, and Babel takes about 50 µs a number."""
     return str(format_decimal(round(value, 2), format="#,##0.##", locale=LOCALE))
 
 

@@ -8,16 +8,41 @@ roster gave it) or they wrote on WhatsApp. A roster row alone is not yet registr
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.pemda import PemdaConfig
 from models.tables import UNIT_KINDS, Contact, Role, Unit
 
 
-def head_of(unit: Unit) -> Role:
+class Kinded(Protocol):
+    """What onboarding reads of a unit: a `Unit`, or the light `_UnitRow` of a count over every unit."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class _UnitRow(NamedTuple):
+    id: int
+    code: str
+    kind: str
+
+
+def _active_rows(session: Session) -> list[_UnitRow]:
+    """Every active unit's id, code and kind: a Pemda may have 30,000 units, and `Unit` objects take ten times as
+    long to load."""
+    rows = session.execute(sa_select(col(Unit.id), col(Unit.code), col(Unit.kind)).where(col(Unit.active).is_(True)))
+    return [_UnitRow(uid, code, kind) for uid, code, kind in rows]
+
+
+def head_of(unit: Kinded) -> Role:
     """The role that heads `unit`: the camat for a kecamatan, the kepala for every other unit."""
     return Role.CAMAT if unit.kind == "kecamatan" else Role.KEPALA
 
@@ -29,15 +54,15 @@ def connected() -> ColumnElement[bool]:
 
 def registered_roles(session: Session) -> set[tuple[int, str]]:
     """(unit id, role) of every active, registered person."""
-    rows = session.exec(
-        select(Contact.unit_id, Contact.role).where(
+    rows = session.execute(
+        sa_select(col(Contact.unit_id), col(Contact.role)).where(
             col(Contact.active).is_(True), col(Contact.unit_id).is_not(None), connected()
         )
-    ).all()
+    )
     return {(unit_id, role) for unit_id, role in rows if unit_id is not None}
 
 
-def chased(pemda: PemdaConfig, unit: Unit) -> bool:
+def chased(pemda: PemdaConfig, unit: Kinded) -> bool:
     """Whether some program applies to `unit` (its kind, or a checklist indicator names it)."""
     for program in pemda.programs:
         if program.measure == "checklist":
@@ -46,6 +71,19 @@ def chased(pemda: PemdaConfig, unit: Unit) -> bool:
         elif program.applies(unit.kind):
             return True
     return False
+
+
+def _chaser(pemda: PemdaConfig) -> Callable[[Kinded], bool]:
+    """`chased` for many units: the kinds and the checklist's unit codes looked up once."""
+    kinds = {kind for kind in UNIT_KINDS if any(p.applies(kind) for p in pemda.programs if p.measure != "checklist")}
+    codes = {entry.unit.lower() for p in pemda.programs if p.measure == "checklist" for entry in p.checklist}
+
+    def chased_fast(unit: Kinded) -> bool:
+        if unit.kind in UNIT_KINDS:
+            return unit.kind in kinds or unit.code.lower() in codes
+        return chased(pemda, unit)  # a kind the roster does not know: the rule itself
+
+    return chased_fast
 
 
 def kind_rank(kind: str) -> int:
@@ -69,13 +107,14 @@ class KindProgress:
 def progress(session: Session, pemda: PemdaConfig) -> list[KindProgress]:
     """Registration per unit kind, over the active units, in the roster's kind order."""
     registered = registered_roles(session)
-    units = session.exec(select(Unit).where(col(Unit.active).is_(True))).all()
+    units = _active_rows(session)
+    is_chased = _chaser(pemda)
     totals: Counter[str] = Counter()
     heads: Counter[str] = Counter()
     operators: Counter[str] = Counter()
     followed: Counter[str] = Counter()
     for unit in units:
-        followed[unit.kind] += chased(pemda, unit)
+        followed[unit.kind] += is_chased(unit)
         totals[unit.kind] += 1
         heads[unit.kind] += (unit.id, head_of(unit).value) in registered
         operators[unit.kind] += (unit.id, Role.OPERATOR.value) in registered
@@ -92,21 +131,32 @@ def progress(session: Session, pemda: PemdaConfig) -> list[KindProgress]:
     ]
 
 
+def _headless(session: Session, pemda: PemdaConfig) -> tuple[list[int], int]:
+    """The ids of the chased active units without a registered head, and how many units are chased."""
+    registered = registered_roles(session)
+    units = list(filter(_chaser(pemda), _active_rows(session)))
+    return [u.id for u in units if (u.id, head_of(u).value) not in registered], len(units)
+
+
 def without_head(session: Session, pemda: PemdaConfig) -> list[Unit]:
     """Active units some program chases whose head (kepala, or the camat of a kecamatan) is not registered yet."""
-    registered = registered_roles(session)
-    units = session.exec(select(Unit).where(col(Unit.active).is_(True))).all()
-    missing = [u for u in units if chased(pemda, u) and (u.id, head_of(u).value) not in registered]
-    return sorted(missing, key=lambda u: (kind_rank(u.kind), u.name.lower()))
+    missing, _chased = _headless(session, pemda)
+    if not missing:
+        return []
+    stmt = select(Unit).where(col(Unit.active).is_(True))
+    if len(missing) <= 1000:  # the usual case, once most heads have registered: load only those units
+        stmt = stmt.where(col(Unit.id).in_(missing))
+    wanted = set(missing)
+    units = [u for u in session.exec(stmt).all() if u.id in wanted]
+    return sorted(units, key=lambda u: (kind_rank(u.kind), u.name.lower()))
 
 
 def digest_line(session: Session, pemda: PemdaConfig) -> str | None:
     """One line for the weekly digest while some chased unit has no registered head; None once every unit has."""
-    missing = without_head(session, pemda)
+    missing, units = _headless(session, pemda)
     if not missing:
         return None
-    units = [u for u in session.exec(select(Unit).where(col(Unit.active).is_(True))).all() if chased(pemda, u)]
     return (
-        f"Pendaftaran: {len(units) - len(missing)} dari {len(units)} unit sudah punya kepala/camat terdaftar di "
+        f"Pendaftaran: {units - len(missing)} dari {units} unit sudah punya kepala/camat terdaftar di "
         f"Sigap. Rincian dan kode undangan: /undangan"
     )

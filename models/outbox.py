@@ -3,6 +3,11 @@
 Handlers, letters, alerts and the sweep queue messages through this module (one row encoder, one
 channel choice, an idempotency key per message); `jobs.dispatcher` alone reads the queue and sends.
 Provider delivery reports come back through `record_status`.
+
+A text longer than one chat message (`TEXT_LIMIT`) is cut here, and only here, into chunks at paragraph, else line,
+else word boundaries, each chunk its own row (the buttons and the file on the last one): a failure at chunk 5 is
+retried from chunk 5, not from chunk 1. Rows queued together for one person go out in the order written
+(`queue_order`, which the dispatcher's claim applies).
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, exists, func, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models.db import bulk_insert, insert_skipping_duplicates
 from models.messages import Button, Channel, Reply
 from models.outbound import Template
-from models.tables import SENT_STATUSES, Contact, Failure, Outbox, OutboxStatus, StoredFile
+from models.tables import OPEN_STATUSES, SENT_STATUSES, Contact, Failure, Outbox, OutboxStatus, StoredFile
 
 WINDOW = timedelta(hours=24)
 """WhatsApp's customer-service window: free text only this long after the person's last message."""
@@ -81,6 +87,152 @@ def choose_channel(contact: Reachable, *, excluding: Channel | None = None) -> C
 def window_open(contact: Contact, now: datetime) -> bool:
     """Whether WhatsApp still takes free text for `contact` (they wrote within the last 24 hours)."""
     return contact.wa_last_inbound_at is not None and now - contact.wa_last_inbound_at < WINDOW
+
+
+# -- long texts: one chunk per message -------------------------------------------------------------
+
+TEXT_LIMIT = 4096
+"""Longest text of one chat message: Telegram counts UTF-16 code units (an emoji counts twice), WhatsApp characters;
+4,096 both, so a chunk measured in UTF-16 units fits either."""
+LAST_LIMIT = 1024
+"""Longest text sent together with a file (a caption, on both channels) or, on WhatsApp, with buttons (the body of an
+interactive message): the last chunk of such a message is at most this long."""
+WHATSAPP_BUTTONS = 10
+"""WhatsApp shows at most this many choices as an interactive message (a list); more are written out as text."""
+_BREAKS = ("\n\n", "\n", " ")
+
+
+def units(text: str) -> int:
+    """Length of `text` as Telegram counts it (UTF-16 code units)."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF) if not text.isascii() else len(text)
+
+
+def _fit(text: str, limit: int) -> int:
+    """How many characters from the start of `text` fit in `limit` UTF-16 units."""
+    if len(text) <= limit and units(text) <= limit:
+        return len(text)
+    size = 0
+    for index, char in enumerate(text):
+        size += 2 if ord(char) > 0xFFFF else 1
+        if size > limit:
+            return index
+    return len(text)
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """`text` in chunks of at most `limit` UTF-16 units, cut between paragraphs, else lines, else words.
+
+    A cut falls at the last paragraph break in the second half of the chunk, else the last line break there, else the
+    last paragraph or line break anywhere, else the last space; only a word longer than `limit` (a long link) is cut
+    inside. The breaks at a cut are dropped, blank chunks left out; each chunk's text is otherwise as written.
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    chunks: list[str] = []
+    rest = text
+    while units(rest) > limit:
+        size = _fit(rest, limit)
+        window = rest[: size + 1]  # a break right after the limit still lets the chunk be `limit` long
+        cut = _break_in(window, size)
+        if cut is None:
+            chunks.append(rest[: max(size, 1)])
+            rest = rest[max(size, 1) :]
+            continue
+        at, width = cut
+        chunks.append(rest[:at].rstrip("\n"))
+        rest = rest[at + width :].lstrip("\n")
+    chunks.append(rest)
+    return [chunk for chunk in chunks if chunk.strip()] or [text[: max(_fit(text, limit), 1)]]
+
+
+def _break_in(window: str, size: int) -> tuple[int, int] | None:
+    """Where to cut `window` (at most `size` characters before the cut): (index, width of the break), or None."""
+    anywhere: tuple[int, int] | None = None
+    for separator in _BREAKS[:2]:
+        found = window.rfind(separator, 1, size + len(separator))
+        if found > size // 2:
+            return found, len(separator)
+        if found > 0 and (anywhere is None or found > anywhere[0]):
+            anywhere = (found, len(separator))
+    if anywhere is not None:
+        return anywhere
+    space = window.rfind(" ", 1, size + 1)
+    return (space, 1) if space > 0 else None
+
+
+def split_tail(text: str, limit: int) -> tuple[str, str]:
+    """`text` as (head, tail): the tail at most `limit` UTF-16 units, starting after the last text's paragraph break
+    that allows it, else a line break, else a space (the head may be empty)."""
+    if units(text) <= limit:
+        return "", text
+    start = len(text) - _fit(text[::-1], limit)  # the longest tail that fits starts here
+    for separator in _BREAKS:
+        found = text.find(separator, max(start - len(separator), 1))
+        if found > 0 and text[found + len(separator) :].strip():
+            return text[:found].rstrip("\n"), text[found + len(separator) :].lstrip("\n")
+    return text[:start], text[start:]
+
+
+def chunk_texts(text: str, channel: Channel | str, *, buttons: int = 0, attachment: bool = False) -> list[str]:
+    """The texts of the messages `text` goes out as on `channel`: itself when it fits one message, else its chunks
+    (`split_text`); with a file, or with buttons on WhatsApp, the last chunk fits `LAST_LIMIT` so it goes with them."""
+    small_last = attachment or (channel == Channel.WHATSAPP.value and 0 < buttons <= WHATSAPP_BUTTONS)
+    if units(text) <= (LAST_LIMIT if small_last else TEXT_LIMIT):
+        return [text]
+    chunks = split_text(text)
+    if small_last:
+        head, tail = split_tail(chunks.pop(), LAST_LIMIT)
+        chunks += [head, tail] if head.strip() else [tail]
+    return chunks
+
+
+def chunk_key(key: str, index: int) -> str:
+    """The idempotency key of chunk `index` (0-based) of the message keyed `key`: the first keeps the key."""
+    if index == 0:
+        return key[:MAX_KEY]
+    suffix = f"#{index + 1}"
+    return key[: MAX_KEY - len(suffix)] + suffix
+
+
+def _chunk_row(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One `outbox_row` mapping as the rows of its chunks (itself, when it fits in one message).
+
+    Buttons and the file go with the last chunk. A WhatsApp message with a template stays whole: outside the 24-hour
+    window it is sent as the one template (the sender cuts an over-long text inside the window). On other channels
+    only the first chunk keeps the template, so a chunked message moved to WhatsApp sends it once.
+    """
+    text, channel = row["text"], row["channel"]
+    if len(text) <= LAST_LIMIT // 2 or (channel == Channel.WHATSAPP.value and row["template_name"]):
+        return [dict(row)]
+    buttons = len(json.loads(row["buttons"] or "[]"))
+    texts = chunk_texts(text, channel, buttons=buttons, attachment=row["attachment_id"] is not None)
+    if len(texts) == 1:
+        return [dict(row)]
+    last = len(texts) - 1
+    chunks = []
+    for index, chunk in enumerate(texts):
+        part = dict(row, idem_key=chunk_key(row["idem_key"], index), text=chunk)
+        if index != last:
+            part.update(buttons="[]", attachment_id=None)
+        if index:
+            part.update(template_name=None, template_params="[]")
+        chunks.append(part)
+    return chunks
+
+
+def queue_order() -> ColumnElement[bool]:
+    """Rows no earlier row waits before: the rows queued for one person at one moment (the chunks of a long text, the
+    replies to one message) go out in the order written, each only once every row written before it is settled.
+
+    The dispatcher's claim applies it, so a chunk that fails (a 429, a time-out) is retried before the next is sent.
+    """
+    earlier = aliased(Outbox)
+    return ~exists().where(
+        col(earlier.contact_id) == col(Outbox.contact_id),
+        col(earlier.created_at) == col(Outbox.created_at),
+        col(earlier.id) < col(Outbox.id),
+        col(earlier.status).in_(OPEN_STATUSES),
+    )
 
 
 # -- the one row encoder -------------------------------------------------------------------------
@@ -176,15 +328,26 @@ def outbox_row(
 
 
 def insert_values(session: Session, rows: Sequence[tuple[Any, ...]], fixed: Mapping[str, Any]) -> None:
-    """Insert rows given as `outbox_values` tuples sharing `fixed`; a key already there is skipped, never doubled."""
+    """Insert rows given as `outbox_values` tuples sharing `fixed` (a long text as one row per chunk); a key already
+    there is skipped, never doubled."""
+    text = OUTBOX_COLUMNS.index("text")
+    if any(len(row[text]) > LAST_LIMIT // 2 for row in rows):  # rare (a sweep's messages are short): the slow path
+        rows = [
+            tuple(chunk[name] for name in OUTBOX_COLUMNS)
+            for row in rows
+            for chunk in _chunk_row(dict(zip(OUTBOX_COLUMNS, row, strict=True)))
+        ]
     bulk_insert(session, Outbox.__table__, OUTBOX_COLUMNS, rows, "(idem_key)", fixed=fixed)  # type: ignore[attr-defined]
 
 
 def insert_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows given as `outbox_row` mappings; a key already there is skipped, never doubled."""
+    """Insert rows given as `outbox_row` mappings (a long text as one row per chunk); a key already there is skipped,
+    never doubled."""
     table = Outbox.__table__  # type: ignore[attr-defined]
-    for start in range(0, len(rows), 500):
-        session.execute(insert_skipping_duplicates(session, table, "idem_key").values(list(rows[start : start + 500])))
+    chunked = [chunk for row in rows for chunk in _chunk_row(row)]
+    for start in range(0, len(chunked), 500):
+        statement = insert_skipping_duplicates(session, table, "idem_key")
+        session.execute(statement.values(chunked[start : start + 500]))
 
 
 def enqueue(
@@ -263,25 +426,44 @@ def store_file(session: Session, filename: str, mime: str, content: bytes, now: 
     return row.id
 
 
+def chunk_reply(reply: Reply, channel: Channel) -> list[Reply]:
+    """`reply` as the replies of its chunks (`chunk_texts`): the buttons, the file and a broadcast's id go with the
+    last; itself when it fits in one message."""
+    texts = chunk_texts(reply.text, channel, buttons=len(reply.buttons), attachment=reply.attachment is not None)
+    if len(texts) == 1:
+        return [reply]
+    *leading, last = texts
+    return [Reply(text) for text in leading] + [dataclasses.replace(reply, text=last)]
+
+
 def queue_replies(
     session: Session, contact: Contact, channel: Channel, key: str, replies: Sequence[Reply], now: datetime
 ) -> list[Reply]:
     """Write `replies` to `contact` on `channel` as outbox rows due after `REPLY_GRACE` (same transaction as the
-    message's handling); return them with their `outbox_id`, for the adapter to send at once and mark."""
+    message's handling), a long one as one row per chunk (`chunk_reply`); return what each row holds, in order,
+    with its `outbox_id`, for the adapter to send at once and mark (the dispatcher resumes where it failed)."""
     rows = []
     keys = []
-    for index, reply in enumerate(replies):
+    sent: list[Reply] = []
+    for index, whole in enumerate(replies):
         attachment_id = None
-        if reply.attachment is not None:
-            file = reply.attachment
+        if whole.attachment is not None:
+            file = whole.attachment
             attachment_id = file.stored_id or store_file(session, file.filename, file.mime, file.content, now)
-        message = OutMessage(text=reply.text, kind=REPLY_KIND, buttons=reply.buttons, attachment_id=attachment_id)
-        row_key = f"reply|{channel.value}|{key}|{index}"[:MAX_KEY]
-        keys.append(row_key)
-        rows.append(outbox_row(row_key, contact, message, now, channel=channel, not_before=now + REPLY_GRACE))
-    insert_rows(session, rows)
+        for part, reply in enumerate(chunk_reply(whole, channel)):
+            message = OutMessage(
+                text=reply.text,
+                kind=REPLY_KIND,
+                buttons=reply.buttons,
+                attachment_id=attachment_id if reply.attachment is not None else None,
+            )
+            row_key = chunk_key(f"reply|{channel.value}|{key}|{index}", part)
+            keys.append(row_key)
+            sent.append(reply)
+            rows.append(outbox_row(row_key, contact, message, now, channel=channel, not_before=now + REPLY_GRACE))
+    insert_rows(session, rows)  # each already fits one message: written as they are
     ids = dict(session.exec(select(Outbox.idem_key, Outbox.id).where(col(Outbox.idem_key).in_(keys))).all())
-    return [dataclasses.replace(reply, outbox_id=ids.get(k)) for reply, k in zip(replies, keys, strict=True)]
+    return [dataclasses.replace(reply, outbox_id=ids.get(k)) for reply, k in zip(sent, keys, strict=True)]
 
 
 def mark_reply_sent(session: Session, outbox_id: int, provider_id: str, now: datetime) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from models.pemda import PemdaConfig, ProgramConfig
 from models.periods import period_key
-from models.tables import ChecklistItem, Report, ReportSource, Unit, Verification
+from models.tables import ChecklistItem, Report, ReportSource, Verification
 
 DONE = "selesai"
 ITEM_STATUSES = ("selesai", "proses", "belum")
@@ -81,6 +81,14 @@ def _latest(partition: tuple[Any, ...], *filters: Any) -> Any:
     return select(ranked.c.id).where(ranked.c.rank == 1)
 
 
+def _ranked(columns: tuple[Any, ...], *filters: Any) -> Any:
+    """`columns` of the latest report per unit among `filters` (as `_latest` ranks them), read straight from the
+    ranking: PostgreSQL answers a Pemda of 30,000 units in a third of the time a join back by id takes."""
+    rank = func.row_number().over(partition_by=col(Report.unit_id), order_by=(_when().desc(), col(Report.id).desc()))
+    ranked = sa_select(*columns, rank.label("rank")).where(*filters).subquery()
+    return sa_select(*(ranked.c[c.key] for c in columns)).where(ranked.c.rank == 1)
+
+
 def _not_rejected() -> ColumnElement[bool]:
     """Reports that count: not rejected by a verifier and not withdrawn."""
     return (col(Report.verification) != Verification.REJECTED.value) & col(Report.withdrawn_at).is_(None)
@@ -104,10 +112,19 @@ def _counting_or_waiting() -> ColumnElement[bool]:
     return (_verified() | (col(Report.verification) == Verification.PENDING.value)) & col(Report.withdrawn_at).is_(None)
 
 
+class UnitKind(Protocol):
+    """What standings read of a unit: its id and its kind (a `Unit`, or a lighter row of the Pemda-wide views)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def kind(self) -> str: ...
+
+
 def load_standings(
     session: Session,
     pemda: PemdaConfig,
-    units: Sequence[Unit],
+    units: Sequence[UnitKind],
     today: date,
     programs: Iterable[ProgramConfig] | None = None,
     periods: Mapping[str, str] | None = None,
@@ -115,45 +132,50 @@ def load_standings(
     """Standings of `units` on every program that applies to them, keyed by (unit id, program key).
 
     Each program is read for its current period, or for `periods[program.key]` when given (the sweep
-    also reads the period before, while that period's deadline ladder is still running).
+    also reads the period before, while that period's deadline ladder is still running). Up to `FEW_UNITS` units
+    (a command about one unit or a kecamatan) only their own rows are read, so such a command costs the same in a
+    Pemda of 500 units and of 30,000; more are read in one pass per program.
     """
     result: dict[tuple[int, str], Standing] = {}
-    wanted = {u.id: u for u in units if u.id is not None}
+    pairs = [(unit.id, unit.kind) for unit in units if unit.id is not None]
+    wanted = {uid for uid, _kind in pairs}
+    few = len(wanted) <= FEW_UNITS
+    kinds = {kind for _uid, kind in pairs}
     for program in programs if programs is not None else pemda.programs:
         period = periods[program.key] if periods and program.key in periods else current_period(program, today)
         deadline = program.deadline_of(period)
         if program.measure == "checklist":
-            _checklist(session, program, period, deadline, wanted, result)
+            _checklist(session, program, period, deadline, wanted, few, result)
             continue
-        applies = {kind: program.applies(kind) for kind in {unit.kind for unit in wanted.values()}}
-        applicable = [uid for uid, unit in wanted.items() if applies[unit.kind]]
+        applying = {kind for kind in kinds if program.applies(kind)}
+        applicable = [uid for uid, kind in pairs] if applying == kinds else [u for u, k in pairs if k in applying]
         if not applicable:
             continue
         values: dict[int, tuple[float, datetime]] = {}
         counts = counting(program)
-        if len(applicable) <= FEW_UNITS:  # a command about one unit (or a kecamatan) reads only their reports
+        if few:  # a command about one unit (or a kecamatan) reads only their reports
             counts = counts & col(Report.unit_id).in_(applicable)
         if program.measure == "submission":
             stmt = (
-                select(Report.unit_id, func.count(), func.max(Report.created_at))
-                .where(Report.program_key == program.key, Report.period == period, counts)
+                sa_select(col(Report.unit_id), func.count(), func.max(col(Report.created_at)))
+                .where(col(Report.program_key) == program.key, col(Report.period) == period, counts)
                 .where(col(Report.title).is_not(None))
                 .group_by(col(Report.unit_id))
             )
-            for unit_id, count, last in session.exec(stmt):
+            for unit_id, count, last in session.execute(stmt):
                 values[unit_id] = (float(count), last)
         else:
-            latest = _latest(
-                (col(Report.unit_id),),
-                Report.program_key == program.key,
-                Report.period == period,
+            latest = _ranked(
+                (col(Report.unit_id), col(Report.value), _when().label("at")),
+                col(Report.program_key) == program.key,
+                col(Report.period) == period,
                 counts,
                 col(Report.value).is_not(None),
             )
-            rows = session.exec(select(Report.unit_id, Report.value, _when()).where(col(Report.id).in_(latest)))
-            for unit_id, value, created in rows:
+            for unit_id, value, created in session.execute(latest):
                 values[unit_id] = (float(value or 0), created)
-        waiting = _waiting_values(session, program, period) if program.verification == "required" else {}
+        mine = applicable if few else None
+        waiting = _waiting_values(session, program, period, mine) if program.verification == "required" else {}
         key, target = program.key, program.target
         missing = 0.0 if program.measure == "submission" else None
         for unit_id in applicable:
@@ -170,11 +192,15 @@ def load_standings(
     return result
 
 
-def _waiting_values(session: Session, program: ProgramConfig, period: str) -> dict[int, float]:
-    """Per unit, what waits for the verifier: the figure waiting (when it is the latest one, verified or waiting),
-    or the number of submissions waiting."""
+def _waiting_values(
+    session: Session, program: ProgramConfig, period: str, unit_ids: Sequence[int] | None = None
+) -> dict[int, float]:
+    """Per unit (of `unit_ids`, default every unit), what waits for the verifier: the figure waiting (when it is the
+    latest one, verified or waiting), or the number of submissions waiting."""
     found: dict[int, float] = {}
     waits = (col(Report.verification) == Verification.PENDING.value) & col(Report.withdrawn_at).is_(None)
+    if unit_ids is not None:
+        waits = waits & col(Report.unit_id).in_(unit_ids)
     if program.measure == "submission":
         stmt = (
             select(Report.unit_id, func.count())
@@ -184,13 +210,11 @@ def _waiting_values(session: Session, program: ProgramConfig, period: str) -> di
         for unit_id, count in session.exec(stmt):
             found[unit_id] = float(count)
         return found
-    latest = _latest(
-        (col(Report.unit_id),),
-        Report.program_key == program.key,
-        Report.period == period,
-        _counting_or_waiting(),
-        col(Report.value).is_not(None),
-    )
+    filters = [col(Report.program_key) == program.key, col(Report.period) == period, _counting_or_waiting()]
+    filters.append(col(Report.value).is_not(None))
+    if unit_ids is not None:
+        filters.append(col(Report.unit_id).in_(unit_ids))
+    latest = _latest((col(Report.unit_id),), *filters)
     rows = session.exec(select(Report.unit_id, Report.value, Report.verification).where(col(Report.id).in_(latest)))
     for unit_id, value, verification in rows:
         if verification == Verification.PENDING.value:
@@ -203,19 +227,28 @@ def _checklist(
     program: ProgramConfig,
     period: str,
     deadline: date,
-    wanted: dict[int, Unit],
+    wanted: set[int],
+    few: bool,
     result: dict[tuple[int, str], Standing],
 ) -> None:
-    items = session.exec(
-        select(ChecklistItem).where(ChecklistItem.program_key == program.key, ChecklistItem.period == period)
-    ).all()
+    stmt = select(ChecklistItem.unit_id, ChecklistItem.code).where(
+        ChecklistItem.program_key == program.key, ChecklistItem.period == period
+    )
+    if few:
+        stmt = stmt.where(col(ChecklistItem.unit_id).in_(wanted))
     per_unit: dict[int, list[str]] = defaultdict(list)
-    for item in items:
-        if item.unit_id in wanted:
-            per_unit[item.unit_id].append(item.code)
+    for owner, item_code in session.exec(stmt):
+        if owner in wanted:
+            per_unit[owner].append(item_code)
     if not per_unit:
         return
-    scope = (Report.program_key == program.key, Report.period == period, col(Report.item_code).is_not(None))
+    scope: tuple[ColumnElement[bool], ...] = (
+        col(Report.program_key) == program.key,
+        col(Report.period) == period,
+        col(Report.item_code).is_not(None),
+    )
+    if few:
+        scope += (col(Report.unit_id).in_(list(per_unit)),)
     latest = _latest((col(Report.unit_id), col(Report.item_code)), *scope, counting(program))
     status: dict[tuple[int, str], tuple[str, datetime, int]] = {}
     for unit_id, code, item_status, created, report_id in session.execute(

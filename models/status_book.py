@@ -24,11 +24,11 @@ from sqlmodel import Session, col, select
 
 from models.charts import overview_spec, render
 from models.fmt import tanggal
-from models.leaders import ProgramView, figure_text, load_views, overall_scores
+from models.leaders import ProgramView, UnitLike, figure_text, load_views, overall_scores
 from models.pemda import PemdaConfig
 from models.sheets import Cell, put
 from models.standing import Standing, _latest, _not_rejected, _when
-from models.tables import Contact, Evidence, EvidenceStatus, Report, Unit
+from models.tables import Contact, Evidence, EvidenceStatus, Report
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SUMMARY_TITLE = "Ringkasan"
@@ -129,7 +129,7 @@ def _number(program_measure: str, value: float | None) -> float | int | None:
 
 def build_workbook(
     views: Sequence[ProgramView],
-    units: Mapping[int, Unit],
+    units: Mapping[int, UnitLike],
     details: Mapping[str, tuple[Mapping[int, tuple[datetime, int | None]], Mapping[int, str]]],
     people: Mapping[int, str],
     chart_png: bytes | None,
@@ -177,7 +177,7 @@ def build_workbook(
 def _program_sheet(
     book: Workbook,
     view: ProgramView,
-    units: Mapping[int, Unit],
+    units: Mapping[int, UnitLike],
     detail: tuple[Mapping[int, tuple[datetime, int | None]], Mapping[int, str]],
     people: Mapping[int, str],
     today: date,
@@ -232,7 +232,7 @@ def _goal_word(view: ProgramView) -> str:
     return program.unit_label or "jumlah"
 
 
-def status_workbook(session: Session, pemda: PemdaConfig, units: Sequence[Unit], today: date, scope: str) -> bytes:
+def status_workbook(session: Session, pemda: PemdaConfig, units: Sequence[UnitLike], today: date, scope: str) -> bytes:
     """The status export of `units` at `today`: load, draw and write."""
     zone = ZoneInfo(pemda.pemda.timezone)
     views = load_views(session, pemda, units, today)

@@ -11,8 +11,12 @@ import logging
 import mimetypes
 from collections import deque
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import update as sql_update
+from sqlmodel import Session, col
 from telegram import Bot, Message, Update
 from telegram.constants import ChatType
 from telegram.error import NetworkError, TelegramError
@@ -25,10 +29,12 @@ from handlers import inbox
 from handlers.core import handle
 from jobs.broadcasts import remember_progress_message
 from jobs.ratelimit import RateLimiter
-from models.app import Deps
+from models.app import Deps, call_on
 from models.files import FileTooLarge, FileUnavailable
 from models.messages import Channel, Incoming, Reply
 from models.outbound import Outbound, RateLimited, SendError, Sent, direct_reply
+from models.outbox import mark_reply_sent
+from models.tables import InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,8 @@ MAX_REPLY_WAIT = 60.0
 """Longest Telegram `retry_after` (seconds) a direct reply waits out; longer ones drop the reply."""
 MAX_QUEUED_PER_CHAT = 100
 """Updates of one chat waiting at most; a chat sending more (a flood) loses the surplus."""
+STOP_GRACE = 3.0
+"""Seconds a stop lets the chats finish what they are handling (`sigap run` stops within 10 s of SIGTERM)."""
 PRIVATE_ONLY = "Mohon maaf, Sigap hanya melayani percakapan pribadi. Silakan kirim pesan langsung ke {bot}."
 
 
@@ -75,15 +83,45 @@ def to_incoming(update: Update) -> Incoming | None:
     )
 
 
-class TelegramFiles:
-    """`FileSource` for Telegram: a document's or photo's file_id through getFile, then the file download."""
+_INBOX_DONE = (
+    sql_update(InboundMessage)
+    .where(
+        col(InboundMessage.channel) == bindparam("inbox_channel"),
+        col(InboundMessage.key) == bindparam("inbox_key"),
+        col(InboundMessage.processed_at).is_(None),
+    )
+    .values(processed_at=bindparam("done_at"))
+)
+"""An update's inbox row marked handled, by its key (one indexed statement, no look-up first)."""
 
-    def __init__(self, bot: Bot) -> None:
+
+def _record_sent(session: Session, sent: Sequence[tuple[Reply, str, str]], now: datetime) -> None:
+    """Mark the rows of replies that went out (reply, message id, chat) sent; note where a broadcast's confirmation
+    shows (its progress is edited there)."""
+    for reply, provider_id, address in sent:
+        if reply.outbox_id is not None:
+            mark_reply_sent(session, reply.outbox_id, provider_id, now)
+        if reply.broadcast_id is not None:
+            remember_progress_message(session, reply.broadcast_id, Channel.TELEGRAM, address, provider_id)
+
+
+class TelegramFiles:
+    """`FileSource` for Telegram: a document's or photo's file_id through getFile, then the file download.
+
+    The bot's HTTP client belongs to the loop the channel runs on (the one it was built on); a handler on a
+    handling thread has the download done there.
+    """
+
+    def __init__(self, bot: Bot, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.bot = bot
+        self.loop = loop or asyncio.get_running_loop()
 
     async def fetch(self, ref: str, *, max_bytes: int) -> tuple[bytes, str]:
         """The file's bytes and MIME type (guessed from its path); `FileTooLarge` before downloading when
         Telegram reports the size, `FileUnavailable` when getFile or the download fails."""
+        return await call_on(self.loop, self._fetch(ref, max_bytes))
+
+    async def _fetch(self, ref: str, max_bytes: int) -> tuple[bytes, str]:
         try:
             file = await self.bot.get_file(ref)
             if file.file_size is not None and file.file_size > max_bytes:
@@ -174,50 +212,68 @@ class TelegramAdapter:
         finally:
             self._chats.pop(key, None)
 
-    async def drain(self, grace: float = 30.0) -> None:
-        """Wait (at most `grace` s) until every queued update was handled: a clean stop answers what arrived."""
-        if self._workers:
-            await asyncio.wait(set(self._workers), timeout=grace)
+    async def drain(self, grace: float = STOP_GRACE) -> None:
+        """Wait (at most `grace` s) until every queued update was handled: a clean stop answers what arrived.
+
+        Then the chats still at work are cancelled: their updates stay pending in the inbox (webhook mode) and are
+        handled at the next start (a handler already running finishes or is abandoned on its thread; its replies,
+        written to the outbox, are sent by the dispatcher; the core never answers a message twice).
+        """
+        if not self._workers:
+            return
+        _done, left = await asyncio.wait(set(self._workers), timeout=grace)
+        if left:
+            log.warning("telegram: %d chats still at work when stopping; left for the next start", len(left))
+            for worker in left:
+                worker.cancel()
+            await asyncio.wait(left)
 
     async def _one(self, update: Update) -> None:
-        error: str | None = None
         try:
-            await self._process(update)
+            sent = await self._process(update)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            await self._finish(update, f"{type(exc).__name__}: {exc}", ())
             raise
-        finally:
-            query = update.callback_query
-            if query is not None:
-                try:
-                    await query.answer()
-                except TelegramError as exc:
-                    log.warning("callback query of update %s not answered: %s", update.update_id, exc)
-            if self.inbox:
-                await self._settle(update, error)
+        await self._finish(update, None, sent)
 
-    async def _settle(self, update: Update, error: str | None) -> None:
-        """Mark the update's inbox row done, or count a failed attempt (handled again at the next start)."""
+    async def _finish(self, update: Update, error: str | None, sent: Sequence[tuple[Reply, str, str]]) -> None:
+        """Answer a button tap (whatever happened while handling it); settle the replies and the inbox row."""
+        query = update.callback_query
+        if query is not None:
+            try:
+                await query.answer()
+            except TelegramError as exc:
+                log.warning("callback query of update %s not answered: %s", update.update_id, exc)
+        if sent or self.inbox:
+            await self._settle(update, error, sent)
+
+    async def _settle(self, update: Update, error: str | None, sent: Sequence[tuple[Reply, str, str]] = ()) -> None:
+        """In one unit of work, off the loop: the last reply's row marked sent (and where a broadcast's progress
+        shows), and the update's inbox row marked done, or a failed attempt counted (handled again at the next
+        start)."""
         key = self.key(update)
 
         def write() -> None:
             with self.deps.db.uow() as uow:
-                row = inbox.find(uow.session, Channel.TELEGRAM.value, key)
-                if row is None or row.id is None:
-                    return
                 now = self.deps.clock.now()
-                if error is None:
-                    inbox.mark_done(uow.session, row.id, now)
-                else:
-                    inbox.mark_failed(uow.session, row.id, error, now)
+                _record_sent(uow.session, sent, now)
+                if self.inbox and error is None:
+                    uow.session.execute(
+                        _INBOX_DONE, {"inbox_channel": Channel.TELEGRAM.value, "inbox_key": key, "done_at": now}
+                    )
+                elif self.inbox:
+                    row = inbox.find(uow.session, Channel.TELEGRAM.value, key)
+                    if row is not None and row.id is not None:
+                        inbox.mark_failed(uow.session, row.id, error or "", now)
                 uow.commit()
 
         try:
             await asyncio.to_thread(write)
-        except Exception as exc:  # the row stays pending: handled again (answered once, the core dedupes) later
-            log.error("telegram inbox row of update %s not updated: %s", update.update_id, type(exc).__name__)
+        except Exception as exc:  # the rows stay pending: sent again by the dispatcher; the update handled again
+            log.error("telegram update %s not settled: %s", update.update_id, type(exc).__name__)
 
-    async def _process(self, update: Update) -> None:
+    async def _process(self, update: Update) -> list[tuple[Reply, str, str]]:
+        """Handle the update and send its replies; the last reply that went out, for `_settle` to mark."""
         incoming = to_incoming(update)
         if incoming is None:
             if _group_command(update.message):
@@ -228,18 +284,38 @@ class TelegramAdapter:
                     [Reply(PRIVATE_ONLY.format(bot=f"@{username}" if username else "bot ini"))],
                     group=True,
                 )
-            return
+            return []
         replies = await handle(self.deps, incoming, dedupe_key=self.key(update))
         if not replies:
-            return
-        await self.deliver(int(incoming.address), replies)
+            return []
+        sent: list[tuple[Reply, str, str]] = []
+        try:
+            await self.deliver(int(incoming.address), replies, last=sent)
+        except asyncio.CancelledError:  # stopping: the update stays pending; what went out is still marked
+            if sent:
+                await asyncio.to_thread(self._write_sent, sent)
+            raise
         if incoming.command == "start" and self.menus is not None:
-            await self.menus.refresh(incoming.address)
+            try:
+                await self.menus.refresh(incoming.address)
+            except Exception as exc:  # the replies went out: a menu not refreshed now is set at the next change
+                log.warning("telegram command menu not refreshed: %s", type(exc).__name__)
+        return sent
 
-    async def deliver(self, chat_id: int, replies: Sequence[Reply], *, group: bool = False) -> None:
+    async def deliver(
+        self,
+        chat_id: int,
+        replies: Sequence[Reply],
+        *,
+        group: bool = False,
+        last: list[tuple[Reply, str, str]] | None = None,
+    ) -> None:
         """Send `replies` in order (text split at 4,096, buttons, files); note where a broadcast's progress shows.
 
-        A durable reply's row is marked sent; when a send fails, it and the rest go to the dispatcher (in order).
+        A durable reply's row is marked sent as soon as it went, so a long reply cut short goes on from the part
+        not sent; the last one is left in `last` when given, for the caller to mark with its own write (a
+        broadcast's confirmation never: its progress edits need to know where it is at once). When a send fails,
+        it and the rest go to the dispatcher (in order).
         """
         address = str(chat_id)
         for index, reply in enumerate(replies):
@@ -253,14 +329,20 @@ class TelegramAdapter:
                 for left in replies[index:]:
                     await settle_reply(self.deps, left, error=f"{type(exc).__name__}: {exc}")
                 return
-            await settle_reply(self.deps, reply, provider_id=sent.provider_id)
-            broadcast_id = reply.broadcast_id
-            if broadcast_id is not None:
-                with self.deps.db.uow() as uow:
-                    if remember_progress_message(
-                        uow.session, broadcast_id, Channel.TELEGRAM, address, sent.provider_id
-                    ):
-                        uow.commit()
+            if reply.outbox_id is None and reply.broadcast_id is None:
+                continue
+            if last is not None and index == len(replies) - 1 and reply.broadcast_id is None:
+                last.append((reply, sent.provider_id, address))
+            else:
+                await asyncio.to_thread(self._write_sent, [(reply, sent.provider_id, address)])
+
+    def _write_sent(self, sent: Sequence[tuple[Reply, str, str]]) -> None:
+        try:
+            with self.deps.db.uow() as uow:
+                _record_sent(uow.session, sent, self.deps.clock.now())
+                uow.commit()
+        except Exception as exc:  # the row stays pending: the dispatcher sends it after the grace period
+            log.error("telegram reply rows not settled: %s", type(exc).__name__)
 
     async def _send(self, outbound: Outbound, *, group: bool) -> Sent:
         """Send once; on 429 tell the shared limiter (the dispatcher waits too), wait `retry_after` and retry once.

@@ -1,15 +1,17 @@
 """A dispatcher observer that keeps an admin's broadcast confirmation up to date ("Terkirim 120/560").
 
-After every outbox row of a broadcast: close the broadcast when nothing is left (the tally goes to its author
-through the outbox) and edit the one progress message in place, at most every `interval` seconds per
-broadcast plus a final edit.
+It never holds up a send: `seen` only notes which broadcasts moved; `flush` (called by the dispatcher off the send
+path, at most every `Dispatcher.observe_interval` seconds while sending) reads their standing in a worker thread,
+closes those with nothing left (the tally goes to the author through the outbox) and edits each one's progress
+message once, through the channel's limiter with the admin's chat as the recipient: the edit takes one slot of the
+bot's rate like any message, and waits only for its own chat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
+from dataclasses import dataclass
 
 from telegram import Bot
 from telegram.error import BadRequest, RetryAfter, TelegramError
@@ -19,79 +21,98 @@ from jobs.ratelimit import RateLimiter
 from models.app import Deps
 from models.messages import Channel
 from models.tables import Broadcast, BroadcastStatus, Outbox
-from models.tally import Tally, progress_text, tally
+from models.tally import progress_text, tally
 
 log = logging.getLogger(__name__)
 
-INTERVAL = 2.0
+
+@dataclass(frozen=True)
+class _Shown:
+    """One progress message to edit: where, and the text it should show now."""
+
+    broadcast_id: int
+    chat_id: int
+    message_id: int
+    text: str
 
 
 class BroadcastProgress:
     """`Dispatcher` observer: finishes broadcasts and edits their Telegram progress message."""
 
-    def __init__(self, deps: Deps, bot: Bot, limiter: RateLimiter | None = None, *, interval: float = INTERVAL) -> None:
+    def __init__(self, deps: Deps, bot: Bot, limiter: RateLimiter | None = None) -> None:
         self.deps = deps
         self.bot = bot
         self.limiter = limiter
-        self.interval = interval
-        self._last_edit: dict[int, float] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._moved: set[int] = set()
+        self._shown: dict[int, str] = {}
+        """The text last shown per broadcast (the same text is not sent again, the final one only once)."""
 
-    async def __call__(self, row: Outbox) -> None:
-        """Called by the dispatcher after each row; rows outside a broadcast are ignored."""
-        broadcast_id = row.broadcast_id
-        if broadcast_id is None:
+    def seen(self, row: Outbox) -> None:
+        """Note the row's broadcast (rows outside a broadcast are ignored)."""
+        if row.broadcast_id is not None:
+            self._moved.add(row.broadcast_id)
+
+    async def flush(self) -> None:
+        """Close the broadcasts that moved and are done; edit the progress message of each."""
+        if not self._moved:
             return
-        lock = self._locks.setdefault(broadcast_id, asyncio.Lock())
-        async with lock:
-            await self._update(broadcast_id)
+        moved, self._moved = sorted(self._moved), set()
+        for shown in await asyncio.to_thread(self._standing, moved):
+            if self._shown.get(shown.broadcast_id) != shown.text:
+                self._shown[shown.broadcast_id] = shown.text
+                await self._edit(shown)
 
-    async def _update(self, broadcast_id: int) -> None:
-        clock = self.deps.clock
+    def _standing(self, broadcast_ids: list[int]) -> list[_Shown]:
+        """In a worker thread: close the finished broadcasts; the progress text of each shown on Telegram.
+
+        A broadcast another observer closed first (the finisher, another instance) gets its final text too.
+        """
+        shown: list[_Shown] = []
+        finished = False
         with self.deps.db.uow() as uow:
-            broadcast = uow.session.get(Broadcast, broadcast_id)
-            if broadcast is None or broadcast.status != BroadcastStatus.SENDING:
-                return
-            place = _place(broadcast)
-            final = finish_if_done(uow.session, self.deps.pemda, broadcast_id, clock.now())
-            if final is not None:
+            for broadcast_id in broadcast_ids:
+                broadcast = uow.session.get(Broadcast, broadcast_id)
+                if broadcast is None or broadcast.status not in (BroadcastStatus.SENDING, BroadcastStatus.FINISHED):
+                    continue
+                place = _place(broadcast)
+                final = None
+                done = broadcast.status == BroadcastStatus.FINISHED
+                if not done:
+                    final = finish_if_done(uow.session, self.deps.pemda, broadcast_id, self.deps.clock.now())
+                    done = final is not None
+                if final is not None:
+                    finished = True
+                    log.info(
+                        "broadcast %s finished: %d sent, %d failed, %d unreachable",
+                        broadcast_id,
+                        final.sent,
+                        final.failed,
+                        final.unreachable,
+                    )
+                if place is not None:
+                    current = final if final is not None else tally(uow.session, broadcast_id)
+                    shown.append(_Shown(broadcast_id, *place, progress_text(broadcast_id, current, finished=done)))
+            if finished:
                 uow.commit()
-                current: Tally = final
-            else:
-                due = clock.monotonic() - self._last_edit.get(broadcast_id, -math.inf) >= self.interval
-                if place is None or not due:
-                    return
-                current = tally(uow.session, broadcast_id)
-        if final is not None:
-            self._last_edit.pop(broadcast_id, None)
-            self._locks.pop(broadcast_id, None)
-            log.info(
-                "broadcast %s finished: %d sent, %d failed, %d unreachable",
-                broadcast_id,
-                final.sent,
-                final.failed,
-                final.unreachable,
-            )
-        else:
-            self._last_edit[broadcast_id] = clock.monotonic()
-        if place is not None:
-            await self._edit(place, progress_text(broadcast_id, current, finished=final is not None), broadcast_id)
+        return shown
 
-    async def _edit(self, place: tuple[int, int], text: str, broadcast_id: int) -> None:
-        chat_id, message_id = place
-        if self.limiter is not None:
-            await self.limiter.acquire(str(chat_id))
+    async def _edit(self, shown: _Shown) -> None:
+        chat = str(shown.chat_id)
+        permit = await self.limiter.permit(chat) if self.limiter is not None else None
         try:
-            await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
+            await self.bot.edit_message_text(shown.text, chat_id=shown.chat_id, message_id=shown.message_id)
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
-                log.warning("progress of broadcast %s not shown: %s", broadcast_id, exc)
+                log.warning("progress of broadcast %s not shown: %s", shown.broadcast_id, exc)
         except RetryAfter as exc:
             seconds = exc.retry_after if isinstance(exc.retry_after, float | int) else exc.retry_after.total_seconds()
             if self.limiter is not None:
-                self.limiter.penalize(float(seconds), str(chat_id))
+                self.limiter.penalize(float(seconds), chat)
         except TelegramError as exc:
-            log.warning("progress of broadcast %s not shown: %s", broadcast_id, exc)
+            log.warning("progress of broadcast %s not shown: %s", shown.broadcast_id, exc)
+        finally:
+            if permit is not None:
+                permit.done()
 
 
 def _place(broadcast: Broadcast) -> tuple[int, int] | None:

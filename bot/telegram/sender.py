@@ -1,4 +1,8 @@
-"""Delivering `Outbound` messages through the Telegram Bot API with python-telegram-bot."""
+"""Delivering `Outbound` messages through the Telegram Bot API with python-telegram-bot.
+
+A long text was already cut into one outbox row per chunk when it was queued (`models.outbox`); a text that still
+exceeds 4,096 units (a row written before that) is cut here by the same rule.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.telegram.text import split_text, units
 from models.messages import Attachment, Button, Channel
 from models.outbound import (
     AuthFailed,
@@ -29,6 +32,7 @@ from models.outbound import (
     Transient,
     Unreachable,
 )
+from models.outbox import split_text, units
 
 log = logging.getLogger(__name__)
 

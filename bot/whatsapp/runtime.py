@@ -45,7 +45,7 @@ from handlers import inbox
 from handlers.core import handle
 from jobs.alerts import AuthAlert, auth_alert
 from jobs.ratelimit import RateLimiter, RateRules
-from models.app import Deps
+from models.app import Deps, call_on
 from models.files import FileTooLarge, FileUnavailable
 from models.messages import Channel, Incoming, Reply
 from models.outbound import AuthFailed, RateLimited, SendError, direct_reply
@@ -64,6 +64,8 @@ QUICK_REPLIES = {
 }
 """Quick-reply buttons of the templates (docs/whatsapp-templates.md) and the command each one stands for."""
 _RETRY_LATER = frozenset({CODE_THROUGHPUT, CODE_PAIR_RATE})
+STOP_GRACE = 3.0
+"""Seconds `stop()` lets webhook batches in progress finish (`sigap run` stops within 10 s of SIGTERM)."""
 
 
 def rate_rules(settings: Settings) -> RateRules:
@@ -77,13 +79,23 @@ def _secret(value: object) -> str:
 
 
 class WhatsAppFiles:
-    """`FileSource` for WhatsApp: a media id (a document a person sent) through the Graph API's media download."""
+    """`FileSource` for WhatsApp: a media id (a document a person sent) through the Graph API's media download.
 
-    def __init__(self, client: WhatsAppClient) -> None:
+    The client's connections belong to the loop the channel was built on; a handler on a handling thread has the
+    download done there.
+    """
+
+    def __init__(self, client: WhatsAppClient, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.client = client
+        self.loop = loop or _running_loop()
 
     async def fetch(self, ref: str, *, max_bytes: int) -> tuple[bytes, str]:
         """The media's bytes and MIME type; `FileUnavailable` when Graph refuses or the id expired."""
+        if self.loop is None:
+            return await self._fetch(ref, max_bytes)
+        return await call_on(self.loop, self._fetch(ref, max_bytes))
+
+    async def _fetch(self, ref: str, max_bytes: int) -> tuple[bytes, str]:
         try:
             content, mime = await self.client.download_media(ref, max_bytes)
         except SendError as exc:
@@ -92,6 +104,13 @@ class WhatsAppFiles:
         if len(content) > max_bytes:
             raise FileTooLarge(max_bytes, len(content))
         return content, mime
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class WhatsAppChannel:
@@ -171,9 +190,17 @@ class WhatsAppChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def stop(self) -> None:
-        """Finish the batches in progress, then close the HTTP client."""
-        await self.idle()
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Finish the batches in progress (at most `grace` seconds: a batch cut short stays in the inbox and is
+        handled at the next start), then close the HTTP client."""
+        try:
+            await asyncio.wait_for(self.idle(), timeout=grace)
+        except TimeoutError:
+            left = list(self._tasks)
+            log.warning("WhatsApp: %d webhook batches left for the next start", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
         await self.client.aclose()
 
     # ------------------------------------------------------------------------------------ endpoints
@@ -265,7 +292,7 @@ class WhatsAppChannel:
         statuses = [s for s in batch.statuses if self._ours(s.phone_number_id)]
         if statuses:
             try:
-                self.apply_statuses(statuses)
+                await asyncio.to_thread(self.apply_statuses, statuses)
             except Exception as exc:
                 log.exception("could not apply %d WhatsApp statuses", len(statuses))
                 errors.append(f"statuses: {type(exc).__name__}: {exc}")

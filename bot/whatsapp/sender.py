@@ -1,4 +1,8 @@
-"""Maps a channel-neutral `Outbound` onto WhatsApp Cloud API calls."""
+"""Maps a channel-neutral `Outbound` onto WhatsApp Cloud API calls.
+
+A long text was already cut into one outbox row per chunk when it was queued (`models.outbox`: the last chunk of a
+message with buttons fits an interactive body); a text that still does not fit is cut here by the same rule.
+"""
 
 from __future__ import annotations
 
@@ -12,46 +16,10 @@ from bot.whatsapp.client import (
 )
 from models.messages import Attachment, Button, Channel
 from models.outbound import Outbound, Permanent, Sent, Template
+from models.outbox import split_tail, split_text
 
 DEFAULT_PROMPT = "Pilih salah satu:"
 MAX_TEMPLATE_PARAM = 1024
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split `text` into chunks of at most `limit` characters, preferring line breaks, then spaces."""
-    if limit < 1:
-        raise ValueError("limit must be positive")
-    chunks: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[: limit + 1]  # a break right after the limit still lets the chunk be `limit` long
-        cut = window.rfind("\n")
-        if cut <= 0:
-            cut = window.rfind(" ")
-        if cut <= 0:
-            chunks.append(rest[:limit])
-            rest = rest[limit:]
-            continue
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut + 1 :]
-    if rest.strip() or not chunks:
-        chunks.append(rest)
-    return [chunk for chunk in chunks if chunk.strip()] or [text[:limit]]
-
-
-def split_tail(text: str, limit: int) -> tuple[str, str]:
-    """Split off the longest tail of at most `limit` characters that starts after a line break or space."""
-    if len(text) <= limit:
-        return "", text
-    window = text[-(limit + 1) :]
-    for separator in ("\n", " "):
-        index = window.find(separator)
-        if index >= 0:
-            cut = len(text) - len(window) + index
-            tail = text[cut + 1 :]
-            if tail.strip():
-                return text[:cut].rstrip(), tail
-    return text[:-limit], text[-limit:]
 
 
 def numbered_choices(text: str, buttons: tuple[Button, ...]) -> str:

@@ -13,8 +13,8 @@ from bot.telegram.adapter import TelegramAdapter, to_incoming
 from bot.telegram.progress import BroadcastProgress
 from bot.telegram.runtime import telegram_runtime
 from bot.telegram.sender import TelegramSender
+from jobs.broadcasts import BroadcastFinisher
 from models.app import Deps
-from models.clock import FakeClock
 from models.messages import Attachment, Button, Channel, Reply
 from models.tables import Broadcast, Outbox, OutboxStatus
 from tests.bot.test_telegram_e2e import ADMIN_ID, TOKEN, make_settings, set_contact
@@ -102,10 +102,8 @@ async def _bot_message(api: FakeBotApi) -> int:
     return sent.message_id
 
 
-async def test_progress_is_edited_at_most_every_two_seconds_then_finished(
-    api: FakeBotApi, bot: Bot, sdeps: Deps, clock: FakeClock
-) -> None:
-    deps = sdeps
+async def _broadcast_shown_on_telegram(deps: Deps, bot: Bot) -> list[Outbox]:
+    """An admin's broadcast to the 10 camat, its confirmation shown in ADMIN_ID's chat; returns its rows."""
     admin = console_person(deps, ADMIN)
     await admin.say("/siaran kecamatan Rapat camat hari Kamis.")
     await admin.say("/siaran kirim 1")
@@ -119,30 +117,79 @@ async def test_progress_is_edited_at_most_every_two_seconds_then_finished(
         rows = list(uow.session.exec(select(Outbox).where(Outbox.broadcast_id == 1).order_by(col(Outbox.id))).all())
         uow.commit()
     assert len(rows) == 10
-    progress = BroadcastProgress(deps, bot)
+    return rows
 
-    def edits() -> list[str]:
-        return [str(r.text) for r in api.sent_to(ADMIN_ID) if r.method == "editMessageText"]
 
-    for index, row in enumerate(rows):
-        with deps.db.uow() as uow:
+def _mark_sent(deps: Deps, rows: list[Outbox]) -> None:
+    with deps.db.uow() as uow:
+        for row in rows:
             fresh = uow.session.get(Outbox, row.id)
             assert fresh is not None
             fresh.status = OutboxStatus.SENT.value
             uow.session.add(fresh)
-            uow.commit()
-        await progress(fresh)
-        if index == 0:
-            assert edits()[-1].endswith("Kemajuan: Terkirim 1/10")
-        if index == 3:
-            clock.advance(2.5)
+        uow.commit()
+
+
+def _edits(api: FakeBotApi) -> list[str]:
+    return [str(r.text) for r in api.sent_to(ADMIN_ID) if r.method == "editMessageText"]
+
+
+async def test_progress_is_edited_once_per_flush_when_it_moved_then_finished(
+    api: FakeBotApi, bot: Bot, sdeps: Deps
+) -> None:
+    deps = sdeps
+    rows = await _broadcast_shown_on_telegram(deps, bot)
+    progress = BroadcastProgress(deps, bot)
+
+    def edits() -> list[str]:
+        return _edits(api)
+
+    def settle(batch: list[Outbox]) -> None:
+        _mark_sent(deps, batch)
+        for row in batch:
+            progress.seen(row)  # the dispatcher's note after each row: no database, no Bot API
+
+    settle(rows[:1])
+    assert edits() == []
+    await progress.flush()
+    settle(rows[1:5])
+    await progress.flush()
+    await progress.flush()  # nothing moved since: no edit
+    progress.seen(rows[0])
+    await progress.flush()  # a row seen again, the count unchanged: no edit either
+    settle(rows[5:])
+    await progress.flush()
     assert edits() == [
         "Siaran #1 dikirim ke 10 penerima.\nKemajuan: Terkirim 1/10",
         "Siaran #1 dikirim ke 10 penerima.\nKemajuan: Terkirim 5/10",
         "Siaran #1 dikirim ke 10 penerima.\nKemajuan: Terkirim 10/10\nSelesai.",
     ]
-    await progress(rows[0])
+    progress.seen(rows[0])
+    await progress.flush()
     assert len(edits()) == 3
     with deps.db.uow() as uow:
         assert uow.session.get(Broadcast, 1).status == "finished"  # type: ignore[union-attr]
         assert uow.session.exec(select(Outbox).where(Outbox.idem_key == "broadcast|1|hasil")).one()
+
+
+async def test_the_final_progress_shows_even_when_the_finisher_closed_the_broadcast_first(
+    api: FakeBotApi, bot: Bot, sdeps: Deps
+) -> None:
+    rows = await _broadcast_shown_on_telegram(sdeps, bot)
+    progress, finisher = BroadcastProgress(sdeps, bot), BroadcastFinisher(sdeps)
+    _mark_sent(sdeps, rows[:9])
+    for row in rows[:9]:
+        progress.seen(row)
+    await progress.flush()
+    _mark_sent(sdeps, rows[9:])
+    finisher.seen(rows[9])  # the last row: the finisher's flush happens to come first
+    await finisher.flush()
+    progress.seen(rows[9])
+    await progress.flush()
+
+    assert _edits(api) == [
+        "Siaran #1 dikirim ke 10 penerima.\nKemajuan: Terkirim 9/10",
+        "Siaran #1 dikirim ke 10 penerima.\nKemajuan: Terkirim 10/10\nSelesai.",
+    ]
+    with sdeps.db.uow() as uow:
+        assert len(uow.session.exec(select(Outbox).where(Outbox.idem_key == "broadcast|1|hasil")).all()) == 1

@@ -20,7 +20,6 @@ from telegram.ext import (
 
 from bot.telegram.logging import install_redaction, uninstall_redaction
 from bot.telegram.sender import TelegramSender
-from bot.telegram.text import split_text, units
 from models.messages import Attachment, Button, Channel
 from models.outbound import (
     AuthFailed,
@@ -32,6 +31,7 @@ from models.outbound import (
     Transient,
     Unreachable,
 )
+from models.outbox import split_text, units
 from tests.fakes.telegram_api import FakeBotApi
 
 TOKEN = "987654:AAH-sigap_Test-token"

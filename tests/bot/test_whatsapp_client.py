@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.whatsapp.client import WhatsAppClient
-from bot.whatsapp.sender import WhatsAppSender, numbered_choices, split_text
+from bot.whatsapp.sender import WhatsAppSender, numbered_choices
 from models.messages import Attachment, Button, Channel
 from models.outbound import (
     AuthFailed,
@@ -27,6 +27,7 @@ from models.outbound import (
     Unreachable,
     WindowClosed,
 )
+from models.outbox import split_text
 from tests.fakes.graph_api import FakeGraphApi
 
 TOKEN = "EAAG-very-secret-token-0123456789"

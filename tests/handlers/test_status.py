@@ -72,8 +72,8 @@ async def test_rekap_of_a_big_pemda_comes_by_pages_units_behind_first(deps: Deps
         uow.commit()
     admin = console_person(deps, ADMIN)
     (first,) = await admin.say("/rekap")
-    assert "Halaman 1 dari 3" in first.text and [b.payload for b in first.buttons] == ["/rekap 2"]
+    assert "Halaman 1 dari 3" in first.text and [b.payload for b in first.buttons] == ["/rekap 2", "/ekspor"]
     assert first.text.count("\n❌ ") + first.text.count("\n✅ ") <= 100
     (last,) = await admin.say("", payload="/rekap 3")
-    assert "Halaman 3 dari 3" in last.text and [b.payload for b in last.buttons] == ["/rekap 2"]
+    assert "Halaman 3 dari 3" in last.text and [b.payload for b in last.buttons] == ["/rekap 2", "/ekspor"]
     assert "unit memenuhi semua program" in last.text and "• e-Katalog" not in last.text  # the summary: page 1 only

@@ -71,11 +71,17 @@ async def test_observers_see_the_outcome_already_committed(db: Database, clock: 
     ids = seed(db, clock, 5)
     seen: list[tuple[int, str, str]] = []
 
-    async def observer(row: Outbox) -> None:
-        assert row.id is not None
-        seen.append((row.id, row.status, row_of(db, row.id).status))  # another connection reads it
+    class Observer:
+        def seen(self, row: Outbox) -> None:
+            assert row.id is not None
+            seen.append((row.id, row.status, row_of(db, row.id).status))  # another connection reads it
 
-    d = Dispatcher(db=db, senders={Channel.TELEGRAM: FakeSender(Channel.TELEGRAM)}, clock=clock, observers=[observer])
+        async def flush(self) -> None:
+            return None
+
+    d = Dispatcher(
+        db=db, senders={Channel.TELEGRAM: FakeSender(Channel.TELEGRAM)}, clock=clock, observers=[Observer()]
+    )
     await d.drain()
 
     assert sorted(seen) == [(i, "sent", "sent") for i in ids]
@@ -130,7 +136,13 @@ async def test_a_failed_send_gives_its_permit_back(db: Database, clock: FakeCloc
     ids = seed(db, clock, 2)
     sender = FakeSender(Channel.TELEGRAM, fail_times(lambda: Transient("502 Bad Gateway"), 1))
     limiter = RateLimiter(RateRules(global_per_second=1, recipient_interval=None, group_per_minute=None), clock=clock)
-    d = Dispatcher(db=db, senders={Channel.TELEGRAM: sender}, clock=clock, limiters={Channel.TELEGRAM: limiter})
+    d = Dispatcher(
+        db=db,
+        senders={Channel.TELEGRAM: sender},
+        clock=clock,
+        limiters={Channel.TELEGRAM: limiter},
+        backoff_base=60.0,  # the retry is not due again within this drain (1-2 s would be, now and then)
+    )
 
     async with asyncio.timeout(10):
         stats = await d.drain()

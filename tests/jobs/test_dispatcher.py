@@ -345,7 +345,9 @@ async def test_expired_lease_is_taken_over_and_the_old_owner_cannot_overwrite(db
     await dispatcher(db, clock, sender).drain()
     assert row_of(db, row_id).status == "sent"
 
-    slow._settle(stale, OutboxStatus.DEAD, error="late")  # the old owner wakes up
+    with db.uow() as uow:  # the old owner wakes up and settles the row it no longer holds
+        assert not slow._update(uow.session, stale, slow._settle_values(OutboxStatus.DEAD, error="late"))
+        uow.commit()
     assert row_of(db, row_id).status == "sent"
 
 

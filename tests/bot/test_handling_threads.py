@@ -1,0 +1,147 @@
+"""Messages are handled off the event loop: a slow command never holds up another chat's reply or the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlmodel import select
+
+import handlers.core as core
+from handlers.base import Ctx
+from jobs.dispatcher import Dispatcher
+from models.app import Deps, HandlingThreads
+from models.messages import Channel, Incoming, Reply
+from models.outbox import OutMessage, enqueue
+from models.tables import Contact, InboundSeen, Report
+from tests.bot.test_telegram_e2e import (
+    ADMIN_ID,
+    CAMAT_ID,
+    KEPALA_ID,
+    TOKEN,
+    set_contact,
+    start_harness,
+    stop_harness,
+)
+from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES
+from tests.fakes.telegram_api import FakeBotApi
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi(token=TOKEN) as fake:
+        yield fake
+
+
+def queue_reminder(deps: Deps, name: str, text: str) -> None:
+    with deps.db.uow() as uow:
+        contact = uow.session.exec(select(Contact).where(Contact.name == name)).one()
+        enqueue(uow.session, f"test|{name}", contact, OutMessage(text=text), deps.clock.now())
+        uow.commit()
+
+
+def slow_rekap(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """/rekap blocks its handling thread until released (a Pemda-wide export taking its time); (started, release)."""
+    started, release = threading.Event(), threading.Event()
+    route = core._route
+
+    async def slow(ctx: Ctx) -> list[Reply]:
+        if ctx.incoming.command == "rekap":
+            started.set()
+            release.wait(timeout=30)
+        return await route(ctx)
+
+    monkeypatch.setattr(core, "_route", slow)
+    return started, release
+
+
+@pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
+async def test_a_slow_command_holds_up_neither_another_chat_nor_the_dispatcher(
+    api: FakeBotApi, deps: Deps, monkeypatch: pytest.MonkeyPatch, webhook: bool
+) -> None:
+    set_contact(deps, ADMIN, telegram_user_id=str(ADMIN_ID))
+    set_contact(deps, KEPALA_DINKES, telegram_user_id=str(KEPALA_ID))
+    set_contact(deps, CAMAT_SUKAMAKMUR, telegram_user_id=str(CAMAT_ID), preferred_channel="telegram")
+    queue_reminder(deps, CAMAT_SUKAMAKMUR, "Pengingat: laporan katalog ditunggu.")
+    started, release = slow_rekap(monkeypatch)
+    harness = await start_harness(api, deps, webhook=webhook)
+    try:
+        await harness.deliver(api.push_message(ADMIN_ID, "/rekap"))
+        await api.wait_for(started.is_set, timeout=5)
+
+        assert "Dinas Kesehatan (DINKES)" in await harness.say(KEPALA_ID, "/status")
+        dispatcher = Dispatcher(db=deps.db, senders={Channel.TELEGRAM: harness.runtime.sender}, clock=deps.clock)
+        assert (await dispatcher.drain()).sent == 1
+        assert api.texts_to(CAMAT_ID) == ["Pengingat: laporan katalog ditunggu."]
+        assert api.texts_to(ADMIN_ID) == []  # /rekap is still being worked on
+
+        release.set()
+        await api.wait_for(lambda: any(t.startswith("Rekap") for t in api.texts_to(ADMIN_ID)), timeout=10)
+    finally:
+        release.set()
+        await stop_harness(harness)
+
+
+async def test_one_chat_is_answered_in_order_while_others_go_ahead(
+    api: FakeBotApi, deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_contact(deps, ADMIN, telegram_user_id=str(ADMIN_ID))
+    set_contact(deps, KEPALA_DINKES, telegram_user_id=str(KEPALA_ID))
+    started, release = slow_rekap(monkeypatch)
+    harness = await start_harness(api, deps, webhook=False)
+    try:
+        api.push_message(ADMIN_ID, "/rekap")
+        api.push_message(ADMIN_ID, "/bantuan")  # waits for the admin's /rekap: one chat, one message at a time
+        await api.wait_for(started.is_set, timeout=5)
+        assert "Dinas Kesehatan (DINKES)" in await harness.say(KEPALA_ID, "/status")
+        assert api.texts_to(ADMIN_ID) == []
+        release.set()
+        await api.wait_for(lambda: any("/lapor" in t for t in api.texts_to(ADMIN_ID)), timeout=10)
+        texts = api.texts_to(ADMIN_ID)
+        assert texts[0].startswith("Rekap") and "/lapor" in texts[-1]  # /rekap (in parts), then /bantuan
+    finally:
+        release.set()
+        await stop_harness(harness)
+
+
+async def test_a_message_delivered_twice_at_once_is_handled_once(deps: Deps) -> None:
+    set_contact(deps, KEPALA_DINKES, telegram_user_id=str(KEPALA_ID))
+    incoming = Incoming(channel=Channel.TELEGRAM, address=str(KEPALA_ID), text="/lapor katalog 12", message_id="7")
+    first, second = await asyncio.gather(
+        core.handle(deps, incoming, dedupe_key="777:1"), core.handle(deps, incoming, dedupe_key="777:1")
+    )
+    assert sorted([len(first), len(second)]) == [0, 1]  # one answer; the other delivery sees it handled
+    with deps.db.uow() as uow:
+        assert len(uow.session.exec(select(InboundSeen)).all()) == 1
+        assert len(uow.session.exec(select(Report)).all()) == 1  # the report was recorded once
+
+
+async def test_handling_threads_start_as_needed_and_end_when_idle() -> None:
+    threads = HandlingThreads(size=2, idle=0.0, name="test-handling")
+    gate = threading.Event()
+
+    async def wait_for_gate() -> str:
+        gate.wait(timeout=10)
+        return threading.current_thread().name
+
+    async def who() -> str:
+        return threading.current_thread().name
+
+    first = asyncio.ensure_future(threads.run(wait_for_gate))
+    await asyncio.sleep(0)  # the task submits its work
+    second = await threads.run(who)  # the first one's thread is busy: a second thread answers at once
+    gate.set()
+    assert await first != second and threading.current_thread().name not in (second, await first)
+
+    async def broken() -> None:
+        raise ValueError("kaput")
+
+    with pytest.raises(ValueError, match="kaput"):
+        await threads.run(broken)  # a handler's exception comes back to the caller
+    assert threads.pending == 0
+    for thread in threading.enumerate():
+        if thread.name.startswith("test-handling-"):
+            thread.join(timeout=5)  # idle 0: a thread ends as soon as nothing waits for it
+    assert not [t for t in threading.enumerate() if t.name.startswith("test-handling-")]

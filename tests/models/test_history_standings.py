@@ -1,0 +1,59 @@
+"""A Pemda-wide view reads each program's reports once: the standings it replays from the history are exactly those
+`load_standings` reads, whatever counts (withdrawn, rejected, an import dated before a later chat report)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from models.app import Deps
+from models.leaders import active_units, load_views
+from models.standing import load_standings
+from models.tables import Report, ReportSource, Verification
+from tests.conftest import MONDAY_0900, unit_coded
+
+
+def report(unit_id: int, program: str, days_ago: float, **fields: object) -> Report:
+    return Report(
+        unit_id=unit_id,
+        program_key=program,
+        period="2026",
+        channel="telegram",
+        created_at=MONDAY_0900 - timedelta(days=days_ago),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_the_views_replay_the_same_standings_load_standings_reads(deps: Deps) -> None:
+    dinkes, disdik, bappeda = (unit_coded(deps, code).id or 0 for code in ("DINKES", "DISDIK", "BAPPEDA"))
+    with deps.db.uow() as uow:
+        uow.session.add_all(
+            [
+                report(dinkes, "katalog", 9, value=5.0),
+                # imported later, but describing a day before the chat report: the chat report stays the latest
+                report(dinkes, "katalog", 1, value=7.0, source=ReportSource.IMPORT.value,
+                       verification=Verification.VERIFIED.value, observed_at=MONDAY_0900 - timedelta(days=12)),
+                report(disdik, "katalog", 8, value=4.0),
+                report(disdik, "katalog", 2, value=9.0, withdrawn_at=MONDAY_0900),
+                report(bappeda, "p3dn", 6, value=30.0),
+                report(bappeda, "p3dn", 3, value=41.0, verification=Verification.REJECTED.value),
+                report(dinkes, "inovasi", 5, title="Layanan antar obat"),
+                report(dinkes, "inovasi", 4, title="Posyandu digital"),
+                report(disdik, "inovasi", 4, title="Rapor daring", withdrawn_at=MONDAY_0900),
+            ]
+        )  # fmt: skip
+        uow.commit()
+    today = deps.calendar.local_date(MONDAY_0900)
+    with deps.db.uow() as uow:
+        units = active_units(uow.session)
+        programs = [p for p in deps.pemda.programs if p.measure != "checklist"]
+        views = load_views(uow.session, deps.pemda, units, today, programs=programs)
+        read = load_standings(uow.session, deps.pemda, units, today, programs)
+
+    replayed = {(uid, view.program.key): standing for view in views for uid, standing in view.standings.items()}
+    assert replayed == read
+    assert (read[(dinkes, "katalog")].value, read[(disdik, "katalog")].value) == (5.0, 4.0)
+    assert (read[(bappeda, "p3dn")].value, read[(dinkes, "inovasi")].value, read[(disdik, "inovasi")].value) == (
+        30.0,
+        2.0,
+        0.0,
+    )
