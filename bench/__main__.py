@@ -6,6 +6,7 @@ flooding while others wait for replies) run one part alone and replace only its 
 `python -m bench broadcast` (a broadcast at the limit through `sigap run`, with the admin's progress edits).
 `python -m bench sweep` runs the sweep on SQLite and on PostgreSQL alone and replaces only the sweep rows;
 `python -m bench commands` times chat commands at 500 and 30,000 units on both databases and replaces only its rows.
+`python -m bench echo` compares Sigap's handling with a bare python-telegram-bot echo bot (both databases).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import broadcast_bench, commands_bench, flood_bench, roster_bench, sweep_bench
+from bench import broadcast_bench, commands_bench, echo_bench, flood_bench, roster_bench, sweep_bench
 from bench.fanout import FakeServer, FanOutResult, fan_out
 
 RESULTS = Path(__file__).with_name("results.md")
@@ -44,6 +45,8 @@ def main(argv: list[str]) -> int:
         return broadcast_bench.main(argv[1:], RESULTS)
     if argv[:1] == ["commands"]:
         return commands_bench.main(argv[1:], RESULTS)
+    if argv[:1] == ["echo"]:
+        return echo_bench.main(argv[1:], RESULTS)
     quick = "--quick" in argv
     only = argv[argv.index("--only") + 1] if "--only" in argv[:-1] else None
     if only not in (None, "fanout", "sweep"):
@@ -70,6 +73,7 @@ def main(argv: list[str]) -> int:
     sweeps = sweep_bench.run_both(units)  # SQLite and PostgreSQL, each printed as it ends
     roster = flood = broadcast = None
     commands: list[commands_bench.Figures] = []
+    echoes: list[echo_bench.Comparison] = []
     if only is None:
         with tempfile.TemporaryDirectory() as tmp:
             roster = roster_bench.run(Path(tmp), 4_000 if quick else 20_000)
@@ -78,6 +82,7 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             broadcast = broadcast_bench.run(Path(tmp), 300 if quick else broadcast_bench.RECIPIENTS)
         commands = commands_bench.run(quick)
+        echoes = echo_bench.run(rounds=1 if quick else echo_bench.ROUNDS)
     lines = [
         "# Benchmark results",
         "",
@@ -104,6 +109,7 @@ def main(argv: list[str]) -> int:
     lines += flood_bench.table_rows(flood) if flood else []
     lines += broadcast_bench.table_rows(broadcast) if broadcast else []
     lines += commands_bench.table_rows(commands)
+    lines += echo_bench.table_rows(echoes)
     lines += [
         "",
         "How it is measured:",
@@ -118,6 +124,7 @@ def main(argv: list[str]) -> int:
         *(flood_bench.how_measured() if flood else []),
         *(broadcast_bench.how_measured() if broadcast else []),
         *(commands_bench.how_measured(max(commands[0].units.values())) if commands else []),
+        *(echo_bench.how_measured() if echoes else []),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -36,6 +36,7 @@ from sqlalchemy import create_engine, func, insert, text
 from sqlmodel import col, select
 
 from bench.results_file import update_part
+from bot.console import LocalFiles
 from bot.settings import EXAMPLE_PEMDA, SAMPLE_ROSTER
 from bot.wiring import build_calendar
 from handlers.core import handle
@@ -63,6 +64,7 @@ from models.tables import (
     Unit,
     Verification,
 )
+from tests.fakes.evidence_files import pdf
 
 PART = "commands"
 SMALL = 500
@@ -92,6 +94,7 @@ SINGLE: tuple[tuple[str, str, str], ...] = (
     ("/riwayat katalog (kepala)", KEPALA, "/riwayat katalog"),
     ("/inovasi (kepala)", KEPALA, "/inovasi"),
     ("/verifikasi <id> (admin)", ADMIN, "/verifikasi {evidence}"),
+    ("/bukti katalog <n> <file> (kepala)", KEPALA, "/bukti katalog {n} {pdf}"),
 )
 """(figure, who, what they type): commands about one unit; `{n}` alternates 12/13, `{evidence}` is a waiting item."""
 
@@ -351,15 +354,20 @@ def _timed(run: Callable[[int], Sequence[Reply]], runs: int) -> Timing:
 
 
 def time_command(deps: Deps, who: str, typed: str, runs: int) -> Timing:
-    """`typed` sent by `who` through the core, timed (`_timed`)."""
+    """`typed` sent by `who` through the core, timed (`_timed`); `{pdf}` is a fresh PDF file for each run."""
     address = _contact_id(deps, who)
     evidence = _waiting_evidence(deps)
+    deps.files.setdefault(Channel.CONSOLE, LocalFiles())
+    with tempfile.TemporaryDirectory() as tmp:
 
-    def run(n: int) -> Sequence[Reply]:
-        message = typed.format(n=12 + n % 2, evidence=evidence)
-        return asyncio.run(handle(deps, Incoming(Channel.CONSOLE, address, text=message)))
+        def run(n: int) -> Sequence[Reply]:
+            path = Path(tmp) / f"bukti-{n}.pdf"
+            if "{pdf}" in typed:
+                path.write_bytes(pdf(f"Bukti dukung katalog {n} {time.time_ns()}"))
+            message = typed.format(n=12 + n % 2, evidence=evidence, pdf=path)
+            return asyncio.run(handle(deps, Incoming(Channel.CONSOLE, address, text=message)))
 
-    return _timed(run, runs)
+        return _timed(run, runs)
 
 
 def time_digest(deps: Deps, runs: int) -> Timing:

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from prometheus_client import CollectorRegistry
 
@@ -37,8 +38,10 @@ log = logging.getLogger(__name__)
 STOP_WITHIN = 9.0
 """Seconds from SIGTERM (or SIGINT) to the process's exit at most: a sweep or a handler still running in a thread
 past it is abandoned (its transaction was not committed, so nothing it did is half-written)."""
-STOP_GRACE = 6.0
+STOP_GRACE = 5.0
 """Seconds the orderly stop may take (the dispatcher, the HTTP server, the channels); then only the exit is left."""
+EXIT_AFTER_STOP = 1.5
+"""Seconds the interpreter may take to exit once the orderly stop is done (longer: a thread is stuck in its work)."""
 DISPATCH_GRACE = 2.0
 """Seconds sends in flight may finish after the stop (rows not finished are released at the next start)."""
 HTTP_GRACE = 1
@@ -130,8 +133,8 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
         build_app(routes, operations=operations), settings.http_host, settings.http_port, grace=HTTP_GRACE
     )
     stop = stop or asyncio.Event()
-    exit_code = [0]
-    catch_signals(stop, exit_code)
+    deadline = ExitDeadline()
+    catch_signals(stop, deadline)
     from bot.scheduler import start_scheduler
     from jobs.letters.flow import make_letter_hook
 
@@ -141,7 +144,7 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     for channel in channels:
         await channel.start()
     await server.start()
-    catch_signals(stop, exit_code)  # again: uvicorn put its own handlers in place while starting
+    catch_signals(stop, deadline)  # again: uvicorn put its own handlers in place while starting
     log.info("HTTP server listening on %s:%s (webhooks, /healthz, /metrics)", settings.http_host, server.port)
     dispatch_task = asyncio.create_task(dispatcher.run_forever(stop))
     # A dispatcher that ends before `stop` (a bug) stops the bot: better a restart by the service manager
@@ -159,9 +162,8 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
         log.info("stopping")
         sys.setswitchinterval(switch_interval)
         gc.unfreeze()
-        deadline = loop_time() + STOP_GRACE
         try:
-            await asyncio.wait_for(dispatch_task, timeout=max(0.5, deadline - loop_time()))
+            await asyncio.wait_for(dispatch_task, timeout=STOP_GRACE)
         except TimeoutError:
             log.warning("the outbox dispatcher did not stop in time; its rows in flight are released at the next start")
         except Exception:
@@ -178,39 +180,51 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
                 failed = True
                 log.exception("stopping the %s channel failed", channel.channel.value)
         deps.db.dispose()
-        exit_code[0] = 1 if failed else 0
-    return exit_code[0]
+        deadline.code = 1 if failed else 0
+        deadline.shorten(EXIT_AFTER_STOP)
+    return deadline.code
 
 
-def loop_time() -> float:
-    """The running loop's clock."""
-    return asyncio.get_running_loop().time()
+class ExitDeadline:
+    """Once a stop signal came, the process ends by a deadline even when a thread cannot be interrupted (a sweep,
+    a handler, a blocked database call: at exit Python would wait for them). Idle until `arm`."""
+
+    def __init__(self) -> None:
+        self.code = 0
+        """The exit code if the deadline is reached (the orderly stop sets it)."""
+        self._at: float | None = None
+        self._timer: threading.Timer | None = None
+
+    def arm(self, seconds: float) -> None:
+        """Exit at most `seconds` from now."""
+        at = time.monotonic() + seconds
+        if self._at is not None and self._at <= at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._at = at
+        self._timer = threading.Timer(seconds, self._exit)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def shorten(self, seconds: float) -> None:
+        """Once armed, exit at most `seconds` from now."""
+        if self._at is not None:
+            self.arm(seconds)
+
+    def _exit(self) -> None:
+        os.write(2, b"sigap: work still running in a thread was abandoned to stop in time; it stays pending\n")
+        os._exit(self.code)
 
 
-def catch_signals(stop: asyncio.Event, exit_code: list[int]) -> None:
-    """SIGINT and SIGTERM set `stop`, and make sure the process ends within `STOP_WITHIN` seconds."""
+def catch_signals(stop: asyncio.Event, deadline: ExitDeadline) -> None:
+    """SIGINT and SIGTERM set `stop` and arm the `deadline` (`STOP_WITHIN` seconds)."""
     loop = asyncio.get_running_loop()
-    armed: list[threading.Timer] = []
 
     def on_signal() -> None:
         stop.set()
-        if not armed:
-            armed.append(exit_by(STOP_WITHIN, exit_code))
+        deadline.arm(STOP_WITHIN)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, on_signal)
-
-
-def exit_by(seconds: float, exit_code: list[int]) -> threading.Timer:
-    """End the process after `seconds` with `exit_code[0]` if it is still there (a thread that cannot be
-    interrupted: a sweep, a handler, a blocked database call; at interpreter exit Python waits for them)."""
-
-    def force() -> None:
-        os.write(2, f"sigap: still stopping after {seconds:g} s; exiting now, unfinished work stays pending\n".encode())
-        os._exit(exit_code[0])
-
-    timer = threading.Timer(seconds, force)
-    timer.daemon = True
-    timer.start()
-    return timer

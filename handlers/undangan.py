@@ -122,12 +122,18 @@ def create_batch(
 def renewable(session: Session, now: datetime) -> list[tuple[Unit, Invite]]:
     """Expired unused codes worth renewing, one per (unit, role): the unit is active, nobody registered in the
     role there (for kepala, camat, operator), and no valid code for it exists."""
-    registered = registered_roles(session)
-    valid = open_codes(session, now)
-    units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.active).is_(True))).all()}
     expired = session.exec(
         select(Invite).where(col(Invite.used_at).is_(None), col(Invite.expires_at) <= now).order_by(col(Invite.id))
     ).all()
+    if not expired:
+        return []
+    registered = registered_roles(session)
+    valid = open_codes(session, now)
+    wanted = {invite.unit_id for invite in expired}
+    stmt = select(Unit).where(col(Unit.active).is_(True))
+    if len(wanted) <= 1000:  # only the units of the expired codes, not every unit of a big Pemda
+        stmt = stmt.where(col(Unit.id).in_(wanted))
+    units = {u.id: u for u in session.exec(stmt).all()}
     found: dict[tuple[int, str], tuple[Unit, Invite]] = {}
     for invite in expired:
         key = (invite.unit_id, invite.role)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from models.fmt import angka
@@ -89,19 +89,21 @@ def load_verifiers(session: Session, pemda: PemdaConfig) -> Verifiers:
     # Only the people who can be verifiers are read (admins, the named roles of the named units), whatever the roster's
     # size: a Pemda of 30,000 units has some 30,000 contacts, and a /verifikasi should not load them all.
     specs = [program.verifier for program in pemda.programs]
-    anywhere = {spec.role for spec in specs if not spec.unit}
-    named = {spec.unit.upper() for spec in specs if spec.unit}
-    wanted = [col(Contact.role) == Role.ADMIN.value]
-    if anywhere:
-        wanted.append(col(Contact.role).in_(anywhere))
-    if named:
-        wanted.append(col(Contact.role).in_({s.role for s in specs if s.unit}) & func.upper(col(Unit.code)).in_(named))
-    rows = session.exec(
-        select(Contact, Unit.code)
-        .join(Unit, col(Unit.id) == col(Contact.unit_id))
-        .where(col(Contact.active).is_(True), col(Unit.active).is_(True), or_(*wanted))
-        .order_by(col(Contact.id))
-    ).all()
+    named = {spec.unit.upper() for spec in specs if spec.unit}  # unit codes are kept in capitals
+    picks: list[ColumnElement[bool]] = [
+        col(Contact.role).in_({Role.ADMIN.value} | {spec.role for spec in specs if not spec.unit})
+    ]
+    if named:  # the named units by the code's index, then their people
+        picks.append(col(Unit.code).in_(named) & col(Contact.role).in_({s.role for s in specs if s.unit}))
+    found_rows: dict[int, tuple[Contact, str]] = {}
+    for pick in picks:
+        for contact, code in session.exec(
+            select(Contact, Unit.code)
+            .join(Unit, col(Unit.id) == col(Contact.unit_id))
+            .where(col(Contact.active).is_(True), col(Unit.active).is_(True), pick)
+        ).all():
+            found_rows[contact.id or 0] = (contact, code)
+    rows = [found_rows[key] for key in sorted(found_rows)]
     contacts = [contact for contact, _code in rows]
     codes = {contact.unit_id: code.upper() for contact, code in rows}
     found = Verifiers(admins=[c for c in contacts if c.role == Role.ADMIN.value and c.unit_id in codes])

@@ -34,7 +34,7 @@ from models.history import History, Snapshot, end_of_day, load_history, spend_we
 from models.ladder import PAUSE_DISPENSASI
 from models.pemda import PemdaConfig, ProgramConfig
 from models.periods import period_bounds
-from models.standing import Standing, UnitKind, current_period, load_standings
+from models.standing import Standing, UnitKind, collector_paused, current_period, load_standings
 from models.tables import FigureImport, Pause, Unit
 
 PACE_WEEKS = 4
@@ -422,6 +422,19 @@ def load_views(
     `history=False` reads no history (the league table needs only the standings): the figures of the past are then
     those of nobody having reported (no change is known), and a checklist's verified count is 0.
     """
+    with collector_paused():  # a Pemda's views are some 100,000 small objects (see `collector_paused`)
+        return _views(session, pemda, units, today, programs, whole_pemda, history)
+
+
+def _views(
+    session: Session,
+    pemda: PemdaConfig,
+    units: Sequence[UnitKind],
+    today: date,
+    programs: Iterable[ProgramConfig] | None,
+    whole_pemda: bool,
+    history: bool,
+) -> list[ProgramView]:
     zone = ZoneInfo(pemda.pemda.timezone)
     chosen = list(programs) if programs is not None else list(pemda.programs)
     replayed = [p for p in chosen if history and _replayable(p)]  # their standings come from the history read
@@ -500,4 +513,5 @@ def active_units(session: Session) -> list[UnitRow]:
     """The active units, by code."""
     columns = (col(Unit.id), col(Unit.code), col(Unit.name), col(Unit.kind), col(Unit.parent_id))
     rows = session.execute(sa_select(*columns).where(col(Unit.active).is_(True)).order_by(col(Unit.code)))
-    return [UnitRow(*row) for row in rows]
+    with collector_paused():
+        return [UnitRow(*row) for row in rows]

@@ -104,7 +104,9 @@ _BREAKS = ("\n\n", "\n", " ")
 
 def units(text: str) -> int:
     """Length of `text` as Telegram counts it (UTF-16 code units)."""
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF) if not text.isascii() else len(text)
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
 def _fit(text: str, limit: int) -> int:
@@ -161,8 +163,8 @@ def _break_in(window: str, size: int) -> tuple[int, int] | None:
 
 
 def split_tail(text: str, limit: int) -> tuple[str, str]:
-    """`text` as (head, tail): the tail at most `limit` UTF-16 units, starting after the last text's paragraph break
-    that allows it, else a line break, else a space (the head may be empty)."""
+    """`text` as (head, tail): the longest tail of at most `limit` UTF-16 units that starts after a paragraph break,
+    else after a line break, else after a space (cut inside a word only when there is none); the head may be empty."""
     if units(text) <= limit:
         return "", text
     start = len(text) - _fit(text[::-1], limit)  # the longest tail that fits starts here

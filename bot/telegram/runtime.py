@@ -58,7 +58,7 @@ class TelegramConfigError(UserError):
 
 CONCURRENT_UPDATES = 256
 """Updates handled at once (of different chats; one chat's updates are handled in order)."""
-POOL_SIZE = 32
+POOL_SIZE = 16
 """HTTP connections to the Bot API, shared by replies and the dispatcher (30 messages/s need few): httpcore looks at
 every pooled connection on each request, so python-telegram-bot's 256 cost a third of a reply's CPU time."""
 POOL_WAIT = 30.0
