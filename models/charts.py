@@ -304,7 +304,8 @@ def render(spec: ChartSpec) -> Chart:
     bars = len(spec.ranking.bars) + (1 if spec.ranking.omitted else 0) if spec.ranking else 0
     trend_height = 5.0 if columns == 1 else 4.3
     ranking_height = 1.5 + 0.48 * bars if bars else 0.0
-    height = HEADER_IN + trend_rows * trend_height + ranking_height
+    header = HEADER_IN if spec.title else 0.1  # no title: no header (the dashboard's card already names it)
+    height = header + trend_rows * trend_height + ranking_height
     figure = MplFigure(figsize=(WIDTH_IN, height), dpi=DPI, facecolor="white")
     FigureCanvasAgg(figure)
 
@@ -312,16 +313,17 @@ def render(spec: ChartSpec) -> Chart:
         """Axes placed in inches from the figure's top-left corner."""
         return figure.add_axes((left / WIDTH_IN, 1 - (top + tall) / height, width / WIDTH_IN, tall / height))
 
-    figure.text(0.3 / WIDTH_IN, 1 - 0.2 / height, spec.title, ha="left", va="top", fontsize=27, fontweight="bold")
-    figure.text(0.3 / WIDTH_IN, 1 - 0.85 / height, spec.subtitle, ha="left", va="top", fontsize=17, color=FORECAST)
+    if spec.title:
+        figure.text(0.3 / WIDTH_IN, 1 - 0.2 / height, spec.title, ha="left", va="top", fontsize=27, fontweight="bold")
+        figure.text(0.3 / WIDTH_IN, 1 - 0.85 / height, spec.subtitle, ha="left", va="top", fontsize=17, color=FORECAST)
     cell = (WIDTH_IN - 0.2) / columns
     for index, trend in enumerate(spec.trends):
         row, column = divmod(index, columns)
-        top = HEADER_IN + row * trend_height + TREND_TOP_IN
+        top = header + row * trend_height + TREND_TOP_IN
         _draw_trend(axes(0.2 + column * cell + 1.0, top, cell - 1.3, trend_height - TREND_TOP_IN - 0.6), trend)
     drawn = 0
     if spec.ranking is not None and bars:
-        top = HEADER_IN + trend_rows * trend_height + 0.85
+        top = header + trend_rows * trend_height + 0.85
         left = 4.1
         box = axes(left, top, WIDTH_IN - left - 0.4, ranking_height - 0.85 - 0.55)
         drawn = _draw_ranking(box, spec.ranking, left - 0.3)

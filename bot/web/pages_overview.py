@@ -131,7 +131,7 @@ def chart_png(session: Session, deps: Deps, scope: Scope, key: str, today: date)
     """The program's weekly total against its target, projected to the deadline (`models.charts`, as /grafik)."""
     view = program_view(session, deps, scope, program_of(deps, key), today)
     trend = trend_of(view, f"Total {scope.name}")
-    spec = ChartSpec(view.program.label, f"{scope.name}, keadaan {tanggal(today)}", (trend,), None)
+    spec = ChartSpec("", "", (trend,), None)  # the card around the picture names the program and the day
     return render(spec).png
 
 
