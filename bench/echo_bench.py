@@ -355,7 +355,7 @@ class Driver:
 
             async def post(body: bytes) -> None:
                 async with gate:
-                    (await http.post(target.url, content=body)).raise_for_status()
+                    await _post(http, target, body)
 
             started = time.monotonic()
             await asyncio.gather(*(post(body) for body in bodies))
@@ -385,10 +385,19 @@ class Driver:
             async def one(chat: int, text: str) -> None:
                 body = self.update(chat, text)
                 sent_at[chat] = time.monotonic()
-                (await http.post(target.url, content=body)).raise_for_status()
+                await _post(http, target, body)
 
             await asyncio.gather(*(one(chat, text) for chat, text in zip(people, texts, strict=True)))
         return sent_at
+
+
+async def _post(http: httpx.AsyncClient, target: Target, body: bytes) -> None:
+    """POST one update; once more when the connection broke before an answer (as Telegram redelivers)."""
+    try:
+        response = await http.post(target.url, content=body)
+    except httpx.TransportError:
+        response = await http.post(target.url, content=body)
+    response.raise_for_status()
 
 
 def _client(target: Target) -> httpx.AsyncClient:

@@ -164,6 +164,7 @@ def run(tmp: Path, units: int = UNITS, url: str | None = None) -> dict[str, Any]
     started = time.perf_counter()
     build(url, units)
     built = time.perf_counter() - started
+    load = os.getloadavg()[0]
     out = subprocess.run(
         [sys.executable, "-m", "bench.sweep_bench", url],
         check=True,
@@ -173,6 +174,7 @@ def run(tmp: Path, units: int = UNITS, url: str | None = None) -> dict[str, Any]
     )
     figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     figures["build_seconds"] = built
+    figures["load"] = load
     figures["units"] = units
     figures["backend"] = BACKENDS[make_url(url).get_backend_name()]
     return figures
@@ -201,7 +203,8 @@ def summary(figures: dict[str, Any]) -> str:
         f"sweep {figures['units']:.0f} units x 4 programs ({figures['backend']}): {figures['seconds']:.2f} s, "
         f"peak {figures['peak_mb']:.0f} MB, queued {figures['queued']:.0f} (planned {figures['planned']:.0f}, "
         f"notices {figures['notices']:.0f}); again: {figures['again_seconds']:.2f} s, queued "
-        f"{figures['again_queued']:.0f}; database built in {figures['build_seconds']:.1f} s"
+        f"{figures['again_queued']:.0f}; database built in {figures['build_seconds']:.1f} s; load average "
+        f"{figures['load']:.1f} at the start"
     )
 
 
@@ -222,7 +225,7 @@ def table_rows(results: list[dict[str, Any]]) -> list[str]:
             _row(
                 f"sweep {figures['units']:,.0f} units x 4 programs ({figures['backend']}): seconds",
                 f"{seconds:.2f} (queued {figures['queued']:,.0f}; again: {figures['again_seconds']:.2f} s, "
-                f"queued {again:.0f})",
+                f"queued {again:.0f}; load average {figures['load']:.1f} at the start)",
                 f"<= {GOAL_SECONDS:g} s, again 0",
                 seconds <= GOAL_SECONDS and again == 0,
             )

@@ -13,7 +13,6 @@ import gc
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 
@@ -46,9 +45,6 @@ DISPATCH_GRACE = 2.0
 """Seconds sends in flight may finish after the stop (rows not finished are released at the next start)."""
 HTTP_GRACE = 1
 """Seconds webhook requests in progress may finish (one not answered 200 is delivered again by the platform)."""
-SWITCH_INTERVAL = 0.001
-"""Seconds a thread holds the GIL while another waits (Python's default 0.005): the handling threads and the
-event loop share the interpreter, and a reply waiting 5 ms for the loop at every step adds up in a burst."""
 
 
 def broadcast_finisher(deps: Deps) -> Observer:
@@ -153,14 +149,11 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     log.info("Sigap running on %s", ", ".join(c.channel.value for c in channels))
     gc.collect()
     gc.freeze()  # what start-up built lives as long as the process: full collections need not walk it again
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL)
     failed = False
     try:
         await stop.wait()
     finally:
         log.info("stopping")
-        sys.setswitchinterval(switch_interval)
         gc.unfreeze()
         try:
             await asyncio.wait_for(dispatch_task, timeout=STOP_GRACE)

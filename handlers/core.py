@@ -80,12 +80,6 @@ async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> lis
     with deps.db.uow() as uow:
         session = uow.session
         contact = identify(session, incoming)
-        seen = dedupe_key is not None and _seen(session, channel, dedupe_key)
-        if seen and contact is not None:
-            log.info("duplicate %s message ignored", channel)
-            return []  # a registered person's replies were written with the first handling: none is lost
-        # A stranger's message seen before (a redelivery, or a crash before the reply went out): nothing was stored
-        # for them, so it is answered again: at most twice, and never not at all.
         verdict = Verdict.OK
         if deps.guard is not None:
             with _GUARD:
@@ -107,7 +101,7 @@ async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> lis
                 uow.rollback()
                 replies = [Reply(TROUBLE)]
         try:
-            if dedupe_key is not None and not seen:
+            if dedupe_key is not None:
                 # Marked last, with the commit: a slow command holds no write lock while it reads (SQLite has one
                 # writer), and a stranger's refused message costs no insert rolled back and made again.
                 session.add(InboundSeen(channel=channel, key=dedupe_key, at=now))
@@ -119,7 +113,9 @@ async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> lis
             uow.rollback()
             if dedupe_key is None or not _seen(session, channel, dedupe_key):
                 raise
-            # The same message was handled at the same time by another delivery, which committed first.
+            # Handled before (a redelivery, a restart after a crash, or another delivery at the same time), and
+            # this handling is undone. A registered person's replies were written with the first one: none is
+            # lost. A stranger's were not stored, so they are answered again: at most twice, never not at all.
             log.info("duplicate %s message ignored", channel)
             return [] if contact is not None else [dataclasses.replace(r, outbox_id=None) for r in replies]
         return replies

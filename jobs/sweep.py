@@ -485,7 +485,7 @@ def _write(
         ledger = []
 
 
-WRITE_BATCH = 4_000
+WRITE_BATCH = 2_000
 """People whose messages are written at once. On PostgreSQL a batch's ledger rows are inserted while the next
 batch's messages are put together (the server's work and Python's overlap)."""
 

@@ -8,7 +8,7 @@ roster gave it) or they wrote on WhatsApp. A roster row alone is not yet registr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -27,6 +27,13 @@ class Kinded(Protocol):
     def code(self) -> str: ...
     @property
     def kind(self) -> str: ...
+
+
+class Counted(Kinded, Protocol):
+    """A unit counted for the digest's line: a `Kinded` with its id (the leaders' `UnitRow`, or `_UnitRow`)."""
+
+    @property
+    def id(self) -> int: ...
 
 
 class _UnitRow(NamedTuple):
@@ -131,10 +138,13 @@ def progress(session: Session, pemda: PemdaConfig) -> list[KindProgress]:
     ]
 
 
-def _headless(session: Session, pemda: PemdaConfig) -> tuple[list[int], int]:
-    """The ids of the chased active units without a registered head, and how many units are chased."""
+def _headless(
+    session: Session, pemda: PemdaConfig, active: Sequence[Counted] | None = None
+) -> tuple[list[int], int]:
+    """The ids of the chased active units (`active`, default read here) without a registered head, and how many
+    units are chased."""
     registered = registered_roles(session)
-    units = list(filter(_chaser(pemda), _active_rows(session)))
+    units = list(filter(_chaser(pemda), _active_rows(session) if active is None else active))
     return [u.id for u in units if (u.id, head_of(u).value) not in registered], len(units)
 
 
@@ -151,9 +161,10 @@ def without_head(session: Session, pemda: PemdaConfig) -> list[Unit]:
     return sorted(units, key=lambda u: (kind_rank(u.kind), u.name.lower()))
 
 
-def digest_line(session: Session, pemda: PemdaConfig) -> str | None:
-    """One line for the weekly digest while some chased unit has no registered head; None once every unit has."""
-    missing, units = _headless(session, pemda)
+def digest_line(session: Session, pemda: PemdaConfig, active: Sequence[Counted] | None = None) -> str | None:
+    """One line for the weekly digest while some chased unit has no registered head; None once every unit has.
+    `active`: the active units when the caller has read them already."""
+    missing, units = _headless(session, pemda, active)
     if not missing:
         return None
     return (

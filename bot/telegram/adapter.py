@@ -22,7 +22,7 @@ from telegram.constants import ChatType
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import CallbackContext
 
-from bot.replies import settle_reply
+from bot.replies import GroupCommit, settle_reply
 from bot.telegram.menu import CommandMenus
 from bot.telegram.sender import TelegramSender
 from handlers import inbox
@@ -157,6 +157,7 @@ class TelegramAdapter:
         menus: CommandMenus | None,
         *,
         inbox: bool = False,
+        writes: GroupCommit | None = None,
     ) -> None:
         self.deps = deps
         self.sender = sender
@@ -164,6 +165,8 @@ class TelegramAdapter:
         self.menus = menus
         self.inbox = inbox
         """Webhook mode: every update was written to the inbox first; mark its row done (or failed) here."""
+        self.writes = writes or GroupCommit(deps.db)
+        """Where replies are marked sent and inbox rows done: many chats' in one transaction."""
         self._chats: dict[int, deque[Update]] = {}
         self._workers: set[asyncio.Task[None]] = set()
 
@@ -248,27 +251,23 @@ class TelegramAdapter:
             await self._settle(update, error, sent)
 
     async def _settle(self, update: Update, error: str | None, sent: Sequence[tuple[Reply, str, str]] = ()) -> None:
-        """In one unit of work, off the loop: the last reply's row marked sent (and where a broadcast's progress
-        shows), and the update's inbox row marked done, or a failed attempt counted (handled again at the next
-        start)."""
+        """Together, off the loop: the last reply's row marked sent (and where a broadcast's progress shows), and
+        the update's inbox row marked done, or a failed attempt counted (handled again at the next start)."""
         key = self.key(update)
 
-        def write() -> None:
-            with self.deps.db.uow() as uow:
-                now = self.deps.clock.now()
-                _record_sent(uow.session, sent, now)
-                if self.inbox and error is None:
-                    uow.session.execute(
-                        _INBOX_DONE, {"inbox_channel": Channel.TELEGRAM.value, "inbox_key": key, "done_at": now}
-                    )
-                elif self.inbox:
-                    row = inbox.find(uow.session, Channel.TELEGRAM.value, key)
-                    if row is not None and row.id is not None:
-                        inbox.mark_failed(uow.session, row.id, error or "", now)
-                uow.commit()
+        def write(session: Session) -> None:
+            now = self.deps.clock.now()
+            _record_sent(session, sent, now)
+            if self.inbox and error is None:
+                done = {"inbox_channel": Channel.TELEGRAM.value, "inbox_key": key, "done_at": now}
+                session.execute(_INBOX_DONE, done)
+            elif self.inbox:
+                row = inbox.find(session, Channel.TELEGRAM.value, key)
+                if row is not None and row.id is not None:
+                    inbox.mark_failed(session, row.id, error or "", now)
 
         try:
-            await asyncio.to_thread(write)
+            await self.writes.write(write)
         except Exception as exc:  # the rows stay pending: sent again by the dispatcher; the update handled again
             log.error("telegram update %s not settled: %s", update.update_id, type(exc).__name__)
 
@@ -293,7 +292,7 @@ class TelegramAdapter:
             await self.deliver(int(incoming.address), replies, last=sent)
         except asyncio.CancelledError:  # stopping: the update stays pending; what went out is still marked
             if sent:
-                await asyncio.to_thread(self._write_sent, sent)
+                await asyncio.to_thread(self._write_sent, sent)  # not through `writes`: it may be stopping too
             raise
         if incoming.command == "start" and self.menus is not None:
             try:
@@ -334,7 +333,13 @@ class TelegramAdapter:
             if last is not None and index == len(replies) - 1 and reply.broadcast_id is None:
                 last.append((reply, sent.provider_id, address))
             else:
-                await asyncio.to_thread(self._write_sent, [(reply, sent.provider_id, address)])
+                await self._mark_sent([(reply, sent.provider_id, address)])
+
+    async def _mark_sent(self, sent: Sequence[tuple[Reply, str, str]]) -> None:
+        try:
+            await self.writes.write(lambda session: _record_sent(session, sent, self.deps.clock.now()))
+        except Exception as exc:  # the row stays pending: the dispatcher sends it after the grace period
+            log.error("telegram reply rows not settled: %s", type(exc).__name__)
 
     def _write_sent(self, sent: Sequence[tuple[Reply, str, str]]) -> None:
         try:

@@ -19,6 +19,8 @@ import logging
 import re
 from typing import Any
 
+import httpx
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -30,6 +32,7 @@ from telegram.request import HTTPXRequest
 from bot.channels import ChannelRuntime
 from bot.http import MAX_BODY_BYTES, BodyTooLarge, read_body, too_large
 from bot.limits import limiter_for
+from bot.replies import GroupCommit
 from bot.senders import NODELAY
 from bot.settings import Settings
 from bot.telegram.adapter import TelegramAdapter, TelegramFiles
@@ -59,10 +62,30 @@ class TelegramConfigError(UserError):
 CONCURRENT_UPDATES = 256
 """Updates handled at once (of different chats; one chat's updates are handled in order)."""
 POOL_SIZE = 16
-"""HTTP connections to the Bot API, shared by replies and the dispatcher (30 messages/s need few): httpcore looks at
-every pooled connection on each request, so python-telegram-bot's 256 cost a third of a reply's CPU time."""
-POOL_WAIT = 30.0
-"""Seconds a send may wait for a free connection in a burst before it counts as failed (then the outbox retries)."""
+"""Requests to the Bot API at once, each on a kept-alive connection: replies and the dispatcher share them (30
+messages/s need few; a reply to a burst of people waits its turn in `BotApiRequest`)."""
+
+
+class BotApiRequest(HTTPXRequest):
+    """python-telegram-bot's HTTPX request with at most `size` requests at once, each on a kept-alive connection with
+    TCP_NODELAY.
+
+    The rest wait here, not in httpcore's pool: httpcore compares every queued request with every connection each
+    time one starts or ends, so 100 replies queued there cost more CPU than the replies themselves (as do PTB's 256
+    connections). Given socket options, `HTTPXRequest` builds its transport without its pool limits (httpx's
+    defaults: 100 connections, 20 kept alive, so a burst reconnected all the time): the transport is built here.
+    """
+
+    def __init__(self, size: int = POOL_SIZE) -> None:
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NODELAY)
+        super().__init__(connection_pool_size=size, httpx_kwargs={"transport": transport})
+        self._gate = asyncio.Semaphore(size)
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """One request, once fewer than `size` are under way."""
+        async with self._gate:
+            return await super().do_request(*args, **kwargs)
 
 
 def file_base_url(base_url: str) -> str:
@@ -73,10 +96,15 @@ def file_base_url(base_url: str) -> str:
     return base + "/file"
 
 
-def webhook_route(application: TelegramApp, secret: str, deps: Deps | None = None) -> Route:
-    """`POST /telegram`: 403 unless the secret header matches; otherwise store (with `deps`) and queue the update
-    and answer 200 at once; a redelivered update (already stored) is not queued twice."""
+def webhook_route(
+    application: TelegramApp, secret: str, deps: Deps | None = None, writes: GroupCommit | None = None
+) -> Route:
+    """`POST /telegram`: 403 unless the secret header matches; otherwise store (with `deps`; with other updates
+    arriving at the same time in one transaction through `writes`) and queue the update and answer 200 at once; a
+    redelivered update (already stored) is not queued twice."""
     expected = secret.encode()
+    if deps is not None and writes is None:
+        writes = GroupCommit(deps.db)
 
     async def receive(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -92,10 +120,11 @@ def webhook_route(application: TelegramApp, secret: str, deps: Deps | None = Non
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             log.warning("telegram webhook: unreadable update refused")
             return Response(status_code=400)
-        if deps is not None:
+        if deps is not None and writes is not None:
             key = f"{application.bot.id}:{update.update_id}"
+            payload = body.decode("utf-8", "replace")
             try:
-                fresh = await asyncio.to_thread(_store, deps, key, body.decode("utf-8", "replace"))
+                fresh = await writes.write(lambda session: _store(session, deps, key, payload))
             except Exception as exc:  # SQLAlchemy's text would quote the update: the type only
                 log.error("telegram webhook: update not stored (%s), answering 500", type(exc).__name__)
                 return Response(status_code=500)
@@ -107,11 +136,8 @@ def webhook_route(application: TelegramApp, secret: str, deps: Deps | None = Non
     return Route(WEBHOOK_PATH, receive, methods=["POST"])
 
 
-def _store(deps: Deps, key: str, payload: str) -> bool:
-    with deps.db.uow() as uow:
-        fresh = inbox.store(uow.session, Channel.TELEGRAM.value, key, payload, deps.clock.now())
-        uow.commit()
-        return fresh
+def _store(session: Session, deps: Deps, key: str, payload: str) -> bool:
+    return inbox.store(session, Channel.TELEGRAM.value, key, payload, deps.clock.now())
 
 
 async def recover(application: TelegramApp, deps: Deps) -> int:
@@ -193,7 +219,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
         .base_url(settings.telegram_api_base_url)
         .base_file_url(file_base_url(settings.telegram_api_base_url))
         .concurrent_updates(CONCURRENT_UPDATES)  # chats in parallel; the adapter keeps each chat in order
-        .request(HTTPXRequest(connection_pool_size=POOL_SIZE, pool_timeout=POOL_WAIT, socket_options=NODELAY))
+        .request(BotApiRequest())
     )
     application: TelegramApp = builder.updater(None).build() if webhook_url else builder.build()
     try:
@@ -211,7 +237,8 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
     limiter = limiter_for(Channel.TELEGRAM, settings, deps.clock)  # TELEGRAM_RATE_* (bot/limits.py)
     sender = TelegramSender(application.bot)
     menus = CommandMenus(application.bot, deps, limiter)
-    adapter = TelegramAdapter(deps, sender, limiter, menus, inbox=bool(webhook_url))
+    writes = GroupCommit(deps.db)
+    adapter = TelegramAdapter(deps, sender, limiter, menus, inbox=bool(webhook_url), writes=writes)
     application.add_handler(TypeHandler(Update, adapter.on_update))
     application.add_error_handler(adapter.on_error)
     tasks: list[asyncio.Task[Any]] = []
@@ -245,7 +272,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
         channel=Channel.TELEGRAM,
         sender=sender,
         limiter=limiter,
-        routes=[webhook_route(application, secret, deps)] if webhook_url else [],
+        routes=[webhook_route(application, secret, deps, writes)] if webhook_url else [],
         observers=[BroadcastProgress(deps, application.bot, limiter)],
         start=start,
         stop=stop,

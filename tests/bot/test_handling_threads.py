@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import event
+from sqlmodel import Session, select
 
 import handlers.core as core
+from bot.replies import GroupCommit
 from handlers.base import Ctx
 from jobs.dispatcher import Dispatcher
 from models.app import Deps, HandlingThreads
@@ -145,3 +147,43 @@ async def test_handling_threads_start_as_needed_and_end_when_idle() -> None:
         if thread.name.startswith("test-handling-"):
             thread.join(timeout=5)  # idle 0: a thread ends as soon as nothing waits for it
     assert not [t for t in threading.enumerate() if t.name.startswith("test-handling-")]
+
+
+async def test_small_writes_of_many_chats_share_one_commit(deps: Deps) -> None:
+    commits: list[int] = []
+    event.listen(deps.db.engine, "commit", lambda _conn: commits.append(1))
+    writes = GroupCommit(deps.db)
+
+    def seen(key: str) -> Callable[[Session], str]:
+        def write(session: Session) -> str:
+            session.add(InboundSeen(channel="telegram", key=key, at=deps.clock.now()))
+            return key
+
+        return write
+
+    keys = [f"777:{n}" for n in range(20)]
+    assert await asyncio.gather(*(writes.write(seen(key)) for key in keys)) == keys
+    assert len(commits) <= 2  # the first alone (nothing to wait for), the 19 that came meanwhile together
+    with deps.db.uow() as uow:
+        assert sorted(s.key for s in uow.session.exec(select(InboundSeen)).all()) == sorted(keys)
+
+
+async def test_a_write_that_fails_fails_alone(deps: Deps) -> None:
+    writes = GroupCommit(deps.db)
+
+    def seen(key: str) -> Callable[[Session], None]:
+        def write(session: Session) -> None:
+            session.add(InboundSeen(channel="telegram", key=key, at=deps.clock.now()))
+
+        return write
+
+    def broken(session: Session) -> None:
+        raise ValueError("kaput")
+
+    results = await asyncio.gather(
+        writes.write(seen("777:1")), writes.write(seen("777:2")), writes.write(broken), writes.write(seen("777:3")),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert results[:2] == [None, None] and isinstance(results[2], ValueError) and results[3] is None
+    with deps.db.uow() as uow:
+        assert sorted(s.key for s in uow.session.exec(select(InboundSeen)).all()) == ["777:1", "777:2", "777:3"]
