@@ -106,7 +106,7 @@ def units(text: str) -> int:
     """Length of `text` as Telegram counts it (UTF-16 code units)."""
     if text.isascii():
         return len(text)
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    return len(text.encode("utf-16-le")) // 2  # in C: a character beyond the BMP takes two units
 
 
 def _fit(text: str, limit: int) -> int:
