@@ -100,7 +100,7 @@ class Contact(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
-    role: str = Field(max_length=16)
+    role: str = Field(max_length=16, index=True)
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     title: str = Field(default="", max_length=200)
     nip: str = Field(default="", max_length=32)
