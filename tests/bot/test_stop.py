@@ -8,9 +8,7 @@ parts are fakes loaded by a small launcher in front of the real command line.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -24,9 +22,9 @@ from models.db import Database
 from models.outbox import OutMessage, enqueue
 from models.roster import import_roster
 from models.tables import Contact, InboundMessage, Outbox
+from tests.bot.test_webhook_kill import free_port, webhook_env
 from tests.fakes.telegram_api import FakeBotApi
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "557:stop-test-token"
 SECRET = "stop-test-secret-123"
 SLOW, QUICK, REMINDED = 9301, 9302, 9303
@@ -64,12 +62,6 @@ from bot.cli import main
 
 sys.exit(main(["run"]))
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(url: str) -> None:
@@ -124,23 +116,10 @@ async def test_sigterm_stops_sigap_run_within_10_s_while_work_is_stuck_and_loses
     marks = tmp_path / "marks"
     marks.mkdir()
     (tmp_path / "launch.py").write_text(LAUNCHER)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "run.log"
     async with FakeBotApi(token=TOKEN) as api:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "PTB_TIMEDELTA": "true",
-            "SIGAP_DATABASE_URL": url,
-            "SIGAP_PEMDA_FILE": "sigap.toml",
-            "SIGAP_HTTP_HOST": "127.0.0.1",
-            "SIGAP_HTTP_PORT": str(port),
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": api.base_url,
-            "TELEGRAM_WEBHOOK_URL": "https://sigap.example.go.id/telegram",
-            "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        }
-        env.pop("WHATSAPP_ACCESS_TOKEN", None)
+        env = webhook_env(url, api, port, TOKEN, SECRET)
         with log.open("ab") as out:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, str(tmp_path / "launch.py"), str(marks),

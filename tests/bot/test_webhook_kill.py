@@ -28,10 +28,30 @@ STRANGERS = 12  # unregistered senders (answered again after a crash)
 FIRST = 9100
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (for a `sigap run` started as a child process)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def webhook_env(url: str, api: FakeBotApi, port: int, token: str, secret: str) -> dict[str, str]:
+    """The environment of a child `sigap run` on Telegram in webhook mode against `api`, without WhatsApp."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PTB_TIMEDELTA": "true",
+        "SIGAP_DATABASE_URL": url,
+        "SIGAP_PEMDA_FILE": "sigap.toml",
+        "SIGAP_HTTP_HOST": "127.0.0.1",
+        "SIGAP_HTTP_PORT": str(port),
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_BASE_URL": api.base_url,
+        "TELEGRAM_WEBHOOK_URL": "https://sigap.example.go.id/telegram",
+        "TELEGRAM_WEBHOOK_SECRET": secret,
+    }
+    env.pop("WHATSAPP_ACCESS_TOKEN", None)
+    return env
 
 
 def _seed(url: str) -> list[int]:
@@ -51,20 +71,7 @@ def _seed(url: str) -> list[int]:
 
 
 async def _start(url: str, api: FakeBotApi, port: int, workdir: Path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "PTB_TIMEDELTA": "true",
-        "SIGAP_DATABASE_URL": url,
-        "SIGAP_PEMDA_FILE": "sigap.toml",
-        "SIGAP_HTTP_HOST": "127.0.0.1",
-        "SIGAP_HTTP_PORT": str(port),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": api.base_url,
-        "TELEGRAM_WEBHOOK_URL": "https://sigap.example.go.id/telegram",
-        "TELEGRAM_WEBHOOK_SECRET": SECRET,
-    }
-    env.pop("WHATSAPP_ACCESS_TOKEN", None)
+    env = webhook_env(url, api, port, TOKEN, SECRET)
     with (workdir / "run.log").open("ab") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run",
@@ -97,7 +104,7 @@ async def _post(port: int, update: dict[str, Any]) -> int:
 async def test_kill_9_in_webhook_mode_every_accepted_message_is_answered(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'kill.db'}"
     chats = _seed(url)
-    port = _free_port()
+    port = free_port()
     async with FakeBotApi(token=TOKEN) as api:
         first = await _start(url, api, port, tmp_path)
         accepted: list[int] = []
