@@ -20,14 +20,12 @@ ledger keeps one row per (program, unit, period, stage, person), as before.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import hashlib
 import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -60,7 +58,7 @@ from models.messages import Channel
 from models.outbox import MAX_KEY, insert_values, outbox_fixed, outbox_values
 from models.pemda import PemdaConfig, ProgramConfig, Stage
 from models.recipients import Recipients, load_recipients
-from models.standing import Standing, current_period, load_standings
+from models.standing import Standing, collector_paused, current_period, load_standings
 from models.tables import (
     Checkin,
     Notice,
@@ -379,7 +377,7 @@ def sweep(
     """Plan at `at` and, unless `dry_run`, queue what is new in one transaction under the sweep lock."""
     at = ensure_utc(at)
     result = SweepResult(at=at, working=calendar.is_working_time(at), dry_run=dry_run)
-    with _collector_paused(), db.uow() as uow:
+    with collector_paused(), db.uow() as uow:
         session = uow.session
         if dry_run:
             result.planned = plan(session, pemda, calendar, at, result.waiting)
@@ -401,23 +399,6 @@ def sweep(
             result.already,
         )
     return result
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the sweep, back on after (unless it was off already).
-
-    A sweep builds a few hundred thousand small objects that all live until it ends; the collector would
-    walk them over and over, about a quarter of the sweep's time at 30,000 units. Reference counting still
-    frees everything dropped on the way; the few cycles wait for the next collection.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _mark_answered(session: Session, pemda: PemdaConfig, today: date, result: SweepResult) -> None:
