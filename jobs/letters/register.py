@@ -485,7 +485,3 @@ def word_letter(
     )
     return Wording(content=content, summary="; ".join(summaries))
 
-
-def letters_by_status(session: Session) -> list[Letter]:
-    """Every letter in the register, newest first."""
-    return list(session.exec(select(Letter).order_by(col(Letter.year).desc(), col(Letter.seq).desc())).all())
