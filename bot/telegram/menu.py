@@ -115,13 +115,6 @@ class CommandMenus:
         self.limiter = limiter
         self.interval = interval
 
-    async def set_default(self) -> bool:
-        """The menu everyone sees until they are registered (/start and /bantuan), if it changed."""
-        commands = bot_commands(None)
-        if await asyncio.to_thread(self._recorded, DEFAULT) == fingerprint(commands):
-            return False
-        return await self._set(commands, BotCommandScopeDefault(), DEFAULT)
-
     async def set_for(self, chat_id: str, role: Role) -> bool:
         """The menu of one registered person's private chat, if it differs from the one recorded."""
         if not chat_id.isdigit():

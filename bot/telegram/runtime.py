@@ -280,9 +280,9 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
 
 
 async def _menus(menus: CommandMenus) -> None:
-    """Default menu, then every registered contact's menu, in the background (paced by the limiter)."""
+    """The default menu and every registered contact's menu whose fingerprint changed, in the background (a slow
+    trickle outside the send limiter)."""
     try:
-        await menus.set_default()
         await menus.sync_all()
     except TelegramError as exc:
         log.warning("telegram command menus not set: %s", exc)
