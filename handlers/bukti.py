@@ -31,7 +31,7 @@ from models.figures import FigureError, Unclear, figure_words, read_figure
 from models.filecheck import BadFile, Checked, check_file, safe_name, too_large
 from models.messages import Button, Channel, Reply
 from models.pemda import ProgramConfig
-from models.standing import DONE, current_period, load_standings
+from models.standing import DONE, applicable_programs, current_period
 from models.tables import ChecklistItem, Evidence, EvidenceStatus, Report, Role, Unit, Verification
 
 FLOW = "bukti"
@@ -183,7 +183,7 @@ def _resolve(ctx: Ctx, upload: Upload, words: list[str], checked: Checked | None
         return _item_target(ctx, upload, unit, program, rest)
     if unit is None:
         raise UserError(f"Admin mengirim bukti atas nama unit: tulis unitnya dulu, misalnya “dinkes {program.key} …”.")
-    if (unit.id or 0, program.key) not in load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program]):
+    if not applicable_programs(ctx.session, ctx.pemda, unit, ctx.today, [program]):
         raise UserError(
             f"Program {program.label} tidak ditugaskan ke {unit.name}. Ketik /status untuk program unit ini."
         )
@@ -216,8 +216,7 @@ def _ask_program(ctx: Ctx, upload: Upload, unit: Unit | None, checked: Checked |
             [],
             [],
         )
-    standings = load_standings(ctx.session, ctx.pemda, [unit], ctx.today)
-    programs = [p for p in ctx.pemda.programs if (unit.id or 0, p.key) in standings]
+    programs = applicable_programs(ctx.session, ctx.pemda, unit, ctx.today)
     if not programs:
         raise UserError(f"Belum ada program yang ditugaskan ke {unit.name}, jadi belum ada bukti yang dapat dikirim.")
     buttons = tuple(Button(p.label, _command(ctx, unit, p.key)) for p in programs)

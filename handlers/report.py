@@ -21,7 +21,7 @@ from models.fmt import nilai, periode, sisa_hari, tanggal, waktu
 from models.messages import Button, Reply
 from models.pemda import ProgramConfig
 from models.periods import previous_period
-from models.standing import ITEM_STATUSES, current_period, load_standings
+from models.standing import ITEM_STATUSES, applicable_programs, current_period, load_standings
 from models.tables import ChatState, ChecklistItem, Contact, Report, Role, Unit, Verification
 
 FLOW = "lapor"
@@ -109,8 +109,7 @@ def _unit_in_words(ctx: Ctx, text: str) -> Unit | None:
 
 
 def _applicable(ctx: Ctx, unit: Unit) -> list[ProgramConfig]:
-    standings = load_standings(ctx.session, ctx.pemda, [unit], ctx.today)
-    return [p for p in ctx.pemda.programs if (unit.id or 0, p.key) in standings]
+    return applicable_programs(ctx.session, ctx.pemda, unit, ctx.today)
 
 
 async def lapor(ctx: Ctx) -> list[Reply]:

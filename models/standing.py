@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -104,9 +105,11 @@ def _verified() -> ColumnElement[bool]:
 def counting(program: ProgramConfig) -> ColumnElement[bool]:
     """The reports that count for `program`: with verification "required" only verified ones (and imports), else every
     one not rejected; never a withdrawn one."""
-    if program.verification == "required":
-        return _verified() & col(Report.withdrawn_at).is_(None)
-    return _not_rejected()
+    return _counts(program.verification == "required")
+
+
+def _counts(required: bool) -> ColumnElement[bool]:
+    return _verified() & col(Report.withdrawn_at).is_(None) if required else _not_rejected()
 
 
 def _counting_or_waiting() -> ColumnElement[bool]:
@@ -163,6 +166,22 @@ def load_standings(
         return _load(session, pemda, pairs, today, programs, periods)
 
 
+def applicable_programs(
+    session: Session, pemda: PemdaConfig, unit: UnitKind, today: date, programs: Iterable[ProgramConfig] | None = None
+) -> list[ProgramConfig]:
+    """The programs (of `programs`, default all) `unit` has a standing on today, as `load_standings` gives them: those
+    that apply to its kind, a checklist program when it has items in the current period. Without reading reports."""
+    found = []
+    for program in programs if programs is not None else pemda.programs:
+        if program.measure == "checklist":
+            params = {"pk": program.key, "period": current_period(program, today), "units": [unit.id]}
+            if session.execute(_items_exist_statement(), params).first() is not None:
+                found.append(program)
+        elif program.applies(unit.kind):
+            found.append(program)
+    return found
+
+
 def _load(
     session: Session,
     pemda: PemdaConfig,
@@ -186,32 +205,16 @@ def _load(
         if not applicable:
             continue
         values: dict[int, tuple[float, datetime]] = {}
-        counts = counting(program)
+        required = program.verification == "required"
+        submission = program.measure == "submission"
+        params: dict[str, Any] = {"pk": program.key, "period": period}
         if few:  # a command about one unit (or a kecamatan) reads only their reports
-            counts = counts & col(Report.unit_id).in_(applicable)
-        if program.measure == "submission":
-            stmt = (
-                sa_select(col(Report.unit_id), func.count(), func.max(col(Report.created_at)))
-                .where(col(Report.program_key) == program.key, col(Report.period) == period, counts)
-                .where(col(Report.title).is_not(None))
-                .group_by(col(Report.unit_id))
-            )
-            for unit_id, count, last in session.execute(stmt):
-                values[unit_id] = (float(count), last)
-        else:
-            latest = _ranked(
-                (col(Report.unit_id), col(Report.value), _when().label("at")),
-                col(Report.program_key) == program.key,
-                col(Report.period) == period,
-                counts,
-                col(Report.value).is_not(None),
-            )
-            for unit_id, value, created in session.execute(latest):
-                values[unit_id] = (float(value or 0), created)
-        mine = applicable if few else None
-        waiting = _waiting_values(session, program, period, mine) if program.verification == "required" else {}
+            params["units"] = applicable
+        for unit_id, value, at in session.execute(_values_statement(submission, required, few), params):
+            values[unit_id] = (float(value or 0), at)
+        waiting = _waiting_values(session, program, period, applicable if few else None) if required else {}
         key, target = program.key, program.target
-        missing = 0.0 if program.measure == "submission" else None
+        missing = 0.0 if submission else None
         for unit_id in applicable:
             value_at = values.get(unit_id)
             if value_at is None:
@@ -220,10 +223,52 @@ def _load(
                 standing = Standing(program, unit_id, period, deadline, value_at[0], target, value_at[1])
             if waiting and unit_id in waiting:
                 extra = waiting[unit_id]
-                pending = (standing.value or 0) + extra if program.measure == "submission" else extra
+                pending = (standing.value or 0) + extra if submission else extra
                 standing = standing._replace(pending=pending)
             result[(unit_id, key)] = standing
     return result
+
+
+# The statements below are built once per shape and reused with bound values (program key, period, the units of a
+# command about a few units): building and keying an SQL expression costs more than running it on the unit index.
+
+
+def _scope(few: bool, *extra: ColumnElement[bool]) -> tuple[ColumnElement[bool], ...]:
+    """Reports of the program `:pk` in the period `:period` (of the units `:units` when `few`), and `extra`."""
+    scope = (col(Report.program_key) == bindparam("pk"), col(Report.period) == bindparam("period"), *extra)
+    if few:
+        scope += (col(Report.unit_id).in_(bindparam("units", expanding=True)),)
+    return scope
+
+
+@functools.cache
+def _values_statement(submission: bool, required: bool, few: bool) -> Any:
+    """(unit id, value, moment) per unit: the submissions that count and the last one's time, or the latest figure
+    that counts."""
+    counts = _counts(required)
+    if submission:
+        return (
+            sa_select(col(Report.unit_id), func.count(), func.max(col(Report.created_at)))
+            .where(*_scope(few, counts, col(Report.title).is_not(None)))
+            .group_by(col(Report.unit_id))
+        )
+    columns = (col(Report.unit_id), col(Report.value), _when().label("at"))
+    return _ranked(columns, *_scope(few, counts, col(Report.value).is_not(None)))
+
+
+@functools.cache
+def _waiting_statement(submission: bool, few: bool) -> Any:
+    """Submission programs: (unit id, submissions waiting); else (unit id, value, verification) of the latest figure
+    verified or waiting."""
+    if submission:
+        waits = (col(Report.verification) == Verification.PENDING.value) & col(Report.withdrawn_at).is_(None)
+        return (
+            sa_select(col(Report.unit_id), func.count())
+            .where(*_scope(few, waits, col(Report.title).is_not(None)))
+            .group_by(col(Report.unit_id))
+        )
+    latest = _latest((col(Report.unit_id),), *_scope(few, _counting_or_waiting(), col(Report.value).is_not(None)))
+    return sa_select(col(Report.unit_id), col(Report.value), col(Report.verification)).where(col(Report.id).in_(latest))
 
 
 def _waiting_values(
@@ -232,28 +277,53 @@ def _waiting_values(
     """Per unit (of `unit_ids`, default every unit), what waits for the verifier: the figure waiting (when it is the
     latest one, verified or waiting), or the number of submissions waiting."""
     found: dict[int, float] = {}
-    waits = (col(Report.verification) == Verification.PENDING.value) & col(Report.withdrawn_at).is_(None)
+    params: dict[str, Any] = {"pk": program.key, "period": period}
     if unit_ids is not None:
-        waits = waits & col(Report.unit_id).in_(unit_ids)
-    if program.measure == "submission":
-        stmt = (
-            select(Report.unit_id, func.count())
-            .where(Report.program_key == program.key, Report.period == period, waits, col(Report.title).is_not(None))
-            .group_by(col(Report.unit_id))
-        )
-        for unit_id, count in session.exec(stmt):
+        params["units"] = list(unit_ids)
+    submission = program.measure == "submission"
+    rows = session.execute(_waiting_statement(submission, unit_ids is not None), params)
+    if submission:
+        for unit_id, count in rows:
             found[unit_id] = float(count)
         return found
-    filters = [col(Report.program_key) == program.key, col(Report.period) == period, _counting_or_waiting()]
-    filters.append(col(Report.value).is_not(None))
-    if unit_ids is not None:
-        filters.append(col(Report.unit_id).in_(unit_ids))
-    latest = _latest((col(Report.unit_id),), *filters)
-    rows = session.exec(select(Report.unit_id, Report.value, Report.verification).where(col(Report.id).in_(latest)))
     for unit_id, value, verification in rows:
         if verification == Verification.PENDING.value:
             found[unit_id] = float(value or 0)
     return found
+
+
+@functools.cache
+def _checklist_statements(required: bool, few: bool) -> tuple[Any, Any, Any, Any]:
+    """The checklist's four readings: the units' items; per item the latest report that counts (status, moment,
+    id); the latest verified or waiting (status, verification, id); the newest rejected report's id."""
+    items = sa_select(col(ChecklistItem.unit_id), col(ChecklistItem.code)).where(
+        col(ChecklistItem.program_key) == bindparam("pk"), col(ChecklistItem.period) == bindparam("period")
+    )
+    if few:
+        items = items.where(col(ChecklistItem.unit_id).in_(bindparam("units", expanding=True)))
+    per_item = (col(Report.unit_id), col(Report.item_code))
+    scope = _scope(few, col(Report.item_code).is_not(None))
+    counts = _counts(required)
+    status = sa_select(*per_item, col(Report.item_status), _when(), col(Report.id)).where(
+        col(Report.id).in_(_latest(per_item, *scope, counts))
+    )
+    live = sa_select(*per_item, col(Report.item_status), col(Report.verification), col(Report.id)).where(
+        col(Report.id).in_(_latest(per_item, *scope, _counting_or_waiting()))
+    )
+    rejected = (
+        sa_select(*per_item, func.max(col(Report.id)))
+        .where(
+            *scope, col(Report.verification) == Verification.REJECTED.value, col(Report.withdrawn_at).is_(None)
+        )
+        .group_by(*per_item)
+    )
+    return items, status, live, rejected
+
+
+@functools.cache
+def _items_exist_statement() -> Any:
+    """A row when the unit `:units` has checklist items of `:pk` in `:period`."""
+    return _checklist_statements(False, True)[0].limit(1)
 
 
 def _checklist(
@@ -265,53 +335,29 @@ def _checklist(
     few: bool,
     result: dict[tuple[int, str], Standing],
 ) -> None:
-    stmt = select(ChecklistItem.unit_id, ChecklistItem.code).where(
-        ChecklistItem.program_key == program.key, ChecklistItem.period == period
-    )
+    required = program.verification == "required"
+    items, latest, latest_live, newest_rejected = _checklist_statements(required, few)
+    params: dict[str, Any] = {"pk": program.key, "period": period}
     if few:
-        stmt = stmt.where(col(ChecklistItem.unit_id).in_(wanted))
+        params["units"] = list(wanted)
     per_unit: dict[int, list[str]] = defaultdict(list)
-    for owner, item_code in session.exec(stmt):
+    for owner, item_code in session.execute(items, params):
         if owner in wanted:
             per_unit[owner].append(item_code)
     if not per_unit:
         return
-    scope: tuple[ColumnElement[bool], ...] = (
-        col(Report.program_key) == program.key,
-        col(Report.period) == period,
-        col(Report.item_code).is_not(None),
-    )
     if few:
-        scope += (col(Report.unit_id).in_(list(per_unit)),)
-    latest = _latest((col(Report.unit_id), col(Report.item_code)), *scope, counting(program))
+        params["units"] = list(per_unit)
     status: dict[tuple[int, str], tuple[str, datetime, int]] = {}
-    for unit_id, code, item_status, created, report_id in session.execute(
-        sa_select(col(Report.unit_id), col(Report.item_code), col(Report.item_status), _when(), col(Report.id)).where(
-            col(Report.id).in_(latest)
-        )
-    ):
+    for unit_id, code, item_status, created, report_id in session.execute(latest, params):
         status[(unit_id, code or "")] = (item_status or "", created, report_id)
     live: dict[tuple[int, str], tuple[str, Any, int]] = dict(status)
-    required = program.verification == "required"
     if required:  # the latest report verified or waiting, per item: a waiting one is "diunggah"
         live = {}
-        latest = _latest((col(Report.unit_id), col(Report.item_code)), *scope, _counting_or_waiting())
-        for unit_id, code, item_status, verification, report_id in session.execute(
-            sa_select(
-                col(Report.unit_id),
-                col(Report.item_code),
-                col(Report.item_status),
-                col(Report.verification),
-                col(Report.id),
-            ).where(col(Report.id).in_(latest))
-        ):
+        for unit_id, code, item_status, verification, report_id in session.execute(latest_live, params):
             live[(unit_id, code or "")] = (item_status or "", verification, report_id)
     rejected: dict[tuple[int, str], int] = {}
-    for unit_id, code, report_id in session.exec(
-        select(Report.unit_id, Report.item_code, func.max(Report.id))
-        .where(*scope, Report.verification == Verification.REJECTED.value, col(Report.withdrawn_at).is_(None))
-        .group_by(col(Report.unit_id), col(Report.item_code))
-    ):
+    for unit_id, code, report_id in session.execute(newest_rejected, params):
         rejected[(unit_id, code or "")] = report_id or 0
     for unit_id, codes in per_unit.items():
         done = [c for c in codes if status.get((unit_id, c), ("", None, 0))[0] == DONE]

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from models.app import Deps
 from models.leaders import active_units, load_views
-from models.standing import load_standings
+from models.standing import applicable_programs, load_standings
 from models.tables import Report, ReportSource, Verification
 from tests.conftest import MONDAY_0900, unit_coded
 
@@ -57,3 +57,19 @@ def test_the_views_replay_the_same_standings_load_standings_reads(deps: Deps) ->
         2.0,
         0.0,
     )
+
+
+def test_applicable_programs_are_the_programs_load_standings_gives_each_unit(deps: Deps) -> None:
+    """/lapor and /bukti ask which programs a unit reports on without reading its reports: the answer is the set of
+    programs `load_standings` has a standing for, checklist programs only where the unit has items."""
+    today = deps.calendar.local_date(MONDAY_0900)
+    checklists = {p.key for p in deps.pemda.programs if p.measure == "checklist"}
+    seen_with, seen_without = False, False
+    with deps.db.uow() as uow:
+        for unit in active_units(uow.session):
+            read = load_standings(uow.session, deps.pemda, [unit], today)
+            expected = [p.key for p in deps.pemda.programs if (unit.id, p.key) in read]
+            assert [p.key for p in applicable_programs(uow.session, deps.pemda, unit, today)] == expected
+            seen_with = seen_with or bool(checklists & set(expected))
+            seen_without = seen_without or not (checklists & set(expected))
+    assert checklists and seen_with and seen_without
