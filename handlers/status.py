@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -73,18 +74,14 @@ def marks_for(
         return {}
     programs = {s.program.key: s.program for s in standings.values()}
     periods = {key: chased_periods(pemda, calendar, today, program) for key, program in programs.items()}
-    columns = (Pause.unit_id, Pause.program_key, Pause.period, Pause.kind, Pause.until, Pause.reason)
-    stmt = sa_select(*(col(c) for c in columns)).where(
-        col(Pause.revoked_at).is_(None),
-        col(Pause.kind).in_((PAUSE_DISPENSASI, PAUSE_PROSES)),
-        col(Pause.program_key).in_(list(programs)),
-        col(Pause.period).in_(sorted({p for each in periods.values() for p in each})),
-    )
+    chased = sorted({period for each in periods.values() for period in each})
+    params: dict[str, Any] = {"programs": list(programs), "periods": chased}
     units = {uid for uid, _key in standings}
-    if len(units) <= FEW_UNITS:  # one unit, a kecamatan: only their rows, whatever the Pemda's size
-        stmt = stmt.where(col(Pause.unit_id).in_(units))
+    few = len(units) <= FEW_UNITS  # one unit, a kecamatan: only their rows, whatever the Pemda's size
+    if few:
+        params["units"] = list(units)
     found: dict[tuple[int, str], tuple[tuple[bool, bool], PauseMark]] = {}
-    for unit_id, program_key, period, kind, until, reason in session.execute(stmt.order_by(col(Pause.id))):
+    for unit_id, program_key, period, kind, until, reason in session.execute(_marks_statement(few), params):
         key = (unit_id, program_key)
         standing = standings.get(key)
         if standing is None or period not in periods[program_key]:
@@ -95,6 +92,22 @@ def marks_for(
         if key not in found or rank >= found[key][0]:
             found[key] = (rank, PauseMark(kind, period, until, reason))
     return {key: mark for key, (_rank, mark) in found.items()}
+
+
+@functools.cache
+def _marks_statement(few: bool) -> Any:
+    """The live dispensations and pauses of the programs `:programs` in the periods `:periods` (of the units `:units`
+    when `few`), oldest first: built once, run with bound values."""
+    columns = (Pause.unit_id, Pause.program_key, Pause.period, Pause.kind, Pause.until, Pause.reason)
+    stmt = sa_select(*(col(c) for c in columns)).where(
+        col(Pause.revoked_at).is_(None),
+        col(Pause.kind).in_((PAUSE_DISPENSASI, PAUSE_PROSES)),
+        col(Pause.program_key).in_(bindparam("programs", expanding=True)),
+        col(Pause.period).in_(bindparam("periods", expanding=True)),
+    )
+    if few:
+        stmt = stmt.where(col(Pause.unit_id).in_(bindparam("units", expanding=True)))
+    return stmt.order_by(col(Pause.id))
 
 
 STATE_MARKS = {"memenuhi": "✅", "menunggu verifikasi": "🔎", "dispensasi": "➖", "terlambat": "❌", "belum": "⏳"}

@@ -13,6 +13,7 @@ retried from chunk 5, not from chunk 1. Rows queued together for one person go o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, exists, func, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -445,7 +449,6 @@ def queue_replies(
     message's handling), a long one as one row per chunk (`chunk_reply`); return what each row holds, in order,
     with its `outbox_id`, for the adapter to send at once and mark (the dispatcher resumes where it failed)."""
     rows = []
-    keys = []
     sent: list[Reply] = []
     for index, whole in enumerate(replies):
         attachment_id = None
@@ -460,12 +463,25 @@ def queue_replies(
                 attachment_id=attachment_id if reply.attachment is not None else None,
             )
             row_key = chunk_key(f"reply|{channel.value}|{key}|{index}", part)
-            keys.append(row_key)
             sent.append(reply)
             rows.append(outbox_row(row_key, contact, message, now, channel=channel, not_before=now + REPLY_GRACE))
-    insert_rows(session, rows)  # each already fits one message: written as they are
-    ids = dict(session.exec(select(Outbox.idem_key, Outbox.id).where(col(Outbox.idem_key).in_(keys))).all())
-    return [dataclasses.replace(reply, outbox_id=ids.get(k)) for reply, k in zip(sent, keys, strict=True)]
+    connection = session.connection()
+    insert, existing = _reply_statements(connection.dialect.name)
+    ids = []
+    for row in rows:  # each already fits one message: written as it is
+        found = connection.execute(insert, row).scalar()  # None when the key was there (the message seen again)
+        ids.append(found if found is not None else connection.execute(existing, {"key": row["idem_key"]}).scalar())
+    return [dataclasses.replace(reply, outbox_id=outbox_id) for reply, outbox_id in zip(sent, ids, strict=True)]
+
+
+@functools.cache
+def _reply_statements(dialect: str) -> tuple[Any, Any]:
+    """A reply row's INSERT ... ON CONFLICT DO NOTHING RETURNING id, and the id of a row already there by its key:
+    built once (a reply is written for every message)."""
+    table = Outbox.__table__  # type: ignore[attr-defined]
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = maker(table).on_conflict_do_nothing(index_elements=["idem_key"]).returning(table.c.id)
+    return insert, sa_select(table.c.id).where(table.c.idem_key == bindparam("key"))
 
 
 def mark_reply_sent(session: Session, outbox_id: int, provider_id: str, now: datetime) -> bool:
