@@ -7,13 +7,16 @@ the process dies. Stored first, it is handled again at the next start until it i
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from models.db import insert_skipping_duplicates
 from models.tables import InboundMessage, InboundSeen
 
 log = logging.getLogger(__name__)
@@ -25,18 +28,19 @@ _ERROR_LENGTH = 500
 
 def store(session: Session, channel: str, key: str, payload: str, now: datetime) -> bool:
     """Write one received body; False when (channel, key) is already there (a redelivery), never doubled."""
-    table = InboundMessage.__table__  # type: ignore[attr-defined]
-    stmt = insert_skipping_duplicates(session, table, "channel", "key").values(
-        channel=channel,
-        key=key[:128],
-        payload=payload,
-        received_at=now,
-        processed_at=None,
-        attempts=0,
-        last_error="",
-    )
+    values = {"channel": channel, "key": key[:128], "payload": payload, "received_at": now}
+    connection = session.connection()
     # RETURNING, not rowcount: with PostgreSQL's ON CONFLICT DO NOTHING the driver's rowcount is not reliable
-    return session.execute(stmt.returning(table.c.id)).first() is not None
+    return connection.execute(_store_statement(connection.dialect.name), values).first() is not None
+
+
+@functools.cache
+def _store_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (channel, key) DO NOTHING RETURNING id of one body: built once (every webhook)."""
+    table = InboundMessage.__table__  # type: ignore[attr-defined]
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = maker(table).values(processed_at=None, attempts=0, last_error="")
+    return insert.on_conflict_do_nothing(index_elements=["channel", "key"]).returning(table.c.id)
 
 
 def find(session: Session, channel: str, key: str) -> InboundMessage | None:

@@ -11,7 +11,8 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import col, delete, select
 
 from handlers.base import REPORTERS, Ctx, NotFound, find_program, find_unit, load_state_data, program_names, unit_named
@@ -380,14 +381,23 @@ def _counting() -> ColumnElement[bool]:
 
 def _latest_value(ctx: Ctx, unit: Unit, program: ProgramConfig, period: str) -> float | None:
     """The figure that counts now for the unit, program and period."""
-    value = ctx.session.exec(
-        select(Report.value)
-        .where(Report.unit_id == unit.id, Report.program_key == program.key, Report.period == period)
-        .where(col(Report.value).is_not(None), _counting())
-        .order_by(col(Report.id).desc())
-        .limit(1)
-    ).first()
+    params = {"unit": unit.id, "program": program.key, "period": period}
+    value = ctx.session.execute(_LATEST_VALUE, params).scalar()
     return None if value is None else float(value)
+
+
+_LATEST_VALUE = (
+    sa_select(col(Report.value))
+    .where(
+        col(Report.unit_id) == bindparam("unit"),
+        col(Report.program_key) == bindparam("program"),
+        col(Report.period) == bindparam("period"),
+    )
+    .where(col(Report.value).is_not(None), _counting())
+    .order_by(col(Report.id).desc())
+    .limit(1)
+)
+"""`_latest_value`'s statement, built once (every figure reported)."""
 
 
 def _doubt(ctx: Ctx, unit: Unit, program: ProgramConfig, period: str, value: float) -> str | None:
