@@ -17,6 +17,7 @@ from sqlmodel import col, delete, select
 
 from handlers.base import REPORTERS, Ctx, NotFound, find_program, find_unit, load_state_data, program_names, unit_named
 from models.app import UserError
+from models.db import core
 from models.figures import FigureError, FigureKind, Unclear, figure_words, indonesian, read_figure
 from models.fmt import nilai, periode, sisa_hari, tanggal, waktu
 from models.messages import Button, Reply
@@ -382,7 +383,7 @@ def _counting() -> ColumnElement[bool]:
 def _latest_value(ctx: Ctx, unit: Unit, program: ProgramConfig, period: str) -> float | None:
     """The figure that counts now for the unit, program and period."""
     params = {"unit": unit.id, "program": program.key, "period": period}
-    value = ctx.session.execute(_LATEST_VALUE, params).scalar()
+    value = core(ctx.session).execute(_LATEST_VALUE, params).scalar()
     return None if value is None else float(value)
 
 

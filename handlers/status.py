@@ -18,6 +18,7 @@ from handlers.pause import chased_periods
 from models.app import UserError
 from models.calendar import WorkingCalendar
 from models.checkins import iso_week, unanswered
+from models.db import core
 from models.fmt import angka, nilai, nilai_singkat, periode, sisa_hari, tanggal, tanggal_pendek
 from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES
 from models.leaders import UnitLike, active_units
@@ -81,7 +82,7 @@ def marks_for(
     if few:
         params["units"] = list(units)
     found: dict[tuple[int, str], tuple[tuple[bool, bool], PauseMark]] = {}
-    for unit_id, program_key, period, kind, until, reason in session.execute(_marks_statement(few), params):
+    for unit_id, program_key, period, kind, until, reason in core(session).execute(_marks_statement(few), params):
         key = (unit_id, program_key)
         standing = standings.get(key)
         if standing is None or period not in periods[program_key]:

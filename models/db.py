@@ -175,6 +175,15 @@ def copy_insert(
         raise DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error) from exc
 
 
+def core(session: Session) -> Connection:
+    """The session's connection, for a Core statement built once (`select(...)` of columns, `insert`, `update`):
+    what `session.execute` would run, after the same autoflush (a read sees the session's pending changes), without
+    the ORM's per-statement layer (about half the cost of a small indexed query)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
 def plain_rows(session: Session, stmt: Any) -> list[Any]:
     """Rows of a statement without parameters, as the driver returns them (no per-value result processing).
 

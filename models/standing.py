@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from models.db import core
 from models.pemda import PemdaConfig, ProgramConfig
 from models.periods import period_key
 from models.tables import ChecklistItem, Report, ReportSource, Verification
@@ -175,7 +176,7 @@ def applicable_programs(
     for program in programs if programs is not None else pemda.programs:
         if program.measure == "checklist":
             params = {"pk": program.key, "period": current_period(program, today), "units": [unit.id]}
-            if session.execute(_items_exist_statement(), params).first() is not None:
+            if core(session).execute(_items_exist_statement(), params).first() is not None:
                 found.append(program)
         elif program.applies(unit.kind):
             found.append(program)
@@ -210,7 +211,7 @@ def _load(
         params: dict[str, Any] = {"pk": program.key, "period": period}
         if few:  # a command about one unit (or a kecamatan) reads only their reports
             params["units"] = applicable
-        for unit_id, value, at in session.execute(_values_statement(submission, required, few), params):
+        for unit_id, value, at in core(session).execute(_values_statement(submission, required, few), params):
             values[unit_id] = (float(value or 0), at)
         waiting = _waiting_values(session, program, period, applicable if few else None) if required else {}
         key, target = program.key, program.target
@@ -281,7 +282,7 @@ def _waiting_values(
     if unit_ids is not None:
         params["units"] = list(unit_ids)
     submission = program.measure == "submission"
-    rows = session.execute(_waiting_statement(submission, unit_ids is not None), params)
+    rows = core(session).execute(_waiting_statement(submission, unit_ids is not None), params)
     if submission:
         for unit_id, count in rows:
             found[unit_id] = float(count)
@@ -337,11 +338,12 @@ def _checklist(
 ) -> None:
     required = program.verification == "required"
     items, latest, latest_live, newest_rejected = _checklist_statements(required, few)
+    connection = core(session)
     params: dict[str, Any] = {"pk": program.key, "period": period}
     if few:
         params["units"] = list(wanted)
     per_unit: dict[int, list[str]] = defaultdict(list)
-    for owner, item_code in session.execute(items, params):
+    for owner, item_code in connection.execute(items, params):
         if owner in wanted:
             per_unit[owner].append(item_code)
     if not per_unit:
@@ -349,15 +351,15 @@ def _checklist(
     if few:
         params["units"] = list(per_unit)
     status: dict[tuple[int, str], tuple[str, datetime, int]] = {}
-    for unit_id, code, item_status, created, report_id in session.execute(latest, params):
+    for unit_id, code, item_status, created, report_id in connection.execute(latest, params):
         status[(unit_id, code or "")] = (item_status or "", created, report_id)
     live: dict[tuple[int, str], tuple[str, Any, int]] = dict(status)
     if required:  # the latest report verified or waiting, per item: a waiting one is "diunggah"
         live = {}
-        for unit_id, code, item_status, verification, report_id in session.execute(latest_live, params):
+        for unit_id, code, item_status, verification, report_id in connection.execute(latest_live, params):
             live[(unit_id, code or "")] = (item_status or "", verification, report_id)
     rejected: dict[tuple[int, str], int] = {}
-    for unit_id, code, report_id in session.execute(newest_rejected, params):
+    for unit_id, code, report_id in connection.execute(newest_rejected, params):
         rejected[(unit_id, code or "")] = report_id or 0
     for unit_id, codes in per_unit.items():
         done = [c for c in codes if status.get((unit_id, c), ("", None, 0))[0] == DONE]

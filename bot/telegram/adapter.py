@@ -260,7 +260,7 @@ class TelegramAdapter:
             _record_sent(session, sent, now)
             if self.inbox and error is None:
                 done = {"inbox_channel": Channel.TELEGRAM.value, "inbox_key": key, "done_at": now}
-                session.execute(_INBOX_DONE, done)
+                session.connection().execute(_INBOX_DONE, done)
             elif self.inbox:
                 row = inbox.find(session, Channel.TELEGRAM.value, key)
                 if row is not None and row.id is not None:
