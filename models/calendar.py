@@ -89,6 +89,8 @@ class WorkingCalendar:
         self._with_government = cuti_bersama_from_library
         self._national: dict[date, str] = {}
         self._loaded_years: set[int] = set()
+        self._next_working: dict[tuple[date, bool], date] = {}
+        """`next_working_day`'s answers; a new, empty one whenever the days off change."""
 
     def __repr__(self) -> str:
         """Show the zone and office hours."""
@@ -107,14 +109,17 @@ class WorkingCalendar:
     def add_day_off(self, d: date, reason: str) -> None:
         """Add (or rename) an admin day off such as a cuti bersama date."""
         self._extra[d] = reason
+        self._next_working = {}
 
     def replace_days_off(self, days: Mapping[date, str]) -> None:
         """Take `days` as the whole set of extra days off (what the database says now, seen by every instance)."""
         self._extra = dict(days)
+        self._next_working = {}
 
     def remove_day_off(self, d: date) -> None:
         """Remove an admin day off; national holidays are not affected."""
         self._extra.pop(d, None)
+        self._next_working = {}
 
     # -- holidays ---------------------------------------------------------------------------
 
@@ -170,8 +175,20 @@ class WorkingCalendar:
         return self.is_day_off(d) is None
 
     def next_working_day(self, d: date, include_today: bool = False) -> date:
-        """Return the first working day after `d` (or `d` itself if allowed and working)."""
-        day = d if include_today else d + timedelta(days=1)
+        """Return the first working day after `d` (or `d` itself if allowed and working).
+
+        Remembered until the days off change: every /status asks it for each rung of each program's ladder."""
+        key = (d, include_today)
+        remembered = self._next_working  # a change of the days off replaces it: an answer found before goes there
+        found = remembered.get(key)
+        if found is None:
+            found = self._scan_working_day(d if include_today else d + timedelta(days=1), d)
+            if len(remembered) > 10_000:
+                remembered.clear()
+            remembered[key] = found
+        return found
+
+    def _scan_working_day(self, day: date, d: date) -> date:
         for _ in range(_MAX_SCAN_DAYS):
             if self.is_working_day(day):
                 return day

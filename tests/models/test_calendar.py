@@ -266,3 +266,16 @@ def test_clocks_reject_naive_and_return_utc() -> None:
     with pytest.raises(ValueError):
         ensure_utc(datetime(2026, 7, 9))
     assert SystemClock().now().tzinfo is UTC
+
+
+def test_next_working_day_follows_each_change_of_the_days_off(cal: WorkingCalendar) -> None:
+    """The answer is remembered (every /status asks it per ladder rung), but never past a change of the days off."""
+    tuesday = date(2026, 12, 8)
+    assert cal.next_working_day(tuesday, include_today=True) == tuesday
+    cal.add_day_off(tuesday, "Cuti bersama")
+    assert cal.next_working_day(tuesday, include_today=True) == date(2026, 12, 9)
+    cal.replace_days_off({tuesday: "Cuti bersama", date(2026, 12, 9): "Pilkada"})
+    assert cal.next_working_day(tuesday, include_today=True) == date(2026, 12, 10)
+    cal.remove_day_off(tuesday)
+    assert cal.next_working_day(tuesday, include_today=True) == tuesday
+    assert cal.next_working_day(tuesday) == date(2026, 12, 10)
