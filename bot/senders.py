@@ -7,7 +7,6 @@ import contextlib
 import gc
 import logging
 import signal
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -31,8 +30,6 @@ log = logging.getLogger(__name__)
 
 POOL_SIZE = 64
 """HTTP connections per channel: the dispatcher keeps up to this many sends in flight."""
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-"""httpcore writes a request's headers and body separately: without this Nagle holds the body for an ACK."""
 
 
 @asynccontextmanager
@@ -42,8 +39,8 @@ async def open_senders(settings: Settings) -> AsyncIterator[dict[Channel, Sender
     async with AsyncExitStack() as stack:
         if settings.telegram_enabled and settings.telegram_bot_token is not None:
             from telegram import Bot
-            from telegram.request import HTTPXRequest
 
+            from bot.telegram.aio_request import AiohttpRequest
             from bot.telegram.logging import install_redaction, uninstall_redaction
             from bot.telegram.sender import TelegramSender
 
@@ -53,7 +50,7 @@ async def open_senders(settings: Settings) -> AsyncIterator[dict[Channel, Sender
             bot = Bot(
                 token,
                 base_url=settings.telegram_api_base_url,
-                request=HTTPXRequest(connection_pool_size=POOL_SIZE, socket_options=NODELAY),
+                request=AiohttpRequest(POOL_SIZE),
             )
             await stack.enter_async_context(bot)
             senders[Channel.TELEGRAM] = TelegramSender(bot)

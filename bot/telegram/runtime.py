@@ -19,7 +19,6 @@ import logging
 import re
 from typing import Any
 
-import httpx
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,15 +26,14 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, TypeHandler
-from telegram.request import HTTPXRequest
 
 from bot.channels import ChannelRuntime
 from bot.http import MAX_BODY_BYTES, BodyTooLarge, read_body, too_large
 from bot.limits import limiter_for
 from bot.replies import GroupCommit
-from bot.senders import NODELAY
 from bot.settings import Settings
 from bot.telegram.adapter import TelegramAdapter, TelegramFiles
+from bot.telegram.aio_request import AiohttpRequest
 from bot.telegram.logging import install_redaction, uninstall_redaction
 from bot.telegram.menu import CommandMenus
 from bot.telegram.progress import BroadcastProgress
@@ -61,33 +59,6 @@ class TelegramConfigError(UserError):
 
 CONCURRENT_UPDATES = 256
 """Updates handled at once (of different chats; one chat's updates are handled in order)."""
-POOL_SIZE = 16
-"""Requests to the Bot API at once, each on a kept-alive connection: replies and the dispatcher share them (30
-messages/s need few; a reply to a burst of people waits its turn in `BotApiRequest`)."""
-
-
-class BotApiRequest(HTTPXRequest):
-    """python-telegram-bot's HTTPX request with at most `size` requests at once, each on a kept-alive connection with
-    TCP_NODELAY.
-
-    The rest wait here, not in httpcore's pool: httpcore compares every queued request with every connection each
-    time one starts or ends, so 100 replies queued there cost more CPU than the replies themselves (as do PTB's 256
-    connections). Given socket options, `HTTPXRequest` builds its transport without its pool limits (httpx's
-    defaults: 100 connections, 20 kept alive, so a burst reconnected all the time): the transport is built here.
-    """
-
-    def __init__(self, size: int = POOL_SIZE) -> None:
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NODELAY)
-        super().__init__(connection_pool_size=size, httpx_kwargs={"transport": transport})
-        self._gate = asyncio.Semaphore(size)
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        """One request, once fewer than `size` are under way."""
-        async with self._gate:
-            return await super().do_request(*args, **kwargs)
-
-
 def file_base_url(base_url: str) -> str:
     """The file download address that goes with a Bot API address (`.../bot` -> `.../file/bot`)."""
     base = base_url.rstrip("/")
@@ -219,7 +190,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
         .base_url(settings.telegram_api_base_url)
         .base_file_url(file_base_url(settings.telegram_api_base_url))
         .concurrent_updates(CONCURRENT_UPDATES)  # chats in parallel; the adapter keeps each chat in order
-        .request(BotApiRequest())
+        .request(AiohttpRequest())
     )
     application: TelegramApp = builder.updater(None).build() if webhook_url else builder.build()
     try:
