@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -30,6 +30,8 @@ class Ctx:
     incoming: Incoming
     contact: Contact | None
     now: datetime
+    _no_state: bool = field(default=False, init=False, repr=False)
+    """`get_state` found no conversation in this message (asked again by several steps of one /lapor)."""
 
     @property
     def session(self) -> Session:
@@ -79,13 +81,16 @@ class Ctx:
         )
 
     def get_state(self) -> ChatState | None:
-        """The sender's guided conversation, if one is open."""
-        if self.contact is None or self.contact.id is None:
+        """The sender's guided conversation, if one is open (that there is none is read once per message)."""
+        if self.contact is None or self.contact.id is None or self._no_state:
             return None
-        return self.session.get(ChatState, self.contact.id)
+        state = self.session.get(ChatState, self.contact.id)
+        self._no_state = state is None
+        return state
 
     def set_state(self, flow: str, **data: Any) -> None:
         """Open or move a guided conversation."""
+        self._no_state = False
         contact_id = self.me.id
         assert contact_id is not None
         state = self.session.get(ChatState, contact_id) or ChatState(
@@ -101,6 +106,7 @@ class Ctx:
         state = self.get_state()
         if state is not None:
             self.session.delete(state)
+            self._no_state = False  # read again if asked (a rollback would bring it back)
 
 
 Handler = Callable[[Ctx], Awaitable[list[Reply]]]

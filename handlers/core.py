@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -17,6 +17,7 @@ from handlers import bukti, figures_upload, registration, roster_upload
 from handlers.base import NOT_REGISTERED, Ctx
 from handlers.commands import FLOWS, lookup
 from models.app import Deps, UserError
+from models.db import core
 from models.flood import SLOW_DOWN, Verdict
 from models.messages import Channel, Incoming, Reply
 from models.outbox import WINDOW, OutMessage, decode_buttons, enqueue, queue_replies
@@ -33,6 +34,7 @@ _BY_WHATSAPP = select(Contact).where(col(Contact.wa_number) == bindparam("addres
 _SEEN = select(InboundSeen.key).where(
     col(InboundSeen.channel) == bindparam("channel"), col(InboundSeen.key) == bindparam("key")
 )
+_MARK_SEEN = insert(InboundSeen)
 """Statements of every message, built once (SQLAlchemy caches their compiled form by the object)."""
 
 
@@ -101,13 +103,13 @@ async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> lis
                 uow.rollback()
                 replies = [Reply(TROUBLE)]
         try:
-            if dedupe_key is not None:
-                # Marked last, with the commit: a slow command holds no write lock while it reads (SQLite has one
-                # writer), and a stranger's refused message costs no insert rolled back and made again.
-                session.add(InboundSeen(channel=channel, key=dedupe_key, at=now))
             _touch_contact(ctx)
             if replies and incoming.channel in DURABLE:
                 replies = _durable(ctx, replies, dedupe_key)
+            if dedupe_key is not None:
+                # Marked last, with the commit: a slow command holds no write lock while it reads (SQLite has one
+                # writer), and a stranger's refused message costs no insert rolled back and made again.
+                core(session).execute(_MARK_SEEN, {"channel": channel, "key": dedupe_key, "at": now})
             uow.commit()
         except IntegrityError:
             uow.rollback()
