@@ -21,7 +21,7 @@ from models.db import core
 from models.flood import SLOW_DOWN, Verdict
 from models.messages import Channel, Incoming, Reply
 from models.outbox import WINDOW, OutMessage, decode_buttons, enqueue, queue_replies
-from models.tables import SENT_STATUSES, Contact, InboundSeen, Outbox, Role
+from models.tables import SENT_STATUSES, Contact, InboundSeen, Outbox, Role, Unit
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,10 @@ log = logging.getLogger(__name__)
 TROUBLE = "Mohon maaf, terjadi gangguan saat memproses pesan Bapak/Ibu. Silakan coba lagi beberapa saat lagi."
 
 
-_BY_TELEGRAM = select(Contact).where(col(Contact.telegram_user_id) == bindparam("address"))
-_BY_WHATSAPP = select(Contact).where(col(Contact.wa_number) == bindparam("address"))
+_WITH_UNIT = select(Contact, Unit).outerjoin(Unit, col(Unit.id) == col(Contact.unit_id))
+"""A sender with their unit (in the session after, so the handler's `my_unit` reads no more)."""
+_BY_TELEGRAM = _WITH_UNIT.where(col(Contact.telegram_user_id) == bindparam("address"))
+_BY_WHATSAPP = _WITH_UNIT.where(col(Contact.wa_number) == bindparam("address"))
 _SEEN = select(InboundSeen.key).where(
     col(InboundSeen.channel) == bindparam("channel"), col(InboundSeen.key) == bindparam("key")
 )
@@ -49,7 +51,8 @@ def identify(session: Session, incoming: Incoming) -> Contact | None:
             return None
         contact = session.get(Contact, int(incoming.address))
         return contact if contact is not None and contact.active else None
-    contact = session.exec(stmt, params={"address": incoming.address}).first()
+    found = session.exec(stmt, params={"address": incoming.address}).first()
+    contact = found[0] if found is not None else None
     return contact if contact is not None and contact.active and contact.unit_id is not None else None
 
 
@@ -150,12 +153,13 @@ def _touch_contact(ctx: Ctx) -> None:
     if contact is None:
         return
     if ctx.incoming.channel is Channel.TELEGRAM:
-        contact.unreachable_telegram = False
+        if contact.unreachable_telegram:  # set only when it changes: an unchanged contact costs the commit nothing
+            contact.unreachable_telegram = False
     elif ctx.incoming.channel is Channel.WHATSAPP:
         contact.unreachable_whatsapp = False
         _resend_files_sent_as_templates(ctx, contact)
         contact.wa_last_inbound_at = ctx.now
-    ctx.session.add(contact)
+        ctx.session.add(contact)
 
 
 RESEND_WITHIN = timedelta(days=30)
