@@ -156,7 +156,7 @@ def _choose_program(ctx: Ctx, unit: Unit) -> list[Reply]:
 
 
 def _program_step(ctx: Ctx, unit: Unit, program: ProgramConfig, rest: list[str]) -> list[Reply]:
-    if program not in _applicable(ctx, unit):
+    if not applicable_programs(ctx.session, ctx.pemda, unit, ctx.today, [program]):
         raise UserError(
             f"Program {program.label} tidak ditugaskan ke {unit.name}. Cek /status untuk program unit Anda."
         )
