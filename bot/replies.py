@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlmodel import Session
 
@@ -21,24 +21,45 @@ T = TypeVar("T")
 Write = Callable[[Session], Any]
 
 
+class Statement(NamedTuple):
+    """One Core statement built once and its values: the same statement of many callers goes as one executemany."""
+
+    statement: Any
+    params: dict[str, Any]
+
+
+Work = Write | tuple[Statement, ...]
+"""A write: a function of the session, or statements with their values."""
+
+
 class GroupCommit:
     """Small writes of many chats in one transaction, off the event loop.
 
     `write(fn)` runs `fn(session)` together with the writes that came in while the previous transaction was being
     committed: one thread hop and one commit (one disk flush on PostgreSQL) for a burst of a hundred people instead
-    of a hundred. When one write fails the transaction is rolled back and each write is done on its own, so a bad
-    one never fails the others. Nothing waits when it is idle: a lone write starts at once.
+    of a hundred. `execute(statements)` does the same for statements given with their values, and the same
+    statement of many callers is sent once with all their values (one round trip on PostgreSQL). When one write
+    fails the transaction is rolled back and each write is done on its own, so a bad one never fails the others.
+    Nothing waits when it is idle: a lone write starts at once.
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._waiting: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._waiting: list[tuple[Work, asyncio.Future[Any]]] = []
         self._worker: asyncio.Task[None] | None = None
 
     async def write(self, fn: Callable[[Session], T]) -> T:
         """`fn(session)` committed (with others'); its result, or its exception."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._waiting.append((fn, future))
+        return cast(T, await self._submit(fn))
+
+    async def execute(self, statements: Sequence[Statement]) -> None:
+        """`statements` committed (with others', each statement of the batch sent once with every caller's values)."""
+        if statements:
+            await self._submit(tuple(statements))
+
+    async def _submit(self, work: Work) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((work, future))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._commit_all(), name="group-commit")
         return await future
@@ -47,15 +68,15 @@ class GroupCommit:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                outcomes = await asyncio.to_thread(self._run, [fn for fn, _ in batch])
+                outcomes = await asyncio.to_thread(self._run, [work for work, _ in batch])
             except asyncio.CancelledError:  # stopping: whoever still waits stops waiting
-                for _fn, future in [*batch, *self._waiting]:
+                for _work, future in [*batch, *self._waiting]:
                     future.cancel()
                 self._waiting = []
                 raise
             except Exception as exc:  # the database is gone: every caller of this batch hears it
                 outcomes = [(False, exc)] * len(batch)
-            for (_fn, future), (ok, value) in zip(batch, outcomes, strict=True):
+            for (_work, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
                 if ok:
@@ -63,25 +84,43 @@ class GroupCommit:
                 else:
                     future.set_exception(value)
 
-    def _run(self, writes: list[Write]) -> list[tuple[bool, Any]]:
+    def _run(self, batch: list[Work]) -> list[tuple[bool, Any]]:
         try:
             with self.db.uow() as uow:
-                results = [(True, fn(uow.session)) for fn in writes]
+                results = [(True, _apply(uow.session, [work])) for work in batch if callable(work)]
+                _apply(uow.session, [work for work in batch if not callable(work)])
                 uow.commit()
-                return results
+                found = iter(results)
+                return [next(found) if callable(work) else (True, None) for work in batch]
         except Exception:
-            if len(writes) == 1:
+            if len(batch) == 1:
                 raise
         outcomes: list[tuple[bool, Any]] = []
-        for fn in writes:  # one failed: each on its own, so the others still land
+        for work in batch:  # one failed: each on its own, so the others still land
             try:
                 with self.db.uow() as uow:
-                    value = fn(uow.session)
+                    value = _apply(uow.session, [work])
                     uow.commit()
                 outcomes.append((True, value))
             except Exception as exc:
                 outcomes.append((False, exc))
         return outcomes
+
+
+def _apply(session: Session, works: list[Work]) -> Any:
+    """Run one function (its result), or statements grouped by statement (each group one executemany)."""
+    if len(works) == 1 and callable(works[0]):
+        return works[0](session)
+    grouped: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+    for work in works:
+        assert not callable(work)
+        for statement, params in work:
+            grouped.setdefault(id(statement), (statement, []))[1].append(params)
+    if grouped:
+        connection = session.connection()
+        for statement, values in grouped.values():
+            connection.execute(statement, values)
+    return None
 
 
 async def settle_reply(deps: Deps, reply: Reply, *, provider_id: str | None = None, error: str = "") -> None:

@@ -486,18 +486,22 @@ def _reply_statements(dialect: str) -> tuple[Any, Any]:
 
 def mark_reply_sent(session: Session, outbox_id: int, provider_id: str, now: datetime) -> bool:
     """The adapter sent the reply itself: settle its row (unless the dispatcher already took it)."""
-    values = {"outbox_id": outbox_id, "provider_id": provider_id[:128], "sent_at": now}
-    result = session.connection().execute(_MARK_REPLY_SENT, values)
+    result = session.connection().execute(MARK_REPLY_SENT, reply_sent_values(outbox_id, provider_id, now))
     return bool(getattr(result, "rowcount", 0))
 
 
-_MARK_REPLY_SENT = (
+def reply_sent_values(outbox_id: int, provider_id: str, now: datetime) -> dict[str, Any]:
+    """`MARK_REPLY_SENT`'s values for one reply."""
+    return {"outbox_id": outbox_id, "provider_id": provider_id[:128], "sent_at": now}
+
+
+MARK_REPLY_SENT = (
     update(Outbox)
     .where(col(Outbox.id) == bindparam("outbox_id"), col(Outbox.status) == OutboxStatus.PENDING.value)
     .values(status=OutboxStatus.SENT.value, provider_id=bindparam("provider_id"), sent_at=bindparam("sent_at"))
     .values(attempts=1)
 )
-"""`mark_reply_sent`'s statement, built once (every reply)."""
+"""A reply the adapter sent marked sent, unless the dispatcher took it (`reply_sent_values`): built once."""
 
 
 def release_reply(session: Session, outbox_id: int, error: str, now: datetime) -> None:

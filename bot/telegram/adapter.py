@@ -22,7 +22,7 @@ from telegram.constants import ChatType
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import CallbackContext
 
-from bot.replies import GroupCommit, settle_reply
+from bot.replies import GroupCommit, Statement, settle_reply
 from bot.telegram.menu import CommandMenus
 from bot.telegram.sender import TelegramSender
 from handlers import inbox
@@ -33,7 +33,7 @@ from models.app import Deps, call_on
 from models.files import FileTooLarge, FileUnavailable
 from models.messages import Channel, Incoming, Reply
 from models.outbound import Outbound, RateLimited, SendError, Sent, direct_reply
-from models.outbox import mark_reply_sent
+from models.outbox import MARK_REPLY_SENT, mark_reply_sent, reply_sent_values
 from models.tables import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -254,6 +254,21 @@ class TelegramAdapter:
         """Together, off the loop: the last reply's row marked sent (and where a broadcast's progress shows), and
         the update's inbox row marked done, or a failed attempt counted (handled again at the next start)."""
         key = self.key(update)
+        if error is None and all(reply.broadcast_id is None for reply, _id, _chat in sent):  # the usual case
+            now = self.deps.clock.now()
+            statements = [
+                Statement(MARK_REPLY_SENT, reply_sent_values(reply.outbox_id, provider_id, now))
+                for reply, provider_id, _chat in sent
+                if reply.outbox_id is not None
+            ]
+            if self.inbox:
+                done = {"inbox_channel": Channel.TELEGRAM.value, "inbox_key": key, "done_at": now}
+                statements.append(Statement(_INBOX_DONE, done))
+            try:
+                await self.writes.execute(statements)
+            except Exception as exc:  # the rows stay pending: sent again by the dispatcher; the update handled again
+                log.error("telegram update %s not settled: %s", update.update_id, type(exc).__name__)
+            return
 
         def write(session: Session) -> None:
             now = self.deps.clock.now()

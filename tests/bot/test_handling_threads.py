@@ -7,11 +7,12 @@ import threading
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 import handlers.core as core
-from bot.replies import GroupCommit
+from bot.replies import GroupCommit, Statement
 from handlers.base import Ctx
 from jobs.dispatcher import Dispatcher
 from models.app import Deps, HandlingThreads
@@ -187,3 +188,30 @@ async def test_a_write_that_fails_fails_alone(deps: Deps) -> None:
     assert results[:2] == [None, None] and isinstance(results[2], ValueError) and results[3] is None
     with deps.db.uow() as uow:
         assert sorted(s.key for s in uow.session.exec(select(InboundSeen)).all()) == ["777:1", "777:2", "777:3"]
+
+
+async def test_the_same_statement_of_many_chats_goes_once_and_a_bad_one_fails_alone(deps: Deps) -> None:
+    executions: list[str] = []
+    event.listen(deps.db.engine, "before_cursor_execute", lambda *args: executions.append(args[2]))
+    writes = GroupCommit(deps.db)
+    mark = insert(InboundSeen)
+
+    def seen(key: str) -> list[Statement]:
+        return [Statement(mark, {"channel": "telegram", "key": key, "at": deps.clock.now()})]
+
+    keys = [f"888:{n}" for n in range(20)]
+    await writes.execute(seen("888:first"))  # alone: nothing to wait for
+    executions.clear()
+    await asyncio.gather(*(writes.execute(seen(key)) for key in keys))
+    assert len([sql for sql in executions if "inboundseen" in sql.lower()]) == 1  # the 20 together: one executemany
+    with deps.db.uow() as uow:
+        stored = {s.key for s in uow.session.exec(select(InboundSeen)).all()}
+    assert set(keys) <= stored
+
+    results = await asyncio.gather(
+        writes.execute(seen("888:a")), writes.execute(seen("888:0")), writes.execute(seen("888:b")),
+        return_exceptions=True,
+    )  # fmt: skip  # "888:0" is there already: the batch is undone, then each on its own
+    assert results[0] is None and isinstance(results[1], IntegrityError) and results[2] is None
+    with deps.db.uow() as uow:
+        assert {"888:a", "888:b"} <= {s.key for s in uow.session.exec(select(InboundSeen)).all()}
