@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BANNED = {"telegram", "httpx", "starlette", "uvicorn"}
+BANNED = {"telegram", "httpx", "aiohttp", "starlette", "uvicorn"}
 PACKAGES = ("bot", "handlers", "jobs", "models")
 MAY_IMPORT = {
     "models": {"models"},
