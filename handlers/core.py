@@ -42,18 +42,26 @@ _MARK_SEEN = insert(InboundSeen)
 
 def identify(session: Session, incoming: Incoming) -> Contact | None:
     """The registered, active contact who sent `incoming`, if any."""
+    return _identify(session, incoming)[0]
+
+
+def _identify(session: Session, incoming: Incoming) -> tuple[Contact | None, Unit | None]:
+    """`identify`, and the contact's unit as read with it: the session only remembers the unit while someone holds
+    it, so the caller keeps it for the message's handling (`my_unit` then reads nothing)."""
     if incoming.channel is Channel.TELEGRAM:
         stmt = _BY_TELEGRAM
     elif incoming.channel is Channel.WHATSAPP:
         stmt = _BY_WHATSAPP
     else:
         if not incoming.address.isdigit():
-            return None
+            return None, None
         contact = session.get(Contact, int(incoming.address))
-        return contact if contact is not None and contact.active else None
+        return (contact if contact is not None and contact.active else None), None
     found = session.exec(stmt, params={"address": incoming.address}).first()
-    contact = found[0] if found is not None else None
-    return contact if contact is not None and contact.active and contact.unit_id is not None else None
+    if found is None:
+        return None, None
+    contact, unit = found
+    return (contact if contact.active and contact.unit_id is not None else None), unit
 
 
 DURABLE = (Channel.TELEGRAM, Channel.WHATSAPP)
@@ -84,7 +92,7 @@ async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> lis
     channel = incoming.channel.value
     with deps.db.uow() as uow:
         session = uow.session
-        contact = identify(session, incoming)
+        contact, _unit = _identify(session, incoming)  # `_unit` held: the handler finds it in the session
         verdict = Verdict.OK
         if deps.guard is not None:
             with _GUARD:
