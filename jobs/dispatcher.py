@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, or_, update
 from sqlmodel import Session, col, select
 
 from jobs.channel_locks import ChannelLocks
 from jobs.observers import Observer, Observers
-from jobs.outcomes import Claim, DispatchStats, Job, LostLease, Outcome, OutcomeWriter, write_held
+from jobs.outcomes import Claim, DispatchStats, Job, LostLease, Outcome, OutcomeWriter, outbound_of, write_held
 from jobs.ratelimit import RateLimiter
 from models.clock import Clock
 from models.db import Database
-from models.messages import Attachment, Channel
+from models.messages import Channel
 from models.meter import NULL_METER, Meter
 from models.outbound import (
     AuthFailed,
@@ -35,11 +34,10 @@ from models.outbound import (
     RateLimited,
     Sender,
     SendError,
-    Template,
     Unreachable,
     WindowClosed,
 )
-from models.outbox import choose_channel, decode_buttons, queue_order, window_open
+from models.outbox import choose_channel, queue_order
 from models.tables import Contact, Failure, Outbox, OutboxStatus, StoredFile
 
 log = logging.getLogger(__name__)
@@ -170,6 +168,12 @@ class Dispatcher:
         ids.sort()
         return [Claim(i, until) for i in ids]
 
+    def _take(self, room: int, claimed: list[Claim]) -> tuple[list[Claim], list[Job]]:
+        """The channel locks refreshed, up to `room` rows claimed (into `claimed`, kept when loading fails), loaded."""
+        self.refresh_locks()
+        claimed.extend(self.claim(room))
+        return claimed, self._load_many(claimed)
+
     def _load_many(self, claims: Sequence[Claim]) -> list[Job]:
         """Load the rows, contacts and attachments of `claims` in one unit of work (two or three queries).
 
@@ -197,33 +201,8 @@ class Dispatcher:
                 continue
             contact = contacts.get(row.contact_id)
             stored = files.get(row.attachment_id) if row.attachment_id is not None else None
-            jobs.append(Job(claim, row, contact, self._outbound(row, contact, stored)))
+            jobs.append(Job(claim, row, contact, outbound_of(row, contact, stored, self.clock.now())))
         return jobs
-
-    def _outbound(self, row: Outbox, contact: Contact | None, stored: StoredFile | None) -> Outbound | None:
-        """The message to hand to the sender, or None when the contact is gone."""
-        if contact is None or row.id is None:
-            return None
-        attachment = None
-        if stored is not None:
-            kind: Literal["document", "photo"] = "photo" if stored.mime.startswith("image/") else "document"
-            attachment = Attachment(stored.filename, stored.content, kind, stored.mime)
-        channel = Channel(row.channel)
-        address = contact.address(channel)
-        template = None
-        wants_template = channel is Channel.WHATSAPP and bool(row.template_name)
-        if wants_template and (row.use_template or not window_open(contact, self.clock.now())):
-            template = Template(row.template_name or "", tuple(json.loads(row.template_params or "[]")))
-        buttons = decode_buttons(row.buttons)
-        return Outbound(
-            outbox_id=row.id,
-            channel=channel,
-            address=address or "",
-            text=row.text,
-            buttons=buttons,
-            attachment=attachment,
-            template=template,
-        )
 
     # -- running ------------------------------------------------------------------------------
 
@@ -292,10 +271,8 @@ class Dispatcher:
                 claims: list[Claim] = []
                 if room >= max(1, self.batch // 2) and (max_claims is None or claims_made < max_claims):
                     jobs: list[Job] = []
-                    try:
-                        self.refresh_locks()
-                        claims = self.claim(room)
-                        jobs = self._load_many(claims)
+                    try:  # database work: off the loop, as every other
+                        claims, jobs = await asyncio.to_thread(self._take, room, claims)
                     except Exception:
                         if stop is None:
                             raise

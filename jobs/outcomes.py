@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,8 +13,10 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, bindparam, update
 from sqlmodel import Session, col
 
-from models.outbound import Outbound
-from models.tables import Contact, Outbox, OutboxStatus
+from models.messages import Attachment, Channel
+from models.outbound import Outbound, Template
+from models.outbox import decode_buttons, window_open
+from models.tables import Contact, Outbox, OutboxStatus, StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -189,3 +192,29 @@ def write_held(session: Session | Connection, claim: Claim, values: dict[str, An
     if not held:
         log.warning("outbox row %s: lease lost, outcome not recorded (%s)", claim.row_id, values.get("status"))
     return held
+
+
+def outbound_of(row: Outbox, contact: Contact | None, stored: StoredFile | None, now: datetime) -> Outbound | None:
+    """The message to hand to the sender, or None when the contact is gone."""
+    if contact is None or row.id is None:
+        return None
+    attachment = None
+    if stored is not None:
+        kind: Literal["document", "photo"] = "photo" if stored.mime.startswith("image/") else "document"
+        attachment = Attachment(stored.filename, stored.content, kind, stored.mime)
+    channel = Channel(row.channel)
+    address = contact.address(channel)
+    template = None
+    wants_template = channel is Channel.WHATSAPP and bool(row.template_name)
+    if wants_template and (row.use_template or not window_open(contact, now)):
+        template = Template(row.template_name or "", tuple(json.loads(row.template_params or "[]")))
+    buttons = decode_buttons(row.buttons)
+    return Outbound(
+        outbox_id=row.id,
+        channel=channel,
+        address=address or "",
+        text=row.text,
+        buttons=buttons,
+        attachment=attachment,
+        template=template,
+    )

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import col, select
 
 from jobs.dispatcher import Dispatcher
-from jobs.outcomes import DispatchStats
+from jobs.outcomes import Claim, DispatchStats
 from jobs.ratelimit import RateLimiter, RateRules
 from models.clock import FakeClock
 from models.db import Database
@@ -430,3 +430,31 @@ async def test_claims_take_at_most_a_batch_and_never_the_same_row(db: Database, 
     assert (len(a), len(b), len(c)) == (7, 7, 6)
     assert len(set(ids)) == 20
     assert second.claim() == []
+
+
+async def test_claims_are_made_off_the_event_loop(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow claim (a busy database) holds the dispatcher, not the loop: other chats are still answered meanwhile."""
+    contact = add_contact(db, "Slamet", tg="1001")
+    queue(db, clock, contact, "k1")
+    sender = FakeSender(Channel.TELEGRAM)
+    d = dispatcher(db, clock, sender)
+    claiming, release = threading.Event(), threading.Event()
+    claim = d.claim
+
+    def slow_claim(limit: int | None = None) -> list[Claim]:
+        claiming.set()
+        release.wait(10)
+        return claim(limit)
+
+    monkeypatch.setattr(d, "claim", slow_claim)
+    drained = asyncio.create_task(d.drain(pipelined=True))  # as `sigap run` and `sigap dispatch` claim
+    await asyncio.to_thread(claiming.wait, 10)
+    ticks = 0
+    for _ in range(5):  # the loop runs while the claim waits
+        await asyncio.sleep(0)
+        ticks += 1
+    assert ticks == 5 and not drained.done() and sender.sent == []
+    release.set()
+    assert (await drained).sent == 1
