@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from models.db import core, skipping_duplicates
 from models.tables import InboundMessage, InboundSeen
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ _ERROR_LENGTH = 500
 def store(session: Session, channel: str, key: str, payload: str, now: datetime) -> bool:
     """Write one received body; False when (channel, key) is already there (a redelivery), never doubled."""
     values = {"channel": channel, "key": key[:128], "payload": payload, "received_at": now}
-    connection = session.connection()
+    connection = core(session)
     # RETURNING, not rowcount: with PostgreSQL's ON CONFLICT DO NOTHING the driver's rowcount is not reliable
     return connection.execute(_store_statement(connection.dialect.name), values).first() is not None
 
@@ -38,9 +37,8 @@ def store(session: Session, channel: str, key: str, payload: str, now: datetime)
 def _store_statement(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (channel, key) DO NOTHING RETURNING id of one body: built once (every webhook)."""
     table = InboundMessage.__table__  # type: ignore[attr-defined]
-    maker = pg_insert if dialect == "postgresql" else sqlite_insert
-    insert = maker(table).values(processed_at=None, attempts=0, last_error="")
-    return insert.on_conflict_do_nothing(index_elements=["channel", "key"]).returning(table.c.id)
+    insert = skipping_duplicates(dialect, table, "channel", "key")
+    return insert.values(processed_at=None, attempts=0, last_error="").returning(table.c.id)
 
 
 def find(session: Session, channel: str, key: str) -> InboundMessage | None:

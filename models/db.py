@@ -42,7 +42,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def insert_skipping_duplicates(session: Session, table: Table, *conflict: str) -> Insert:
     """INSERT ... ON CONFLICT (conflict) DO NOTHING for the two databases Sigap runs on (PostgreSQL, SQLite)."""
-    maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return skipping_duplicates(session.get_bind().dialect.name, table, *conflict)
+
+
+def skipping_duplicates(dialect: str, table: Table, *conflict: str) -> Insert:
+    """`insert_skipping_duplicates` for a dialect by name (a statement built once and kept per dialect)."""
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
     return maker(table).on_conflict_do_nothing(index_elements=list(conflict) or None)
 
 

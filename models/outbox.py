@@ -23,12 +23,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, bindparam, exists, func, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models.db import bulk_insert, insert_skipping_duplicates
+from models.db import bulk_insert, core, insert_skipping_duplicates, skipping_duplicates
 from models.messages import Button, Channel, Reply
 from models.outbound import Template
 from models.tables import OPEN_STATUSES, SENT_STATUSES, Contact, Failure, Outbox, OutboxStatus, StoredFile
@@ -465,7 +463,7 @@ def queue_replies(
             row_key = chunk_key(f"reply|{channel.value}|{key}|{index}", part)
             sent.append(reply)
             rows.append(outbox_row(row_key, contact, message, now, channel=channel, not_before=now + REPLY_GRACE))
-    connection = session.connection()
+    connection = core(session)  # as `session.execute` would, after the autoflush
     insert, existing = _reply_statements(connection.dialect.name)
     ids = []
     for row in rows:  # each already fits one message: written as it is
@@ -479,14 +477,13 @@ def _reply_statements(dialect: str) -> tuple[Any, Any]:
     """A reply row's INSERT ... ON CONFLICT DO NOTHING RETURNING id, and the id of a row already there by its key:
     built once (a reply is written for every message)."""
     table = Outbox.__table__  # type: ignore[attr-defined]
-    maker = pg_insert if dialect == "postgresql" else sqlite_insert
-    insert = maker(table).on_conflict_do_nothing(index_elements=["idem_key"]).returning(table.c.id)
+    insert = skipping_duplicates(dialect, table, "idem_key").returning(table.c.id)
     return insert, sa_select(table.c.id).where(table.c.idem_key == bindparam("key"))
 
 
 def mark_reply_sent(session: Session, outbox_id: int, provider_id: str, now: datetime) -> bool:
     """The adapter sent the reply itself: settle its row (unless the dispatcher already took it)."""
-    result = session.connection().execute(MARK_REPLY_SENT, reply_sent_values(outbox_id, provider_id, now))
+    result = core(session).execute(MARK_REPLY_SENT, reply_sent_values(outbox_id, provider_id, now))
     return bool(getattr(result, "rowcount", 0))
 
 
@@ -498,8 +495,9 @@ def reply_sent_values(outbox_id: int, provider_id: str, now: datetime) -> dict[s
 MARK_REPLY_SENT = (
     update(Outbox)
     .where(col(Outbox.id) == bindparam("outbox_id"), col(Outbox.status) == OutboxStatus.PENDING.value)
-    .values(status=OutboxStatus.SENT.value, provider_id=bindparam("provider_id"), sent_at=bindparam("sent_at"))
-    .values(attempts=1)
+    .values(
+        status=OutboxStatus.SENT.value, provider_id=bindparam("provider_id"), sent_at=bindparam("sent_at"), attempts=1
+    )
 )
 """A reply the adapter sent marked sent, unless the dispatcher took it (`reply_sent_values`): built once."""
 

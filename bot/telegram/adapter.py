@@ -95,6 +95,11 @@ _INBOX_DONE = (
 """An update's inbox row marked handled, by its key (one indexed statement, no look-up first)."""
 
 
+def _inbox_done(key: str, now: datetime) -> dict[str, Any]:
+    """`_INBOX_DONE`'s values for the update with `key`."""
+    return {"inbox_channel": Channel.TELEGRAM.value, "inbox_key": key, "done_at": now}
+
+
 def _record_sent(session: Session, sent: Sequence[tuple[Reply, str, str]], now: datetime) -> None:
     """Mark the rows of replies that went out (reply, message id, chat) sent; note where a broadcast's confirmation
     shows (its progress is edited there)."""
@@ -262,8 +267,7 @@ class TelegramAdapter:
                 if reply.outbox_id is not None
             ]
             if self.inbox:
-                done = {"inbox_channel": Channel.TELEGRAM.value, "inbox_key": key, "done_at": now}
-                statements.append(Statement(_INBOX_DONE, done))
+                statements.append(Statement(_INBOX_DONE, _inbox_done(key, now)))
             try:
                 await self.writes.execute(statements)
             except Exception as exc:  # the rows stay pending: sent again by the dispatcher; the update handled again
@@ -274,8 +278,7 @@ class TelegramAdapter:
             now = self.deps.clock.now()
             _record_sent(session, sent, now)
             if self.inbox and error is None:
-                done = {"inbox_channel": Channel.TELEGRAM.value, "inbox_key": key, "done_at": now}
-                session.connection().execute(_INBOX_DONE, done)
+                session.connection().execute(_INBOX_DONE, _inbox_done(key, now))
             elif self.inbox:
                 row = inbox.find(session, Channel.TELEGRAM.value, key)
                 if row is not None and row.id is not None:
