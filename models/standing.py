@@ -103,13 +103,9 @@ def _verified() -> ColumnElement[bool]:
     return (col(Report.verification) == Verification.VERIFIED.value) | (col(Report.source) == ReportSource.IMPORT.value)
 
 
-def counting(program: ProgramConfig) -> ColumnElement[bool]:
-    """The reports that count for `program`: with verification "required" only verified ones (and imports), else every
-    one not rejected; never a withdrawn one."""
-    return _counts(program.verification == "required")
-
-
 def _counts(required: bool) -> ColumnElement[bool]:
+    """The reports that count for a program: with verification "required" only verified ones (and imports), else
+    every one not rejected; never a withdrawn one."""
     return _verified() & col(Report.withdrawn_at).is_(None) if required else _not_rejected()
 
 
