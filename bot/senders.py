@@ -16,9 +16,14 @@ from sqlmodel import col
 
 from bot.limits import limiter_for
 from bot.settings import Settings
+from bot.wiring import build_deps
+from jobs.alerts import auth_alert
+from jobs.broadcasts import BroadcastFinisher
 from jobs.channel_locks import ChannelLocks
-from jobs.dispatcher import Dispatcher
+from jobs.dispatcher import Dispatcher, Observer
 from jobs.outcomes import DispatchStats
+from jobs.ratelimit import RateLimiter
+from models.app import Deps
 from models.clock import Clock, SystemClock
 from models.db import Database
 from models.messages import Channel
@@ -70,20 +75,44 @@ async def open_senders(settings: Settings) -> AsyncIterator[dict[Channel, Sender
 
 
 def build_dispatcher(
-    settings: Settings, db: Database, senders: dict[Channel, Sender], clock: Clock | None = None
+    settings: Settings,
+    db: Database,
+    senders: dict[Channel, Sender],
+    clock: Clock | None = None,
+    deps: Deps | None = None,
 ) -> Dispatcher:
-    """A dispatcher over `senders` with the configured limits, attempts and batch size."""
+    """A dispatcher over `senders` with the configured limits, attempts and batch size; with `deps`, broadcasts
+    are closed with their tally and their Telegram progress shown (`observers_for`), and a rejected token alerts the
+    admins, as in `sigap run`."""
     clock = clock or SystemClock()
+    limiters = {channel: limiter_for(channel, settings, clock) for channel in senders}
     return Dispatcher(
         db=db,
         senders=senders,
         clock=clock,
-        limiters={channel: limiter_for(channel, settings, clock) for channel in senders},
+        limiters=limiters,
         max_attempts=settings.outbox_max_attempts,
         batch=settings.dispatch_batch,
         concurrency=min(POOL_SIZE, settings.dispatch_batch),
         locks=ChannelLocks(db, senders),
+        observers=observers_for(deps, senders, limiters) if deps is not None else [],
+        on_auth_failed=auth_alert(deps) if deps is not None else None,
     )
+
+
+def observers_for(deps: Deps, senders: dict[Channel, Sender], limiters: dict[Channel, RateLimiter]) -> list[Observer]:
+    """What `sigap run` tells about every settled row, for a dispatcher running alone: the admin's progress message
+    on Telegram edited ("Terkirim 120/560"), then each broadcast closed once done and its tally queued to its author."""
+    observers: list[Observer] = []
+    telegram = senders.get(Channel.TELEGRAM)
+    if telegram is not None:
+        from bot.telegram.progress import BroadcastProgress
+        from bot.telegram.sender import TelegramSender
+
+        assert isinstance(telegram, TelegramSender)
+        observers.append(BroadcastProgress(deps, telegram.bot, limiters.get(Channel.TELEGRAM)))
+    observers.append(BroadcastFinisher(deps))
+    return observers
 
 
 def due_replies_now(db: Database, now: datetime) -> int:
@@ -131,7 +160,7 @@ async def dispatch(settings: Settings, *, once: bool = False, db: Database | Non
                     "Tidak ada kanal yang dikonfigurasi (TELEGRAM_BOT_TOKEN atau WHATSAPP_*); tidak ada yang dikirim."
                 )
                 return 1
-            dispatcher = build_dispatcher(settings, database, senders)
+            dispatcher = build_dispatcher(settings, database, senders, deps=build_deps(settings, db=database))
             prepare(dispatcher, database)
             if once:
                 stats = await dispatcher.drain(max_rounds=1_000_000, pipelined=True)

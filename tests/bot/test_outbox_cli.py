@@ -1,4 +1,4 @@
-"""`sigap outbox`: counts per status and the latest dead rows with their reasons."""
+"""`sigap outbox`: counts per status and the latest dead rows with their reasons; `sigap dispatch` alone."""
 
 from __future__ import annotations
 
@@ -7,14 +7,22 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import col, select
+from telegram import Bot
 
 from bot.cli import main
+from bot.senders import dispatch
+from bot.settings import Settings
+from jobs.broadcasts import remember_progress_message
 from models.clock import FakeClock
 from models.db import Database
+from models.messages import Channel
 from models.outbox import OutMessage, enqueue
-from models.tables import Contact, Outbox
-from tests.conftest import make_database
+from models.tables import Broadcast, Contact, Outbox
+from tests.conftest import ADMIN, Person, build_test_deps, contact_named, make_database
+from tests.fakes.telegram_api import FakeBotApi
+
+TOKEN = "778:dispatch-cli-token"
 
 
 def test_outbox_prints_counts_and_dead_rows(
@@ -61,4 +69,44 @@ def test_dispatch_without_channels_says_so(
     monkeypatch.chdir(tmp_path)
     assert main(["dispatch", "--once"]) == 1
     assert "Tidak ada kanal" in capsys.readouterr().out
+    db.dispose()
+
+
+async def test_dispatch_alone_shows_a_broadcast_progress_and_sends_its_tally(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sigap dispatch` without `sigap run`: the admin's confirmation on Telegram still ends as "selesai", the
+    broadcast is closed and its tally reaches the admin, as `sigap run` does."""
+    db: Database = next(make_database("sqlite", tmp_path))
+    deps = build_test_deps(db, clock)
+    with db.uow() as uow:  # everyone of the sample roster on Telegram
+        for number, contact in enumerate(uow.session.exec(select(Contact)).all()):
+            contact.telegram_user_id, contact.preferred_channel = str(70_000 + number), "telegram"
+            uow.session.add(contact)
+        uow.commit()
+    chat = contact_named(deps, ADMIN).telegram_user_id
+    assert chat is not None
+    admin = Person(deps, Channel.TELEGRAM, chat, ADMIN)
+    assert "Penerima: 4 orang" in await admin.text("/siaran dinkes,disdik Rapat koordinasi Senin pukul 09.00.")
+    await admin.say("", payload="/siaran kirim 1")
+    async with FakeBotApi(token=TOKEN) as api:
+        async with Bot(TOKEN, base_url=api.base_url) as bot:  # the confirmation as the adapter showed it
+            shown = await bot.send_message(int(chat), "Siaran #1 sedang dikirim.")
+        with db.uow() as uow:
+            assert remember_progress_message(uow.session, 1, Channel.TELEGRAM, chat, str(shown.message_id))
+            uow.commit()
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
+        monkeypatch.delenv("WHATSAPP_ACCESS_TOKEN", raising=False)
+        monkeypatch.chdir(tmp_path)
+
+        assert await dispatch(Settings(), once=True, db=db) == 0
+
+        edits = [s.text for s in api.sent_to(chat) if s.method == "editMessageText"]
+        texts = api.texts_to(chat)
+    assert edits and "selesai" in edits[-1].lower()
+    assert "Siaran #1 selesai.\nTerkirim: 4\nGagal: 0\nTidak terjangkau: 0" in texts
+    with db.uow() as uow:
+        broadcast = uow.session.get(Broadcast, 1)
+        assert broadcast is not None and broadcast.status == "finished"
     db.dispose()
