@@ -6,6 +6,8 @@ fingerprint (a hash of its entries) is recorded in `menu_state` after a successf
 what was recorded and sets just those that differ or were never set; a chat whose contact is no longer registered
 (deactivated, moved to another Telegram account) has its menu removed once. What must be sent trickles out slowly
 in the background (`SYNC_INTERVAL`), so replies never wait for it; a restart with nothing changed sends nothing.
+The running bot compares again every few minutes (`bot.telegram.runtime.keep_menus`): a role changed by a roster
+import gets its menu without a restart.
 """
 
 from __future__ import annotations

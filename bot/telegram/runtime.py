@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlmodel import Session
@@ -224,7 +225,7 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
             assert application.updater is not None
             await application.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
             log.info("telegram: long polling as @%s", application.bot.username)
-        tasks.append(asyncio.create_task(_menus(menus), name="telegram-command-menus"))
+        tasks.append(asyncio.create_task(keep_menus(menus), name="telegram-command-menus"))
 
     async def stop() -> None:
         for task in tasks:
@@ -250,12 +251,20 @@ async def telegram_runtime(settings: Settings, deps: Deps) -> ChannelRuntime:
     )
 
 
-async def _menus(menus: CommandMenus) -> None:
+MENU_RESYNC_SECONDS = 300.0
+"""How often the running bot compares the menus with the roster again: a role changed by a roster import (in the chat
+or by `sigap roster import` in another process), a contact deactivated or moved, gets its menu within minutes."""
+
+
+async def keep_menus(menus: CommandMenus, pause: Callable[[], Awaitable[object]] | None = None) -> None:
     """The default menu and every registered contact's menu whose fingerprint changed, in the background (a slow
-    trickle outside the send limiter)."""
-    try:
-        await menus.sync_all()
-    except TelegramError as exc:
-        log.warning("telegram command menus not set: %s", exc)
-    except Exception:
-        log.exception("telegram command menus failed")
+    trickle outside the send limiter), at start-up and then after each `pause` (`MENU_RESYNC_SECONDS`) until
+    cancelled; a comparison that finds nothing changed sends nothing."""
+    while True:
+        try:
+            await menus.sync_all()
+        except TelegramError as exc:
+            log.warning("telegram command menus not set: %s", exc)
+        except Exception:
+            log.exception("telegram command menus failed")
+        await (pause() if pause is not None else asyncio.sleep(MENU_RESYNC_SECONDS))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -9,6 +11,7 @@ import pytest
 from telegram import Bot
 
 from bot.telegram.menu import SYNC_INTERVAL, CommandMenus
+from bot.telegram.runtime import keep_menus
 from models.app import Deps
 from models.clock import FakeClock
 from models.tables import Role
@@ -137,3 +140,34 @@ async def test_a_menu_that_failed_is_sent_again_at_the_next_start_and_start_refr
     assert await menus.refresh(str(KEPALA_ID))  # now a camat (/start KODE moved them): a different menu
     assert names(api.commands[f"chat:{KEPALA_ID}"]) == role_menu(Role.CAMAT)
     assert len(api.calls) == before + 2
+
+
+async def test_a_running_bot_sets_a_menu_changed_by_a_roster_import_without_a_restart(
+    api: FakeBotApi, bot: Bot, people: Deps
+) -> None:
+    """`sigap run` compares the menus again every few minutes: a role changed while it runs (a roster import, in the
+    chat or by `sigap roster import` in another process) gets its menu; a comparison with nothing changed sends
+    nothing."""
+    sent_per_round: list[list[str]] = []
+    seen = 0
+    finished = asyncio.Event()
+
+    async def pause() -> None:  # between two comparisons (`MENU_RESYNC_SECONDS` in `sigap run`)
+        nonlocal seen
+        sent_per_round.append(calls(api, "setMyCommands")[seen:])
+        seen = len(calls(api, "setMyCommands"))
+        if len(sent_per_round) == 1:
+            set_contact(people, KEPALA_DINKES, role=Role.CAMAT.value)
+        elif len(sent_per_round) == 3:
+            finished.set()
+            await asyncio.Event().wait()
+
+    keeper = asyncio.create_task(keep_menus(CommandMenus(bot, people), pause))
+    await asyncio.wait_for(finished.wait(), 30)
+    keeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await keeper
+
+    assert len(sent_per_round[0]) == 5  # start-up: the default menu and the four chats
+    assert sent_per_round[1:] == [[f"chat:{KEPALA_ID}"], []]
+    assert names(api.commands[f"chat:{KEPALA_ID}"]) == role_menu(Role.CAMAT)
