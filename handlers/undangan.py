@@ -28,7 +28,8 @@ RENEW = "perbarui"
 MAX_DAYS = 90
 SHOWN = 8
 """Units named in a list before "dan N lainnya"."""
-CODES_PER_MESSAGE = 30
+CODES_SHOWN = 30
+"""Renewed codes listed in the chat; the rest (a big Pemda renews hundreds) are on the printable sheet only."""
 
 
 def units_for_role(session: Session, pemda: PemdaConfig, role: Role) -> list[Unit]:
@@ -200,24 +201,21 @@ def renew(ctx: Ctx) -> list[Reply]:
     ctx.session.flush()
     until = waktu(expires_at, ctx.deps.calendar.zone)
     lines = [f"{len(fresh)} kode baru, berlaku sekali sampai {until}:"]
-    lines += [f"• {unit.name} ({unit.code}), {ROLE_LABELS[Role(i.role)]}: {i.code}" for unit, i in fresh]
-    replies = [Reply("\n".join(part)) for part in _chunks(lines)]
-    replies[-1] = Reply(
-        replies[-1].text + "\nBerikan kode kepada yang bersangkutan; mereka cukup mengirim /start KODE ke bot, "
+    lines += [f"• {unit.name} ({unit.code}), {ROLE_LABELS[Role(i.role)]}: {i.code}" for unit, i in fresh[:CODES_SHOWN]]
+    if len(fresh) > CODES_SHOWN:
+        lines.append(f"… dan {len(fresh) - CODES_SHOWN} kode lainnya: semuanya ada di lembar terlampir.")
+    lines.append(
+        "Berikan kode kepada yang bersangkutan; mereka cukup mengirim /start KODE ke bot, "
         "atau memindai kode QR pada lembar terlampir."
     )
     pdf = render_pdf(entries_for(fresh, ctx.deps, expires_at), ctx.pemda.pemda.name)
-    replies.append(
+    return [
+        Reply("\n".join(lines)),
         Reply(
             "Lembar undangan siap cetak (satu blok per unit, dengan kode QR).",
             attachment=Attachment(f"undangan-{ctx.today.isoformat()}.pdf", pdf),
-        )
-    )
-    return replies
-
-
-def _chunks(lines: list[str]) -> list[list[str]]:
-    return [lines[i : i + CODES_PER_MESSAGE] for i in range(0, len(lines), CODES_PER_MESSAGE)]
+        ),
+    ]
 
 
 UNDANGAN = Command(

@@ -10,6 +10,7 @@ from pypdf import PdfReader
 from sqlmodel import col, select
 
 from handlers.registration import create_invite
+from handlers.undangan import CODES_SHOWN
 from models.app import Deps
 from models.onboarding import digest_line
 from models.tables import AuditLog, Contact, Invite, Role, Unit
@@ -119,3 +120,29 @@ async def test_the_renewed_code_registers_its_person(sdeps: Deps) -> None:
     welcome = await Person(sdeps, Channel.TELEGRAM, "7007", "Kepala").text(f"/start {code}")
     assert "terdaftar sebagai Kepala OPD Badan Pendapatan Daerah" in welcome
     assert "kepala 1/" in await console_person(sdeps, ADMIN).text("/undangan")
+
+
+async def test_many_renewed_codes_are_listed_in_one_message_and_all_on_the_sheet(sdeps: Deps) -> None:
+    """A big renewal (every unit's kepala and operator) is one message naming the first codes, not dozens of
+    messages: every code is on the printable sheet."""
+    admin = console_person(sdeps, ADMIN)
+    with sdeps.db.uow() as uow:
+        codes = [unit.code for unit in uow.session.exec(select(Unit).where(col(Unit.active).is_(True))).all()]
+    for code in codes:
+        invite(sdeps, code, Role.OPERATOR, days=7, ago=10)
+    assert len(codes) > CODES_SHOWN
+
+    renewed = await admin.say("/undangan perbarui")
+
+    assert len(renewed) == 2
+    lines = renewed[0].text.splitlines()
+    assert lines[0].startswith(f"{len(codes)} kode baru, berlaku sekali sampai ")
+    listed = [line for line in lines if line.startswith("• ")]
+    assert len(listed) == CODES_SHOWN
+    assert f"… dan {len(codes) - CODES_SHOWN} kode lainnya: semuanya ada di lembar terlampir." in lines
+    sheet = renewed[1].attachment
+    assert sheet is not None
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(sheet.content)).pages)
+    with sdeps.db.uow() as uow:
+        fresh = uow.session.exec(select(Invite).where(col(Invite.used_at).is_(None), col(Invite.id) > len(codes))).all()
+    assert len(fresh) == len(codes) and all(i.code in text for i in fresh)
