@@ -49,7 +49,7 @@ def make_settings(api: FakeBotApi, *, webhook: bool) -> Settings:
         "SIGAP_HTTP_HOST": "127.0.0.1",
         "SIGAP_HTTP_PORT": 0,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def set_contact(deps: Deps, name: str, **values: Any) -> None:
