@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -19,6 +20,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+_FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 POOL_SIZE = 16
 """Requests to the Bot API at once, each on a kept-alive connection: replies and the dispatcher share them (30
 messages/s need few; a reply to a burst of people waits its turn here)."""
@@ -99,10 +101,11 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
-        data: Any = _form(fields or {}, files) if files else fields
+        data: Any = _form(fields or {}, files) if files else urlencode(fields).encode() if fields else None
+        headers = _FORM_HEADERS if fields and not files else None
         async with self._gate:
             try:
-                async with self._session.request(method, url, data=data, timeout=timeout) as response:
+                async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
                     return response.status, await response.read()
             except (TimeoutError, aiohttp.ServerTimeoutError) as err:
                 raise TimedOut from err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Sequence
 from datetime import timedelta
+from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import (
@@ -65,19 +66,29 @@ class TelegramSender:
         if attachment is None and not chunks:
             raise Permanent(f"outbox {message.outbox_id}: nothing to send (empty text, no attachment)")
 
-        sent: list[Message] = []
+        last_id = 0
         if attachment is not None:
             caption = text if text.strip() and units(text) <= CAPTION_LIMIT else None
             if caption is not None:
                 chunks = []
             markup_here = None if chunks else markup
-            sent.append(await _call(self._send_attachment(chat_id, attachment, caption, markup_here)))
+            last_id = (await _call(self._send_attachment(chat_id, attachment, caption, markup_here))).message_id
         for index, chunk in enumerate(chunks):
             markup_here = markup if index == len(chunks) - 1 else None
-            sent.append(await _call(self.bot.send_message(chat_id=chat_id, text=chunk, reply_markup=markup_here)))
-        last = sent[-1]
-        log.debug("outbox %s delivered to telegram as message %s", message.outbox_id, last.message_id)
-        return Sent(provider_id=str(last.message_id))
+            last_id = await _call(self._send_text(chat_id, chunk, markup_here))
+        log.debug("outbox %s delivered to telegram as message %s", message.outbox_id, last_id)
+        return Sent(provider_id=str(last_id))
+
+    async def _send_text(self, chat_id: int | str, text: str, markup: InlineKeyboardMarkup | None) -> int:
+        """sendMessage through the bot's own request path (its errors, timeouts and redaction), keeping only the
+        new message's id: `Bot.send_message` would build a whole `Message` from the answer, about 40 % of a reply's
+        sending cost, for the one field Sigap reads."""
+        result = await self.bot._post(  # PTB's own request path, without building the answer's objects
+            "sendMessage", {"chat_id": chat_id, "text": text, "reply_markup": markup}
+        )
+        if not isinstance(result, dict) or not isinstance(result.get("message_id"), int):
+            raise NetworkError("sendMessage answered without a message id")
+        return int(result["message_id"])
 
     def _send_attachment(
         self,
@@ -94,7 +105,10 @@ class TelegramSender:
         return self.bot.send_document(chat_id=chat_id, document=upload, caption=caption, reply_markup=markup)
 
 
-async def _call(request: Awaitable[Message]) -> Message:
+_T = TypeVar("_T")
+
+
+async def _call(request: Awaitable[_T]) -> _T:
     try:
         return await request
     except TelegramError as exc:
