@@ -207,14 +207,13 @@ class Dispatcher:
     # -- running ------------------------------------------------------------------------------
 
     async def run_once(self) -> DispatchStats:
-        """Claim one batch and send it; returns what happened."""
+        """Claim one batch (off the event loop, like `run_forever`) and send it; returns what happened."""
         stats = DispatchStats()
-        claims = self.claim()
+        claims, jobs = await asyncio.to_thread(self._take, self.batch, [])
         stats.claimed = len(claims)
         if not claims:
             return stats
         gate = asyncio.Semaphore(self.concurrency)
-        jobs = self._load_many(claims)
         try:
             results = await asyncio.gather(*(self._guarded(j, stats, gate) for j in jobs), return_exceptions=True)
         finally:

@@ -432,8 +432,9 @@ async def test_claims_take_at_most_a_batch_and_never_the_same_row(db: Database, 
     assert second.claim() == []
 
 
+@pytest.mark.parametrize("pipelined", [True, False], ids=["pipelined", "in-rounds"])
 async def test_claims_are_made_off_the_event_loop(
-    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, pipelined: bool
 ) -> None:
     """A slow claim (a busy database) holds the dispatcher, not the loop: other chats are still answered meanwhile."""
     contact = add_contact(db, "Slamet", tg="1001")
@@ -449,7 +450,7 @@ async def test_claims_are_made_off_the_event_loop(
         return claim(limit)
 
     monkeypatch.setattr(d, "claim", slow_claim)
-    drained = asyncio.create_task(d.drain(pipelined=True))  # as `sigap run` and `sigap dispatch` claim
+    drained = asyncio.create_task(d.drain(pipelined=pipelined))  # `sigap run`, `sigap dispatch`; and in rounds
     await asyncio.to_thread(claiming.wait, 10)
     ticks = 0
     for _ in range(5):  # the loop runs while the claim waits
