@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.pemda_check import Clock, location, message
 from models.periods import deadline_for
 
 MeasureKind = Literal["count", "percent", "checklist", "submission"]
@@ -33,8 +34,8 @@ class PemdaInfo(_Strict):
     head_title: str = "Bupati"
     place: str = Field(min_length=2)
     timezone: str = "Asia/Jakarta"
-    work_start: time = time(8, 0)
-    work_end: time = time(16, 0)
+    work_start: Clock = time(8, 0)
+    work_end: Clock = time(16, 0)
 
     @field_validator("timezone")
     @classmethod
@@ -48,7 +49,10 @@ class PemdaInfo(_Strict):
     @model_validator(mode="after")
     def _hours_in_order(self) -> PemdaInfo:
         if self.work_start >= self.work_end:
-            raise ValueError("work_start harus sebelum work_end")
+            raise ValueError(
+                f'work_start ("{self.work_start:%H:%M}") harus sebelum work_end ("{self.work_end:%H:%M}"), '
+                'misalnya work_start = "08:00" dan work_end = "16:00"'
+            )
         return self
 
 
@@ -193,15 +197,15 @@ class CheckinConfig(_Strict):
     """The weekly check-in that asks for fresh figures."""
 
     weekday: Literal["mon", "tue", "wed", "thu", "fri"] = "mon"
-    at: time = time(9, 0)
-    followup_at: time = time(13, 0)
+    at: Clock = time(9, 0)
+    followup_at: Clock = time(13, 0)
     stale_days: int = Field(default=7, ge=1, le=60)
 
 
 class SweepConfig(_Strict):
     """When the sweep runs."""
 
-    times: list[time] = [time(8, 0), time(13, 0)]
+    times: list[Clock] = [time(8, 0), time(13, 0)]
 
 
 class ExtraDayOff(_Strict):
@@ -244,7 +248,7 @@ class DigestConfig(_Strict):
 
     enabled: bool = True
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
-    at: time = time(7, 30)
+    at: Clock = time(7, 30)
     warn_weeks: int = Field(default=8, ge=0, le=52)
     """Pace warnings start this many weeks before a deadline."""
 
@@ -286,18 +290,8 @@ class PemdaConfig(_Strict):
         return list(program.ladder) if program.ladder is not None else list(self.ladder)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            parts.append(f"[{part + 1}]")
-        else:
-            parts.append(("." if parts else "") + part)
-    return "".join(parts) or "(berkas)"
-
-
 def parse_pemda(text: str, source: str = "sigap.toml") -> PemdaConfig:
-    """Parse and check Pemda TOML text; errors name the key and the problem."""
+    """Parse and check Pemda TOML text; errors (in Bahasa Indonesia) name the key, the problem and the right form."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -307,9 +301,8 @@ def parse_pemda(text: str, source: str = "sigap.toml") -> PemdaConfig:
     except ValidationError as exc:
         lines = [f"{source}: isi tidak valid ({exc.error_count()} masalah):"]
         for error in exc.errors():
-            where = _location(tuple(p for p in error["loc"] if not str(p).startswith("function-after")))
-            message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"  - {where}: {message}")
+            where = location(tuple(p for p in error["loc"] if not str(p).startswith("function-")))
+            lines.append(f"  - {where}: {message(PemdaConfig, error)}")
         raise PemdaFileError("\n".join(lines)) from None
 
 

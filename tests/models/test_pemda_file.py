@@ -34,7 +34,8 @@ def _broken(old: str, new: str) -> str:
         ("target = 10 ", 'target = "sepuluh" ', "programs[2].target"),
         ('measure = "count"', 'measure = "jumlah"', "programs[2].measure"),
         ('deadline = "12-15"', 'deadline = "13-45"', "programs[1]: deadline '13-45'"),
-        ("[letterhead]", "[kop]", "kop: Extra inputs are not permitted"),
+        ("[letterhead]", "[kop]", "kop: bagian ini tidak dikenal"),
+        ('approvers = ["admin"]', 'approvers = ["admin", "wali kota"]', 'letters.approvers[2]: "wali kota" bukan'),
     ],
 )
 def test_wrong_file_names_key_and_problem(old: str, new: str, expected: str) -> None:
