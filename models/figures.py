@@ -35,6 +35,20 @@ _SPACE_GROUPS = re.compile(r"[1-9][0-9]{0,2}(?: [0-9]{3})+(?:,[0-9]+)?")
 _NEXT_GROUP = re.compile(r"[0-9]{3}(?:,[0-9]+)?")
 _MINUS = ("-", "\u2212", "\u2013")
 _PERCENT_WORDS = ("%", "persen")
+_MAGNITUDES = {
+    "ribu": Decimal(1_000),
+    "rb": Decimal(1_000),
+    "juta": Decimal(1_000_000),
+    "jt": Decimal(1_000_000),
+    "miliar": Decimal(1_000_000_000),
+    "milyar": Decimal(1_000_000_000),
+    "m": Decimal(1_000_000_000),
+}
+"""Words of size after a number ('2 juta', '1,5 M'): read, then asked about, never dropped as a note."""
+_WITH_MAGNITUDE = re.compile(r"([0-9][0-9.,]*)\s*(" + "|".join(_MAGNITUDES) + r")\.?", re.IGNORECASE)
+_NUMERIC = re.compile(r"[0-9][0-9.,]*")
+_DECIMAL = re.compile(r"[0-9]+[.,][0-9]{1,2}")
+"""'1.5', '1,5', '2,25' before a word of size: only a decimal makes sense there ('1,5 juta')."""
 
 
 class FigureError(ValueError):
@@ -63,6 +77,9 @@ def read_figure(text: str, kind: FigureKind) -> float | Unclear:
         raise FigureError(f"“{shown}” memakai tanda %, padahal yang diminta jumlah. Mohon kirim angkanya saja.")
     if body.startswith(_MINUS) and body[1:2].isdigit():
         raise FigureError(f"Angka tidak boleh negatif: “{shown}”.")
+    sized = _WITH_MAGNITUDE.fullmatch(body)
+    if sized:
+        return _sized(sized.group(1), sized.group(2), shown, kind, percent)
     if " " in body:
         return _space_grouped(body, shown, kind)
     if not body or not re.fullmatch(r"[0-9.,]+", body) or not any(c.isdigit() for c in body):
@@ -82,6 +99,10 @@ def figure_words(words: list[str]) -> tuple[str, list[str]]:
             if "," in words[end - 1]:
                 break
     text = " ".join(words[:end])
+    if end < len(words) and words[end].lower().rstrip(".") in _MAGNITUDES:
+        text, end = f"{text} {words[end]}", end + 1  # '2 juta': the size belongs to the figure
+    elif end < len(words) and _NUMERIC.fullmatch(words[end]):
+        text, end = f"{text} {words[end]}", end + 1  # '5 6': two figures, refused rather than 6 kept as a note
     if end < len(words) and words[end].lower() in _PERCENT_WORDS:
         text, end = f"{text} %", end + 1
     return text, words[end:]
@@ -109,6 +130,25 @@ def _read(body: str, shown: str, kind: FigureKind) -> float | Unclear:
         if value is not None:
             raise FigureError(_problem(value, kind, shown) or f"“{shown}” bukan angka.")
     raise FigureError(f"“{shown}” bukan angka. Titik memisahkan ribuan (1.250), koma menandai desimal (42,5).")
+
+
+def _sized(number: str, word: str, shown: str, kind: FigureKind, percent: bool) -> Unclear:
+    """'2 juta', '1,5 M', '250 ribu': the value, to be confirmed by the writer (never taken without asking)."""
+    if percent or kind == "percent":
+        raise FigureError(f"“{shown}” bukan persentase. Mohon kirim persentasenya saja, misalnya 42,5.")
+    if number.isdigit():
+        base = Decimal(number)
+    elif _DECIMAL.fullmatch(number):
+        base = Decimal(number.replace(",", "."))
+    elif _ID.fullmatch(number):
+        base = Decimal(number.replace(".", "").replace(",", "."))
+    else:
+        raise FigureError(f"“{shown}” bukan angka. Mohon tulis angkanya lengkap, misalnya 2.000.000.")
+    value = base * _MAGNITUDES[word.lower()]
+    problem = _problem(value, kind, shown)
+    if problem is not None:
+        raise FigureError(problem)
+    return _unclear(shown, [value])
 
 
 def _space_grouped(body: str, shown: str, kind: FigureKind) -> Unclear:

@@ -164,3 +164,19 @@ async def test_a_withdrawn_figure_is_not_the_previous_one(deps: Deps) -> None:
         uow.session.add(report)
         uow.commit()
     assert "e-Katalog lokal: 10 produk." in await kepala.text("/lapor katalog 10")  # no "Yakin?": 1.000 was withdrawn
+
+
+async def test_a_word_of_size_or_a_second_number_after_the_figure_is_never_dropped(deps: Deps) -> None:
+    """'2 juta' was recorded as 2 with 'juta' kept as a note, '5 6' as 5: now the first is asked about, the second
+    refused; nothing is recorded until the person says which."""
+    kepala = _kepala(_with_katalog_target(deps, 5_000_000))
+    sized = await kepala.say("/lapor katalog 2 juta produk tayang")
+    assert "“2 juta” kurang jelas" in sized[0].text and "Maksud Anda 2.000.000 produk?" in sized[0].text
+    assert [(b.label, b.payload) for b in sized[0].buttons] == [("2.000.000 produk", "/lapor katalog 2.000.000")]
+    refused = await kepala.text("/lapor katalog 5 6")
+    assert "“5 6” bukan angka" in refused and "Contoh yang benar: /lapor" in refused
+    assert "bukan persentase" in await kepala.text("/lapor p3dn 2 juta")
+    assert _values(deps) == [] and _values(deps, "p3dn") == []
+    done = await kepala.say("x", payload=sized[0].buttons[0].payload)
+    assert "e-Katalog lokal: 2.000.000 produk." in done[0].text
+    assert _values(deps) == [2_000_000] and _notes(deps) == ["produk tayang"]

@@ -164,8 +164,48 @@ def test_any_input_is_a_valid_value_a_question_or_a_refusal(text: str, kind: Fig
         ("12 500 000,5 x", "12 500 000,5", "x"),
         ("42,5 %", "42,5 %", ""),
         ("40 persen sudah", "40 %", "sudah"),
-        ("2024 123", "2024", "123"),  # four digits cannot start a space-grouped figure
+        ("2024 123", "2024 123", ""),  # a second number is never taken as a note: read_figure refuses the two
+        ("5 6 produk", "5 6", "produk"),
+        ("2 juta", "2 juta", ""),
+        ("3 jt barang baru", "3 jt", "barang baru"),
+        ("250 ribu %", "250 ribu %", ""),
     ],
 )
 def test_the_words_that_make_the_figure(words: str, figure: str, rest: str) -> None:
     assert figure_words(words.split()) == (figure, rest.split())
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("2 juta", 2_000_000),
+        ("1.5 juta", 1_500_000),
+        ("1,5 juta", 1_500_000),
+        ("250 ribu", 250_000),
+        ("250rb", 250_000),
+        ("3 jt", 3_000_000),
+        ("1.250 juta", 1_250_000_000),
+    ],
+)
+def test_a_figure_with_a_word_of_size_is_read_and_asked_about(text: str, value: int) -> None:
+    """'2 juta' is two million, to be confirmed: never 2 with 'juta' dropped as a note."""
+    if value > MAX_VALUE:
+        with pytest.raises(FigureError, match="terlalu besar"):
+            read_figure(text, "count")
+        return
+    assert read_figure(text, "count") == Unclear(text, (float(value),))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2 juta", "bukan persentase"),
+        ("40 juta %", "bukan persentase"),
+        ("5 6", "tanpa spasi"),
+        ("1,5 M", "terlalu besar"),
+    ],
+)
+def test_figures_that_cannot_be_taken_are_refused(text: str, message: str) -> None:
+    kind: FigureKind = "percent" if "%" in text or text == "2 juta" else "count"
+    with pytest.raises(FigureError, match=message):
+        read_figure(text, kind)
