@@ -40,7 +40,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     today = deps.calendar.local_date(deps.clock.now())
     with deps.db.uow() as uow:
         units = active_units(uow.session)
-        content = status_workbook(uow.session, deps.pemda, units, today, deps.pemda.pemda.short_name)
+        scope = deps.pemda.pemda.short_name
+        content = status_workbook(uow.session, deps.pemda, units, today, scope, calendar=deps.calendar)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)

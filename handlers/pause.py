@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlmodel import col, select
 
 from handlers.base import Ctx, find_program, find_unit
 from handlers.libur import DATE_FORMS, split_date
 from handlers.report import reporting_period
 from models.app import UserError
-from models.calendar import WorkingCalendar
 from models.fmt import periode, tanggal
-from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES, stage_days
+from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES
 from models.messages import Reply
-from models.pemda import PemdaConfig, ProgramConfig
-from models.periods import previous_period
+from models.pauses import chased_periods
+from models.pemda import ProgramConfig
 from models.standing import current_period, load_standings
 from models.tables import Pause, Unit
 
@@ -47,17 +44,8 @@ def _active(ctx: Ctx, unit: Unit, program: ProgramConfig, kind: str, period: str
 
 
 def running_periods(ctx: Ctx, program: ProgramConfig) -> list[str]:
-    """`chased_periods` for the sender's Pemda today."""
+    """`models.pauses.chased_periods` for the sender's Pemda today."""
     return chased_periods(ctx.pemda, ctx.deps.calendar, ctx.today, program)
-
-
-def chased_periods(pemda: PemdaConfig, calendar: WorkingCalendar, today: date, program: ProgramConfig) -> list[str]:
-    """The periods whose ladder the sweep still runs: the current one, and the one before while its last rung
-    is not over (a deadline '+10' after a month keeps November's warnings going in December)."""
-    current = current_period(program, today)
-    earlier = previous_period(current)
-    days = stage_days(pemda, program, calendar, earlier)
-    return [earlier, current] if days and max(day for _stage, day in days) >= today else [current]
 
 
 async def proses(ctx: Ctx) -> list[Reply]:

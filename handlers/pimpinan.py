@@ -176,7 +176,7 @@ async def peringkat(ctx: Ctx) -> list[Reply]:
 async def ekspor(ctx: Ctx) -> list[Reply]:
     """/ekspor: the status workbook (summary with the picture, one sheet per program, history) as an XLSX file."""
     units, scope, _whole = _scope(ctx)
-    content = status_workbook(ctx.session, ctx.pemda, units, ctx.today, scope)
+    content = status_workbook(ctx.session, ctx.pemda, units, ctx.today, scope, calendar=ctx.deps.calendar)
     name = f"status-sigap-{ctx.today.isoformat()}.xlsx"
     text = (
         f"Berkas status {scope} per {tanggal(ctx.today)}: ringkasan dengan grafik, satu lembar per program, "

@@ -2,59 +2,33 @@
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date
-from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, or_
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlalchemy import func, or_
+from sqlmodel import col, select
 
 from handlers import figures_upload
 from handlers.base import Ctx, find_unit, sub_units
-from handlers.pause import chased_periods
 from models.app import UserError
-from models.calendar import WorkingCalendar
 from models.checkins import iso_week, unanswered
-from models.db import core
-from models.fmt import angka, nilai, nilai_singkat, periode, sisa_hari, tanggal, tanggal_pendek
-from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES
+from models.fmt import angka, nilai, nilai_singkat, sisa_hari, tanggal
 from models.leaders import UnitLike, active_units
 from models.messages import Button, Reply
-from models.pemda import PemdaConfig
+
+# The rules of dispensations and pauses live in `models.pauses` (the status workbook shares them); those the
+# dashboard imports from here are re-exported.
+from models.pauses import FILTERS as FILTERS
+from models.pauses import PauseMark as PauseMark
+from models.pauses import Standings, exempt_and_paused
+from models.pauses import Tally as Tally
+from models.pauses import in_group as in_group
+from models.pauses import marks_for as marks_for
+from models.pauses import state_of as state_of
+from models.pauses import tally as tally
 from models.scope import viewer_for
-from models.standing import FEW_UNITS, Standing, load_standings
-from models.tables import Pause, Role, Unit
-
-Standings = Mapping[tuple[int, str], Standing]
-
-
-class PauseMark(NamedTuple):
-    """A unit's program under an admin's dispensation, or 'sedang diproses' (/proses) until a date."""
-
-    kind: str
-    """PAUSE_DISPENSASI or PAUSE_PROSES."""
-    period: str
-    until: date | None
-    reason: str
-
-    def exempts(self, standing: Standing) -> bool:
-        """Whether the unit is not behind on `standing` because of this mark: a dispensation of the period shown."""
-        return self.kind == PAUSE_DISPENSASI and self.period == standing.period
-
-    def text(self, standing: Standing) -> str:
-        """The one wording /status and /rekap share: 'dispensasi (alasan: …)', 'sedang diproses s.d. 5 Des 2026'.
-
-        A mark of another period than the one shown (the previous period, while its ladder still runs) names it.
-        """
-        other = f" {periode(self.period)}" if self.period != standing.period else ""
-        why = f" (alasan: {self.reason})" if self.reason else ""
-        if self.kind == PAUSE_DISPENSASI:
-            return f"dispensasi{other}{why}"
-        until = f" s.d. {tanggal_pendek(self.until)}" if self.until is not None else ""
-        return f"sedang diproses{other}{until}{why}"
+from models.standing import Standing, load_standings
+from models.tables import Role, Unit
 
 
 def pause_marks(ctx: Ctx, standings: Standings) -> dict[tuple[int, str], PauseMark]:
@@ -62,118 +36,8 @@ def pause_marks(ctx: Ctx, standings: Standings) -> dict[tuple[int, str], PauseMa
     return marks_for(ctx.session, ctx.pemda, ctx.deps.calendar, ctx.today, standings)
 
 
-def marks_for(
-    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, today: date, standings: Standings
-) -> dict[tuple[int, str], PauseMark]:
-    """The dispensations and /proses pauses of the units and programs of `standings`, keyed like them.
-
-    Only the periods the bot is chasing count (`handlers.pause.running_periods`: the current period, and the one
-    before while its ladder runs), a revoked dispensation never, a pause only until its date. When a unit has
-    several, the one about the period shown wins, then a dispensation over a pause.
-    """
-    if not standings:
-        return {}
-    programs = {s.program.key: s.program for s in standings.values()}
-    periods = {key: chased_periods(pemda, calendar, today, program) for key, program in programs.items()}
-    chased = sorted({period for each in periods.values() for period in each})
-    params: dict[str, Any] = {"programs": list(programs), "periods": chased}
-    units = {uid for uid, _key in standings}
-    few = len(units) <= FEW_UNITS  # one unit, a kecamatan: only their rows, whatever the Pemda's size
-    if few:
-        params["units"] = list(units)
-    found: dict[tuple[int, str], tuple[tuple[bool, bool], PauseMark]] = {}
-    for unit_id, program_key, period, kind, until, reason in core(session).execute(_marks_statement(few), params):
-        key = (unit_id, program_key)
-        standing = standings.get(key)
-        if standing is None or period not in periods[program_key]:
-            continue
-        if kind == PAUSE_PROSES and (until is None or until < today):
-            continue
-        rank = (period == standing.period, kind == PAUSE_DISPENSASI)
-        if key not in found or rank >= found[key][0]:
-            found[key] = (rank, PauseMark(kind, period, until, reason))
-    return {key: mark for key, (_rank, mark) in found.items()}
-
-
-@functools.cache
-def _marks_statement(few: bool) -> Any:
-    """The live dispensations and pauses of the programs `:programs` in the periods `:periods` (of the units `:units`
-    when `few`), oldest first: built once, run with bound values."""
-    columns = (Pause.unit_id, Pause.program_key, Pause.period, Pause.kind, Pause.until, Pause.reason)
-    stmt = sa_select(*(col(c) for c in columns)).where(
-        col(Pause.revoked_at).is_(None),
-        col(Pause.kind).in_((PAUSE_DISPENSASI, PAUSE_PROSES)),
-        col(Pause.program_key).in_(bindparam("programs", expanding=True)),
-        col(Pause.period).in_(bindparam("periods", expanding=True)),
-    )
-    if few:
-        stmt = stmt.where(col(Pause.unit_id).in_(bindparam("units", expanding=True)))
-    return stmt.order_by(col(Pause.id))
-
-
 STATE_MARKS = {"memenuhi": "✅", "menunggu verifikasi": "🔎", "dispensasi": "➖", "terlambat": "❌", "belum": "⏳"}
 """/status's mark for each `state_of` word."""
-
-
-def state_of(standing: Standing, pause: PauseMark | None, today: date) -> str:
-    """Where a unit stands on one program, as /status marks it: 'memenuhi', 'menunggu verifikasi' (the unit sent
-    everything; the verifier has yet to decide), 'dispensasi', 'terlambat' (past the deadline) or 'belum'."""
-    if standing.compliant:
-        return "memenuhi"
-    if standing.awaiting:
-        return "menunggu verifikasi"
-    if pause is not None and pause.exempts(standing):
-        return "dispensasi"
-    return "terlambat" if standing.deadline < today else "belum"
-
-
-FILTERS = ("memenuhi", "tertinggal", "menunggu verifikasi", "dispensasi")
-"""The groups /rekap counts per program (a unit may be in two: behind, with evidence waiting)."""
-
-
-def in_group(group: str, standing: Standing, exempt: bool) -> bool:
-    """Whether a unit's standing belongs to one of `FILTERS`: 'memenuhi' (compliant), 'tertinggal' (not compliant
-    and no dispensation), 'menunggu verifikasi' (not compliant, evidence waiting) or 'dispensasi' (not compliant,
-    exempted)."""
-    if group == "memenuhi":
-        return standing.compliant
-    if group == "tertinggal":
-        return not standing.compliant and not exempt
-    if group == "menunggu verifikasi":
-        return not standing.compliant and standing.pending is not None
-    return group == "dispensasi" and not standing.compliant and exempt
-
-
-class Tally(NamedTuple):
-    """One program's units by group, as /rekap's summary line counts them."""
-
-    units: int
-    compliant: int
-    behind: int
-    checking: int
-    exempt: int
-    paused: int
-    total: float
-
-
-def tally(mine: list[Standing], exempt: set[tuple[int, str]], paused: set[tuple[int, str]]) -> Tally:
-    """Count one program's standings (`mine`) per group (as `in_group` sorts them, in one pass: a Pemda may have
-    30,000 units); `exempt` and `paused` hold (unit id, program key)."""
-    compliant = behind = checking = freed = waiting = 0
-    total = 0.0
-    for s in mine:
-        total += s.value or 0
-        if s.compliant:
-            compliant += 1
-            continue
-        key = (s.unit_id, s.program.key)
-        if key in exempt:
-            freed += 1
-        else:
-            behind += 1
-        checking += s.pending is not None
-        waiting += key in paused
-    return Tally(len(mine), compliant, behind, checking, freed, waiting, total)
 
 
 def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str], PauseMark], ctx: Ctx) -> str:
@@ -259,8 +123,7 @@ async def rekap(ctx: Ctx) -> list[Reply]:
         scope = ctx.pemda.pemda.short_name
     standings = load_standings(ctx.session, ctx.pemda, units, ctx.today)
     marks = pause_marks(ctx, standings)
-    exempt = {key for key, mark in marks.items() if mark.exempts(standings[key])}
-    paused = {key for key, mark in marks.items() if mark.kind == PAUSE_PROSES}
+    exempt, paused = exempt_and_paused(standings, marks)
     by_unit: dict[int, list[Standing]] = defaultdict(list)
     by_program: dict[str, list[Standing]] = defaultdict(list)
     for (uid, key), standing in standings.items():

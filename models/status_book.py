@@ -1,9 +1,11 @@
 """The status export (XLSX, openpyxl): a summary sheet with the Pemda totals and the picture, one sheet per program
-(unit, value, target, status, last report, reporter, evidence), and a history sheet of the weekly totals.
+(unit, value, target, status, last report, reporter, evidence, dispensation or pause), and a history sheet of the
+weekly totals.
 
 Shared by `sigap export status FILE.xlsx` and `/ekspor` in chat: both call `status_workbook`. Text from people (unit
-names, reporters) goes through `models.sheets.put`, so it is never written as a formula. Times are local, as Excel
-has no time zones. The figures are the ones /rekap shows (the same standings).
+names, reporters, a dispensation's reason) goes through `models.sheets.put`, so it is never written as a formula.
+Times are local, as Excel has no time zones. The figures are the ones /rekap shows (the same standings), and so are
+the dispensations and /proses pauses (`models.pauses`: /status's state and wording, /rekap's counts).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
+from models.calendar import WorkingCalendar
 from models.charts import overview_spec, render
 from models.fmt import tanggal
 from models.leaders import ProgramView, UnitLike, figure_text, load_views, overall_scores
+from models.pauses import PauseMark, exempt_and_paused, marks_for, state_of, tally
 from models.pemda import PemdaConfig
 from models.sheets import Cell, put
 from models.standing import Standing, _latest, _not_rejected, _when
@@ -41,6 +45,9 @@ SUMMARY_COLUMNS: tuple[tuple[str, float], ...] = (
     ("Perubahan minggu ini", 14),
     ("Unit memenuhi", 12),
     ("Jumlah unit", 10),
+    ("Dispensasi", 11),
+    ("Sedang diproses", 11),
+    ("Menunggu verifikasi", 12),
     ("Keterangan", 60),
     ("Perkiraan pada tenggat", 14),
     ("Tenggat", 12),
@@ -55,6 +62,7 @@ PROGRAM_COLUMNS: tuple[tuple[str, float], ...] = (
     ("Pelapor", 28),
     ("Bukti dukung", 26),
     ("Belum selesai", 24),
+    ("Keterangan", 40),
 )
 EVIDENCE_WORDS = {
     EvidenceStatus.ACCEPTED.value: "sah",
@@ -64,13 +72,17 @@ EVIDENCE_WORDS = {
 _BAD_TITLE = re.compile(r"[\\*?:/\[\]]")
 
 
-def status_word(standing: Standing, today: date) -> str:
-    """'memenuhi', 'belum lapor', 'belum memenuhi' or 'terlambat'."""
-    if standing.compliant:
-        return "memenuhi"
-    if standing.value is None:
-        return "belum lapor"
-    return "terlambat" if standing.deadline < today else "belum memenuhi"
+Marks = Mapping[tuple[int, str], PauseMark]
+"""The dispensations and /proses pauses by (unit id, program key), as `models.pauses.marks_for` finds them."""
+
+
+def status_word(standing: Standing, mark: PauseMark | None, today: date) -> str:
+    """/status's state (`models.pauses.state_of`: 'memenuhi', 'menunggu verifikasi', 'dispensasi', 'terlambat'),
+    its 'belum' told apart as 'belum lapor' or 'belum memenuhi'."""
+    state = state_of(standing, mark, today)
+    if state != "belum":
+        return state
+    return "belum lapor" if standing.value is None else "belum memenuhi"
 
 
 def last_reports(session: Session, view: ProgramView) -> dict[int, tuple[datetime, int | None]]:
@@ -136,8 +148,10 @@ def build_workbook(
     scope: str,
     today: date,
     zone: ZoneInfo,
+    marks: Marks,
 ) -> bytes:
-    """The workbook as bytes. `details` per program key: (last reports, evidence states) by unit id."""
+    """The workbook as bytes. `details` per program key: (last reports, evidence states) by unit id; `marks` the
+    dispensations and pauses of the standings of `views`."""
     book = Workbook()
     summary = book.active
     summary.title = SUMMARY_TITLE
@@ -147,14 +161,18 @@ def build_workbook(
     _header(summary, SUMMARY_COLUMNS, row=3)
     for index, view in enumerate(views, start=4):
         measure = view.program.measure
-        met = sum(1 for s in view.standings.values() if s.compliant)
+        mine = {(uid, view.program.key): s for uid, s in view.standings.items()}
+        count = tally(list(mine.values()), *exempt_and_paused(mine, marks))  # as /rekap counts
         row: list[Cell] = [
             view.program.label,
             _number(measure, view.now.value),
             _number(measure, view.now.goal),
             _number(measure, view.change),
-            met,
-            len(view.standings),
+            count.compliant,
+            count.units,
+            count.exempt,
+            count.paused,
+            count.checking,
             figure_text(view.program, view.now),
             _number(measure, round(view.pace.projected, 1)),
             view.deadline,
@@ -167,7 +185,8 @@ def build_workbook(
         picture.width, picture.height = picture.width * 0.6, picture.height * 0.6
         summary.add_image(picture, f"A{len(views) + 6}")
     for view in views:
-        _program_sheet(book, view, units, details.get(view.program.key, ({}, {})), people, today, zone, taken)
+        detail = details.get(view.program.key, ({}, {}))
+        _program_sheet(book, view, units, detail, people, marks, today, zone, taken)
     _history_sheet(book, views)
     buffer = io.BytesIO()
     book.save(buffer)
@@ -180,6 +199,7 @@ def _program_sheet(
     units: Mapping[int, UnitLike],
     detail: tuple[Mapping[int, tuple[datetime, int | None]], Mapping[int, str]],
     people: Mapping[int, str],
+    marks: Marks,
     today: date,
     zone: ZoneInfo,
     taken: set[str],
@@ -192,16 +212,18 @@ def _program_sheet(
     for index, standing in enumerate(ordered, start=2):
         unit = units.get(standing.unit_id)
         moment, reporter = reports.get(standing.unit_id, (None, None))
+        mark = marks.get((standing.unit_id, view.program.key))
         row: list[Cell] = [
             unit.code if unit else "",
             unit.name if unit else "",
             _number(measure, standing.value),
             _number(measure, standing.target),
-            status_word(standing, today),
+            status_word(standing, mark, today),
             _local(moment, zone),
             people.get(reporter, "") if reporter is not None else "",
             evidence.get(standing.unit_id, ""),
             ", ".join(standing.open_items),
+            mark.text(standing) if mark is not None else None,
         ]
         for column, value in enumerate(row, start=1):
             put(sheet.cell(row=index, column=column), value)
@@ -232,10 +254,21 @@ def _goal_word(view: ProgramView) -> str:
     return program.unit_label or "jumlah"
 
 
-def status_workbook(session: Session, pemda: PemdaConfig, units: Sequence[UnitLike], today: date, scope: str) -> bytes:
-    """The status export of `units` at `today`: load, draw and write."""
+def status_workbook(
+    session: Session,
+    pemda: PemdaConfig,
+    units: Sequence[UnitLike],
+    today: date,
+    scope: str,
+    *,
+    calendar: WorkingCalendar,
+) -> bytes:
+    """The status export of `units` at `today`: load, draw and write. `calendar` is the Pemda's working calendar:
+    which periods' dispensations and pauses still count is /status's rule (`models.pauses.marks_for`)."""
     zone = ZoneInfo(pemda.pemda.timezone)
     views = load_views(session, pemda, units, today)
+    every = {(uid, view.program.key): s for view in views for uid, s in view.standings.items()}
+    marks = marks_for(session, pemda, calendar, today, every)
     by_id = {u.id: u for u in units if u.id is not None}
     details = {view.program.key: (last_reports(session, view), evidence_states(session, view)) for view in views}
     wanted = {reporter for reports, _e in details.values() for _m, reporter in reports.values() if reporter}
@@ -246,5 +279,5 @@ def status_workbook(session: Session, pemda: PemdaConfig, units: Sequence[UnitLi
     chart = render(overview_spec(views, overall, by_id, scope, today)) if views else None
     return build_workbook(
         views, by_id, details, {k: v for k, v in people.items() if k is not None}, chart.png if chart else None,
-        scope, today, zone,
+        scope, today, zone, marks,
     )  # fmt: skip

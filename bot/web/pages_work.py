@@ -291,6 +291,6 @@ def verdict(
 def export(session: Session, deps: Deps, scope: Scope, today: date) -> tuple[str, bytes]:
     """The status workbook of the person's units (the same as /ekspor), audited like /ekspor; its name and bytes."""
     name = f"status-sigap-{today.isoformat()}.xlsx"
-    content = status_workbook(session, deps.pemda, scope.units, today, scope.name)
+    content = status_workbook(session, deps.pemda, scope.units, today, scope.name, calendar=deps.calendar)
     audit(session, scope.viewer, "status.export", name)
     return name, content
