@@ -85,7 +85,9 @@ class LettersConfig(_Strict):
     receipt_working_days: int = Field(default=2, ge=1, le=30)
     new_deadline_working_days: int = Field(default=7, ge=1, le=60)
     tembusan_teguran1: list[str] = ["Sekretaris Daerah", "Inspektur"]
-    tembusan_teguran2: list[str] = ["Bupati (sebagai laporan)", "Sekretaris Daerah", "Inspektur"]
+    tembusan_teguran2: list[str] | None = None
+    """Copies of a Teguran II; unset: the head of the region (`PemdaInfo.head_title` and `place`: "Wali Kota Teluk
+    Damai (sebagai laporan)"), the Sekretaris Daerah and the Inspektur (`tembusan_of`)."""
     follow_up_days: int = Field(default=45, ge=0, le=180)
     """Days after a period's last letter rung during which its letters are still followed up (Teguran II)."""
     per: Literal["unit", "program"] = "unit"
@@ -284,6 +286,16 @@ class PemdaConfig(_Strict):
             if wanted == program.key or wanted in (a.lower() for a in program.aliases):
                 return program
         return None
+
+    def tembusan_of(self, stage: str) -> list[str]:
+        """Who gets a copy of a letter of `stage` ('teguran1' or 'teguran2'), as the file says or by default."""
+        letters = self.letters
+        if stage == "teguran1":
+            return list(letters.tembusan_teguran1)
+        if letters.tembusan_teguran2 is not None:
+            return list(letters.tembusan_teguran2)
+        head = f"{self.pemda.head_title} {self.pemda.place}".strip()
+        return [f"{head} (sebagai laporan)", "Sekretaris Daerah", "Inspektur"]
 
     def ladder_of(self, program: ProgramConfig) -> list[Stage]:
         """The program's own ladder, or the Pemda's."""

@@ -446,14 +446,14 @@ def word_letter(
             "Apabila sampai dengan batas waktu tersebut kewajiban belum dipenuhi, akan diterbitkan Surat Teguran II "
             f"dengan tembusan kepada {head}."
         )
-        tembusan = config.tembusan_teguran1
+        tembusan = pemda.tembusan_of("teguran1")
     else:
         consequence = (
             "Apabila sampai dengan batas waktu tersebut kewajiban belum dipenuhi, hal ini akan dilaporkan kepada "
             f"{head} sebagai bahan evaluasi kinerja dan pembinaan lebih lanjut sesuai ketentuan peraturan "
             "perundang-undangan."
         )
-        tembusan = config.tembusan_teguran2
+        tembusan = pemda.tembusan_of("teguran2")
     letterhead = pemda.letterhead
     signatory = pemda.signatory
     content = lc.LetterContent(

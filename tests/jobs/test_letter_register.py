@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import threading
@@ -211,6 +212,28 @@ async def test_teguran2_refers_to_teguran1_and_copies_the_bupati(deps: Deps) -> 
     assert "Teguran II atas keterlambatan" in text
     assert "Bupati Sukamakmur (sebagai laporan)" in text
     assert "akan dilaporkan kepada Bupati Sukamakmur" in text
+
+
+async def test_a_kota_without_its_own_copies_list_copies_its_wali_kota_not_a_bupati(deps: Deps) -> None:
+    """The default copies of a Teguran II name the Pemda's own head (a Kota's Wali Kota), never a Bupati."""
+    pemda = deps.pemda.model_copy(
+        update={
+            "pemda": deps.pemda.pemda.model_copy(update={"head_title": "Wali Kota", "place": "Teluk Damai"}),
+            "letters": deps.pemda.letters.model_copy(update={"tembusan_teguran2": None}),
+        }
+    )
+    city = dataclasses.replace(deps, pemda=pemda)
+    approve(city, draft(city, "DINKES", "katalog"))
+    later = datetime(2026, 12, 29, 2, 0, tzinfo=UTC)
+    text = pdf_text(file_bytes(city, approve(city, draft(city, "DINKES", "katalog", TEGURAN2, later), later).pdf_id))
+    assert "Wali Kota Teluk Damai (sebagai laporan)" in text
+    assert "akan dilaporkan kepada Wali Kota Teluk Damai" in text
+    assert "Bupati" not in text.split("Tembusan")[-1]  # (the rest is the sample file's letterhead and signatory)
+    assert pemda.tembusan_of("teguran2") == [
+        "Wali Kota Teluk Damai (sebagai laporan)",
+        "Sekretaris Daerah",
+        "Inspektur",
+    ]
 
 
 async def test_drafting_again_returns_the_same_letter_and_the_same_bytes(deps: Deps) -> None:
