@@ -103,7 +103,9 @@ async def grafik(ctx: Ctx) -> list[Reply]:
         chart = render(overview_spec(views, overall, by_id, scope, ctx.today))
         lines = [f"Capaian {scope} per {tanggal_pendek(ctx.today)}:"]
         lines += [f"• {v.program.label}: {figure_text(v.program, v.now)}" for v in views]
-        lines.append("Grafik satu program: /grafik katalog (atau p3dn, inovasi, mcp). Peringkat: /peringkat")
+        keys = [v.program.key for v in views] or [p.key for p in ctx.pemda.programs]
+        others = f" (atau {', '.join(keys[1:])})" if len(keys) > 1 else ""
+        lines.append(f"Grafik satu program: /grafik {keys[0]}{others}. Peringkat: /peringkat")
         name = f"grafik-{ctx.today.isoformat()}.png"
     caption = "\n".join(line for line in lines if line)
     return [Reply(caption[:1000], attachment=Attachment(name, chart.png, "photo", "image/png"))]

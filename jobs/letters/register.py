@@ -324,9 +324,13 @@ def shortfall(session: Session, unit: Unit, standing: Standing) -> tuple[lc.Lett
     value = standing.value
     points: list[str] = []
     if program.measure == "percent":
-        shown = "belum ada laporan" if value is None else f"{angka(value)}\u00a0%"
-        heading = f"{program.title}: realisasi {shown} dari ambang minimal {angka(standing.target)}\u00a0%"
-        summary = f"{program.label}: {shown} dari minimal {angka(standing.target)}\u00a0%"
+        minimum = f"{angka(standing.target)}\u00a0%"
+        if value is None:
+            heading = f"{program.title}: realisasi belum dilaporkan (ambang minimal {minimum})"
+            summary = f"{program.label}: belum dilaporkan (minimal {minimum})"
+        else:
+            heading = f"{program.title}: realisasi {angka(value)}\u00a0%, di bawah ambang minimal {minimum}"
+            summary = f"{program.label}: {angka(value)}\u00a0% (minimal {minimum})"
     elif program.measure == "checklist":
         titles = {
             item.code: (item.title, item.area)

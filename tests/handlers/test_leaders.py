@@ -41,6 +41,16 @@ async def test_grafik_sends_a_picture_for_the_pimpinan(deps: Deps) -> None:
     assert "Dengan laju sekarang:" in one.text and "/peringkat katalog" in one.text
     assert "Program “kapal” tidak dikenal" in await pimpinan.text("/grafik kapal")
     assert "tidak tersedia untuk peran" in await console_person(deps, KEPALA_DINKES).text("/grafik")
+    assert "Grafik satu program: /grafik inovasi (atau katalog, p3dn, mcp)." in reply.text
+
+
+async def test_grafik_names_only_the_programs_of_this_pemda(deps: Deps) -> None:
+    """A Pemda chasing two programs is not told to try /grafik inovasi or mcp."""
+    pemda = deps.pemda.model_copy(update={"programs": [p for p in deps.pemda.programs if p.key in ("katalog", "p3dn")]})
+    two = Deps(db=deps.db, pemda=pemda, clock=deps.clock, calendar=deps.calendar)
+    (reply,) = await console_person(two, PIMPINAN).say("/grafik")
+    assert "Grafik satu program: /grafik katalog (atau p3dn)." in reply.text
+    assert "inovasi" not in reply.text and "mcp" not in reply.text
 
 
 async def test_peringkat_states_its_rule_and_shares_ranks_on_ties(deps: Deps) -> None:

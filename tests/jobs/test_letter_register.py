@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlmodel import Session, col, func, select
 
 from jobs.letters import flow
-from jobs.letters.register import LetterError, draft_letter, draft_letters, issue_number
+from jobs.letters.register import LetterError, draft_letter, draft_letters, issue_number, shortfall
 from models.app import Deps
 from models.clock import FakeClock
 from models.db import Database
@@ -162,7 +162,7 @@ async def test_last_reported_value_mcp_indicators_and_camat_addressee(deps: Deps
 
     camat = pdf_text(file_bytes(deps, draft(deps, "KEC-SUKAMAKM", "p3dn").pdf_id))
     assert "Yth. Camat Sukamakmur" in camat
-    assert "realisasi belum ada laporan dari ambang minimal 40 %" in camat
+    assert "realisasi belum dilaporkan (ambang minimal 40 %)" in camat
 
 
 async def test_one_letter_per_unit_lists_every_program_behind(deps: Deps) -> None:
@@ -387,3 +387,19 @@ async def test_two_processes_issuing_at_once_get_numbers_without_gap_or_duplicat
     # the next year starts again at 1
     with deps.db.uow() as uow:
         assert issue_number(uow.session, 2027) == 1
+
+
+async def test_a_percent_shortfall_reads_as_plain_indonesian(deps: Deps) -> None:
+    """'realisasi 42,5 %, di bawah ambang minimal 45 %' — not 'realisasi belum ada laporan dari ambang minimal'."""
+    program = deps.pemda.program("p3dn")
+    assert program is not None
+    with deps.db.uow() as uow:
+        unit = uow.session.exec(select(Unit).where(Unit.code == "DINKES")).one()
+        assert unit.id is not None
+        reported = Standing(program, unit.id, "2026-11", date(2026, 12, 15), 42.5, 45.0, None)
+        section, summary = shortfall(uow.session, unit, reported)
+        assert section.heading.replace("\u00a0", " ").endswith("realisasi 42,5 %, di bawah ambang minimal 45 %")
+        assert summary.replace("\u00a0", " ") == f"{program.label}: 42,5 % (minimal 45 %)"
+        silent, summary = shortfall(uow.session, unit, reported._replace(value=None))
+        assert silent.heading.replace("\u00a0", " ").endswith("realisasi belum dilaporkan (ambang minimal 45 %)")
+        assert summary.replace("\u00a0", " ") == f"{program.label}: belum dilaporkan (minimal 45 %)"
