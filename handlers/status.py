@@ -140,7 +140,7 @@ async def rekap(ctx: Ctx) -> list[Reply]:
     complete = sum(1 for u in units if behind_count[u.id or 0] == 0)
     lines = [f"Rekap {scope} per {tanggal(ctx.today)}", f"{complete} dari {len(units)} unit memenuhi semua program."]
     if page == 1:
-        lines += _program_lines(ctx, by_program, exempt, paused)
+        lines += _program_lines(ctx, by_program, exempt, paused, whole_pemda=ctx.role is not Role.CAMAT)
         silent = unanswered(ctx.session, [u.id for u in units if u.id is not None], iso_week(ctx.today), standings)
         if silent:
             codes = {u.id: u.code for u in units}
@@ -174,8 +174,11 @@ def _program_lines(
     by_program: Mapping[str, list[Standing]],
     exempt: set[tuple[int, str]],
     paused: set[tuple[int, str]],
+    *,
+    whole_pemda: bool,
 ) -> list[str]:
-    """One summary line per program: units meeting it, dispensations and pauses, and the Pemda total."""
+    """One summary line per program: units meeting it, dispensations and pauses, and the total against the Pemda's
+    `total_target` (a kecamatan's: against its own units' targets, as /grafik counts it)."""
     lines = []
     for program in ctx.pemda.programs:
         mine = by_program.get(program.key, [])
@@ -189,7 +192,8 @@ def _program_lines(
         if freed or waiting or checking:
             line += f" ({', '.join(n for n in notes if n)})"
         if program.total_target is not None and program.measure == "count":
-            line += f"; total {angka(count.total)} dari {angka(program.total_target)} {program.unit_label}".rstrip()
+            goal = program.total_target if whole_pemda else program.target * count.units
+            line += f"; total {angka(count.total)} dari {angka(goal)} {program.unit_label}".rstrip()
         lines.append(line)
     return lines
 

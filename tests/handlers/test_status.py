@@ -17,6 +17,10 @@ async def test_camat_sees_kecamatan_and_sub_units(deps: Deps) -> None:
     assert "hanya dapat melihat status kecamatan Anda" in await camat.text("/status dinkes")
     rekap = await camat.text("/rekap")
     assert "Rekap Kecamatan Sukamakmur" in rekap and "Dinas" not in rekap
+    katalog = next(line for line in rekap.splitlines() if line.startswith("• e-Katalog lokal"))
+    units = int(katalog.split(": ", 1)[1].split("/")[1].split(" ")[0])
+    # the kecamatan's own units' targets (10 each), not the whole kabupaten's 500
+    assert katalog.endswith(f"; total 0 dari {10 * units} produk") and "500" not in katalog
 
 
 async def test_kepala_sees_only_own_unit(deps: Deps) -> None:
