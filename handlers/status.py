@@ -199,6 +199,8 @@ def _program_lines(
 
 
 UNIT_PAGE = 100
+KIND_HEADINGS = {"rsud": "RSUD", "satpol": "Satpol PP", "satpolpp": "Satpol PP", "upt": "UPT", "uptd": "UPTD"}
+"""Unit kinds that are abbreviations, as /unit heads them (others: 'Dinas', 'Kecamatan')."""
 """Units per page of /unit (and at most this many found by a search)."""
 
 
@@ -242,7 +244,7 @@ def _unit_lines(units: Sequence[tuple[str, str, str, str]]) -> list[str]:
     kind_shown = ""
     for code, name, kind, aliases in units:
         if kind != kind_shown:
-            lines.append(f"\n{kind.capitalize()}:")
+            lines.append(f"\n{KIND_HEADINGS.get(kind.lower(), kind.capitalize())}:")
             kind_shown = kind
         short = ", ".join(a.strip().lower() for a in aliases.split(",") if a.strip())
         lines.append(f"{code} — {name}" + (f" — {short}" if short else ""))

@@ -55,6 +55,8 @@ async def test_pimpinan_status_of_any_unit(deps: Deps) -> None:
 async def test_unit_list_shows_aliases(deps: Deps) -> None:
     units = await console_person(deps, KEPALA_DINKES).text("/unit")
     assert "DINKES — Dinas Kesehatan — dinkes, kesehatan" in units
+    headings = {line for line in units.splitlines() if line.endswith(":") and "—" not in line}
+    assert {"Dinas:", "RSUD:", "Satpol PP:"} <= headings and "Rsud:" not in headings
 
 
 async def test_rekap_shows_a_dispensation_and_does_not_count_it_as_behind(deps: Deps) -> None:
