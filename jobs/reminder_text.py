@@ -133,7 +133,12 @@ class Composer:
         else:
             buttons = ()
         labels = ", ".join(p.label for p in programs.values())
-        return "\n".join((*lines, *CLOSINGS[top])), labels, buttons
+        closing = CLOSINGS[top]
+        if top == "pengingat":  # the example names a program of the message and its own deadline, never a past date
+            first = ordered[0]
+            example = f"/proses {first.program.key} {first.standing.deadline:%d/%m/%Y}"
+            closing = (closing[0], f"Bila sedang diproses, kirim /proses <program> <tanggal>, misalnya {example}.")
+        return "\n".join((*lines, *closing)), labels, buttons
 
     def _program_label(self, notice: PlannedNotice) -> str:
         """The program's label, with the period named when it is not the current one."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
@@ -20,7 +21,7 @@ from models.messages import Button, Channel
 from models.outbound import Template
 from models.outbox import OUTBOX_COLUMNS, OutMessage, outbox_fixed, outbox_row, outbox_values
 from models.pemda import PemdaConfig, Stage
-from models.standing import Standing
+from models.standing import Standing, current_period
 from models.tables import Checkin, Contact, Notice, Outbox, Report, Unit
 from tests.conftest import (
     ADMIN,
@@ -471,3 +472,18 @@ async def test_pause_and_exemption_cover_the_period_whose_ladder_runs(sdeps: Dep
         assert not for_unit(planned_at(sdeps, local(sdeps, day), monthly), "DINKES", "katalog"), day
     assert "dicabut" in await admin.text("/dispensasi cabut dinkes katalog")
     assert for_unit(planned_at(sdeps, local(sdeps, date(2026, 12, 21)), monthly), "DINKES", "katalog")
+
+
+def test_a_reminder_suggests_proses_with_its_own_program_and_deadline(deps: Deps) -> None:
+    """The /proses example in a reminder names a program of the message and its deadline, never a fixed date
+    that may already be past."""
+    sweep(deps.db, deps.pemda, deps.calendar, local(deps, date(2026, 12, 8)))
+    kepala = contact_named(deps, KEPALA_DINKES)
+    (mine,) = [r for r in outbox_rows(deps) if r.contact_id == kepala.id]
+    example = re.search(r"misalnya /proses (\w+) (\d\d)/(\d\d)/(\d{4})\.", mine.text)
+    assert example is not None, mine.text
+    program = deps.pemda.program(example.group(1))
+    assert program is not None and program.label in mine.text
+    day = date(int(example.group(4)), int(example.group(3)), int(example.group(2)))
+    assert day >= date(2026, 12, 8)
+    assert day == program.deadline_of(current_period(program, date(2026, 12, 8)))
