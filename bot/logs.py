@@ -112,6 +112,6 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> Secre
     floor = logging.DEBUG if settings.log_message_texts else logging.INFO
     for name in LIBRARIES:
         logging.getLogger(name).setLevel(max(floor, root.level))
-    for quiet in ("alembic", "httpx", "apscheduler", "sqlalchemy"):
+    for quiet in ("alembic", "httpx", "apscheduler", "sqlalchemy", "matplotlib", "PIL"):
         logging.getLogger(quiet).setLevel(max(logging.WARNING, root.level))
     return redactor

@@ -20,7 +20,7 @@ APP_SECRET = "meta-app-secret-9f8e7d"
 def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    levels = {name: logging.getLogger(name).level for name in LIBRARIES}
+    levels = {name: logging.getLogger(name).level for name in (*LIBRARIES, "matplotlib", "PIL")}
     yield
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -72,3 +72,14 @@ def test_phone_masking_leaves_other_numbers() -> None:
     assert mask_phones("nomor 0812-9000 dan id 123456789 dan +6281290003333") == (
         "nomor 0812-9000 dan id 123456789 dan +6281******333"
     )
+
+
+def test_chart_libraries_chatter_stays_out_of_the_console(restore_logging: None) -> None:
+    """matplotlib's 'generated new fontManager' (INFO) showed up in the console chat between the replies."""
+    out = io.StringIO()
+    configure_logging(_settings(SIGAP_LOG_LEVEL="INFO"), out)
+    logging.getLogger("matplotlib.font_manager").info("generated new fontManager")
+    logging.getLogger("PIL.PngImagePlugin").info("STREAM b'IHDR'")
+    logging.getLogger("matplotlib.font_manager").warning("font family not found")
+    text = out.getvalue()
+    assert "fontManager" not in text and "IHDR" not in text and "font family not found" in text
