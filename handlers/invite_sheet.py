@@ -159,8 +159,8 @@ def _footer(canvas: Canvas) -> None:
     canvas.drawString(
         MARGIN,
         MARGIN,
-        "Serahkan setiap blok hanya kepada orang yang tertera. Kode yang hilang atau kedaluwarsa: minta kode baru "
-        "kepada admin Sigap.",
+        "Serahkan tiap blok hanya kepada pejabat unit dan peran yang tertera. Kode hilang/kedaluwarsa: minta baru ke "
+        "admin Sigap.",
     )
     canvas.setFillColor(colors.black)
 
