@@ -57,8 +57,10 @@ _YES = frozenset(
     {"y", "ya", "yes", "true", "1", "ukm", "umk", "umkk", "mikro", "kecil", "usaha kecil", "usaha mikro", "koperasi"}
 )
 _NO = frozenset(
-    {"n", "tidak", "no", "false", "0", "non ukm", "nonukm", "bukan ukm", "non umk", "non umkk", "menengah", "besar"}
+    {"n", "t", "tidak", "bukan", "no", "false", "0", "non", "non ukm", "nonukm", "bukan ukm", "non umk", "non umkk"}
+    | {"menengah", "besar"}
 )
+"""'T' is Tidak in Indonesian exports (Y/T), as 'N' is in English ones."""
 _ID = re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9]+)?")
 _EN = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
 _DOT = re.compile(r"[0-9]+\.[0-9]+")
@@ -278,7 +280,7 @@ def is_ukm(value: object) -> bool | None:
         return True
     if text in _NO:
         return False
-    raise ValueError(f"“{_shown(value)}” tidak dikenali sebagai UKM atau bukan (mis. Y/N, UKM/Non UKM)")
+    raise ValueError(f"“{_shown(value)}” tidak dikenali sebagai UKM atau bukan (mis. Y/T, Y/N, UKM/Non UKM)")
 
 
 def _text(value: object) -> str:

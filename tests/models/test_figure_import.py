@@ -154,7 +154,7 @@ def test_unreadable_values_refuse_the_whole_file_with_their_lines() -> None:
         read_export(read_records("ekspor.csv", export_csv(rows)), {}, KLPD)
     assert [str(p) for p in caught.value.problems] == [
         "baris 11, kolom total_harga: “dua juta” bukan angka",
-        "baris 22, kolom penyedia_ukm: “entah” tidak dikenali sebagai UKM atau bukan (mis. Y/N, UKM/Non UKM)",
+        "baris 22, kolom penyedia_ukm: “entah” tidak dikenali sebagai UKM atau bukan (mis. Y/T, Y/N, UKM/Non UKM)",
     ]
 
 
@@ -302,3 +302,21 @@ def test_planned_spend_from_rup_packages_only_when_the_pemda_file_says_so(sdeps:
     assert [(c.unit_code, c.program.key, c.value) for c in planned.changes] == [("DINKES", "p3dn", 30.0)]
     assert "P3DN = pagu ke penyedia UKM (status_ukm) ÷ seluruh pagu per unit." in planned.describe(hint)
     assert "1 baris ganda" in planned.describe(hint)
+
+
+@pytest.mark.parametrize(
+    ("flag", "ukm"),
+    [
+        ("Y", True),
+        ("Ya", True),
+        ("T", False),
+        ("Tidak", False),
+        ("N", False),
+        ("Non UKM", False),
+        ("bukan", False),
+        ("", None),
+    ],
+)
+def test_the_small_business_flag_reads_indonesian_and_english_forms(flag: str, ukm: bool | None) -> None:
+    """LKPP exports write Y/T (Ya/Tidak); 'T' was refused."""
+    assert is_ukm(flag) is ukm
