@@ -217,9 +217,12 @@ def _draw_trend(ax: Axes, trend: Trend) -> None:
     )  # fmt: skip
     if xs:
         ax.plot(xs, ys, color=LINE, linewidth=4, marker="o", markersize=8, zorder=3)
+        # left of the last point, unless that is near the axis: then right of it (not over the tick labels)
+        near_axis = xs[-1] - xs[0] < (right - xs[0]) / 3
         ax.annotate(
-            _number(ys[-1], trend.percent), (xs[-1], ys[-1]), xytext=(-10, 10), textcoords="offset points",
-            ha="right", va="bottom", color=LINE, fontsize=19, fontweight="bold", zorder=4,
+            _number(ys[-1], trend.percent), (xs[-1], ys[-1]), xytext=(10 if near_axis else -10, 10),
+            textcoords="offset points", ha="left" if near_axis else "right", va="bottom", color=LINE, fontsize=19,
+            fontweight="bold", zorder=4, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
         )  # fmt: skip
     lines = [(trend.title, 19, "bold", INK), (trend.headline, 16, "normal", INK)]
     if xs and trend.projected is not None and deadline_x > xs[-1]:
@@ -236,6 +239,8 @@ def _draw_trend(ax: Axes, trend: Trend) -> None:
         ticks.append(xs[len(xs) // 3])
     ticks = sorted(t for t in set(ticks) if all(abs(t - o) >= 12 or t == o for o in (left, right, *xs[-1:])))
     ax.set_xticks(ticks, [tanggal_singkat(date.fromordinal(round(t))) for t in ticks], fontsize=15)
+    if ticks and ticks[-1] == right:
+        ax.get_xticklabels()[-1].set_horizontalalignment("right")  # the deadline's date ends at the edge, not past it
     ax.tick_params(axis="y", labelsize=15)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=not trend.percent))
     ax.yaxis.set_major_formatter(lambda value, _pos: persen(value) if trend.percent else angka(value))

@@ -193,3 +193,29 @@ def test_p3dn_is_weighted_by_spend_once_an_import_carries_it(sdeps: Deps) -> Non
     assert (mean.now.value, mean.now.weighted) == (30, False)
     assert (weighted.now.value, weighted.now.weighted) == (35, True)
     assert figure_text(weighted.program, weighted.now).startswith("35 % (tertimbang belanja 2 unit yang melapor")
+
+
+@pytest.mark.parametrize("weeks", [0, 6])
+def test_a_trend_s_labels_stay_off_the_axis_labels_and_inside_the_picture(weeks: int) -> None:
+    """The figure's value sat on the y-axis labels ("42,5 %" over "50 %") when the only point was at the left edge,
+    and the deadline's date ran past the picture's right edge."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from models.charts import Trend, _draw_trend
+
+    start = date(2026, 1, 5)
+    points = tuple((start + timedelta(weeks=w), 42.5) for w in range(weeks + 1))
+    trend = Trend("P3DN/UMKK", "42,5 %", points, 45.0, "Minimal 45 %", date(2026, 12, 15), 60.0, True)
+    figure = Figure(figsize=(5.6, 3.7), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+    ax = figure.add_axes((0.18, 0.12, 0.78, 0.6))
+    _draw_trend(ax, trend)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    value = next(t for t in ax.texts if t.get_text() == "42,5 %").get_window_extent(renderer)
+    for label in ax.get_yticklabels():
+        if label.get_text():
+            assert not value.overlaps(label.get_window_extent(renderer)), label.get_text()
+    last = ax.get_xticklabels()[-1].get_window_extent(renderer)
+    assert last.x1 <= figure.bbox.x1
