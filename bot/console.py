@@ -96,10 +96,10 @@ async def _ask_stdin(prompt: str) -> str | None:
     return await answer
 
 
-def render(reply: Reply, files_dir: Path) -> str:
-    """A reply as terminal text; attachments are saved and their path shown."""
+def render(reply: Reply, files_dir: Path, first: int = 1) -> str:
+    """A reply as terminal text, its buttons numbered from `first`; attachments are saved and their path shown."""
     lines = [reply.text]
-    for number, button in enumerate(reply.buttons, start=1):
+    for number, button in enumerate(reply.buttons, start=first):
         lines.append(f"  [{number}] {button.label}")
     if reply.attachment is not None:
         files_dir.mkdir(parents=True, exist_ok=True)
@@ -152,11 +152,10 @@ async def run_console(
             document_ref=document[1] if document else None,
         )
         replies = await handle(deps, incoming)
-        choices = ()
+        choices = ()  # numbered on across the replies of one answer: every choice shown can be typed
         for reply in replies:
-            say(render(reply, files_dir))
-            if reply.buttons:
-                choices = reply.buttons
+            say(render(reply, files_dir, len(choices) + 1))
+            choices += reply.buttons
 
 
 def default_console_contact(db: Database) -> Contact | None:

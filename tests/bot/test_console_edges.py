@@ -9,8 +9,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from bot.console import run_console
 from models.app import Deps
+from models.messages import Button, Incoming, Reply
 from tests.conftest import KEPALA_DINKES, contact_named
 
 
@@ -56,3 +59,24 @@ def test_ctrl_c_ends_the_console_at_once(tmp_path: Path) -> None:
         assert process.stderr is not None
         err = process.stderr.read().decode()
     assert code == 130 and "Traceback" not in err
+
+
+async def test_choices_are_numbered_on_across_the_replies_of_one_answer(
+    sdeps: Deps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two pieces of evidence shown one after the other, each with [Sah] [Tolak]: typing 1 took the second one's
+    first button; now the numbers run on (1, 2, then 3, 4) and each picks what it shows."""
+    asked: list[str | None] = []
+
+    async def handle(_deps: Deps, incoming: Incoming) -> list[Reply]:
+        asked.append(incoming.payload)
+        if incoming.payload is not None:
+            return [Reply(f"Dipilih: {incoming.payload}")]
+        first = (Button("Sah", "/verifikasi 2 sah"), Button("Tolak", "/verifikasi 2 tolak"))
+        second = (Button("Sah", "/verifikasi 3 sah"), Button("Tolak", "/verifikasi 3 tolak"))
+        return [Reply("Bukti #2", first), Reply("Bukti #3", second)]
+
+    monkeypatch.setattr("bot.console.handle", handle)
+    out = "\n".join(await _chat(sdeps, tmp_path, ["/verifikasi", "1"]))
+    assert "Bukti #2\n  [1] Sah\n  [2] Tolak" in out and "Bukti #3\n  [3] Sah\n  [4] Tolak" in out
+    assert asked == [None, "/verifikasi 2 sah"]
