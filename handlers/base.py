@@ -112,6 +112,10 @@ class Ctx:
 Handler = Callable[[Ctx], Awaitable[list[Reply]]]
 HelpFor = Callable[[Role, PemdaConfig], tuple[str, str]]
 """(usage, summary) of a command for a role under a Pemda file."""
+OfferedTo = Callable[[Role, PemdaConfig], bool]
+"""Whether anyone of a role can use a command under a Pemda file (e.g. the Pemda file names a verifier of that role)."""
+OfferedToPerson = Callable[["Ctx"], bool]
+"""Whether the sender can use a command (e.g. is a program's verifier)."""
 
 NOT_REGISTERED = (
     "Mohon maaf, akun Bapak/Ibu belum terdaftar di Sigap.\n"
@@ -135,10 +139,28 @@ class Command:
     public: bool = False
     help_for: HelpFor | None = None
     """Set when what a role may do with the command depends on the Pemda file (e.g. who may approve letters)."""
+    offered_to: OfferedTo | None = None
+    """Set when only some of the allowed roles can use the command under a Pemda file: the command menus and /bantuan
+    leave it out for the others (it stays allowed: the handler explains)."""
+    offered_to_person: OfferedToPerson | None = None
+    """Set when whether someone can use the command depends on the person: /bantuan lists it only for those (a
+    channel's per-role menu cannot tell, and follows `offered_to`)."""
 
     def allowed(self, role: Role | None) -> bool:
         """Whether a person with `role` may use this command."""
         return self.public or (role is not None and role in self.roles)
+
+    def offered(self, role: Role | None, pemda: PemdaConfig | None = None) -> bool:
+        """Whether the command is shown to `role` (menus, /bantuan): allowed, and usable by that role under `pemda`."""
+        if not self.allowed(role):
+            return False
+        return self.offered_to is None or role is None or pemda is None or self.offered_to(role, pemda)
+
+    def offered_for(self, ctx: Ctx) -> bool:
+        """Whether /bantuan lists the command for the sender: offered to their role, and usable by them."""
+        if not self.offered(ctx.role, ctx.pemda):
+            return False
+        return self.offered_to_person is None or self.offered_to_person(ctx)
 
     def describe(self, role: Role | None, pemda: PemdaConfig | None = None) -> tuple[str, str]:
         """(usage, summary) as a person with `role` may use the command; `usage`/`summary` without a Pemda file."""

@@ -22,7 +22,6 @@ TEGURAN_FOR_APPROVERS = (
 TEGURAN_FOR_READERS = ("/teguran [id]", "register surat teguran: daftar dan PDF")
 
 
-
 def teguran_help(role: Role, pemda: PemdaConfig) -> tuple[str, str]:
     """/teguran as `role` may use it: the whole register for approvers, the list and the PDFs for the others."""
     return TEGURAN_FOR_APPROVERS if flow.role_may_approve(pemda, role) else TEGURAN_FOR_READERS
@@ -35,7 +34,7 @@ async def bantuan(ctx: Ctx) -> list[Reply]:
     role = ctx.role
     lines = [f"Perintah untuk {ROLE_LABELS[role]}:"]
     for command in COMMANDS:
-        if command.allowed(role) and command.name != "start":
+        if command.name != "start" and command.offered_for(ctx):
             usage, summary = command.describe(role, ctx.pemda)
             lines.append(f"{usage} — {summary}")
     return [Reply("\n".join(lines))]
@@ -53,7 +52,15 @@ COMMANDS: list[Command] = [
     Command("bantuan", bantuan, "daftar perintah", "/bantuan", aliases=("help", "menu"), public=True),
     Command("lapor", report.lapor, "melaporkan capaian program", "/lapor [program] [nilai]", REPORTERS),
     Command("bukti", bukti.bukti, "mengirim bukti dukung (berkas)", "/bukti <program> [indikator]", REPORTERS),
-    Command("verifikasi", verifikasi.verifikasi, "verifikator: bukti sah atau tolak", "/verifikasi", verifikasi.ROLES),
+    Command(
+        "verifikasi",
+        verifikasi.verifikasi,
+        "verifikator: bukti sah atau tolak",
+        "/verifikasi",
+        verifikasi.ROLES,
+        offered_to=verifikasi.offered_to,
+        offered_to_person=verifikasi.offered_to_person,
+    ),
     Command("status", status.status, "status unit pada setiap program", "/status [unit]", ALL_ROLES),
     Command(
         "rekap",
@@ -108,8 +115,8 @@ COMMANDS: list[Command] = [
     Command(
         "libur",
         libur.libur,
-        "hari libur; tambah atau hapus cuti bersama",
-        "/libur [tambah <tanggal> <alasan> | hapus <tanggal>]",
+        "hari libur; tambah, ubah alasan, atau hapus cuti bersama",
+        "/libur [tambah <tanggal> <alasan> | ubah <tanggal> <alasan> | hapus <tanggal>]",
         frozenset({Role.ADMIN}),
     ),
     Command(
@@ -149,5 +156,7 @@ def lookup(name: str) -> Command | None:
 
 
 def menu_for(role: Role | None, pemda: PemdaConfig | None = None) -> list[tuple[str, str]]:
-    """(command, summary) pairs for a channel's command menu; with the Pemda file, summaries fit the role's rights."""
-    return [(c.name, c.describe(role, pemda)[1]) for c in COMMANDS if c.allowed(role)]
+    """(command, summary) pairs for a channel's command menu. With the Pemda file, summaries fit the role's rights and
+    a command nobody of the role can use there (/verifikasi when no program names that role as verifier) is left out;
+    the menu is one per role, so a command some of the role can use stays (/bantuan is exact per person)."""
+    return [(c.name, c.describe(role, pemda)[1]) for c in COMMANDS if c.offered(role, pemda)]

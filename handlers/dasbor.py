@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from handlers.base import ALL_ROLES, Command, Ctx
 from models.app import UserError
+from models.evidence import verifier_roles
 from models.fmt import waktu
 from models.messages import Reply
 from models.pemda import PemdaConfig
@@ -54,4 +55,23 @@ def dasbor_help(role: Role, pemda: PemdaConfig) -> tuple[str, str]:
     return "/dasbor", SUMMARY + "; khusus verifikator program"
 
 
-DASBOR = Command("dasbor", dasbor, SUMMARY, "/dasbor", ALL_ROLES, help_for=dasbor_help)
+def offered_to(role: Role, pemda: PemdaConfig) -> bool:
+    """/dasbor in a role's menu: admin, pimpinan, camat, and a role the Pemda file names as a program's verifier."""
+    return role in SIGN_IN_ROLES or role in verifier_roles(pemda)
+
+
+def offered_to_person(ctx: Ctx) -> bool:
+    """/dasbor in /bantuan: only for those it signs in (a kepala or operator who verifies a program)."""
+    return may_sign_in(ctx.session, ctx.pemda, ctx.me)
+
+
+DASBOR = Command(
+    "dasbor",
+    dasbor,
+    SUMMARY,
+    "/dasbor",
+    ALL_ROLES,
+    help_for=dasbor_help,
+    offered_to=offered_to,
+    offered_to_person=offered_to_person,
+)

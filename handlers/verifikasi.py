@@ -28,6 +28,7 @@ from models.evidence import (
     load_verifiers,
     status_word,
     verifier_label,
+    verifier_roles,
     waiting_queue,
 )
 from models.filecheck import KINDS, kind_label, size_text
@@ -57,6 +58,18 @@ PAGE = 3
 MIN_REASON = 5
 CANCEL_WORDS = frozenset({"batal", "batalkan", "cancel"})
 USAGE = "Cara pakai: /verifikasi (antrean), /verifikasi sah <id>, /verifikasi tolak <id> <alasan>, /verifikasi <id>."
+
+
+def offered_to(role: Role, pemda: PemdaConfig) -> bool:
+    """/verifikasi in a role's menu: admins, and the roles the Pemda file names as a program's verifier."""
+    return role in verifier_roles(pemda)
+
+
+def offered_to_person(ctx: Ctx) -> bool:
+    """/verifikasi in /bantuan: admins and the people who verify a program. Anyone else of an allowed role may still
+    look at evidence they sent with /verifikasi <id>, but the entry ("verifikator: bukti sah atau tolak") is not for
+    them."""
+    return load_verifiers(ctx.session, ctx.pemda).is_verifier(ctx.me)
 
 
 async def verifikasi(ctx: Ctx) -> list[Reply]:

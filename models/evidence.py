@@ -84,6 +84,12 @@ class Verifiers:
         )
 
 
+def verifier_roles(pemda: PemdaConfig) -> frozenset[Role]:
+    """The roles someone verifying evidence may have under the Pemda file: the programs' `verifier` roles and admin
+    (admins stand in)."""
+    return frozenset({Role.ADMIN} | {Role(program.verifier.role) for program in pemda.programs})
+
+
 def load_verifiers(session: Session, pemda: PemdaConfig) -> Verifiers:
     """The active people matching each program's `verifier` (role, and unit code when given), and the admins."""
     # Only the people who can be verifiers are read (admins, the named roles of the named units), whatever the roster's

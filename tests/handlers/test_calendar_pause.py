@@ -71,7 +71,7 @@ async def test_libur_explains_bad_input(deps: Deps) -> None:
     assert "Mohon tulis alasannya" in await admin.text("/libur tambah 2026-12-30")
     assert "sudah lewat" in await admin.text("/libur tambah 2026-01-02 Cuti")
     assert "tidak dikenali" in await admin.text("/libur tambah kemarin Cuti")
-    assert "Cara pakai" in await admin.text("/libur ubah 2026-12-30")
+    assert "Cara pakai" in await admin.text("/libur geser 2026-12-30")
     assert "tidak tersedia untuk peran" in await console_person(deps, KEPALA_DINKES).text("/libur")
     with deps.db.uow() as uow:
         assert uow.session.exec(select(DayOff)).all() == []
