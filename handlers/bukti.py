@@ -427,7 +427,7 @@ def _record(ctx: Ctx, upload: Upload, target: Target, fetched: tuple[bytes, Chec
     lines = [
         f"✅ Bukti dukung diterima: {filename} ({checked.summary}).",
         f"Untuk: {unit.name} – {describe(ctx.session, ctx.pemda, evidence, report)}.",
-        f"Status: menunggu verifikasi oleh {verifier_label(ctx.session, program)}. "
+        f"Status: menunggu verifikasi oleh {verifier_label(ctx.session, program, unit.id)}. "
         "Bapak/Ibu akan diberi tahu hasilnya.",
     ]
     if program.verification == "required":

@@ -221,7 +221,7 @@ def _check_decidable(
 
 def _label(session: Session, pemda: PemdaConfig, evidence: Evidence) -> str:
     program = pemda.program(evidence.program_key)
-    return verifier_label(session, program) if program is not None else "verifikator programnya"
+    return verifier_label(session, program, evidence.unit_id) if program is not None else "verifikator programnya"
 
 
 def _reject(ctx: Ctx, verifiers: Verifiers, evidence_id: int, reason: str) -> list[Reply]:

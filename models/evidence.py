@@ -123,12 +123,15 @@ def load_verifiers(session: Session, pemda: PemdaConfig) -> Verifiers:
     return found
 
 
-def verifier_label(session: Session, program: ProgramConfig) -> str:
-    """Who verifies `program`, in words: 'Inspektorat Daerah', 'admin Sigap', 'Kepala OPD Bappeda'."""
+def verifier_label(session: Session, program: ProgramConfig, unit_id: int | None = None) -> str:
+    """Who verifies `program` (for evidence of the unit `unit_id`), in words: 'Inspektorat Daerah', 'admin Sigap',
+    'Kepala OPD Bappeda'. The verifying unit's own evidence goes to the admins (`Verifiers.eligible`): said so."""
     spec = program.verifier
     unit = session.exec(select(Unit).where(Unit.code == spec.unit.upper())).first() if spec.unit else None
     if unit is None:
         return "admin Sigap" if spec.role == Role.ADMIN.value else f"{ROLE_LABELS[Role(spec.role)]} yang ditunjuk"
+    if unit_id is not None and unit.id == unit_id:
+        return f"admin Sigap (bukti {unit.name} sendiri tidak diverifikasi oleh unitnya)"
     return unit.name
 
 

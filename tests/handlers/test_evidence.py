@@ -244,3 +244,17 @@ async def test_a_wrong_caption_keeps_the_file_waiting(deps: Deps, folder: Path) 
     assert "Indikator “9.9” bukan tanggung jawab Bagian Pengadaan" in await console_person(deps, INDAH).text("mcp 9.9")
     assert "✅ Bukti dukung diterima: sirup.pdf" in await console_person(deps, INDAH).text("mcp 2.1")
     assert counts(deps) == (1, 1, 1)
+
+
+async def test_the_verifying_units_own_evidence_is_said_to_go_to_the_admins(deps: Deps, folder: Path) -> None:
+    """Bappeda verifies innovations; its own innovation's file is decided by an admin, and the sender is told so
+    (it said 'menunggu verifikasi oleh Bappeda', which cannot decide on its own file)."""
+    sent = await console_person(deps, NENENG).text(
+        f"/bukti inovasi peta digital perencanaan {write(folder, 'rai.docx', files.docx())}"
+    )
+    assert "menunggu verifikasi oleh admin Sigap (bukti Badan Perencanaan" in sent
+    assert "sendiri tidak diverifikasi oleh unitnya)" in sent
+    other = await console_person(deps, KEPALA_DINKES).text(
+        f"/bukti inovasi posyandu digital terpadu {write(folder, 'rai2.docx', files.docx())}"
+    )
+    assert "menunggu verifikasi oleh Badan Perencanaan" in other and "admin Sigap" not in other
