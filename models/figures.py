@@ -69,6 +69,10 @@ class Unclear:
 def read_figure(text: str, kind: FigureKind) -> float | Unclear:
     """The value written in `text` as a `kind`, an `Unclear` to ask about, or a `FigureError`."""
     raw = " ".join(unicodedata.normalize("NFKC", text).split())
+    if not raw.isascii():  # digits of other scripts ('٣', '३'), which NFKC leaves as they are
+        raw = "".join(
+            c if c.isascii() or unicodedata.decimal(c, None) is None else str(unicodedata.decimal(c)) for c in raw
+        )
     shown = _shown(raw or text)
     if not raw:
         raise FigureError("Angkanya belum diisi.")
@@ -130,6 +134,14 @@ def _read(body: str, shown: str, kind: FigureKind) -> float | Unclear:
         if value is not None:
             raise FigureError(_problem(value, kind, shown) or f"“{shown}” bukan angka.")
     raise FigureError(f"“{shown}” bukan angka. Titik memisahkan ribuan (1.250), koma menandai desimal (42,5).")
+
+
+def _ascii_digit(c: str) -> str:
+    """`c`, or the ASCII digit of a decimal digit of another script."""
+    if c.isascii():
+        return c
+    digit = unicodedata.decimal(c, None)
+    return c if digit is None else str(digit)
 
 
 def _sized(number: str, word: str, shown: str, kind: FigureKind, percent: bool) -> Unclear:

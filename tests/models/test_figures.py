@@ -79,7 +79,7 @@ def test_ambiguous_figures_are_questions(text: str, kind: FigureKind, readings: 
         ("1e5", "count", "bukan angka"),
         ("NaN", "percent", "bukan angka"),
         ("1_000", "count", "bukan angka"),
-        ("١٢٠", "count", "bukan angka"),
+        ("1\ufe0f\u20e32\ufe0f\u20e3", "count", "bukan angka"),  # keycap emoji digits
         ("1.25.000", "count", "bukan angka"),
         ("1 00", "count", "tanpa spasi"),
         ("1000000001", "count", "terlalu besar"),
@@ -209,3 +209,9 @@ def test_figures_that_cannot_be_taken_are_refused(text: str, message: str) -> No
     kind: FigureKind = "percent" if "%" in text or text == "2 juta" else "count"
     with pytest.raises(FigureError, match=message):
         read_figure(text, kind)
+
+
+@pytest.mark.parametrize(("text", "value"), [("٣", 3.0), ("١٢", 12.0), ("३५", 35.0), ("１２", 12.0)])
+def test_digits_of_other_scripts_are_read(text: str, value: float) -> None:
+    """Arabic-Indic and Devanagari digits (a phone keyboard's other layout) read like full-width ones."""
+    assert read_figure(text, "count") == value
