@@ -19,14 +19,17 @@ from models.calendar import WorkingCalendar
 from models.clock import SystemClock
 from models.db import Database
 from models.fmt import tanggal
+from models.messages import Channel
 from models.onboarding import chased, connected, head_of
 from models.pemda import PemdaConfig, ProgramConfig, Stage
 from models.periods import period_bounds, period_key
 from models.phone import PhoneError, normalize_phone
+from models.reach import Unreachable, why_unreachable
 from models.standing import current_period
 from models.tables import UNIT_KINDS, Contact, Role, Unit
 
 SHOWN = 10
+CHANNEL_NAMES = {Channel.TELEGRAM: "Telegram", Channel.WHATSAPP: "WhatsApp"}
 ORDER = {"pengingat": 0, "peringatan": 1, "teguran1": 2, "teguran2": 3}
 
 
@@ -129,25 +132,57 @@ def heads_finding(session: Session, pemda: PemdaConfig) -> Finding:
 
 
 def channels_finding(session: Session, settings: Settings) -> Finding:
-    """Everyone can be reached: a Telegram id or a WhatsApp number, on a channel that is configured."""
+    """Everyone can be reached now on a channel that is configured (`models.reach`, as /siaran, /takterjangkau and
+    the sweep count it): an address there that has not bounced."""
     topic = "Kanal tiap orang"
     people = _active_people(session)
-    nothing = [c.name for c in people if not c.telegram_user_id and not c.wa_number]
-    only_wa = [c.name for c in people if c.wa_number and not c.telegram_user_id]
-    problems: list[str] = []
-    if nothing:
-        problems.append(f"{len(nothing)} orang tanpa nomor WhatsApp maupun Telegram: {_listed(nothing)}.")
-    if only_wa and not settings.whatsapp_enabled:
-        problems.append(
-            f"{len(only_wa)} orang hanya punya nomor WhatsApp, tetapi WhatsApp belum diatur: mereka belum terjangkau "
-            "sampai mendaftar di Telegram dengan kode undangan."
+    on = settings.sends_on
+    by_reason: dict[Unreachable, list[str]] = defaultdict(list)
+    for contact in people:
+        why = why_unreachable(contact, on)
+        if why is not None:
+            by_reason[why].append(contact.name)
+    if not by_reason:
+        names = " dan ".join(label for channel, label in CHANNEL_NAMES.items() if channel in on)
+        return ok(
+            topic, f"{len(people)} orang aktif, semuanya dapat dijangkau" + (f" lewat {names}." if names else ".")
         )
-    if problems:
+    problems: list[str] = []
+    for why in Unreachable:
+        who = by_reason.get(why, [])
+        if not who:
+            continue
+        if why is Unreachable.NO_ADDRESS:
+            problems.append(f"{len(who)} orang tanpa nomor WhatsApp maupun Telegram: {_listed(who)}.")
+        elif why is Unreachable.BLOCKED:
+            problems.append(f"{len(who)} orang memblokir bot atau tidak dapat dikirimi: {_listed(who)}.")
+        elif why is Unreachable.ONLY_WHATSAPP:
+            problems.append(
+                f"{len(who)} orang hanya punya nomor WhatsApp, tetapi WhatsApp belum diatur: mereka belum "
+                "terjangkau sampai WhatsApp diatur atau mereka mendaftar di Telegram dengan kode undangan."
+            )
+        elif why is Unreachable.ONLY_TELEGRAM:
+            problems.append(
+                f"{len(who)} orang hanya punya Telegram, tetapi Telegram belum diatur: mereka belum terjangkau "
+                "sampai Telegram diatur atau nomor WhatsApp mereka diisi di roster."
+            )
+        else:
+            problems.append(f"{len(who)} orang punya Telegram dan WhatsApp, tetapi keduanya belum diatur.")
+    if len(problems) > 1:
+        total = sum(len(who) for who in by_reason.values())
+        problems.insert(0, f"{total} dari {len(people)} orang aktif tidak dapat dijangkau sekarang:")
+    if Unreachable.ONLY_WHATSAPP in by_reason:
+        fix = "Atur WhatsApp di .env, atau bagikan kode undangan Telegram"
+    elif Unreachable.NO_CHANNEL in by_reason:
+        fix = "Atur Telegram atau WhatsApp di .env (lihat README), lalu bagikan kode undangan"
+    elif Unreachable.ONLY_TELEGRAM in by_reason:
+        fix = "Atur Telegram di .env, atau isi nomor WhatsApp di roster lalu impor ulang, atau bagikan kode undangan"
+    elif Unreachable.NO_ADDRESS in by_reason:
         fix = "Isi kolom phone (atau telegram_id) di roster lalu impor ulang, atau bagikan kode undangan"
-        if only_wa and not settings.whatsapp_enabled:
-            fix = "Atur WhatsApp di .env, atau bagikan kode undangan Telegram"
-        return warn(topic, "\n".join(problems), f"{fix}: sigap invite --all --role kepala (juga camat dan operator).")
-    return ok(topic, f"{len(people)} orang aktif, semuanya punya nomor WhatsApp atau Telegram.")
+    else:
+        fix = "Hubungi mereka dan minta membuka blokir lalu mengirim pesan ke bot (/takterjangkau mendaftar mereka)"
+        return warn(topic, "\n".join(problems), f"{fix}.")
+    return warn(topic, "\n".join(problems), f"{fix}: sigap invite --all --role kepala (juga camat dan operator).")
 
 
 def _normal(name: str) -> str:

@@ -30,7 +30,9 @@ async def run_sweep(
     started = time.perf_counter()
     try:
         await asyncio.to_thread(refresh_calendar, deps)  # days off added on another instance count here too
-        result = await asyncio.to_thread(sweep, deps.db, deps.pemda, deps.calendar, at, letter_hook=letter_hook)
+        result = await asyncio.to_thread(
+            sweep, deps.db, deps.pemda, deps.calendar, at, letter_hook=letter_hook, sends_on=deps.sends_on
+        )
     except Exception:
         log.exception("sweep (%s) failed", reason)
         meter.count("sweeps", result="failed")

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.messages import Channel
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PEMDA = ROOT / "sigap.example.toml"
 SAMPLE_ROSTER = ROOT / "samples" / "roster_sukamakmur.csv"
@@ -101,6 +103,12 @@ class Settings(BaseSettings):
     def whatsapp_enabled(self) -> bool:
         """Whether the WhatsApp Cloud API is configured."""
         return self.whatsapp_access_token is not None and bool(self.whatsapp_phone_number_id)
+
+    @property
+    def sends_on(self) -> frozenset[Channel]:
+        """The chat channels configured here (`Deps.sends_on`); empty: the console only."""
+        on = ((Channel.TELEGRAM, self.telegram_enabled), (Channel.WHATSAPP, self.whatsapp_enabled))
+        return frozenset(channel for channel, enabled in on if enabled)
 
     def pemda_path(self) -> Path:
         """The Pemda file; the bundled example when the default sigap.toml does not exist."""

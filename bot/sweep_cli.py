@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,8 @@ from models.app import UserError
 from models.calendar import WorkingCalendar
 from models.fmt import waktu
 from models.ladder import LetterHook, PlannedNotice, SweepResult, stage_label
+from models.messages import CHAT_CHANNELS, Channel
+from models.reach import CONSOLE_NOTE, SHORT, count_reasons, describe, hints, why_unreachable
 
 UNREACHABLE = "tidak terjangkau"
 
@@ -49,14 +52,17 @@ def run(args: argparse.Namespace, settings: Settings, *, letter_hook: LetterHook
         from jobs.letters.flow import make_letter_hook
 
         letter_hook = make_letter_hook(deps.pemda, deps.calendar)
-    result = sweep(deps.db, deps.pemda, deps.calendar, at, dry_run=args.dry_run, letter_hook=letter_hook)
-    for line in render(result, deps.calendar):
+    result = sweep(
+        deps.db, deps.pemda, deps.calendar, at, dry_run=args.dry_run, letter_hook=letter_hook, sends_on=deps.sends_on
+    )
+    for line in render(result, deps.calendar, deps.sends_on):
         print(line)
     return 0
 
 
-def render(result: SweepResult, calendar: WorkingCalendar) -> list[str]:
-    """The plan as a table plus a summary, in Indonesian."""
+def render(result: SweepResult, calendar: WorkingCalendar, sends_on: Collection[Channel] = CHAT_CHANNELS) -> list[str]:
+    """The plan as a table plus a summary, in Indonesian; `sends_on`: the channels the sweep reached people on (who
+    is not reachable, and why, is said against them)."""
     when = waktu(result.at, calendar.zone)
     mode = " (uji coba: tidak ada yang diantrekan)" if result.dry_run else ""
     lines = [f"Sapuan {when}{mode}"]
@@ -74,13 +80,13 @@ def render(result: SweepResult, calendar: WorkingCalendar) -> list[str]:
         lines.append("Tidak ada tahap yang jatuh tempo untuk unit yang belum memenuhi.")
         lines.extend(_waiting(result))
         return lines
-    rows = [_row(p) for p in sorted(result.planned, key=_order)]
+    rows = [_row(p, sends_on) for p in sorted(result.planned, key=_order)]
     headers = ("Unit", "Program", "Tahap", "Penerima", "Kanal")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     widths = [min(w, 44) for w in widths]
     lines.append("  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip())
     lines.extend("  ".join(c[: widths[i]].ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows)
-    lines.extend(_summary(result))
+    lines.extend(_summary(result, sends_on))
     lines.extend(_waiting(result))
     return lines
 
@@ -99,14 +105,18 @@ def _order(p: PlannedNotice) -> tuple[str, str, str, int]:
     return (p.unit.code, p.program.key, p.stage_key, p.contact.id or 0)
 
 
-def _row(p: PlannedNotice) -> tuple[str, str, str, str, str]:
-    channel = p.channel.value if p.channel is not None else UNREACHABLE
+def _row(p: PlannedNotice, sends_on: Collection[Channel]) -> tuple[str, str, str, str, str]:
+    if p.channel is not None:
+        channel = p.channel.value
+    else:
+        why = why_unreachable(p.contact, sends_on)
+        channel = f"{UNREACHABLE} ({SHORT[why]})" if why is not None else UNREACHABLE
     if p.already:
         channel += " (sudah diantrekan)"
     return (p.unit.code, p.program.key, p.label, f"{p.contact.name} ({p.contact.role})", channel)
 
 
-def _summary(result: SweepResult) -> list[str]:
+def _summary(result: SweepResult, sends_on: Collection[Channel]) -> list[str]:
     planned = result.planned
     people = {p.contact.id for p in result.new}
     stages = Counter(p.label for p in {(p.unit.id, p.program.key, p.stage_key): p for p in planned}.values())
@@ -119,6 +129,7 @@ def _summary(result: SweepResult) -> list[str]:
         + (" (" + ", ".join(sorted({p.contact.name for p in result.unreachable})) + ")" if result.unreachable else "")
         + ".",
     ]
+    lines.extend(_unreachable(result, sends_on))
     if result.dry_run:
         lines.append(
             f"Akan diantrekan: {len(result.new)} pemberitahuan dalam {len(people)} pesan; "
@@ -132,4 +143,15 @@ def _summary(result: SweepResult) -> list[str]:
         )
         if result.checkins or result.followups:
             lines.append(f"Permintaan data: {result.checkins} unit-program ditanya, {result.followups} susulan.")
+    return lines
+
+
+def _unreachable(result: SweepResult, sends_on: Collection[Channel]) -> list[str]:
+    """Why the people the sweep cannot reach are not reachable, and what to do about it (`models.reach`)."""
+    people = {p.contact.id: p.contact for p in result.unreachable}
+    counts = count_reasons(people.values(), sends_on)
+    lines = [CONSOLE_NOTE] if not sends_on else []
+    if counts:
+        lines.append(f"Sebabnya, dari {len(people)} orang: {describe(counts)}.")
+        lines.extend(hints(counts, sends_on))
     return lines

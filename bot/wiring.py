@@ -54,6 +54,7 @@ def build_deps(settings: Settings, *, clock: Clock | None = None, db: Database |
         clock=clock,
         calendar=calendar,
         whatsapp_number=settings.whatsapp_display_number or None,
+        sends_on=settings.sends_on,
         invite_days=settings.invite_days,
         public_url=settings.dashboard_url(),
     )

@@ -8,17 +8,20 @@ broadcast's id, so a channel adapter can remember where it was shown and edit it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from handlers.base import Ctx, find_program, find_unit
 from models.app import UserError
-from models.messages import Button, Reply
+from models.fmt import angka
+from models.messages import Button, Channel, Reply
 from models.outbound import Template
 from models.outbox import OutMessage, choose_channel, insert_rows, outbox_row
 from models.pemda import PemdaConfig
+from models.reach import CONSOLE_NOTE, Unreachable, count_reasons, describe, hints
 from models.standing import load_standings
 from models.tables import MAX_ID, UNIT_KINDS, UNIT_ROLES, Broadcast, BroadcastStatus, Contact, Outbox, Unit
 from models.tally import Tally, progress_text
@@ -39,13 +42,20 @@ USAGE = (
 
 @dataclass(frozen=True)
 class Audience:
-    """Who a broadcast reaches: people with a reachable channel, and what was left out."""
+    """Who a broadcast reaches: people reachable now on the channels this deployment sends on, and who was left out
+    and why (`models.reach`)."""
 
     label: str
     contacts: tuple[Contact, ...]
     unit_count: int
     units_without_reach: int
-    skipped_people: int
+    left_out: Counter[Unreachable] = field(default_factory=Counter)
+    """The people of the audience who cannot be reached now, per reason."""
+
+    @property
+    def skipped_people(self) -> int:
+        """People of the audience who cannot be reached now."""
+        return sum(self.left_out.values())
 
     @property
     def reached_units(self) -> int:
@@ -93,14 +103,15 @@ def audience_for(ctx: Ctx, target: str) -> Audience:
         stmt = stmt.where(col(Contact.unit_id).in_(unit_ids), col(Contact.role).in_(UNIT_ROLES))
     me = ctx.contact.id if ctx.contact is not None else None
     people = [c for c in session.exec(stmt.order_by(col(Contact.id))).all() if c.id != me]
-    reachable = tuple(c for c in people if choose_channel(c) is not None)
+    on = ctx.deps.sends_on
+    reachable = tuple(c for c in people if choose_channel(c, on=on) is not None)
     reached = {c.unit_id for c in reachable}
     return Audience(
         label=label,
         contacts=reachable,
         unit_count=len(unit_ids),
         units_without_reach=0 if everyone else len(unit_ids - reached),
-        skipped_people=len(people) - len(reachable),
+        left_out=count_reasons(people, on),
     )
 
 
@@ -118,17 +129,15 @@ async def siaran(ctx: Ctx) -> list[Reply]:
         raise UserError(USAGE)
     target, text = args[0], args[1].strip()
     if len(text) > MAX_TEXT:
+        sent = len(text) + (ctx.incoming.text_cut if ctx.incoming.payload is None else 0)  # as typed, before any cut
         raise UserError(
-            f"Pesan siaran terlalu panjang ({len(text)} karakter). Mohon persingkat, paling banyak {MAX_TEXT}."
+            f"Pesan siaran terlalu panjang: {angka(sent)} karakter, paling banyak {angka(MAX_TEXT)}. "
+            "Mohon persingkat, lalu kirim ulang /siaran."
         )
     audience = audience_for(ctx, target)
+    on = ctx.deps.sends_on
     if not audience.contacts:
-        return [
-            Reply(
-                f"⚠️ Sasaran “{target}” ({audience.label}) tidak punya penerima yang dapat dijangkau, "
-                "jadi siaran tidak dibuat.\nMohon periksa sasarannya, lalu kirim ulang /siaran."
-            )
-        ]
+        return [Reply(_nobody(target, audience, on))]
     broadcast = Broadcast(
         created_by_id=ctx.me.id or 0,
         channel=ctx.incoming.channel.value,
@@ -147,14 +156,33 @@ async def siaran(ctx: Ctx) -> list[Reply]:
     ]
     left_out = []
     if audience.skipped_people:
-        left_out.append(f"{audience.skipped_people} orang belum terhubung ke Telegram/WhatsApp atau memblokir bot")
+        left_out.append(
+            f"{audience.skipped_people} orang tidak dapat dijangkau sekarang ({describe(audience.left_out)})"
+        )
     if audience.units_without_reach:
         left_out.append(f"{audience.units_without_reach} unit tanpa kontak yang dapat dijangkau")
     if left_out:
         lines.append("Tidak ikut menerima: " + "; ".join(left_out) + ".")
+        lines += hints(audience.left_out, on)
     lines += ["", "Isi pesan:", text, "", "Tekan Kirim untuk mengirim sekarang, atau Batal."]
     buttons = (Button("Kirim", f"/siaran kirim {broadcast.id}"), Button("Batal", f"/siaran batal {broadcast.id}"))
     return [Reply("\n".join(lines), buttons)]
+
+
+def _nobody(target: str, audience: Audience, on: frozenset[Channel]) -> str:
+    """Why a broadcast to `target` is not made: nobody in it can be reached now (who, why, what to do)."""
+    lines = [
+        f"⚠️ Sasaran “{target}” ({audience.label}) tidak punya penerima yang dapat dijangkau, jadi siaran tidak dibuat."
+    ]
+    if not on:
+        lines.append(CONSOLE_NOTE)
+    if audience.skipped_people:
+        lines.append(f"{audience.skipped_people} orang tidak dapat dijangkau sekarang: {describe(audience.left_out)}.")
+        lines += hints(audience.left_out, on)
+        lines.append("Setelah itu kirim ulang /siaran.")
+    else:
+        lines.append("Mohon periksa sasarannya, lalu kirim ulang /siaran.")
+    return "\n".join(lines)
 
 
 def _own_broadcast(ctx: Ctx, broadcast_id: int) -> Broadcast:
@@ -186,7 +214,7 @@ def _confirm(ctx: Ctx, broadcast: Broadcast) -> list[Reply]:
     message = broadcast_message(ctx.pemda, broadcast.text)
     rows = []
     for contact in audience.contacts:
-        channel = choose_channel(contact)
+        channel = choose_channel(contact, on=ctx.deps.sends_on)
         if channel is None:
             continue
         key = f"broadcast|{broadcast.id}|{contact.id}"
@@ -206,5 +234,3 @@ def _cancel(ctx: Ctx, broadcast: Broadcast) -> list[Reply]:
     ctx.session.add(broadcast)
     ctx.audit("broadcast.cancelled", str(broadcast.id))
     return [Reply(f"Siaran #{broadcast.id} dibatalkan; tidak ada pesan yang dikirim.")]
-
-

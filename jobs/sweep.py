@@ -25,7 +25,7 @@ import hashlib
 import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -54,7 +54,7 @@ from models.ladder import (
     due_stages,
     stage_key_of,
 )
-from models.messages import Channel
+from models.messages import CHAT_CHANNELS, Channel
 from models.outbox import MAX_KEY, insert_values, outbox_fixed, outbox_values
 from models.pemda import PemdaConfig, ProgramConfig, Stage
 from models.recipients import Recipients, load_recipients
@@ -103,9 +103,12 @@ def plan(
     calendar: WorkingCalendar,
     at: datetime,
     waiting: list[Waiting] | None = None,
+    sends_on: Collection[Channel] = CHAT_CHANNELS,
 ) -> list[PlannedNotice]:
     """Everything due at instant `at`: one entry per (program, unit, period, stage, person), marked if queued before.
 
+    Each person's channel is chosen among `sends_on`, the channels the deployment sends on (None: not reachable now;
+    nothing is queued for them and the ledger does not record them: a stage still due reaches them once they can be).
     Letter stages climb in order (`models.ladder.climb`); those that wait are appended to `waiting` with the reason.
     """
     at = ensure_utc(at)
@@ -123,7 +126,7 @@ def plan(
     earlier: dict[str, _Due] = {}
     for due in dues:
         (current if due.period == current_period(due.program, today) else earlier)[due.program.key] = due
-    roster = load_recipients(session)
+    roster = load_recipients(session, sends_on)
     units = cast(list[Unit], list(roster.units.values()))  # load_standings reads only `id` and `kind`
     paused = _pauses(session, {(d.program.key, d.period) for d in dues}, today)
     _escalation(session, pemda, [d for d in dues if d.stage.kind in TEGURAN_KINDS])
@@ -373,18 +376,20 @@ def sweep(
     *,
     dry_run: bool = False,
     letter_hook: LetterHook | None = None,
+    sends_on: Collection[Channel] = CHAT_CHANNELS,
 ) -> SweepResult:
-    """Plan at `at` and, unless `dry_run`, queue what is new in one transaction under the sweep lock."""
+    """Plan at `at` and, unless `dry_run`, queue what is new in one transaction under the sweep lock; people are
+    reached on the channels of `sends_on` only (`Deps.sends_on`)."""
     at = ensure_utc(at)
     result = SweepResult(at=at, working=calendar.is_working_time(at), dry_run=dry_run)
     with collector_paused(), db.uow() as uow:
         session = uow.session
         if dry_run:
-            result.planned = plan(session, pemda, calendar, at, result.waiting)
+            result.planned = plan(session, pemda, calendar, at, result.waiting, sends_on)
             result.already = sum(1 for p in result.planned if p.already)
             return result
         take_lock(session, at)
-        result.planned = plan(session, pemda, calendar, at, result.waiting)
+        result.planned = plan(session, pemda, calendar, at, result.waiting, sends_on)
         result.already = sum(1 for p in result.planned if p.already)
         if result.working:
             _mark_answered(session, pemda, calendar.local_date(at), result)

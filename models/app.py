@@ -17,7 +17,7 @@ from models.clock import Clock
 from models.db import Database
 from models.files import FileSource
 from models.flood import FloodGuard
-from models.messages import Channel
+from models.messages import CHAT_CHANNELS, Channel
 from models.meter import NULL_METER, Meter
 from models.pemda import PemdaConfig
 
@@ -42,6 +42,9 @@ class Deps:
     invite_days: int = 7
     public_url: str = ""
     """The dashboard's public base URL (`SIGAP_PUBLIC_URL`, no trailing slash); empty: /dasbor says it is not set."""
+    sends_on: frozenset[Channel] = CHAT_CHANNELS
+    """The chat channels this deployment sends on (`bot.wiring.build_deps`: those configured in the settings; empty
+    on the console). Who counts as reachable (`models.reach`) depends on it. Default: Telegram and WhatsApp."""
     files: dict[Channel, FileSource] = field(default_factory=dict)
     """How each channel's incoming files are fetched (registered by the channel's runtime)."""
     meter: Meter = NULL_METER

@@ -36,6 +36,11 @@ class Channel(StrEnum):
     CONSOLE = "console"
 
 
+CHAT_CHANNELS = frozenset({Channel.TELEGRAM, Channel.WHATSAPP})
+"""The channels the bot sends on by itself (the outbox); the console only answers the person typing. A deployment
+configures some of them (`models.app.Deps.sends_on`)."""
+
+
 @dataclass(frozen=True)
 class Button:
     """A tappable choice; `payload` is the text fed back to the bot when it is chosen."""
@@ -88,10 +93,15 @@ class Incoming:
     document_name: str | None = None
     document_ref: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    text_cut: int = 0
+    """How many characters of what was typed were cut off at `MAX_TEXT`: the length sent is len(text) + text_cut
+    (a handler that refuses a long text names the length the person sent, not the length left)."""
 
     def __post_init__(self) -> None:
         """Clean what people typed at the boundary: control characters (NUL included) go, lengths fit the columns."""
-        object.__setattr__(self, "text", clean_text(self.text, MAX_TEXT))
+        typed = clean_text(self.text, len(self.text))  # cleaning never makes a text longer: nothing is cut here
+        object.__setattr__(self, "text", typed[:MAX_TEXT])
+        object.__setattr__(self, "text_cut", self.text_cut + max(len(typed) - MAX_TEXT, 0))
         if self.payload is not None:
             object.__setattr__(self, "payload", clean_text(self.payload, MAX_TEXT))
         object.__setattr__(self, "display_name", clean_text(self.display_name, MAX_NAME, single_line=True))

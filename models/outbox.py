@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models.db import bulk_insert, core, insert_skipping_duplicates, skipping_duplicates
-from models.messages import Button, Channel, Reply
+from models.messages import CHAT_CHANNELS, Button, Channel, Reply
 from models.outbound import Template
 from models.tables import OPEN_STATUSES, SENT_STATUSES, Contact, Failure, Outbox, OutboxStatus, StoredFile
 
@@ -66,21 +66,24 @@ class Reachable(Protocol):
     def unreachable_whatsapp(self) -> bool: ...
 
 
-def reachable_channels(contact: Reachable) -> list[Channel]:
-    """The channels the bot can send to `contact` on (an address there, not blocked), the preferred one first."""
+def reachable_channels(contact: Reachable, on: Collection[Channel] = CHAT_CHANNELS) -> list[Channel]:
+    """The channels of `on` (those the deployment sends on; default: both) the bot can send to `contact` on (an
+    address there, not blocked), the preferred one first. `models.reach` says why a contact has none."""
     channels = []
-    if contact.telegram_user_id and not contact.unreachable_telegram:
+    if contact.telegram_user_id and not contact.unreachable_telegram and Channel.TELEGRAM in on:
         channels.append(Channel.TELEGRAM)
-    if contact.wa_number and not contact.unreachable_whatsapp:
+    if contact.wa_number and not contact.unreachable_whatsapp and Channel.WHATSAPP in on:
         channels.append(Channel.WHATSAPP)
     if len(channels) == 2 and contact.preferred_channel == Channel.WHATSAPP.value:
         channels.reverse()
     return channels
 
 
-def choose_channel(contact: Reachable, *, excluding: Channel | None = None) -> Channel | None:
-    """The contact's preferred reachable channel, else the other reachable one, else None (the one choice)."""
-    for channel in reachable_channels(contact):
+def choose_channel(
+    contact: Reachable, *, excluding: Channel | None = None, on: Collection[Channel] = CHAT_CHANNELS
+) -> Channel | None:
+    """The contact's preferred reachable channel of `on`, else the other reachable one, else None (the one choice)."""
+    for channel in reachable_channels(contact, on):
         if channel is not excluding:
             return channel
     return None
@@ -363,9 +366,10 @@ def enqueue(
     *,
     not_before: datetime | None = None,
     broadcast_id: int | None = None,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> Outbox | None:
-    """Queue one message for `contact` on their channel; None when they have no reachable channel."""
-    channel = choose_channel(contact)
+    """Queue one message for `contact` on their channel of `on`; None when they have no reachable channel."""
+    channel = choose_channel(contact, on=on)
     if channel is None:
         return None
     row = outbox_row(key, contact, message, now, channel=channel, not_before=not_before, broadcast_id=broadcast_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import select as sa_select
@@ -10,7 +11,7 @@ from sqlmodel import Session, col
 
 from models.db import plain_rows
 from models.ladder import ContactRef, UnitRef
-from models.messages import Channel
+from models.messages import CHAT_CHANNELS, Channel
 from models.outbox import choose_channel
 from models.tables import UNIT_ROLES, Contact, Role, Unit
 
@@ -50,8 +51,9 @@ class Recipients:
         return found
 
 
-def load_recipients(session: Session) -> Recipients:
-    """Read the active units and contacts as plain rows (30,000 ORM objects would be too slow) and choose channels."""
+def load_recipients(session: Session, sends_on: Collection[Channel] = CHAT_CHANNELS) -> Recipients:
+    """Read the active units and contacts as plain rows (30,000 ORM objects would be too slow) and choose each one's
+    channel among `sends_on` (the channels the deployment sends on; None: not reachable now, `models.reach`)."""
     unit_rows = plain_rows(
         session,
         sa_select(col(Unit.id), col(Unit.code), col(Unit.name), col(Unit.kind)).where(col(Unit.active).is_(True)),
@@ -80,7 +82,7 @@ def load_recipients(session: Session) -> Recipients:
     admin, leader = Role.ADMIN.value, Role.PIMPINAN.value
     for cid, name, role, unit_id, telegram, wa, preferred, off_telegram, off_whatsapp in contact_rows:
         contact = ContactRef(cid, name, role, unit_id, telegram, wa, preferred, bool(off_telegram), bool(off_whatsapp))
-        channels[cid] = choose_channel(contact)
+        channels[cid] = choose_channel(contact, on=sends_on)
         if role == admin:
             admins.append(contact)
         elif role == leader:

@@ -27,6 +27,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def wa_env(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`env` on a deployment with WhatsApp configured: the sample roster's people (phone numbers only) are reachable."""
+    monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", "EAAG-test")
+    monkeypatch.setenv("WHATSAPP_PHONE_NUMBER_ID", "9")
+    return env
+
+
 def outbox_count(path: Path) -> int:
     db = Database(f"sqlite:///{path / 'cli.db'}")
     with db.uow() as uow:
@@ -35,7 +43,7 @@ def outbox_count(path: Path) -> int:
     return int(count)
 
 
-def test_dry_run_prints_the_plan_and_queues_nothing(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_prints_the_plan_and_queues_nothing(wa_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert main(["sweep", "--at", "2026-12-08T08:00", "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -48,10 +56,36 @@ def test_dry_run_prints_the_plan_and_queues_nothing(env: Path, capsys: pytest.Ca
     assert any("Slamet Santoso (kepala)" in line for line in dinkes)
     assert "Ringkasan: 187 pemberitahuan untuk 59 orang" in out
     assert "Akan diantrekan: 187 pemberitahuan dalam 59 pesan; 0 sudah diantrekan sebelumnya." in out
-    assert outbox_count(env) == 0
+    assert "Tidak terjangkau: 0 pemberitahuan." in out and "Sebabnya" not in out
+    assert outbox_count(wa_env) == 0
 
 
-def test_sweep_queues_once(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_channels_the_plan_says_nobody_is_reachable_and_why(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No WHATSAPP_* and no Telegram: the sample roster's phone numbers reach nobody, and the plan says so."""
+    capsys.readouterr()
+    assert main(["sweep", "--at", "2026-12-08T08:00", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    dinkes = [line for line in out.splitlines() if line.startswith("DINKES ")]
+    assert len(dinkes) == 6
+    assert all(line.endswith("tidak terjangkau (WhatsApp belum diatur)") for line in dinkes)
+    assert "whatsapp" not in out
+    assert "Tidak terjangkau: 187 pemberitahuan (" in out
+    assert "Belum ada kanal obrolan yang diatur (Sigap hanya berjalan di konsol)" in out
+    assert "Sebabnya, dari 59 orang: 59 hanya punya nomor WhatsApp, tetapi WhatsApp belum diatur." in out
+    assert "Atur Telegram atau WhatsApp di .env lalu jalankan sigap run" in out
+    assert "Akan diantrekan: 0 pemberitahuan dalam 0 pesan; 0 sudah diantrekan sebelumnya." in out
+    assert main(["sweep", "--at", "2026-12-08T08:00"]) == 0
+    assert "Diantrekan: 0 pesan (0 pemberitahuan)" in capsys.readouterr().out
+    assert outbox_count(env) == 0  # nothing queued on a channel that cannot send, nothing recorded as sent
+    monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", "EAAG-test")
+    monkeypatch.setenv("WHATSAPP_PHONE_NUMBER_ID", "9")
+    assert main(["sweep", "--at", "2026-12-08T13:00"]) == 0  # once WhatsApp is set up, the stage still due goes
+    assert "Diantrekan: 59 pesan (187 pemberitahuan)" in capsys.readouterr().out
+
+
+def test_sweep_queues_once(wa_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert main(["sweep", "--at", "2026-12-08T08:00"]) == 0
     assert "Diantrekan: 59 pesan (187 pemberitahuan); 0 pemberitahuan sudah diantrekan sebelumnya." in (
@@ -61,7 +95,7 @@ def test_sweep_queues_once(env: Path, capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert "Diantrekan: 0 pesan (0 pemberitahuan); 187 pemberitahuan sudah diantrekan sebelumnya." in out
     assert "(sudah diantrekan)" in out
-    assert outbox_count(env) == 59
+    assert outbox_count(wa_env) == 59
 
 
 def test_days_off_and_bad_times(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

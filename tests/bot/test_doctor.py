@@ -274,8 +274,28 @@ def test_people_no_channel_can_reach_are_named(sdeps: Deps) -> None:
         nothing.status is Status.WARN
         and nothing.message == f"1 orang tanpa nomor WhatsApp maupun Telegram: {KEPALA_DINKES}."
     )
-    edit(sdeps, KEPALA_DINKES, telegram_user_id="5001")
-    assert run_on(sdeps, channels_finding, wa).status is Status.OK
+    edit(sdeps, KEPALA_DINKES, telegram_user_id="5001")  # only Telegram, on a deployment with WhatsApp only
+    only_telegram = run_on(sdeps, channels_finding, wa)
+    assert only_telegram.status is Status.WARN
+    assert only_telegram.message.startswith("1 orang hanya punya Telegram, tetapi Telegram belum diatur")
+    both = settings(WHATSAPP_ACCESS_TOKEN="EAAG", WHATSAPP_PHONE_NUMBER_ID="9", TELEGRAM_BOT_TOKEN="1:x")
+    assert run_on(sdeps, channels_finding, both).status is Status.OK
+
+
+def test_people_count_as_unreachable_as_siaran_and_the_sweep_count_them(sdeps: Deps) -> None:
+    """Blocked on every configured channel counts too, and several reasons get one total first."""
+    wa = settings(WHATSAPP_ACCESS_TOKEN="EAAG", WHATSAPP_PHONE_NUMBER_ID="9")
+    edit(sdeps, KEPALA_DINKES, unreachable_whatsapp=True)
+    edit(sdeps, ADMIN, wa_number=None)
+    found = run_on(sdeps, channels_finding, wa)
+    assert found.status is Status.WARN
+    assert found.message.splitlines() == [
+        "2 dari 72 orang aktif tidak dapat dijangkau sekarang:",
+        f"1 orang tanpa nomor WhatsApp maupun Telegram: {ADMIN}.",
+        f"1 orang memblokir bot atau tidak dapat dikirimi: {KEPALA_DINKES}.",
+    ]
+    console = run_on(sdeps, channels_finding, settings())
+    assert console.message.splitlines()[0] == "72 dari 72 orang aktif tidak dapat dijangkau sekarang:"
 
 
 def test_duplicate_names_are_listed(sdeps: Deps) -> None:

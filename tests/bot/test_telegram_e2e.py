@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.channels import ChannelRuntime
 from bot.http import HttpServer, build_app
@@ -50,6 +50,28 @@ def make_settings(api: FakeBotApi, *, webhook: bool) -> Settings:
         "SIGAP_HTTP_PORT": 0,
     }
     return Settings(_env_file=None, **values)
+
+
+def people_without_address(deps: Deps) -> list[Contact]:
+    """Active contacts with neither a Telegram id nor a WhatsApp number."""
+    with deps.db.uow() as uow:
+        return list(
+            uow.session.exec(
+                select(Contact).where(
+                    col(Contact.active).is_(True),
+                    col(Contact.telegram_user_id).is_(None),
+                    col(Contact.wa_number).is_(None),
+                )
+            ).all()
+        )
+
+
+async def say_all(harness: Harness, user_id: int, text: str, last: str) -> str:
+    """Every message of a long answer (one per chunk), once the chunk containing `last` has arrived, joined."""
+    before = len(harness.api.texts_to(user_id))
+    await harness.say(user_id, text)
+    await harness.api.wait_for(lambda: any(last in t for t in harness.api.texts_to(user_id)[before:]), timeout=5)
+    return "\n".join(harness.api.texts_to(user_id)[before:])
 
 
 def set_contact(deps: Deps, name: str, **values: Any) -> None:
@@ -340,11 +362,18 @@ async def test_admin_broadcasts_to_units_behind_with_progress_tally_and_unreacha
             finished = uow.session.get(Broadcast, 1)
         assert finished is not None and finished.status == "finished" and finished.finished_at is not None
 
-        unreachable = await harness.say(ADMIN_ID, "/takterjangkau")
-        assert "• Putri Lestari — Kepala OPD, Inspektorat Daerah (INSPEKTORAT) — Telegram" in unreachable
+        # everyone else has no WhatsApp number and no Telegram: they are listed too, after the one who blocked the bot
+        without = len(people_without_address(deps))
+        unreachable = await say_all(harness, ADMIN_ID, "/takterjangkau", "Tidak dapat dijangkau sama sekali")
+        assert unreachable.startswith(
+            f"Kontak yang tidak terjangkau ({without + 1}):\n"
+            "• Putri Lestari — Kepala OPD, Inspektorat Daerah (INSPEKTORAT) — Telegram\n"
+        )
+        assert f"{without} belum punya Telegram maupun nomor WhatsApp" in unreachable
 
         api.unblock_chat(INSPEKTORAT_ID)
         await harness.say(INSPEKTORAT_ID, "/status")
-        assert "Semua kontak dapat dijangkau" in await harness.say(ADMIN_ID, "/takterjangkau")
+        again = await say_all(harness, ADMIN_ID, "/takterjangkau", "Tidak dapat dijangkau sama sekali")
+        assert again.startswith(f"Kontak yang tidak terjangkau ({without}):\n") and "Putri Lestari" not in again
     finally:
         await stop_harness(harness)

@@ -206,3 +206,90 @@ async def test_odd_broadcast_ids_get_a_clear_reply(deps: Deps) -> None:
         reply = await admin.text(text)
         assert "gangguan" not in reply, text
         assert "tidak ditemukan" in reply or "Format: /siaran" in reply, text
+
+
+def _set(deps: Deps, name: str, **values: object) -> None:
+    with deps.db.uow() as uow:
+        contact = uow.session.exec(select(Contact).where(Contact.name == name)).one()
+        for key, value in values.items():
+            setattr(contact, key, value)
+        uow.session.add(contact)
+        uow.commit()
+
+
+async def test_too_long_names_the_length_sent_and_the_limit(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    # 5,000 characters: more than one chat message, so the text is cut at the boundary; the answer names what was sent
+    reply = await admin.text("/siaran dinkes " + "a" * 5000)
+    assert reply.startswith("Pesan siaran terlalu panjang: 5.000 karakter, paling banyak 1.000.")
+    assert "kirim ulang /siaran" in reply
+    assert "4081" not in reply and "4.081" not in reply
+    words = "kata " * 240  # 1,200 characters: not cut anywhere
+    assert "terlalu panjang: 1.199 karakter, paling banyak 1.000." in await admin.text(f"/siaran dinkes {words}")
+    with deps.db.uow() as uow:
+        assert uow.session.exec(select(Broadcast)).first() is None
+
+
+async def test_preview_counts_only_people_reachable_on_the_channels_configured(deps: Deps) -> None:
+    """A Telegram-only deployment: someone with only a WhatsApp number is not a recipient, and the preview says why."""
+    deps.sends_on = frozenset({Channel.TELEGRAM})
+    _set(deps, KEPALA_DINKES, telegram_user_id="5001")
+    admin = console_person(deps, ADMIN)
+    [preview] = await admin.say("/siaran dinkes Rapat koordinasi.")
+    assert "Penerima: 1 orang di 1 unit." in preview.text
+    assert (
+        "Tidak ikut menerima: 1 orang tidak dapat dijangkau sekarang "
+        "(1 hanya punya nomor WhatsApp, tetapi WhatsApp belum diatur)." in preview.text
+    )
+    assert "Atur WhatsApp di .env (sigap doctor menunjukkan caranya), atau minta mereka mendaftar di Telegram" in (
+        preview.text
+    )
+    await admin.say("", payload="/siaran kirim 1")
+    rows = _rows(deps, 1)
+    assert [(r.contact_id, r.channel) for r in rows] == [(contact_named(deps, KEPALA_DINKES).id, "telegram")]
+
+
+async def test_console_without_channels_makes_no_broadcast_and_says_why(deps: Deps) -> None:
+    """No Telegram and no WhatsApp configured (the console): nobody is promised as a recipient."""
+    deps.sends_on = frozenset()
+    with deps.db.uow() as uow:
+        in_units = select(func.count()).select_from(Contact).where(col(Contact.unit_id).is_not(None))
+        others = int(uow.session.exec(in_units).one()) - 1  # but the admin writing
+    reply = await console_person(deps, ADMIN).text("/siaran semua Selamat pagi.")
+    assert reply.startswith("⚠️ Sasaran “semua” (semua kontak aktif) tidak punya penerima yang dapat dijangkau")
+    assert "Penerima" not in reply
+    assert "Belum ada kanal obrolan yang diatur (Sigap hanya berjalan di konsol)" in reply
+    assert (
+        f"{others} orang tidak dapat dijangkau sekarang: {others} hanya punya nomor WhatsApp, "
+        "tetapi WhatsApp belum diatur." in reply
+    )
+    assert "Atur Telegram atau WhatsApp di .env lalu jalankan sigap run" in reply
+    assert reply.endswith("Setelah itu kirim ulang /siaran.")
+    with deps.db.uow() as uow:
+        assert uow.session.exec(select(Broadcast)).first() is None
+
+
+async def test_unreachable_list_counts_what_the_deployment_cannot_send_on(deps: Deps) -> None:
+    """WhatsApp not configured: people with only a phone number are listed, with the reason and what to do."""
+    admin = console_person(deps, ADMIN)
+    deps.sends_on = frozenset({Channel.TELEGRAM})
+    with deps.db.uow() as uow:
+        everyone = int(uow.session.exec(select(func.count()).select_from(Contact)).one())
+    _set(deps, ADMIN, telegram_user_id="5000")
+    _set(deps, KEPALA_DINKES, telegram_user_id="5001", unreachable_telegram=True)
+    listed = await admin.text("/takterjangkau")
+    assert "Semua kontak dapat dijangkau" not in listed
+    assert f"Kontak yang tidak terjangkau ({everyone - 1}):" in listed
+    assert "• Eko Hidayat — Operator OPD, Dinas Kesehatan (DINKES) — WhatsApp belum diatur" in listed
+    assert "• Slamet Santoso — Kepala OPD, Dinas Kesehatan (DINKES) — Telegram\n" in listed  # no WhatsApp to fall to
+    assert (
+        "Tidak dapat dijangkau sama sekali sekarang: 1 memblokir bot atau tidak dapat dikirimi; "
+        f"{everyone - 2} hanya punya nomor WhatsApp, tetapi WhatsApp belum diatur." in listed
+    )
+    assert "minta membuka blokir" in listed and "Atur WhatsApp di .env" in listed
+
+    deps.sends_on = frozenset()
+    console = await admin.text("/takterjangkau")
+    assert console.startswith(f"Tidak ada kontak yang dapat dijangkau sekarang ({everyone} orang aktif).")
+    assert "Belum ada kanal obrolan yang diatur (Sigap hanya berjalan di konsol)" in console
+    assert "Atur Telegram atau WhatsApp di .env lalu jalankan sigap run" in console
