@@ -57,6 +57,7 @@ from models.ladder import (
 from models.messages import CHAT_CHANNELS, Channel
 from models.outbox import MAX_KEY, insert_values, outbox_fixed, outbox_values
 from models.pemda import PemdaConfig, ProgramConfig, Stage
+from models.reach import SETUP_REASONS, why_unreachable
 from models.recipients import Recipients, load_recipients
 from models.standing import Standing, collector_paused, current_period, load_standings
 from models.tables import (
@@ -131,7 +132,7 @@ def plan(
     paused = _pauses(session, {(d.program.key, d.period) for d in dues}, today)
     _escalation(session, pemda, [d for d in dues if d.stage.kind in TEGURAN_KINDS])
     _ledger(session, dues)
-    gate = _Gate(today, roster, waiting if waiting is not None else [])
+    gate = _Gate(today, roster, waiting if waiting is not None else [], sends_on)
     planned: list[PlannedNotice] = []
     if earlier:
         before = load_standings(
@@ -158,15 +159,19 @@ class _Gate:
     today: date
     roster: Recipients
     waiting: list[Waiting]
+    sends_on: Collection[Channel] = CHAT_CHANNELS
     _reachable: dict[int, bool] = field(default_factory=dict)
 
     def reachable(self, unit_id: int) -> bool:
-        """Whether someone who answers for the unit can be reached on chat."""
+        """Whether someone who answers for the unit can be reached on chat, or could be once the deployment has the
+        channel they use: a unit is not sent letters because Telegram or WhatsApp is not set up yet; only a unit
+        nobody can reach by its own doing (no address in the roster, the bot blocked) has them drafted at once."""
         found = self._reachable.get(unit_id)
         if found is None:
             channels = self.roster.channels
             found = self._reachable[unit_id] = any(
-                channels[c.id] is not None for c in self.roster.by_unit.get(unit_id, [])
+                channels[c.id] is not None or why_unreachable(c, self.sends_on) in SETUP_REASONS
+                for c in self.roster.by_unit.get(unit_id, [])
             )
         return found
 

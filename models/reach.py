@@ -68,6 +68,9 @@ CONSOLE_NOTE = (
 """Said wherever people are counted on a deployment without Telegram and WhatsApp (the console is for trying)."""
 CONSOLE_HINT = "Atur Telegram atau WhatsApp di .env lalu jalankan sigap run (sigap doctor menunjukkan caranya)."
 
+SETUP_REASONS = frozenset({Unreachable.ONLY_WHATSAPP, Unreachable.ONLY_TELEGRAM, Unreachable.NO_CHANNEL})
+"""Reasons that are the deployment's (a channel not set up), not the person's: they end once it is set up."""
+
 _ORDER = list(Unreachable)
 
 

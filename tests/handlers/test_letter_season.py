@@ -131,3 +131,21 @@ async def test_a_whole_season_climbs_in_order(deps: Deps, clock: FakeClock) -> N
     assert f"Menindaklanjuti Surat Teguran I Nomor {first_sent.number} tanggal 23 Desember 2026" in text
     assert "Dasar" in text and "Peraturan Presiden Nomor 12 Tahun 2021" in text
     assert "/lapor" not in text and " /" not in text
+
+
+async def test_a_channel_not_set_up_yet_holds_the_letters_it_alone_keeps_from_a_unit(deps: Deps) -> None:
+    """A deployment on Telegram only: DINKES's people have only WhatsApp numbers, so they cannot be warned yet; it
+    gets no letter out of the blue at H+7 (its peringatan waits for WhatsApp). DISDIK, with no address at all in the
+    roster, still has its letter drafted for hand delivery."""
+    everyone_else_compliant(deps, datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    hook = make_letter_hook(deps.pemda, deps.calendar)
+    telegram_only = frozenset({Channel.TELEGRAM})
+    result = sweep(deps.db, deps.pemda, deps.calendar, at_local(date(2026, 12, 22)), letter_hook=hook,
+                   sends_on=telegram_only)  # fmt: skip
+    assert letters_of(deps, "DINKES") == [] and len(letters_of(deps, "DISDIK")) == 1
+    dinkes = [p for p in result.planned if p.unit.code == "DINKES"]
+    assert dinkes and {p.label for p in dinkes} == {"H+1 peringatan"} and all(p.channel is None for p in dinkes)
+    # once WhatsApp is set up, the peringatan goes first and the letter follows in its turn
+    first = sweep(deps.db, deps.pemda, deps.calendar, at_local(date(2026, 12, 22), 13), letter_hook=hook)
+    assert {p.label for p in first.planned if p.unit.code == "DINKES"} == {"H+1 peringatan"}
+    assert letters_of(deps, "DINKES") == []
