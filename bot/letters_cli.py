@@ -68,8 +68,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             letter = existing or draft_letter(session, deps.pemda, deps.calendar, unit, standing, stage, now)
         except LetterError as exc:
             raise UserError(str(exc)) from None
-        if existing is None:
-            submit(session, deps.pemda, deps.calendar, letter, now)
+        queued = submit(session, deps.pemda, deps.calendar, letter, now, deps.sends_on) if existing is None else 0
         uow.commit()
     state = "sudah ada" if existing is not None else "dirancang"
     print(
@@ -77,5 +76,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"Status: {STATUS_WORDS[letter.status]}."
     )
     if existing is None and deps.pemda.letters.require_approval:
-        print("Permintaan persetujuan masuk antrean pesan untuk admin (dikirim oleh `sigap run`).")
+        if queued:
+            print("Permintaan persetujuan masuk antrean pesan untuk admin (dikirim oleh `sigap run`).")
+        else:
+            print(
+                "Tidak ada penyetuju surat yang dapat dihubungi di Sigap sekarang (lihat sigap doctor), jadi "
+                f"permintaan persetujuan tidak dikirim. Setujui suratnya dengan /teguran setujui {letter.id}."
+            )
     return 0

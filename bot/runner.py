@@ -96,7 +96,8 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     channels = await build_channels(settings, deps)
     registry = CollectorRegistry()
     meter = PrometheusMeter(registry)
-    registry.register(OutboxCollector(deps.db, deps.clock))
+    sending = frozenset(c.channel for c in channels)  # rows on any other channel wait for it to be set up
+    registry.register(OutboxCollector(deps.db, deps.clock, sending))
     deps.meter = meter
     deps.guard = FloodGuard(deps.clock)
     dispatcher = Dispatcher(
@@ -122,6 +123,7 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
             deps.clock,
             lambda: dispatch_task is not None and not dispatch_task.done(),
             settings.health_max_pending_seconds,
+            sending,
         ),
         metrics_route(registry, token),
     ]
@@ -132,11 +134,12 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
     deadline = ExitDeadline()
     catch_signals(stop, deadline)
     from bot.scheduler import start_scheduler
-    from jobs.letters.flow import make_letter_hook
+    from jobs.letters.hook import make_letter_hook
 
     # before any chat is answered: rows the last run left (in flight, replies it never sent) are released first
     prepare(dispatcher, deps.db)
-    scheduler = start_scheduler(deps, letter_hook=make_letter_hook(deps.pemda, deps.calendar), meter=meter)
+    letter_hook = make_letter_hook(deps.pemda, deps.calendar, deps.sends_on)
+    scheduler = start_scheduler(deps, letter_hook=letter_hook, meter=meter)
     for channel in channels:
         await channel.start()
     await server.start()

@@ -63,7 +63,9 @@ async def refresh_days_off(deps: Deps) -> None:
 async def run_receipt_check(deps: Deps) -> int:
     """Tell the pimpinan about warning letters still without receipt (idempotent; cheap when nothing is due)."""
     try:
-        return await asyncio.to_thread(run_receipt_escalation, deps.db, deps.pemda, deps.calendar, deps.clock)
+        return await asyncio.to_thread(
+            run_receipt_escalation, deps.db, deps.pemda, deps.calendar, deps.clock, deps.sends_on
+        )
     except Exception:
         log.exception("receipt check of warning letters failed")
         return 0

@@ -49,9 +49,9 @@ def run(args: argparse.Namespace, settings: Settings, *, letter_hook: LetterHook
     deps = build_deps(settings)
     at = parse_at(args.at, deps.calendar) if args.at else deps.clock.now()
     if letter_hook is None and not args.dry_run:
-        from jobs.letters.flow import make_letter_hook
+        from jobs.letters.hook import make_letter_hook
 
-        letter_hook = make_letter_hook(deps.pemda, deps.calendar)
+        letter_hook = make_letter_hook(deps.pemda, deps.calendar, deps.sends_on)
     result = sweep(
         deps.db, deps.pemda, deps.calendar, at, dry_run=args.dry_run, letter_hook=letter_hook, sends_on=deps.sends_on
     )

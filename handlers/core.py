@@ -195,7 +195,7 @@ def _resend_files_sent_as_templates(ctx: Ctx, contact: Contact) -> None:
             buttons=decode_buttons(row.buttons),
             attachment_id=row.attachment_id,
         )
-        enqueue(ctx.session, f"{row.idem_key}|berkas", contact, copy, ctx.now)
+        enqueue(ctx.session, f"{row.idem_key}|berkas", contact, copy, ctx.now, on=ctx.deps.sends_on)
 
 
 async def _route(ctx: Ctx) -> list[Reply]:

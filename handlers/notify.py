@@ -8,10 +8,12 @@ on its own, with the WhatsApp template outside the 24-hour window.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from models.messages import CHAT_CHANNELS, Channel
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
@@ -52,12 +54,19 @@ def without_head_text(unit: Unit, reason: str = "") -> str:
 
 
 def tell_admins_unit_without_head(
-    session: Session, pemda: PemdaConfig, unit: Unit, now: datetime, reason: str, *, key: str | None = None
+    session: Session,
+    pemda: PemdaConfig,
+    unit: Unit,
+    now: datetime,
+    reason: str,
+    *,
+    key: str | None = None,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> int:
     """Queue the 'no head' message about `unit` to every active admin; returns how many admins it was queued for.
 
     `key` names the event (e.g. 'invite:12'); the same event queues each admin's message once, however often this
-    runs. Without it the event is `now` and `reason`. Admins with no reachable channel are skipped.
+    runs. Without it the event is `now` and `reason`. Admins with no channel of `on` (`Deps.sends_on`) are skipped.
     """
     text = without_head_text(unit, reason)
     message = OutMessage(
@@ -71,6 +80,7 @@ def tell_admins_unit_without_head(
     ).all()
     queued = 0
     for admin in admins:
-        if enqueue(session, f"unit-tanpa-kepala:{unit.id}:{event}:{admin.id}", admin, message, now) is not None:
+        row_key = f"unit-tanpa-kepala:{unit.id}:{event}:{admin.id}"
+        if enqueue(session, row_key, admin, message, now, on=on) is not None:
             queued += 1
     return queued

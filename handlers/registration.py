@@ -271,7 +271,8 @@ def _move(ctx: Ctx, contact: Contact, invite: Invite, unit: Unit, role: Role) ->
     told = ""
     if old_unit is not None and had_head and not unit_has_head(ctx.session, old_unit):
         reason = f"{contact.name} pindah menjadi {becomes}"
-        if tell_admins_unit_without_head(ctx.session, ctx.pemda, old_unit, ctx.now, reason, key=f"invite:{invite.id}"):
+        key, on = f"invite:{invite.id}", ctx.deps.sends_on
+        if tell_admins_unit_without_head(ctx.session, ctx.pemda, old_unit, ctx.now, reason, key=key, on=on):
             told = f"\nAdmin Sigap diberi tahu bahwa {old_unit.name} kini tidak memiliki {head_role(old_unit).value}."
     return Reply(
         f"Baik, {contact.name}. Bapak/Ibu kini terdaftar sebagai {becomes} (sebelumnya {was}).{told}\n"

@@ -65,7 +65,9 @@ async def teguran(ctx: Ctx) -> list[Reply]:
             return [Reply(text)]
         if verb in ("setujui", "setuju", "approve"):
             letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran setujui 12")
-            text = flow.approve(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
+            text = flow.approve(
+                ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now, ctx.deps.sends_on
+            )
             ctx.audit("letter.approved", str(letter_id))
             return [Reply(text)]
         if verb in ("batal", "batalkan", "cancel"):
@@ -84,7 +86,9 @@ async def terima(ctx: Ctx) -> list[Reply]:
     hint = "Tekan tombol “Saya sudah menerima” pada pesan surat, atau ketik /terima <id>."
     letter_id = _letter_id(ctx, ctx.incoming.args, hint)
     try:
-        text = receipts.receive(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
+        text = receipts.receive(
+            ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now, ctx.deps.sends_on
+        )
     except flow.Refused as exc:
         raise UserError(str(exc)) from None
     ctx.audit("letter.received", str(letter_id))
@@ -99,7 +103,7 @@ def _approve_all(ctx: Ctx, rest: list[str]) -> Reply:
         return Reply("Baik, tidak ada surat yang disetujui. Rancangan tetap menunggu di /teguran.")
     if rest[:1] == ["ya"] and len(rest) == 2 and _plain_id(rest[1]) is not None:
         upto = _plain_id(rest[1]) or 0
-        text = flow.approve_all(ctx.session, ctx.pemda, ctx.deps.calendar, upto, ctx.me, ctx.now)
+        text = flow.approve_all(ctx.session, ctx.pemda, ctx.deps.calendar, upto, ctx.me, ctx.now, ctx.deps.sends_on)
         ctx.audit("letter.approved_all", "", upto=upto)
         return Reply(text)
     count, upto, parts = flow.drafts_summary(ctx.session)
@@ -169,7 +173,7 @@ def _listing(ctx: Ctx) -> Reply:
             unit = units.get(letter.unit_id)
             flag = ""
             if status in (LetterStatus.DRAFT.value, LetterStatus.APPROVED.value) and not flow.reachable_recipients(
-                ctx.session, letter.unit_id
+                ctx.session, letter.unit_id, ctx.deps.sends_on
             ):
                 flag = f" · ⚠️ tanpa penerima di Sigap: antar langsung, lalu /teguran diantar {letter.id}"
             lines.append(

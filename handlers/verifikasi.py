@@ -12,6 +12,7 @@ The decision itself is `decide`, with plain arguments: the web dashboard's queue
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -33,7 +34,7 @@ from models.evidence import (
 )
 from models.filecheck import KINDS, kind_label, size_text
 from models.fmt import tanggal_pendek, waktu
-from models.messages import Attachment, Button, Reply
+from models.messages import CHAT_CHANNELS, Attachment, Button, Channel, Reply
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
@@ -246,7 +247,7 @@ def _reject(ctx: Ctx, verifiers: Verifiers, evidence_id: int, reason: str) -> li
 def _decide(ctx: Ctx, verifiers: Verifiers, evidence_id: int, *, accepted: bool, reason: str = "") -> list[Reply]:
     decision = decide(
         ctx.session, ctx.pemda, verifiers, ctx.me, evidence_id, accepted=accepted, reason=reason, now=ctx.now,
-        audit=ctx.audit,
+        audit=ctx.audit, on=ctx.deps.sends_on,
     )  # fmt: skip
     ctx.clear_state()
     if not decision.taken:
@@ -272,10 +273,12 @@ def decide(
     reason: str,
     now: datetime,
     audit: Audit,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> Decision:
     """Accept or reject one piece of evidence as `me` (chat and dashboard alike): one conditional update (a second
     tap, or a second verifier, finds it decided), the report's verification follows, the sender hears the outcome
-    through the outbox, and the verdict is audited. Not a verifier of it: a `UserError`."""
+    through the outbox on a channel of `on` (`Deps.sends_on`), and the verdict is audited. Not a verifier of it: a
+    `UserError`."""
     evidence, report = _load(session, evidence_id)
     settled = _check_decidable(session, pemda, verifiers, me, evidence, report)
     if settled is not None:
@@ -292,7 +295,7 @@ def decide(
     report.verification = (Verification.VERIFIED if accepted else Verification.REJECTED).value
     session.add(report)
     session.flush()
-    told = _tell_sender(session, pemda, me, evidence, report, now)
+    told = _tell_sender(session, pemda, me, evidence, report, now, on)
     audit(
         "evidence." + ("accepted" if accepted else "rejected"),
         str(evidence.id),
@@ -316,7 +319,13 @@ def _next(ctx: Ctx, verifiers: Verifiers) -> str:
 
 
 def _tell_sender(
-    session: Session, pemda: PemdaConfig, me: Contact, evidence: Evidence, report: Report, now: datetime
+    session: Session,
+    pemda: PemdaConfig,
+    me: Contact,
+    evidence: Evidence,
+    report: Report,
+    now: datetime,
+    on: Collection[Channel],
 ) -> str:
     """Queue the outcome for the file's sender (or, when they cannot be reached, the unit's people); who was told."""
     unit = session.get(Unit, evidence.unit_id)
@@ -346,7 +355,7 @@ def _tell_sender(
     sender = session.get(Contact, evidence.uploaded_by_id) if evidence.uploaded_by_id else None
     if sender is not None and sender.active:
         people = [sender]
-    if not people or enqueue_for(session, pemda, people, evidence, text, summary, buttons, now) == 0:
+    if not people or enqueue_for(session, pemda, people, evidence, text, summary, buttons, now, on) == 0:
         people = list(
             session.exec(
                 select(Contact).where(
@@ -356,7 +365,7 @@ def _tell_sender(
                 )
             ).all()
         )
-        if enqueue_for(session, pemda, people, evidence, text, summary, buttons, now) == 0:
+        if enqueue_for(session, pemda, people, evidence, text, summary, buttons, now, on) == 0:
             return ""
     return people[0].name if len(people) == 1 else f"{where}"
 
@@ -370,13 +379,15 @@ def enqueue_for(
     summary: str,
     buttons: tuple[Button, ...],
     now: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> int:
-    """Queue the outcome for each of `people` (with the WhatsApp template for a closed window); how many rows."""
+    """Queue the outcome for each of `people` reachable on `on` (with the WhatsApp template for a closed window); how
+    many rows."""
     queued = 0
     for person in people:
         template = Template(pemda.whatsapp_templates.reminder, (person.name[:60], summary[:900]))
         message = OutMessage(text=text, kind="evidence", buttons=buttons, template=template)
-        if enqueue(session, _outcome_key(evidence, person.id), person, message, now) is not None:
+        if enqueue(session, _outcome_key(evidence, person.id), person, message, now, on=on) is not None:
             queued += 1
     return queued
 

@@ -46,7 +46,7 @@ def queue_auth_alert(deps: Deps, channel: Channel) -> int:
             select(Contact).where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True))
         ).all()
         for admin in admins:
-            other = choose_channel(admin, excluding=channel)
+            other = choose_channel(admin, excluding=channel, on=deps.sends_on)
             if other is None:
                 continue
             template = templates.broadcast(deps.pemda, text)

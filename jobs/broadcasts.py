@@ -7,13 +7,14 @@ they flush; `remember_progress_message` stores where the author's confirmation w
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from models.app import Deps
-from models.messages import Channel
+from models.messages import CHAT_CHANNELS, Channel
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
@@ -36,8 +37,15 @@ def remember_progress_message(
     return True
 
 
-def finish_if_done(session: Session, pemda: PemdaConfig, broadcast_id: int, now: datetime) -> Tally | None:
-    """When every row is finished: mark the broadcast finished once and queue the tally to its author."""
+def finish_if_done(
+    session: Session,
+    pemda: PemdaConfig,
+    broadcast_id: int,
+    now: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
+) -> Tally | None:
+    """When every row is finished: mark the broadcast finished once and queue the tally to its author on a channel
+    of `on` (nothing is queued when they cannot be reached there)."""
     if open_rows(session, broadcast_id):
         return None
     claimed = session.execute(
@@ -67,6 +75,7 @@ def finish_if_done(session: Session, pemda: PemdaConfig, broadcast_id: int, now:
             author,
             OutMessage(text=text, kind="broadcast_tally", template=template),
             now,
+            on=on,
         )
     return result
 
@@ -99,6 +108,9 @@ class BroadcastFinisher:
                 broadcast = uow.session.get(Broadcast, broadcast_id)
                 if broadcast is None or broadcast.status != BroadcastStatus.SENDING:
                     continue
-                closed |= finish_if_done(uow.session, self.deps.pemda, broadcast_id, self.deps.clock.now()) is not None
+                now = self.deps.clock.now()
+                closed |= (
+                    finish_if_done(uow.session, self.deps.pemda, broadcast_id, now, self.deps.sends_on) is not None
+                )
             if closed:
                 uow.commit()

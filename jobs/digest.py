@@ -4,6 +4,7 @@ Each program's Pemda total and its change since last week, the five units furthe
 most, a pace warning when the projection falls short of the target within `[digest] warn_weeks` of the deadline, the
 warning letters issued and receipts outstanding, and the evidence waiting for a verifier. The picture is
 `models.charts`' overview. Idempotent per ISO week and person (the outbox key), so a second run queues nothing.
+Only people reachable on the channels the deployment sends on (`Deps.sends_on`) get it; the others are logged.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from models.leaders import (
     short_value,
     signed,
 )
-from models.messages import Button
+from models.messages import CHAT_CHANNELS, Button, Channel
 from models.onboarding import digest_line
-from models.outbox import OutMessage, enqueue, store_file
+from models.outbox import OutMessage, choose_channel, enqueue, store_file
 from models.pemda import PemdaConfig
 from models.standing import collector_paused
 from models.tables import Contact, Evidence, EvidenceStatus, Letter, LetterStatus, Outbox, Role
@@ -179,12 +180,24 @@ def recipients(session: Session) -> list[Contact]:
     return list(rows)
 
 
-def queue_digest(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime) -> int:
-    """Queue this week's digest for every pimpinan and admin not yet given it; returns the rows queued."""
+def queue_digest(
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
+) -> int:
+    """Queue this week's digest for every pimpinan and admin reachable on `on` and not yet given it; returns the rows
+    queued (nothing is built when nobody is left to give it to)."""
     week = iso_week(calendar.local_date(at))
     keys = {person.id: f"digest|{week}|{person.id}" for person in recipients(session)}
     sent = set(session.exec(select(Outbox.idem_key).where(col(Outbox.idem_key).in_(list(keys.values())))).all())
-    people = [person for person in recipients(session) if keys[person.id] not in sent]
+    due = [person for person in recipients(session) if keys[person.id] not in sent]
+    people = [person for person in due if choose_channel(person, on=on) is not None]
+    if len(people) < len(due):
+        log.warning(
+            "weekly digest: %d pimpinan/admin cannot be reached now (see /takterjangkau)", len(due) - len(people)
+        )
     if not people:
         return 0
     digest = build_digest(session, pemda, calendar, at)
@@ -195,15 +208,18 @@ def queue_digest(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar
     for person in people:
         text = f"Yth. Bapak/Ibu {person.name},\n{digest.body}"
         message = OutMessage(text=text, kind=KIND, buttons=buttons, template=template, attachment_id=file_id)
-        if enqueue(session, keys[person.id], person, message, at) is not None:
+        if enqueue(session, keys[person.id], person, message, at, on=on) is not None:
             queued += 1
     return queued
 
 
-def send_weekly_digest(db: Database, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime) -> int:
-    """One scheduled digest in its own unit of work; returns the rows queued (0 when already sent this week)."""
+def send_weekly_digest(
+    db: Database, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime, on: Collection[Channel] = CHAT_CHANNELS
+) -> int:
+    """One scheduled digest in its own unit of work, to the people reachable on `on`; returns the rows queued (0 when
+    already sent this week, or nobody can be reached)."""
     with db.uow() as uow:
-        count = queue_digest(uow.session, pemda, calendar, ensure_utc(at))
+        count = queue_digest(uow.session, pemda, calendar, ensure_utc(at), on)
         uow.commit()
     if count:
         log.info("weekly digest queued for %d people", count)
@@ -215,7 +231,7 @@ def run_digest(deps: Deps) -> int:
     if not deps.pemda.digest.enabled:
         return 0
     try:
-        return send_weekly_digest(deps.db, deps.pemda, deps.calendar, deps.clock.now())
+        return send_weekly_digest(deps.db, deps.pemda, deps.calendar, deps.clock.now(), deps.sends_on)
     except Exception:
         log.exception("weekly digest failed")
         return 0

@@ -471,7 +471,8 @@ class Dispatcher:
     def _unreachable(
         self, claim: Claim, contact: Contact, channel: Channel, error: str, stats: DispatchStats
     ) -> dict[str, Any] | None:
-        """Mark the contact unreachable on `channel`; move the row to the other channel if they have one.
+        """Mark the contact unreachable on `channel`; move the row to their other channel if this dispatcher sends on it
+        (a row moved to a channel without a sender would wait forever), else fail it as unreachable.
 
         Returns the values written to the row, or None when it was not ours any more (or the contact is gone).
         """
@@ -487,8 +488,8 @@ class Dispatcher:
                 fresh.unreachable_whatsapp = True
             uow.session.add(fresh)
             uow.session.flush()
-            fallback = choose_channel(fresh)
-            if fallback is not None and fallback is not channel:
+            fallback = choose_channel(fresh, excluding=channel, on=self.senders)  # only where this one sends
+            if fallback is not None:
                 values: dict[str, Any] = {
                     "channel": fallback.value,
                     "status": OutboxStatus.PENDING.value,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime, time
 
 from sqlmodel import Session
@@ -22,7 +23,7 @@ from models.calendar import WorkingCalendar
 from models.db import Database
 from models.evidence import load_verifiers, waiting_queue
 from models.fmt import tanggal_pendek
-from models.messages import Button
+from models.messages import CHAT_CHANNELS, Button, Channel
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
 from models.tables import Contact, Evidence
@@ -33,8 +34,15 @@ REMIND_AT = time(9, 30)
 """When the reminder runs on working days (local time)."""
 
 
-def remind_verifiers(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime) -> int:
-    """Queue today's reminder for every verifier with items overdue; how many verifiers were reminded."""
+def remind_verifiers(
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
+) -> int:
+    """Queue today's reminder for every verifier with items overdue, on a channel of `on`; how many verifiers were
+    reminded (an item stays unstamped until one of its verifiers is reached)."""
     if not calendar.is_working_time(at):
         return 0
     today = calendar.local_date(at)
@@ -64,7 +72,7 @@ def remind_verifiers(session: Session, pemda: PemdaConfig, calendar: WorkingCale
             buttons=(Button("Buka antrean", "/verifikasi"),),
             template=templates.reminder(pemda, person.name[:60], summary),
         )
-        if enqueue(session, f"bukti-ingat:{person_id}:{today.isoformat()}", person, message, at) is not None:
+        if enqueue(session, f"bukti-ingat:{person_id}:{today.isoformat()}", person, message, at, on=on) is not None:
             reminded += 1
             stamped.update(e.id for e, _late in items if e.id is not None)
     for evidence, _report in waiting_queue(session):
@@ -98,10 +106,12 @@ def _wording(
     return "\n".join(lines), summary
 
 
-def run_verifier_reminders_once(db: Database, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime) -> int:
+def run_verifier_reminders_once(
+    db: Database, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime, on: Collection[Channel] = CHAT_CHANNELS
+) -> int:
     """`remind_verifiers` in its own unit of work."""
     with db.uow() as uow:
-        count = remind_verifiers(uow.session, pemda, calendar, at)
+        count = remind_verifiers(uow.session, pemda, calendar, at, on)
         uow.commit()
     if count:
         log.info("evidence waiting: %d verifier(s) reminded", count)
@@ -112,7 +122,7 @@ async def run_verifier_reminders(deps: Deps) -> int:
     """The scheduled job: the day's reminder in a worker thread, never raising into the scheduler."""
     try:
         return await asyncio.to_thread(
-            run_verifier_reminders_once, deps.db, deps.pemda, deps.calendar, deps.clock.now()
+            run_verifier_reminders_once, deps.db, deps.pemda, deps.calendar, deps.clock.now(), deps.sends_on
         )
     except Exception:
         log.exception("reminding verifiers of waiting evidence failed")

@@ -138,7 +138,7 @@ def _tell_admins(deps: Deps, session: Session, event: str, text: str) -> int:
     admins = session.exec(select(Contact).where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True))).all()
     rows = []
     for admin in admins:
-        channel = choose_channel(admin)
+        channel = choose_channel(admin, on=deps.sends_on)
         if channel is None:
             continue
         message = OutMessage(text=text, kind="alert", template=templates.broadcast(deps.pemda, text))

@@ -78,7 +78,9 @@ class BroadcastProgress:
                 final = None
                 done = broadcast.status == BroadcastStatus.FINISHED
                 if not done:
-                    final = finish_if_done(uow.session, self.deps.pemda, broadcast_id, self.deps.clock.now())
+                    final = finish_if_done(
+                        uow.session, self.deps.pemda, broadcast_id, self.deps.clock.now(), self.deps.sends_on
+                    )
                     done = final is not None
                 if final is not None:
                     finished = True

@@ -169,7 +169,7 @@ def act_on_letter(session: Session, deps: Deps, viewer: Viewer, letter_id: int, 
         raise HTTPException(404)
     now = deps.clock.now()
     if action == "setujui":
-        text = flow.approve(session, deps.pemda, deps.calendar, letter_id, me, now)
+        text = flow.approve(session, deps.pemda, deps.calendar, letter_id, me, now, deps.sends_on)
         audit(session, viewer, "letter.approved", str(letter_id))
         return text
     reason = " ".join(reason.split())[:200]
@@ -278,7 +278,7 @@ def verdict(
     try:
         decision = decide(
             session, deps.pemda, verifiers, me, evidence_id, accepted=choice == "sah", reason=reason[:480],
-            now=deps.clock.now(), audit=recorder(session, viewer),
+            now=deps.clock.now(), audit=recorder(session, viewer), on=deps.sends_on,
         )  # fmt: skip
     except UserError as exc:
         raise Forbidden(str(exc)) from None

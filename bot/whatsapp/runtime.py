@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -47,7 +47,7 @@ from jobs.alerts import AuthAlert, auth_alert
 from jobs.ratelimit import RateLimiter, RateRules
 from models.app import Deps, call_on
 from models.files import FileTooLarge, FileUnavailable
-from models.messages import Channel, Incoming, Reply
+from models.messages import CHAT_CHANNELS, Channel, Incoming, Reply
 from models.outbound import AuthFailed, RateLimited, SendError, direct_reply
 from models.outbox import choose_channel, record_status
 from models.phone import mask_phone
@@ -385,16 +385,18 @@ class WhatsAppChannel:
         """Write delivery events to their outbox rows in one unit of work."""
         with self.deps.db.uow() as uow:
             for event in events:
-                apply_status(uow.session, event, self.deps.clock.now())
+                apply_status(uow.session, event, self.deps.clock.now(), on=self.deps.sends_on)
             uow.commit()
 
 
-def apply_status(session: Session, event: StatusEvent, now: datetime) -> Outbox | None:
+def apply_status(
+    session: Session, event: StatusEvent, now: datetime, *, on: Collection[Channel] = CHAT_CHANNELS
+) -> Outbox | None:
     """Apply one status by the message's wamid, else by the outbox id carried in the opaque data.
 
     An asynchronous failure is acted on like a synchronous one: 131047 resends the row as its template,
-    131026 marks the person unreachable on WhatsApp and moves the row to their other channel, 130429/131056
-    retry later.
+    131026 marks the person unreachable on WhatsApp and moves the row to their other channel when it is one of `on`
+    (the channels this deployment sends on; otherwise the row stays failed), 130429/131056 retry later.
     """
     error = " ".join(x for x in (str(event.error_code or ""), event.error_title or "", event.error_detail or "") if x)
     row = record_status(session, event.wamid, event.status, event.timestamp, error)
@@ -409,7 +411,7 @@ def apply_status(session: Session, event: StatusEvent, now: datetime) -> Outbox 
             return None  # the opaque id names a row of someone else: not this report's message
         row = record_status(session, candidate.provider_id, event.status, event.timestamp, error)
     if row is not None and event.status == "failed":
-        _after_failure(session, row, event.error_code, now)
+        _after_failure(session, row, event.error_code, now, on)
     return row
 
 
@@ -417,7 +419,7 @@ def _digits(number: str) -> str:
     return "".join(ch for ch in number if ch.isdigit())
 
 
-def _after_failure(session: Session, row: Outbox, code: int | None, now: datetime) -> None:
+def _after_failure(session: Session, row: Outbox, code: int | None, now: datetime, on: Collection[Channel]) -> None:
     if code == CODE_REENGAGEMENT and row.template_name and not row.use_template:
         _requeue(row, now, use_template=True)
     elif code in _RETRY_LATER:
@@ -428,8 +430,8 @@ def _after_failure(session: Session, row: Outbox, code: int | None, now: datetim
             return
         contact.unreachable_whatsapp = True
         session.add(contact)
-        fallback = choose_channel(contact)
-        if fallback is not None and fallback is not Channel.WHATSAPP:
+        fallback = choose_channel(contact, excluding=Channel.WHATSAPP, on=on)
+        if fallback is not None:
             row.channel = fallback.value
             _requeue(row, now)
     session.add(row)

@@ -5,15 +5,17 @@ and dates the letter -> sent to the unit's kepala/operator/camat with the PDF an
 -> received. A unit nobody can reach on chat is flagged; its approved letter is handed over on paper and
 recorded with `/teguran diantar`, which counts as received. A draft or approved letter may be cancelled (a
 numbered one keeps its number); a cancelled letter stops the ladder for its unit and programs until an admin
-restarts it. A sent letter with no receipt after `letters.receipt_working_days` working days is reported to
-the pimpinan once.
+restarts it. A sent letter with no receipt after `letters.receipt_working_days` working days is reported to the
+pimpinan once. Who can be reached is judged on the channels the deployment sends on (`on`, `Deps.sends_on`):
+nothing is queued for anyone else, so no message waits forever for a channel that is not set up. The sweep's hook
+that drafts and submits letters is `jobs.letters.hook`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +27,6 @@ from jobs.letters.content import format_date_id
 from jobs.letters.register import (
     STAGE_LABELS,
     LetterError,
-    draft_letters,
     item_standings,
     letter_items,
     number_letter,
@@ -33,12 +34,11 @@ from jobs.letters.register import (
 )
 from models.calendar import WorkingCalendar
 from models.escalation import LETTER_CHANNEL, LETTER_KIND
-from models.ladder import TEGURAN_KINDS
-from models.messages import Button
+from models.messages import CHAT_CHANNELS, Button, Channel
 from models.outbound import Template
 from models.outbox import OutMessage, choose_channel, enqueue
-from models.pemda import PemdaConfig, Stage
-from models.standing import Standing
+from models.pemda import PemdaConfig
+from models.reach import count_reasons, describe
 from models.tables import UNIT_ROLES, Contact, Letter, LetterDelivery, LetterStatus, Notice, Role, Unit
 
 log = logging.getLogger(__name__)
@@ -109,14 +109,19 @@ def unit_recipients(session: Session, unit_id: int) -> list[Contact]:
     )
 
 
-def reachable_recipients(session: Session, unit_id: int) -> list[Contact]:
-    """The unit's recipients the bot can reach on some channel (none: the letter must be handed over)."""
-    return [c for c in unit_recipients(session, unit_id) if choose_channel(c) is not None]
+def reachable_recipients(session: Session, unit_id: int, on: Collection[Channel] = CHAT_CHANNELS) -> list[Contact]:
+    """The unit's recipients the bot can reach on a channel of `on` (none: the letter must be handed over)."""
+    return [c for c in unit_recipients(session, unit_id) if choose_channel(c, on=on) is not None]
 
 
-def _no_reach_note(session: Session, letter: Letter) -> str:
+def why_unreached(contacts: Sequence[Contact], on: Collection[Channel]) -> str:
+    """Why none of `contacts` can be reached on `on`: '2 hanya punya nomor WhatsApp, tetapi WhatsApp belum diatur'."""
+    return describe(count_reasons(contacts, on)) or "tidak ada"
+
+
+def _no_reach_note(session: Session, letter: Letter, on: Collection[Channel]) -> str:
     """A warning line when nobody of the letter's unit can be reached on chat, else ''."""
-    if reachable_recipients(session, letter.unit_id):
+    if reachable_recipients(session, letter.unit_id, on):
         return ""
     return (
         "⚠️ Unit ini belum punya kepala/operator/camat yang dapat dihubungi di Sigap: setelah disetujui, surat "
@@ -159,29 +164,41 @@ def lock_letter(session: Session, letter_id: int) -> Letter:
     return letter
 
 
-def submit(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter: Letter, at: datetime) -> int:
+def submit(
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    letter: Letter,
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
+) -> int:
     """After drafting: ask for approval, or deliver at once when the Pemda file says so; returns messages queued."""
     if pemda.letters.require_approval:
-        return request_approval(session, pemda, calendar, letter, at)
+        return request_approval(session, pemda, calendar, letter, at, on)
     number_letter(session, pemda, calendar, letter, at)
     letter.status = LetterStatus.APPROVED.value
     letter.approved_at = at
     session.add(letter)
     record_event(session, letter, LetterStatus.APPROVED.value, at, None, "tanpa persetujuan (letters.require_approval)")
-    return deliver(session, pemda, calendar, letter, at)
+    return deliver(session, pemda, calendar, letter, at, on)
 
 
 def request_approval(
-    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter: Letter, at: datetime
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    letter: Letter,
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> int:
-    """Send the draft with its PDF to every approver, with 'Setujui & kirim' and 'Batalkan' buttons."""
+    """Send the draft with its PDF to every approver reachable on `on`, with 'Setujui & kirim' and 'Batalkan'."""
     assert letter.id is not None
     unit = letter_unit(session, letter)
     text = (
         f"📄 Rancangan {stage_label(letter)} untuk {unit.name} "
         f"({letter.label_number}; nomor diberikan saat disetujui)\n"
         f"Kekurangan: {letter.summary}\n"
-        f"{_no_reach_note(session, letter)}"
+        f"{_no_reach_note(session, letter, on)}"
         "Mohon Bapak/Ibu periksa PDF terlampir, lalu pilih “Setujui & kirim” atau “Batalkan”."
     )
     message = OutMessage(
@@ -192,32 +209,45 @@ def request_approval(
         attachment_id=letter.pdf_id,
     )
     version = len(letter_items(session, letter.id))
-    return _to_approvers(session, pemda, calendar, f"letter:{letter.id}:v{version}", message, at)
+    return _to_approvers(session, pemda, calendar, f"letter:{letter.id}:v{version}", message, at, on)
 
 
 def _to_approvers(
-    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, key: str, message: OutMessage, at: datetime
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    key: str,
+    message: OutMessage,
+    at: datetime,
+    on: Collection[Channel],
 ) -> int:
-    """Queue `message` to every approver at the next working slot; returns how many were queued."""
+    """Queue `message` to every approver reachable on `on` at the next working slot; returns how many were queued."""
     queued = 0
     when = calendar.next_slot(at)
-    for contact in approvers(session, pemda):
-        if enqueue(session, f"{key}:approval:{contact.id}", contact, message, at, not_before=when):
+    people = approvers(session, pemda)
+    for contact in people:
+        if enqueue(session, f"{key}:approval:{contact.id}", contact, message, at, not_before=when, on=on):
             queued += 1
     if not queued:
-        log.warning("%s: drafted but no approver is reachable", key)
+        log.warning("%s: drafted but no approver is reachable (%s); see /teguran", key, why_unreached(people, on))
     return queued
 
 
 def request_approval_digest(
-    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letters: Sequence[Letter], at: datetime
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    letters: Sequence[Letter],
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> int:
     """One message per approver listing many new drafts, with 'Setujui & kirim semua' and the register."""
     shown = 15
     lines = [f"📄 {len(letters)} rancangan surat teguran menunggu persetujuan Bapak/Ibu:"]
     for letter in letters[:shown]:
         unit = letter_unit(session, letter)
-        flag = " ⚠️ tanpa penerima di Sigap, antar langsung" if not reachable_recipients(session, unit.id or 0) else ""
+        lost = not reachable_recipients(session, unit.id or 0, on)
+        flag = " ⚠️ tanpa penerima di Sigap, antar langsung" if lost else ""
         lines.append(f"• [{letter.id}] {unit.name}: {stage_label(letter)}, {perihal(pemda, session, letter)}{flag}")
     if len(letters) > shown:
         lines.append(f"… dan {len(letters) - shown} lainnya (lihat /teguran).")
@@ -231,7 +261,7 @@ def request_approval_digest(
     )
     ids = ",".join(str(letter.id) for letter in letters)
     digest = hashlib.sha1(ids.encode(), usedforsecurity=False).hexdigest()[:16]
-    return _to_approvers(session, pemda, calendar, f"letter:digest:{digest}", message, at)
+    return _to_approvers(session, pemda, calendar, f"letter:digest:{digest}", message, at, on)
 
 
 @dataclass(frozen=True)
@@ -246,14 +276,26 @@ class Approval:
 
 
 def approve(
-    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter_id: int, actor: Contact, at: datetime
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    letter_id: int,
+    actor: Contact,
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> str:
-    """Approve a draft: number it, date it, and deliver it; approving again only says what already happened."""
-    return approve_letter(session, pemda, calendar, letter_id, actor, at).text
+    """Approve a draft: number it, date it, and deliver it on `on`; approving again only says what already happened."""
+    return approve_letter(session, pemda, calendar, letter_id, actor, at, on).text
 
 
 def approve_letter(
-    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter_id: int, actor: Contact, at: datetime
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    letter_id: int,
+    actor: Contact,
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> Approval:
     """`approve`, with what happened as data (for mass approval's summary)."""
     if not may_approve(pemda, actor):
@@ -286,16 +328,17 @@ def approve_letter(
     letter.approved_at = at
     session.add(letter)
     record_event(session, letter, LetterStatus.APPROVED.value, at, actor.id, f"disetujui oleh {actor.name}")
-    queued = deliver(session, pemda, calendar, letter, at)
+    queued = deliver(session, pemda, calendar, letter, at, on)
     note = f" ({dropped} tidak dicantumkan karena sudah dipenuhi)" if dropped else ""
     if not queued:
+        why = why_unreached(unit_recipients(session, unit.id or 0), on)
         text = (
             f"{stage_label(letter)} nomor {letter.number} disetujui{note}, tetapi {unit.name} belum punya kontak yang "
-            f"dapat dihubungi di Sigap. Mohon ambil PDF-nya (/teguran {letter.id}), antar langsung, lalu catat "
-            f"dengan /teguran diantar {letter.id}."
+            f"dapat dihubungi di Sigap ({why}). Mohon ambil PDF-nya (/teguran {letter.id}), antar langsung, lalu "
+            f"catat dengan /teguran diantar {letter.id}."
         )
         return Approval(text, letter, sent=False)
-    names = ", ".join(c.name for c in reachable_recipients(session, unit.id or 0))
+    names = ", ".join(c.name for c in reachable_recipients(session, unit.id or 0, on))
     text = (
         f"✅ {stage_label(letter)} nomor {letter.number} disetujui{note} dan dikirim ke {unit.name} ({names}). "
         "Bapak/Ibu akan diberi tahu bila tanda terima belum masuk."
@@ -340,8 +383,16 @@ def _drop_met_programs(
     return labels
 
 
-def deliver(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter: Letter, at: datetime) -> int:
-    """Queue the PDF with a 'Saya sudah menerima' button to the unit's kepala, operators and camat."""
+def deliver(
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    letter: Letter,
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
+) -> int:
+    """Queue the PDF with a 'Saya sudah menerima' button to the unit's kepala, operators and camat reachable on `on`;
+    none reachable: nothing is queued and the letter stays approved, for hand delivery."""
     assert letter.id is not None
     unit = letter_unit(session, letter)
     deadline = letter.new_deadline or calendar.add_working_days(
@@ -364,8 +415,9 @@ def deliver(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, let
     )
     queued = 0
     when = calendar.next_slot(at)
-    for contact in unit_recipients(session, unit.id or 0):
-        if enqueue(session, f"letter:{letter.id}:deliver:{contact.id}", contact, message, at, not_before=when):
+    recipients = unit_recipients(session, unit.id or 0)
+    for contact in recipients:
+        if enqueue(session, f"letter:{letter.id}:deliver:{contact.id}", contact, message, at, not_before=when, on=on):
             queued += 1
     if queued:
         letter.status = LetterStatus.SENT.value
@@ -374,7 +426,8 @@ def deliver(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, let
         session.add(letter)
         record_event(session, letter, LetterStatus.SENT.value, at, None, f"dikirim ke {queued} penerima")
     else:
-        log.warning("letter %s approved but %s has no reachable contact", letter.id, unit.code)
+        why = why_unreached(recipients, on)
+        log.warning("letter %s approved but %s has no reachable contact (%s)", letter.id, unit.code, why)
     return queued
 
 
@@ -479,6 +532,7 @@ def approve_all(
     upto: int,
     actor: Contact,
     at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> str:
     """Approve every draft with id up to `upto` (the set the approver was shown); say what went where."""
     ids = [
@@ -492,7 +546,7 @@ def approve_all(
     ]
     if not ids:
         return "Tidak ada rancangan yang menunggu persetujuan (mungkin sudah disetujui admin lain)."
-    results = [approve_letter(session, pemda, calendar, letter_id, actor, at) for letter_id in ids]
+    results = [approve_letter(session, pemda, calendar, letter_id, actor, at, on) for letter_id in ids]
     numbered = [r for r in results if not r.dropped]
     sent = [r for r in numbered if r.sent]
     by_hand = [r for r in numbered if not r.sent]
@@ -524,50 +578,6 @@ def drafts_summary(session: Session, upto: int | None = None) -> tuple[int, int,
         counts[stage] = counts.get(stage, 0) + 1
     parts = ", ".join(f"{counts[k]} {STAGE_LABELS[k]}" for k in sorted(counts) if k in STAGE_LABELS)
     return len(rows), max((i for i, _s in rows if i is not None), default=0), parts
-
-
-DIGEST_FROM = 4
-"""From this many new drafts in one sweep, approvers get one message listing them instead of one PDF each."""
-
-
-class SweepLetterHook:
-    """The sweep's hook for teguran stages: draft the letter, then ask for approval (or deliver at once)."""
-
-    def __init__(self, pemda: PemdaConfig, calendar: WorkingCalendar) -> None:
-        self.pemda = pemda
-        self.calendar = calendar
-        self._drafted: dict[int, list[Letter]] = {}
-        """Drafts awaiting an approval request, per sweep transaction (by session), so a rolled-back sweep's
-        drafts are never announced."""
-
-    def __call__(self, session: Session, unit: Unit, standings: Sequence[Standing], stage: Stage, at: datetime) -> bool:
-        """Handle a teguran stage of `unit` on `standings` (the programs it is behind on); True when a letter
-        (drafted now or already in the register, cancelled included) takes the place of a chat warning."""
-        behind = [s for s in standings if not s.compliant]
-        if stage.kind not in TEGURAN_KINDS or not behind or unit.id is None:
-            return False
-        letters = draft_letters(session, self.pemda, self.calendar, unit, behind, stage, at)
-        for letter in letters:
-            if not self.pemda.letters.require_approval:
-                submit(session, self.pemda, self.calendar, letter, at)
-            elif all(letter.id != other.id for other in self._drafted.get(id(session), [])):
-                self._drafted.setdefault(id(session), []).append(letter)
-        return True
-
-    def after_sweep(self, session: Session, at: datetime) -> None:
-        """Ask for approval of this sweep's drafts: one message each, or one list when there are many."""
-        drafted = self._drafted.pop(id(session), [])
-        self._drafted.clear()
-        if len(drafted) < DIGEST_FROM:
-            for letter in drafted:
-                request_approval(session, self.pemda, self.calendar, letter, at)
-        elif drafted:
-            request_approval_digest(session, self.pemda, self.calendar, drafted, at)
-
-
-def make_letter_hook(pemda: PemdaConfig, calendar: WorkingCalendar) -> SweepLetterHook:
-    """The sweep's hook for teguran stages."""
-    return SweepLetterHook(pemda, calendar)
 
 
 STATUS_WORDS = {

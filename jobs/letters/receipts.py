@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -19,11 +20,13 @@ from jobs.letters.flow import (
     lock_letter,
     perihal,
     stage_label,
+    why_unreached,
 )
 from jobs.letters.register import record_event
 from models.calendar import WorkingCalendar
 from models.clock import Clock
 from models.db import Database
+from models.messages import CHAT_CHANNELS, Channel
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
 from models.tables import UNIT_ROLES, Contact, Letter, LetterStatus, Role
@@ -32,9 +35,16 @@ log = logging.getLogger(__name__)
 
 
 def receive(
-    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter_id: int, contact: Contact, at: datetime
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    letter_id: int,
+    contact: Contact,
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
 ) -> str:
-    """Record that a person of the addressed unit received the letter."""
+    """Record that a person of the addressed unit received the letter; its approver (else every approver) is told
+    on a channel of `on`."""
     letter = lock_letter(session, letter_id)
     unit = letter_unit(session, letter)
     if contact.unit_id != letter.unit_id or contact.role not in UNIT_ROLES:
@@ -67,6 +77,7 @@ def receive(
                 template=letter_template(pemda, letter, unit),
             ),
             at,
+            on=on,
         )
     return (
         f"Terima kasih, Bapak/Ibu {contact.name}. Tanda terima {stage_label(letter)} nomor {letter.number} "
@@ -81,8 +92,15 @@ def receipt_due_at(calendar: WorkingCalendar, sent_at: datetime, working_days: i
     return calendar.at_local(day, local.time().replace(tzinfo=None))
 
 
-def escalate_receipts(session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, at: datetime) -> int:
-    """Tell the pimpinan about each sent letter still without receipt after the allowed working days; once each."""
+def escalate_receipts(
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    at: datetime,
+    on: Collection[Channel] = CHAT_CHANNELS,
+) -> int:
+    """Tell the pimpinan reachable on `on` about each sent letter still without receipt after the allowed working
+    days; once each (a letter none of them could be told about is still marked escalated, and the register says so)."""
     stmt = (
         select(Letter)
         .where(Letter.status == LetterStatus.SENT.value)
@@ -111,21 +129,31 @@ def escalate_receipts(session: Session, pemda: PemdaConfig, calendar: WorkingCal
             text=text, kind=KIND, template=letter_template(pemda, letter, unit), attachment_id=letter.pdf_id
         )
         when = calendar.next_slot(at)
+        told = 0
         for leader in leaders:
-            enqueue(session, f"letter:{letter.id}:receipt-escalation:{leader.id}", leader, message, at, not_before=when)
+            key = f"letter:{letter.id}:receipt-escalation:{leader.id}"
+            if enqueue(session, key, leader, message, at, not_before=when, on=on) is not None:
+                told += 1
         letter.receipt_escalated_at = at
         session.add(letter)
-        record_event(
-            session, letter, "escalated", at, None, f"belum ada tanda terima; {len(leaders)} pimpinan diberi tahu"
-        )
+        if told:
+            note = f"belum ada tanda terima; {told} pimpinan diberi tahu"
+        else:
+            note = f"belum ada tanda terima; tidak ada pimpinan yang dapat dihubungi ({why_unreached(leaders, on)})"
+            log.warning(
+                "letter %s has no receipt and no pimpinan can be told (%s)", letter.id, why_unreached(leaders, on)
+            )
+        record_event(session, letter, "escalated", at, None, note)
         escalated += 1
     return escalated
 
 
-def run_receipt_escalation(db: Database, pemda: PemdaConfig, calendar: WorkingCalendar, clock: Clock) -> int:
+def run_receipt_escalation(
+    db: Database, pemda: PemdaConfig, calendar: WorkingCalendar, clock: Clock, on: Collection[Channel] = CHAT_CHANNELS
+) -> int:
     """One scheduled round of `escalate_receipts` in its own unit of work; returns letters escalated."""
     with db.uow() as uow:
-        count = escalate_receipts(uow.session, pemda, calendar, clock.now())
+        count = escalate_receipts(uow.session, pemda, calendar, clock.now(), on)
         uow.commit()
     if count:
         log.info("missing receipts of %d letter(s) reported to the pimpinan", count)

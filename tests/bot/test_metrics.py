@@ -86,3 +86,41 @@ async def test_healthz_says_when_the_dispatcher_is_dead_or_messages_wait_too_lon
     assert late.status_code == 503 and late.json()["oldest_pending_seconds"] == {"whatsapp": 660}
     alive["dispatcher"] = False
     assert "dispatcher is not running" in (await _get(app, "/healthz")).json()["problems"]
+
+
+def _give_telegram(deps: Deps, name: str, user_id: str) -> None:
+    with deps.db.uow() as uow:
+        person = contact_named(deps, name)
+        person.telegram_user_id, person.preferred_channel = user_id, Channel.TELEGRAM.value
+        uow.session.add(person)
+        uow.commit()
+
+
+async def test_healthz_reports_rows_waiting_for_a_channel_not_set_up_without_failing(
+    sdeps: Deps, clock: FakeClock
+) -> None:
+    """A Telegram-only process: a WhatsApp row (queued before WhatsApp was taken out of the settings) waits for
+    WhatsApp, which waiting longer never cures; it is reported, not a 503. A late Telegram row still is one."""
+    telegram_only = frozenset({Channel.TELEGRAM})
+    app = build_app([], operations=[health_route(sdeps.db, clock, lambda: True, 600, telegram_only)])
+    _queue(sdeps, clock, KEPALA_DINKES)  # WhatsApp only
+    clock.advance(timedelta(minutes=11))
+    waiting = await _get(app, "/healthz")
+    assert waiting.status_code == 200
+    assert waiting.json() == {
+        "status": "ok",
+        "oldest_pending_seconds": {},
+        "waiting_for_channel_not_set_up": {"whatsapp": {"rows": 1, "oldest_pending_seconds": 660}},
+    }
+    registry = CollectorRegistry()
+    registry.register(OutboxCollector(sdeps.db, clock, telegram_only))
+    text = (await _get(build_app([], operations=[metrics_route(registry, None)]), "/metrics")).text
+    assert 'sigap_outbox_waiting_for_channel_rows{channel="whatsapp"} 1.0' in text
+    assert "sigap_outbox_oldest_pending_seconds{" not in text
+
+    _give_telegram(sdeps, ADMIN, "5001")
+    _queue(sdeps, clock, ADMIN)
+    clock.advance(timedelta(minutes=11))
+    late = await _get(app, "/healthz")
+    assert late.status_code == 503 and late.json()["oldest_pending_seconds"] == {"telegram": 660}
+    assert late.json()["waiting_for_channel_not_set_up"] == {"whatsapp": {"rows": 1, "oldest_pending_seconds": 1320}}

@@ -599,6 +599,21 @@ async def test_async_undeliverable_status_moves_the_row_to_telegram(rig: Rig) ->
     assert len(rig.telegram.to("777004")) == 1
 
 
+async def test_async_undeliverable_status_on_a_whatsapp_only_deployment_fails_the_row(rig: Rig) -> None:
+    """The person has a Telegram id too, but this deployment does not send on Telegram: the row is not moved to a
+    channel nothing sends on (it would wait forever); it stays failed."""
+    give_telegram(rig.deps, KEPALA_DINKES, "777005", Channel.WHATSAPP)
+    rig.deps.sends_on = frozenset({Channel.WHATSAPP})
+    row_id = queue(rig.deps, KEPALA_DINKES, "reminder:both:wa-only", reminder_for(rig.deps))
+    await rig.dispatch()
+    wamid = row(rig.deps, row_id).provider_id
+    assert wamid
+    await rig.post(make_status(wamid, "failed", str(row_id), recipient=SLAMET, error_code=131026))
+    failed = row(rig.deps, row_id)
+    assert failed.channel == Channel.WHATSAPP.value and failed.status == OutboxStatus.FAILED.value
+    assert contact(rig.deps, KEPALA_DINKES).unreachable_whatsapp is True
+
+
 # ------------------------------------------------------------------------------------------------ pieces
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlmodel import col, select
 
 from jobs.dispatcher import Dispatcher
-from jobs.letters.flow import make_letter_hook
+from jobs.letters.hook import make_letter_hook
 from jobs.sweep import sweep
 from models.app import Deps
 from models.clock import FakeClock

@@ -16,7 +16,7 @@ from bot.cli import main
 from bot.telegram.sender import TelegramSender
 from handlers.core import handle
 from jobs.dispatcher import Dispatcher
-from jobs.letters.flow import make_letter_hook
+from jobs.letters.hook import make_letter_hook
 from jobs.letters.receipts import escalate_receipts, receipt_due_at, run_receipt_escalation
 from jobs.sweep import sweep
 from models.app import Deps

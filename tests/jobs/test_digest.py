@@ -14,6 +14,7 @@ from jobs.digest import build_digest, run_digest, send_weekly_digest
 from jobs.sweep import sweep
 from models.app import Deps
 from models.clock import FakeClock
+from models.messages import Channel
 from models.outbox import store_file
 from models.tables import Contact, Evidence, Letter, Outbox, Role, StoredFile
 from tests.conftest import ADMIN, KEPALA_DINKES, PIMPINAN, console_person, contact_named, unit_coded
@@ -120,6 +121,22 @@ def test_the_digest_goes_once_a_week(deps: Deps) -> None:
     off = later.pemda.model_copy(update={"digest": later.pemda.digest.model_copy(update={"enabled": False})})
     two_weeks = FakeClock(MONDAY + timedelta(weeks=2))
     assert run_digest(Deps(db=deps.db, pemda=off, clock=two_weeks, calendar=deps.calendar)) == 0
+
+
+def test_the_digest_goes_only_to_people_reachable_on_the_channels_set_up(deps: Deps) -> None:
+    """A Telegram-only deployment: the pimpinan has only a WhatsApp number, so no WhatsApp row is queued for him (it
+    would wait forever); an admin registered on Telegram gets it there."""
+    seed(deps)
+    with deps.db.uow() as uow:
+        admin = contact_named(deps, ADMIN)
+        admin.telegram_user_id = "5001"
+        uow.session.add(admin)
+        uow.commit()
+    deps.sends_on = frozenset({Channel.TELEGRAM})
+    assert run_digest(deps) == 1
+    rows = digest_rows(deps)
+    assert {(r.contact_id, r.channel) for r in rows} == {(admin.id, "telegram")}  # its chunks, with the picture
+    assert contact_named(deps, PIMPINAN).id not in {r.contact_id for r in rows}
 
 
 def test_a_reminder_says_the_units_own_pace(sdeps: Deps) -> None:

@@ -184,6 +184,22 @@ async def test_403_without_another_channel_fails_the_row(db: Database, clock: Fa
     assert len(telegram.attempts) == 1  # the second row is not tried against a blocked chat
 
 
+async def test_403_falls_back_only_to_a_channel_this_dispatcher_sends_on(db: Database, clock: FakeClock) -> None:
+    """A Telegram-only deployment: the person also has a WhatsApp number, but a row moved there would wait forever
+    (nothing sends it, and /healthz would call Sigap stuck). The row fails as unreachable instead."""
+    contact = add_contact(db, "Slamet", tg="1001", wa="6281234567890", preferred="telegram")
+    row_id = queue(db, clock, contact, "k1")
+    telegram = FakeSender(Channel.TELEGRAM, lambda m: Unreachable("Forbidden: bot was blocked by the user"))
+
+    stats = await dispatcher(db, clock, telegram).drain()
+
+    assert contact_of(db, contact.id).unreachable_telegram
+    row = row_of(db, row_id)
+    assert (row.status, row.channel, row.failure) == ("failed", "telegram", "unreachable")
+    assert "tidak terjangkau (telegram)" in row.last_error
+    assert stats.failed == 1 and stats.retried == 0
+
+
 @pytest.mark.parametrize(
     "error", [lambda: Transient("502 Bad Gateway"), lambda: TimeoutError("timed out")], ids=["5xx", "timeout"]
 )
