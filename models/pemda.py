@@ -37,6 +37,17 @@ class PemdaInfo(_Strict):
     work_start: Clock = time(8, 0)
     work_end: Clock = time(16, 0)
 
+    @property
+    def head(self) -> str:
+        """The head of the region by title and region: 'Bupati Sukamakmur', 'Wali Kota Teluk Damai' (from
+        `short_name` without 'Kabupaten'/'Kota'; `place` is only the town where letters are dated)."""
+        region = self.short_name.strip()
+        for prefix in ("Kabupaten ", "Kab. ", "Kota ", "Provinsi "):
+            if region.lower().startswith(prefix.lower()):
+                region = region[len(prefix) :].strip()
+                break
+        return f"{self.head_title} {region}".strip()
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -86,8 +97,8 @@ class LettersConfig(_Strict):
     new_deadline_working_days: int = Field(default=7, ge=1, le=60)
     tembusan_teguran1: list[str] = ["Sekretaris Daerah", "Inspektur"]
     tembusan_teguran2: list[str] | None = None
-    """Copies of a Teguran II; unset: the head of the region (`PemdaInfo.head_title` and `place`: "Wali Kota Teluk
-    Damai (sebagai laporan)"), the Sekretaris Daerah and the Inspektur (`tembusan_of`)."""
+    """Copies of a Teguran II; unset: the head of the region (`PemdaInfo.head`: "Wali Kota Teluk Damai (sebagai
+    laporan)"), the Sekretaris Daerah and the Inspektur (`tembusan_of`)."""
     follow_up_days: int = Field(default=45, ge=0, le=180)
     """Days after a period's last letter rung during which its letters are still followed up (Teguran II)."""
     per: Literal["unit", "program"] = "unit"
@@ -294,8 +305,7 @@ class PemdaConfig(_Strict):
             return list(letters.tembusan_teguran1)
         if letters.tembusan_teguran2 is not None:
             return list(letters.tembusan_teguran2)
-        head = f"{self.pemda.head_title} {self.pemda.place}".strip()
-        return [f"{head} (sebagai laporan)", "Sekretaris Daerah", "Inspektur"]
+        return [f"{self.pemda.head} (sebagai laporan)", "Sekretaris Daerah", "Inspektur"]
 
     def ladder_of(self, program: ProgramConfig) -> list[Stage]:
         """The program's own ladder, or the Pemda's."""

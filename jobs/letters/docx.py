@@ -311,8 +311,10 @@ def _docx_signature(doc: Any, content: LetterContent) -> None:
     _docx_set_font(para.add_run("\n".join(lines(sig.title)) + "\n" * 5), BODY_PT)  # room for the signature
     _docx_set_font(para.add_run("\n".join(lines(sig.name))), BODY_PT, bold=True, underline=True)
     rest = [sig.rank] if sig.rank.strip() else []
-    rest.append(f"NIP. {sig.nip}")
-    _docx_set_font(para.add_run("\n" + "\n".join(lines("\n".join(rest)))), BODY_PT)
+    if sig.nip.strip():  # a head of region (Bupati, Wali Kota) has no NIP: no empty 'NIP.' line
+        rest.append(f"NIP. {sig.nip}")
+    if rest:
+        _docx_set_font(para.add_run("\n" + "\n".join(lines("\n".join(rest)))), BODY_PT)
 
 
 def _docx_tembusan(doc: Any, content: LetterContent) -> None:

@@ -234,7 +234,7 @@ def _pdf_header(content: LetterContent, st: dict[str, ParagraphStyle]) -> Table:
     left_w = (TEXT_W_CM - RIGHT_COL_CM) * cm
     value_w = left_w - BODY_INDENT_CM * cm - 0.4 * cm
     rows = [
-        [Paragraph(label, base), Paragraph(":", base), Paragraph(_esc(value), base)]
+        [Paragraph(label, base), Paragraph(":", base), Paragraph(_esc(value), _unbroken(value, base, value_w))]
         for label, value in header_rows(content)
     ]
     ident = Table(rows, colWidths=[LABEL_CM * cm, COLON_CM * cm, value_w])
@@ -252,6 +252,18 @@ def _pdf_header(content: LetterContent, st: dict[str, ParagraphStyle]) -> Table:
     table = Table([[ident, right]], colWidths=[left_w, RIGHT_COL_CM * cm])
     table.setStyle(_tight_table_style())
     return table
+
+
+def _unbroken(value: str, style: ParagraphStyle, width: float) -> ParagraphStyle:
+    """`style`, a little smaller when `value` is one word too wide for `width` (a long letter number would break in
+    the middle: '…/12/20' and '26' on the next line); at most down to 8 pt, then it wraps."""
+    if " " in value.strip():
+        return style
+    needed = pdfmetrics.stringWidth(value, style.fontName, style.fontSize)
+    if needed <= width:
+        return style
+    size = max(8.0, style.fontSize * width / needed * 0.98)
+    return ParagraphStyle(f"{style.name}-fit", parent=style, fontSize=size, leading=style.leading)
 
 
 def _tight_table_style() -> TableStyle:
@@ -279,7 +291,8 @@ def _pdf_signature(content: LetterContent, st: dict[str, ParagraphStyle]) -> Tab
     ]
     if sig.rank.strip():
         cell.append(Paragraph(_esc(sig.rank), sign))
-    cell.append(Paragraph("NIP. " + _esc(sig.nip), sign))
+    if sig.nip.strip():  # a head of region (Bupati, Wali Kota) has no NIP: no empty 'NIP.' line
+        cell.append(Paragraph("NIP. " + _esc(sig.nip), sign))
     table = Table([["", cell]], colWidths=[(TEXT_W_CM - RIGHT_COL_CM) * cm, RIGHT_COL_CM * cm])
     table.setStyle(_tight_table_style())
     return table

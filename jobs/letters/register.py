@@ -302,6 +302,8 @@ def addressee(unit: Unit) -> str:
     name = unit.name.strip()
     kind = unit.kind
     if kind == "kecamatan":
+        if name.lower().startswith("distrik "):  # Papua: a distrik is headed by a Kepala Distrik
+            return "Kepala " + name
         return "Camat " + name.removeprefix("Kecamatan ").strip()
     if kind == "kelurahan":
         return "Lurah " + name.removeprefix("Kelurahan ").strip()
@@ -369,15 +371,21 @@ def shortfall(session: Session, unit: Unit, standing: Standing) -> tuple[lc.Lett
     return lc.LetterSection(heading=heading, points=tuple(points)), summary
 
 
+def _signer(signatory_title: str) -> str:
+    """The office that signs, from the signatory's title's last line ('a.n. BUPATI …\nSEKRETARIS DAERAH,')."""
+    lines = [line for line in signatory_title.replace(",", " ").splitlines() if line.strip()]
+    return " ".join(lines[-1].split()).lower() if lines else ""
+
+
+def _office(entry: str) -> str:
+    """A copy line as an office to compare: 'Bupati Mambruk (sebagai laporan)' is 'bupati mambruk'."""
+    return " ".join(re.sub(r"\(.*?\)", " ", entry).replace(",", " ").split()).lower()
+
+
 def _tembusan(entries: Sequence[str], signatory_title: str) -> tuple[str, ...]:
     """The copies, without the office that signs: a letter signed by the Sekda is not copied to the Sekda."""
-    lines = [line for line in signatory_title.replace(",", " ").splitlines() if line.strip()]
-    signer = " ".join(lines[-1].split()).lower() if lines else ""
-
-    def office(entry: str) -> str:
-        return " ".join(re.sub(r"\(.*?\)", " ", entry).replace(",", " ").split()).lower()
-
-    return tuple(entry for entry in entries if not signer or office(entry) != signer)
+    signer = _signer(signatory_title)
+    return tuple(entry for entry in entries if not signer or _office(entry) != signer)
 
 
 def _earlier_letters(session: Session, calendar: WorkingCalendar, unit: Unit, standings: Sequence[Standing]) -> str:
@@ -412,7 +420,7 @@ def word_letter(
     """The full content of the `stage` warning letter to `unit` about `standings`, dated `day`."""
     config = pemda.letters
     stage_label = STAGE_LABELS[stage]
-    head = f"{pemda.pemda.head_title} {pemda.pemda.place}"
+    head = pemda.pemda.head
     sections: list[lc.LetterSection] = []
     summaries: list[str] = []
     dasar: list[str] = list(config.dasar)
@@ -445,17 +453,18 @@ def word_letter(
         "Sehubungan dengan hal tersebut, Saudara diminta segera memenuhi kekurangan di atas dan menyampaikan "
         "laporan pemenuhannya kepada kami"
     )
+    signed_by_head = _signer(pemda.signatory.title) == _office(head)  # the Bupati signs himself: no report to him
     if stage == "teguran1":
         consequence = (
-            "Apabila sampai dengan batas waktu tersebut kewajiban belum dipenuhi, akan diterbitkan Surat Teguran II "
-            f"dengan tembusan kepada {head}."
+            "Apabila sampai dengan batas waktu tersebut kewajiban belum dipenuhi, akan diterbitkan Surat Teguran II"
+            + ("." if signed_by_head else f" dengan tembusan kepada {head}.")
         )
         tembusan = pemda.tembusan_of("teguran1")
     else:
         consequence = (
-            "Apabila sampai dengan batas waktu tersebut kewajiban belum dipenuhi, hal ini akan dilaporkan kepada "
-            f"{head} sebagai bahan evaluasi kinerja dan pembinaan lebih lanjut sesuai ketentuan peraturan "
-            "perundang-undangan."
+            "Apabila sampai dengan batas waktu tersebut kewajiban belum dipenuhi, hal ini "
+            + ("akan menjadi bahan" if signed_by_head else f"akan dilaporkan kepada {head} sebagai bahan")
+            + " evaluasi kinerja dan pembinaan lebih lanjut sesuai ketentuan peraturan perundang-undangan."
         )
         tembusan = pemda.tembusan_of("teguran2")
     letterhead = pemda.letterhead
@@ -488,4 +497,3 @@ def word_letter(
         draft=draft,
     )
     return Wording(content=content, summary="; ".join(summaries))
-

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlmodel import Session, col, func, select
 
 from jobs.letters import flow
-from jobs.letters.register import LetterError, draft_letter, draft_letters, issue_number, shortfall
+from jobs.letters.register import LetterError, addressee, draft_letter, draft_letters, issue_number, shortfall
 from models.app import Deps
 from models.clock import FakeClock
 from models.db import Database
@@ -218,7 +218,9 @@ async def test_a_kota_without_its_own_copies_list_copies_its_wali_kota_not_a_bup
     """The default copies of a Teguran II name the Pemda's own head (a Kota's Wali Kota), never a Bupati."""
     pemda = deps.pemda.model_copy(
         update={
-            "pemda": deps.pemda.pemda.model_copy(update={"head_title": "Wali Kota", "place": "Teluk Damai"}),
+            "pemda": deps.pemda.pemda.model_copy(
+                update={"head_title": "Wali Kota", "short_name": "Kota Teluk Damai", "place": "Teluk Damai"}
+            ),
             "letters": deps.pemda.letters.model_copy(update={"tembusan_teguran2": None}),
         }
     )
@@ -403,3 +405,51 @@ async def test_a_percent_shortfall_reads_as_plain_indonesian(deps: Deps) -> None
         silent, summary = shortfall(uow.session, unit, reported._replace(value=None))
         assert silent.heading.replace("\u00a0", " ").endswith("realisasi belum dilaporkan (ambang minimal 45 %)")
         assert summary.replace("\u00a0", " ") == f"{program.label}: belum dilaporkan (minimal 45 %)"
+
+
+async def test_a_letter_signed_by_the_bupati_himself_names_the_region_not_the_town(deps: Deps) -> None:
+    """Kabupaten Mambruk, letters dated at Ransiki Baru and signed by the Bupati (no NIP), with a long number format:
+    'Bupati Mambruk' (not 'Bupati Ransiki Baru'), never copied to himself or told he will be reported to, no empty
+    'NIP.' line, and the number on one line."""
+    pemda = deps.pemda.model_copy(
+        update={
+            "pemda": deps.pemda.pemda.model_copy(
+                update={
+                    "short_name": "Kabupaten Mambruk",
+                    "place": "Ransiki Baru",
+                    "name": "Pemerintah Kabupaten Mambruk",
+                }
+            ),
+            "signatory": deps.pemda.signatory.model_copy(
+                update={"title": "BUPATI MAMBRUK,", "name": "Drs. Yan Piet Mambruk", "nip": "", "rank": ""}
+            ),
+            "letters": deps.pemda.letters.model_copy(
+                update={
+                    "tembusan_teguran2": None,
+                    "number_format": "{nomor}/{klasifikasi}/SETDA-{kode_unit}/{bulan}/{tahun}",
+                    "klasifikasi": "700.1.2",
+                    "unit_code": "ORPEM",
+                }
+            ),
+        }
+    )
+    regency = dataclasses.replace(deps, pemda=pemda)
+    first = approve(regency, draft(regency, "DINKES", "katalog"))
+    first_text = pdf_text(file_bytes(regency, first.pdf_id))
+    assert "akan diterbitkan Surat Teguran II." in first_text and "tembusan kepada Bupati" not in first_text
+    later = datetime(2026, 12, 29, 2, 0, tzinfo=UTC)
+    second = approve(regency, draft(regency, "DINKES", "katalog", TEGURAN2, later), later)
+    text = pdf_text(file_bytes(regency, second.pdf_id))
+    assert "Ransiki Baru (sebagai laporan)" not in text and "Bupati Ransiki" not in text
+    assert "dilaporkan kepada" not in text and "akan menjadi bahan evaluasi kinerja" in text
+    copies = text.split("Tembusan")[-1]
+    assert "Bupati Mambruk" not in copies and "Sekretaris Daerah" in copies  # not copied to the one who signs
+    assert "NIP." not in text
+    assert second.number is not None and second.number in text.replace("\n", " ")
+    assert any(second.number in line for line in text.splitlines())  # on one line
+    assert pemda.pemda.head == "Bupati Mambruk"
+
+
+def test_a_distrik_is_addressed_to_its_kepala_distrik() -> None:
+    assert addressee(Unit(code="D-RANSIKI", name="Distrik Ransiki", kind="kecamatan")) == "Kepala Distrik Ransiki"
+    assert addressee(Unit(code="KEC-A", name="Kecamatan Sukamakmur", kind="kecamatan")) == "Camat Sukamakmur"
