@@ -85,6 +85,11 @@ async def terima(ctx: Ctx) -> list[Reply]:
     """/terima <id>: the unit confirms it received a warning letter."""
     hint = "Tekan tombol “Saya sudah menerima” pada pesan surat, atau ketik /terima <id>."
     letter_id = _letter_id(ctx, ctx.incoming.args, hint)
+    if ctx.session.get(Letter, letter_id) is None:  # (the register's /teguran is not for units)
+        raise UserError(
+            f"Surat dengan id {letter_id} tidak ditemukan. Periksa id pada pesan surat teguran yang Bapak/Ibu terima, "
+            "atau tekan tombol “Saya sudah menerima” pada pesan itu."
+        )
     try:
         text = receipts.receive(
             ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now, ctx.deps.sends_on
@@ -176,8 +181,9 @@ def _listing(ctx: Ctx) -> Reply:
                 ctx.session, letter.unit_id, ctx.deps.sends_on
             ):
                 flag = f" · ⚠️ tanpa penerima di Sigap: antar langsung, lalu /teguran diantar {letter.id}"
+            stage = flow.STAGE_LABELS.get(letter.stage, letter.stage)
             lines.append(
-                f"• [{letter.id}] {letter.label_number} · {unit.code if unit else letter.unit_id} · "
+                f"• [{letter.id}] {stage} {letter.label_number} · {unit.code if unit else letter.unit_id} · "
                 f"{flow.perihal(ctx.pemda, ctx.session, letter)} · "
                 f"{tanggal_pendek(letter.letter_date or ctx.deps.calendar.local_date(letter.created_at))}{flag}"
             )

@@ -442,7 +442,9 @@ def word_letter(
         subject = f"{programs[0].title} {periode(standings[0].period)}"
         duty = f"kewajiban {subject}"
     else:
-        subject = f"{len(programs)} kewajiban program prioritas daerah {', '.join(periode(p) for p in periods)}"
+        named = [periode(p) for p in periods]
+        when = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} dan {named[-1]}"
+        subject = f"{len(programs)} kewajiban program prioritas daerah ({when})"
         duty = f"{len(programs)} kewajiban program prioritas daerah"
     previous = _earlier_letters(session, calendar, unit, standings) if stage == "teguran2" else ""
     opening = (

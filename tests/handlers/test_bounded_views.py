@@ -64,4 +64,4 @@ async def test_the_letter_register_counts_every_letter_and_lists_the_newest(deps
     assert "Register surat teguran (40 surat):" in register
     assert "Rancangan, menunggu persetujuan (40):" in register
     assert register.count("• [") == 15 and "… dan 25 lainnya" in register
-    assert "• [40] rancangan #40 · DINKES" in register  # the newest first
+    assert "• [40] Teguran I rancangan #40 · DINKES" in register  # the newest first, with its stage

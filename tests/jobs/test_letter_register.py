@@ -177,6 +177,8 @@ async def test_one_letter_per_unit_lists_every_program_behind(deps: Deps) -> Non
     assert len(letters) == 1
     text = pdf_text(file_bytes(deps, letters[0].pdf_id))
     assert "3 kewajiban program prioritas daerah" in text
+    perihal = " ".join(text.split("Perihal", 1)[1].split("Kepada")[0].split())  # the Perihal, however it wraps
+    assert "kewajiban program prioritas daerah (" in perihal and ", bulan" not in perihal
     for title in ("Produk Tayang e-Katalog Lokal", "Belanja Produk UMK", "Rencana Aksi Inovasi Daerah"):
         assert title in text
     # a program that falls behind later joins the unit's open draft rather than a second letter
