@@ -6,7 +6,7 @@ from sqlmodel import col, func, select
 
 from handlers.base import Ctx
 from jobs.letters import flow, receipts
-from jobs.letters.register import stored
+from jobs.letters.register import STAGE_LABELS, stored
 from models.app import UserError
 from models.fmt import tanggal_pendek
 from models.messages import Attachment, Button, Reply
@@ -181,7 +181,7 @@ def _listing(ctx: Ctx) -> Reply:
                 ctx.session, letter.unit_id, ctx.deps.sends_on
             ):
                 flag = f" · ⚠️ tanpa penerima di Sigap: antar langsung, lalu /teguran diantar {letter.id}"
-            stage = flow.STAGE_LABELS.get(letter.stage, letter.stage)
+            stage = STAGE_LABELS.get(letter.stage, letter.stage)
             lines.append(
                 f"• [{letter.id}] {stage} {letter.label_number} · {unit.code if unit else letter.unit_id} · "
                 f"{flow.perihal(ctx.pemda, ctx.session, letter)} · "
