@@ -22,7 +22,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.phone import PhoneError, normalize_mobile
-from models.roster_plan import Change, ContactChange, ImportResult, RosterPlan, UnitChange, leader_role
+from models.roster_plan import Change, ContactChange, ImportResult, RosterPlan, UnitChange, leader_role, nip_cut_note
 from models.roster_read import (
     COLUMNS,
     EXCEL_DIGITS,
@@ -201,20 +201,14 @@ def _read_units_and_contacts(
             elif telegram_text in telegram_ids:
                 problems.append(RowProblem(line, "telegram_id", f"sama dengan baris {telegram_ids[telegram_text]}"))
             telegram_ids.setdefault(telegram_text, line)
-        if nip and (problem := _digits_problem(line, "nip", nip)):
+        cut = ""  # a number cell keeps 15 digits: a longer NIP in one is not used, the stored one is kept
+        if nip and _as_text_hint("nip", row) and (_SCIENTIFIC.match(nip) or len(nip) > EXCEL_DIGITS):
+            cut = nip
+        elif nip and (problem := _digits_problem(line, "nip", nip)):
             problems.append(problem)
         elif nip and (len(nip) != NIP_DIGITS or not nip.isascii() or not nip.isdigit()):
             problems.append(
                 RowProblem(line, "nip", f"NIP harus {NIP_DIGITS} angka, tertulis “{nip}”{_as_text_hint('nip', row)}")
-            )
-        elif nip and _as_text_hint("nip", row):
-            notes.append(
-                RowProblem(
-                    line,
-                    "nip",
-                    f"{contact_name}: NIP {nip} terbaca dari sel angka, dan Excel hanya menyimpan {EXCEL_DIGITS} "
-                    "angka; periksa angka terakhirnya (lebih aman: format kolom nip sebagai Teks)",
-                )
             )
         identified = bool(phone_text or telegram_text)
         twin = named.setdefault((_name_key(contact_name), code), (line, identified))
@@ -226,7 +220,9 @@ def _read_units_and_contacts(
                     f"nama dan unit sama dengan baris {twin[0]}; bila memang dua orang, isi nomor HP masing-masing",
                 )
             )
-        contacts.append(ContactChange(line, contact_name, role, code, phone, telegram_text or None, nip, title))
+        kept = None if cut else nip
+        telegram = telegram_text or None
+        contacts.append(ContactChange(line, contact_name, role, code, phone, telegram, kept, title, nip_cut=cut))
     return units, contacts
 
 
@@ -387,6 +383,8 @@ def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -
             plan.unchanged += 1
     for person in rows_of_people:
         contact = matched.get(person.line)
+        if person.nip_cut:
+            plan.notes.append(nip_cut_note(person, contact.nip if contact is not None else ""))
         if contact is None:
             plan.contacts_new.append(person)
             continue
@@ -395,7 +393,7 @@ def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -
             "name": person.name,
             "role": person.role,
             "unit": person.unit,
-            "nip": person.nip,
+            "nip": before["nip"] if person.nip is None else person.nip,
             "title": person.title,
             "phone": person.phone or before["phone"],
             "telegram": person.telegram_id or before["telegram"],
@@ -504,12 +502,14 @@ def apply_plan(session: Session, plan: RosterPlan) -> ImportResult:
     now = utcnow()
     for people in _batches(plan.contacts_new):
         rows = [_contact_values(person, ids) | _NEW_CONTACT | {"created_at": now} for person in people]
+        for row in rows:
+            row["nip"] = row["nip"] or ""
         for row, person in zip(rows, people, strict=True):
             row["preferred_channel"] = "whatsapp" if person.phone and not person.telegram_id else None
         connection.execute(insert(Contact), rows)
     for contact, person in _loaded(session, Contact, plan.contacts_updated + plan.contacts_moved, _contact_id):
         for key, value in _contact_values(person, ids).items():
-            if value is not None or key not in ("wa_number", "telegram_user_id"):
+            if value is not None or key not in ("wa_number", "telegram_user_id", "nip"):
                 setattr(contact, key, value)
         contact.active = True
     for contact, _ in _loaded(session, Contact, plan.contacts_deactivated, _contact_id):

@@ -45,12 +45,15 @@ class ContactChange:
     unit: str
     phone: str | None
     telegram_id: str | None
-    nip: str
+    nip: str | None
+    """None: the file's NIP is not used (`nip_cut`) and the stored one is kept."""
     title: str
     contact_id: int | None = None
     changes: tuple[Change, ...] = ()
     old_unit: str = ""
     old_role: str = ""
+    nip_cut: str = ""
+    """The NIP as read from a spreadsheet number cell of more than 15 digits: Excel already cut it, so it is refused."""
 
 
 @dataclass
@@ -112,7 +115,7 @@ class RosterPlan:
     leaderless: list[str] = field(default_factory=list)
     """Units that have a kepala (a kecamatan: a camat) now and would have none after."""
     notes: list[str] = field(default_factory=list)
-    """Cells to check before applying (a NIP read from a spreadsheet number)."""
+    """What the file says that is not taken, and why (a NIP cut short in a spreadsheet number cell)."""
     absent_units: int = 0
     absent_contacts: int = 0
     """Active units and contacts the file does not list (deactivated only with `prune`)."""
@@ -224,3 +227,12 @@ def _reach(c: ContactChange) -> str:
 def leader_role(kind: str) -> str:
     """Who heads a unit of `kind`: the camat of a kecamatan, the kepala of anything else."""
     return Role.CAMAT.value if kind == "kecamatan" else Role.KEPALA.value
+
+
+def nip_cut_note(person: ContactChange, stored: str) -> str:
+    """Why the NIP of `person`'s row is not used, and what stays stored instead."""
+    kept = f"NIP yang tersimpan ({stored}) tidak diubah." if stored else "NIP-nya dibiarkan kosong."
+    return (
+        f"NIP di baris {person.line} ({person.name}) tersimpan sebagai angka sehingga terpotong (terbaca "
+        f"“{person.nip_cut}”); format kolom NIP sebagai Teks lalu isi ulang. {kept}"
+    )

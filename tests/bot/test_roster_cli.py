@@ -83,3 +83,32 @@ async def test_the_console_sends_a_roster_file_with_berkas(sdeps: Deps, tmp_path
     assert "Tulis path berkasnya, misalnya: /berkas roster.xlsx" in text
     assert "Mohon maaf, berkas tidak dapat diunduh. Silakan kirim ulang berkasnya." in text
     assert unit_of(sdeps, KEPALA_DINKES) == "DISDIK"
+
+
+def test_apply_never_writes_a_nip_excel_cut_short(
+    sdeps: Deps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openpyxl import Workbook
+
+    from models.roster import COLUMNS
+
+    monkeypatch.setenv("SIGAP_DATABASE_URL", sdeps.db.url)
+    monkeypatch.setenv("SIGAP_LOG_LEVEL", "WARNING")
+    stored = contact_named(sdeps, KEPALA_DINKES).nip
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(list(COLUMNS))
+    unit = ["DINKES", "Dinas Kesehatan", "dinas", None, "dinkes,kesehatan"]
+    sheet.append([*unit, KEPALA_DINKES, "kepala", "0812-9000-1098", None, float(stored[:15] + "000"), "Kepala Dinkes"])
+    roster = tmp_path / "roster.xlsx"
+    workbook.save(roster)
+
+    assert main(["import", "roster", str(roster)]) == 0
+    preview = capsys.readouterr().out
+    assert f"! NIP di baris 2 ({KEPALA_DINKES}) tersimpan sebagai angka sehingga terpotong" in preview
+    assert f"NIP yang tersimpan ({stored}) tidak diubah." in preview
+    assert main(["import", "roster", str(roster), "--apply"]) == 0
+    capsys.readouterr()
+    kepala = contact_named(sdeps, KEPALA_DINKES)
+    assert (kepala.nip, kepala.title) == (stored, "Kepala Dinkes")

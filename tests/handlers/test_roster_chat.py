@@ -160,14 +160,26 @@ async def test_excel_number_cells_arrive_as_typed(deps: Deps) -> None:
     )
     [preview] = await send_file(deps, ADMIN, "Roster Baru.xlsx", content)
     assert "+ Ani Baru, kepala Badan Baru (BARU), HP +6281290003333" in preview.text
-    assert "NIP 198001012005011000 terbaca dari sel angka" in preview.text
+    assert (
+        "NIP di baris 2 (Ani Baru) tersimpan sebagai angka sehingga terpotong (terbaca “198001012005011000”); "
+        "format kolom NIP sebagai Teks lalu isi ulang. NIP-nya dibiarkan kosong."
+    ) in preview.text
     assert (await tap(deps, ADMIN, preview.buttons[0])).startswith("Roster Roster Baru.xlsx sudah diterapkan.")
     ani = contact_named(deps, "Ani Baru")
-    assert (ani.wa_number, ani.nip, ani.unit_id) == (
-        "+6281290003333",
-        "198001012005011000",
-        unit_coded(deps, "BARU").id,
-    )
+    assert (ani.wa_number, ani.nip, ani.unit_id) == ("+6281290003333", "", unit_coded(deps, "BARU").id)
+
+
+async def test_a_nip_cut_short_by_excel_keeps_the_stored_nip(deps: Deps) -> None:
+    stored = contact_named(deps, KEPALA_DINKES).nip
+    assert len(stored) == 18
+    cut = float(stored[:15] + "000")  # what Excel keeps of a NIP typed into a number cell: 15 digits
+    row = ["DINKES", "Dinas Kesehatan", "dinas", None, "dinkes,kesehatan", KEPALA_DINKES, "kepala", "0812-9000-1098"]
+    [preview] = await send_file(deps, ADMIN, "roster.xlsx", xlsx([*row, None, cut, "Kepala Dinas Kesehatan"]))
+    assert f"tersimpan sebagai angka sehingga terpotong (terbaca “{stored[:15]}000”)" in preview.text
+    assert f"NIP yang tersimpan ({stored}) tidak diubah." in preview.text
+    assert "Kontak diperbarui" not in preview.text
+    assert preview.buttons == ()
+    assert contact_named(deps, KEPALA_DINKES).nip == stored
 
 
 async def test_the_caption_nonaktifkan_prunes_what_the_file_leaves_out(deps: Deps) -> None:

@@ -169,7 +169,7 @@ def exact_integer(content: bytes, written: str, number: str) -> bytes:
     return out.getvalue()
 
 
-def test_excel_number_cells_are_read_as_typed(db: Database) -> None:
+def test_excel_number_cells_are_read_as_typed_but_a_nip_in_one_is_not_used(db: Database) -> None:
     content = xlsx(
         [
             "DINKES",
@@ -206,17 +206,72 @@ def test_excel_number_cells_are_read_as_typed(db: Database) -> None:
     text = plan.describe()
     assert "+ Budi, kepala Dinas Kesehatan (DINKES), HP +6281290003333" in text
     assert (
-        "! baris 2, kolom nip: Budi: NIP 198001012005011000 terbaca dari sel angka, dan Excel hanya menyimpan 15 "
-        "angka; periksa angka terakhirnya (lebih aman: format kolom nip sebagai Teks)"
+        "! NIP di baris 2 (Budi) tersimpan sebagai angka sehingga terpotong (terbaca “198001012005011000”); format "
+        "kolom NIP sebagai Teks lalu isi ulang. NIP-nya dibiarkan kosong."
     ) in text
+    assert "! NIP di baris 3 (Ani) tersimpan sebagai angka sehingga terpotong" in text
     with db.uow() as uow:
         people = {c.name: c for c in uow.session.exec(select(Contact)).all()}
-    assert (people["Budi"].wa_number, people["Budi"].nip) == ("+6281290003333", "198001012005011000")
-    assert (people["Ani"].wa_number, people["Ani"].nip) == ("+6281290004444", "198001012005011234")
+    assert (people["Budi"].wa_number, people["Budi"].nip) == ("+6281290003333", "")
+    assert (people["Ani"].wa_number, people["Ani"].nip) == ("+6281290004444", "")
     assert people["Ani"].telegram_user_id == "123456789"
 
 
+def test_a_nip_cut_short_in_a_number_cell_never_overwrites_the_stored_one(db: Database) -> None:
+    good = "197001011995031001"
+    with db.uow() as uow:
+        apply_plan(
+            uow.session,
+            plan_roster(
+                uow.session,
+                read_bytes(
+                    "r.csv", csv_rows(f"DINKES,Dinas Kesehatan,dinas,,,Budi,kepala,0812-9000-3333,,{good},Kepala Dinas")
+                ),
+            ),
+        )
+        uow.commit()
+    again = xlsx(
+        [
+            "DINKES",
+            "Dinas Kesehatan",
+            "dinas",
+            None,
+            None,
+            "Budi",
+            "kepala",
+            "0812-9000-3333",
+            None,
+            1.97001011995031e17,
+            "Kepala Dinas Kesehatan",
+        ]
+    )
+    with db.uow() as uow:
+        plan = plan_roster(uow.session, read_bytes("roster.xlsx", again))
+        apply_plan(uow.session, plan)
+        uow.commit()
+    text = plan.describe()
+    assert [c.key for c in plan.contacts_updated[0].changes] == ["title"]
+    assert "197001011995031000" not in text.split("Perhatian:")[0]
+    assert text.splitlines()[-1] == (
+        "  ! NIP di baris 2 (Budi) tersimpan sebagai angka sehingga terpotong (terbaca “197001011995031000”); "
+        f"format kolom NIP sebagai Teks lalu isi ulang. NIP yang tersimpan ({good}) tidak diubah."
+    )
+    with db.uow() as uow:
+        budi = uow.session.exec(select(Contact).where(Contact.name == "Budi")).one()
+    assert (budi.nip, budi.title) == (good, "Kepala Dinas Kesehatan")
+
+
 def test_an_excel_number_that_cannot_be_a_nip_asks_for_a_text_column(db: Database) -> None:
+    content = xlsx(
+        ["DINKES", "Dinas Kesehatan", "dinas", None, None, "Budi", "kepala", "0812-9000-3333", None, 198001012005011],
+    )
+    assert problems(db, content, "roster.xlsx") == [
+        "baris 2, kolom nip: NIP harus 18 angka, tertulis “198001012005011” (sel ini berisi angka, bukan teks: "
+        "format kolom nip sebagai Teks lalu ketik ulang)",
+    ]
+
+
+def test_a_number_cell_nip_of_more_than_15_digits_is_never_an_error_but_a_note(db: Database) -> None:
     content = xlsx(
         ["DINKES", "Dinas Kesehatan", "dinas", None, None, "Budi", "kepala", "0812-9000-3333", None, 1.98e16],
         [
@@ -232,12 +287,10 @@ def test_an_excel_number_that_cannot_be_a_nip_asks_for_a_text_column(db: Databas
             198001012005011234,
         ],
     )
-    assert problems(db, content, "roster.xlsx") == [
-        "baris 2, kolom nip: NIP harus 18 angka, tertulis “19800000000000000” (sel ini berisi angka, bukan teks: "
-        "format kolom nip sebagai Teks lalu ketik ulang)",
-        "baris 3, kolom nip: “1.980010120050112e+17” tertulis sebagai angka ilmiah, angka-angka di belakangnya sudah "
-        "hilang. Format kolom nip sebagai Teks, ketik ulang isinya, lalu simpan lagi",
-    ]
+    with db.uow() as uow:
+        notes = plan_roster(uow.session, read_bytes("roster.xlsx", content)).notes
+    assert [note.split(" tersimpan")[0] for note in notes] == ["NIP di baris 2 (Budi)", "NIP di baris 3 (Ani)"]
+    assert "(terbaca “1.980010120050112e+17”)" in notes[1]
 
 
 def test_prune_deactivates_what_the_file_leaves_out_and_deletes_nothing(db: Database) -> None:
