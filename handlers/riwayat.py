@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
-from handlers.base import Ctx, find_unit
+from handlers.base import Ctx, find_program, find_unit
 from handlers.status import visible_units
 from models.app import UserError
 from models.fmt import angka, tanggal_pendek
@@ -42,7 +42,7 @@ def _scope(ctx: Ctx, words: list[str]) -> tuple[Unit, ProgramConfig | None]:
         else:
             rest.append(word)
     if rest:
-        unit = find_unit(ctx.session, " ".join(rest))
+        unit = _unit_of(ctx, rest, program)
         if not visible_units(ctx, unit):
             raise UserError("Bapak/Ibu hanya dapat melihat riwayat unit Anda sendiri. Ketik /riwayat tanpa nama unit.")
     elif ctx.role in (Role.ADMIN, Role.PIMPINAN):
@@ -50,6 +50,25 @@ def _scope(ctx: Ctx, words: list[str]) -> tuple[Unit, ProgramConfig | None]:
     else:
         unit = ctx.my_unit()
     return unit, program
+
+
+def _unit_of(ctx: Ctx, words: list[str], program: ProgramConfig | None) -> Unit:
+    """The unit `words` name; when they do not, but all but the last do and no program was named, the last word is a
+    mistyped program ('/riwayat dinkes katalgo'): that is what is said, not that 'dinkes katalgo' is no unit."""
+    try:
+        return find_unit(ctx.session, " ".join(words))
+    except UserError:
+        if len(words) > 1 and program is None and _is_unit(ctx, " ".join(words[:-1])):
+            find_program(ctx.pemda, words[-1], f"/riwayat {' '.join(words[:-1])} katalog")  # raises: the program
+        raise
+
+
+def _is_unit(ctx: Ctx, text: str) -> bool:
+    try:
+        find_unit(ctx.session, text)
+    except UserError:
+        return False
+    return True
 
 
 def describe(ctx: Ctx, report: Report) -> str:

@@ -32,6 +32,10 @@ async def test_history_names_who_when_and_channel(deps: Deps) -> None:
     )
     assert "Sebutkan unitnya" in await console_person(deps, PIMPINAN).text("/riwayat")
     assert "Slamet Santoso" in await console_person(deps, PIMPINAN).text("/riwayat dinkes")
+    # a mistyped program after the unit is named as such, not as an unknown unit "dinkes katalgo"
+    typo = await console_person(deps, PIMPINAN).text("/riwayat dinkes katalgo")
+    assert "Program “katalgo” tidak dikenal. Maksud Anda: katalog?" in typo and "Unit" not in typo
+    assert "tidak ditemukan" in await console_person(deps, PIMPINAN).text("/riwayat planet mars")
 
 
 async def test_own_report_is_withdrawn_after_asking_and_stops_counting(deps: Deps) -> None:
