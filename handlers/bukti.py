@@ -24,7 +24,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from handlers.base import Ctx, fetch_file, find_program, load_state_data, unit_named
-from handlers.report import reporting_period
+from handlers.report_period import earlier_period_note, period_words, reporting_period
 from models.app import UserError
 from models.evidence import WITHDRAWN, describe, same_target, status_word, store_blob, title_key, verifier_label
 from models.figures import FigureError, Unclear, figure_words, read_figure
@@ -362,7 +362,7 @@ def _record(ctx: Ctx, upload: Upload, target: Target, fetched: tuple[bytes, Chec
     content, checked = fetched
     unit, program, item = target.unit, target.program, target.item
     assert unit.id is not None
-    period = current_period(program, ctx.today) if item is not None else reporting_period(ctx, unit, program)
+    period = reporting_period(ctx, unit, program, item.code if item is not None else None)
     fallback = f"bukti-{program.key}-{item.code if item else unit.code.lower()}"
     filename = safe_name(upload.name, checked.kind, fallback)
     probe = Evidence(
@@ -426,7 +426,8 @@ def _record(ctx: Ctx, upload: Upload, target: Target, fetched: tuple[bytes, Chec
     ctx.clear_state()
     lines = [
         f"✅ Bukti dukung diterima: {filename} ({checked.summary}).",
-        f"Untuk: {unit.name} – {describe(ctx.session, ctx.pemda, evidence, report)}.",
+        f"Untuk: {unit.name} – {describe(ctx.session, ctx.pemda, evidence, report)}"
+        f"{_period_shown(ctx, program, period)}.",
         f"Status: menunggu verifikasi oleh {verifier_label(ctx.session, program, unit.id)}. "
         "Bapak/Ibu akan diberi tahu hasilnya.",
     ]
@@ -436,8 +437,15 @@ def _record(ctx: Ctx, upload: Upload, target: Target, fetched: tuple[bytes, Chec
         lines.append("Capaian ini sudah dihitung; bila bukti ditolak verifikator, tidak dihitung lagi.")
     if replaced:
         lines.append("Berkas sebelumnya yang masih menunggu untuk target ini diganti dengan berkas ini.")
-    lines.append("Ketik /status untuk melihat capaian.")
-    return [Reply("\n".join(lines))]
+    more, buttons = earlier_period_note(ctx, unit, program, report)
+    lines += [*more, "Ketik /status untuk melihat capaian."]
+    return [Reply("\n".join(lines), buttons)]
+
+
+def _period_shown(ctx: Ctx, program: ProgramConfig, period: str) -> str:
+    """' (bulan November 2026, yang terlambat)' for evidence counted for the previous period; '' for the current."""
+    words = period_words(ctx, program, period).strip()
+    return f" ({words.replace(' (yang terlambat)', ', yang terlambat')})" if words else ""
 
 
 def _refuse_verified_title(ctx: Ctx, unit: Unit, program: ProgramConfig, period: str, title: str) -> None:

@@ -6,7 +6,7 @@ from sqlmodel import col, select
 
 from handlers.base import Ctx, find_program, find_unit
 from handlers.libur import DATE_FORMS, split_date
-from handlers.report import reporting_period
+from handlers.report_period import open_period
 from models.app import UserError
 from models.fmt import periode, tanggal
 from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES
@@ -59,7 +59,7 @@ async def proses(ctx: Ctx) -> list[Reply]:
     until, rest = split_date(args[1:])
     unit = ctx.my_unit()
     _assigned(ctx, unit, program)
-    period = reporting_period(ctx, unit, program)  # the month just ended while its deadline is still open
+    period = open_period(ctx, unit, program)  # the month just ended while its deadline is still open
     deadline = program.deadline_of(period)
     label = program.label
     if period != current_period(program, ctx.today):

@@ -16,13 +16,13 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, delete, select
 
 from handlers.base import REPORTERS, Ctx, NotFound, find_program, find_unit, load_state_data, program_names, unit_named
+from handlers.report_period import confirmation, is_move, move, owed, reporting_period, shown
 from models.app import UserError
 from models.db import core
 from models.figures import FigureError, FigureKind, Unclear, figure_words, indonesian, read_figure
-from models.fmt import nilai, periode, sisa_hari, tanggal, waktu
+from models.fmt import periode, waktu
 from models.messages import Button, Reply
 from models.pemda import ProgramConfig
-from models.periods import previous_period
 from models.standing import ITEM_STATUSES, applicable_programs, current_period, load_standings
 from models.tables import ChatState, ChecklistItem, Contact, Report, Role, Unit, Verification
 
@@ -117,6 +117,8 @@ def _applicable(ctx: Ctx, unit: Unit) -> list[ProgramConfig]:
 async def lapor(ctx: Ctx) -> list[Reply]:
     """/lapor [unit] [program] [nilai]: record a status update, or ask step by step."""
     args = ctx.incoming.args
+    if is_move(ctx, args):
+        return move(ctx, int(args[1]))
     try:
         unit, rest = _target(ctx, args)
         if not rest:
@@ -257,7 +259,8 @@ def _ask(ctx: Ctx, unit: Unit, program: ProgramConfig) -> list[Reply]:
     else:
         items = _unit_items(ctx, unit, program)
         standing = load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program]).get((unit.id or 0, program.key))
-        open_codes = set(standing.open_items) if standing else set()
+        late = owed(ctx, unit, program)
+        open_codes = {*(standing.open_items if standing else ()), *(late.standing.open_items if late else ())}
         buttons = tuple(
             Button(
                 f"{'⬜' if i.code in open_codes else '✅'} {i.code} {i.title}"[:60],
@@ -276,14 +279,22 @@ def _ask(ctx: Ctx, unit: Unit, program: ProgramConfig) -> list[Reply]:
 
 
 def _unit_items(ctx: Ctx, unit: Unit, program: ProgramConfig) -> list[ChecklistItem]:
-    return list(
-        ctx.session.exec(
-            select(ChecklistItem)
-            .where(ChecklistItem.program_key == program.key, ChecklistItem.unit_id == unit.id)
-            .where(ChecklistItem.period == current_period(program, ctx.today))
-            .order_by(ChecklistItem.code)
-        ).all()
-    )
+    """The unit's indicators of the current period, with those still open in the previous period it owes."""
+    periods = [current_period(program, ctx.today)]
+    late = owed(ctx, unit, program)
+    if late is not None:
+        periods.append(late.standing.period)
+    rows = ctx.session.exec(
+        select(ChecklistItem)
+        .where(ChecklistItem.program_key == program.key, ChecklistItem.unit_id == unit.id)
+        .where(col(ChecklistItem.period).in_(periods))
+        .order_by(col(ChecklistItem.code), col(ChecklistItem.period).desc())
+    ).all()
+    found: dict[str, ChecklistItem] = {}
+    for item in rows:
+        if item.period == periods[0] or (late is not None and item.code in late.standing.open_items):
+            found.setdefault(item.code, item)
+    return list(found.values())
 
 
 def _split_evidence(words: list[str]) -> tuple[list[str], str | None]:
@@ -293,14 +304,6 @@ def _split_evidence(words: list[str]) -> tuple[list[str], str | None]:
 
 def _kind(program: ProgramConfig) -> FigureKind:
     return "percent" if program.measure == "percent" else "count"
-
-
-def _shown(program: ProgramConfig, value: float, *, label: bool = False) -> str:
-    """'1.250' (with label: '1.250 produk') or '42,5 %': the exact reading, the Indonesian way."""
-    if program.measure == "percent":
-        return f"{indonesian(value)} %"
-    unit_label = program.unit_label if label and program.unit_label != "%" else ""
-    return f"{indonesian(value)} {unit_label}".strip()
 
 
 def _record_value(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]) -> list[Reply]:
@@ -329,7 +332,7 @@ def _record_value(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]
             note, evidence = str(pending.get("note") or ""), pending.get("evidence")
             return _record_figure(ctx, unit, program, period, reading, note, evidence)
         if _latest_value(ctx, unit, program, period) == reading:
-            return [Reply(f"Sudah tercatat: {_shown(program, reading, label=True)} untuk {unit.name}. Terima kasih.")]
+            return [Reply(f"Sudah tercatat: {shown(program, reading, label=True)} untuk {unit.name}. Terima kasih.")]
     doubt = _doubt(ctx, unit, program, period, reading)
     if doubt is not None:
         ctx.set_state(
@@ -344,7 +347,7 @@ def _record_figure(
     ctx: Ctx, unit: Unit, program: ProgramConfig, period: str, value: float, note: str, evidence: str | None
 ) -> list[Reply]:
     report = _new_report(ctx, unit, program, period, value=value, note=note, evidence=evidence)
-    return [_confirmation(ctx, unit, program, report)]
+    return [confirmation(ctx, unit, program, report)]
 
 
 def _carried(ctx: Ctx, unit: Unit, program: ProgramConfig) -> tuple[str, str | None]:
@@ -362,7 +365,7 @@ def _ask_which(
 ) -> list[Reply]:
     """A figure that can be read more than one way: a button per reading, each re-submitting an unambiguous form."""
     ctx.set_state(FLOW, step="value", program=program.key, unit_id=unit.id, note=note, evidence=evidence)
-    options = [_shown(program, value, label=True) for value in reading.readings]
+    options = [shown(program, value, label=True) for value in reading.readings]
     rule = "Di Sigap titik memisahkan ribuan (1.250) dan koma menandai desimal (42,5)."
     if len(options) == 1:
         text = f"Mohon maaf, “{reading.text}” kurang jelas. {rule} Maksud Anda {options[0]}?"
@@ -407,13 +410,12 @@ def _doubt(ctx: Ctx, unit: Unit, program: ProgramConfig, period: str, value: flo
     previous = _latest_value(ctx, unit, program, period)
     if previous is not None and value < previous / 2:
         doubt = (
-            f"Yakin? Sebelumnya {_shown(program, previous)}, sekarang {_shown(program, value)}: "
-            "turun lebih dari separuh."
+            f"Yakin? Sebelumnya {shown(program, previous)}, sekarang {shown(program, value)}: turun lebih dari separuh."
         )
     elif program.measure == "count" and program.target > 0 and value > 10 * program.target:
         doubt = (
-            f"Yakin? Sekarang {_shown(program, value, label=True)}, lebih dari sepuluh kali target "
-            f"({_shown(program, program.target, label=True)})."
+            f"Yakin? Sekarang {shown(program, value, label=True)}, lebih dari sepuluh kali target "
+            f"({shown(program, program.target, label=True)})."
         )
     else:
         return None
@@ -486,7 +488,7 @@ def _record_title(ctx: Ctx, unit: Unit, program: ProgramConfig, title: str, evid
                 "Bila ini inovasi lain, mohon kirim dengan judul yang berbeda. Ketik /status untuk melihat capaian."
             )
     report = _new_report(ctx, unit, program, period, title=title[:300], evidence=evidence)
-    return [_confirmation(ctx, unit, program, report)]
+    return [confirmation(ctx, unit, program, report)]
 
 
 def _checklist(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]) -> list[Reply]:
@@ -519,13 +521,13 @@ def _checklist(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]) -
         ctx,
         unit,
         program,
-        reporting_period(ctx, unit, program),
+        reporting_period(ctx, unit, program, item.code),
         item_code=item.code,
         item_status=status,
         note=" ".join(words[2:]),
         evidence=evidence,
     )
-    return [_confirmation(ctx, unit, program, report)]
+    return [confirmation(ctx, unit, program, report)]
 
 
 def _new_report(
@@ -561,43 +563,3 @@ def _new_report(
     ctx.clear_state()
     ctx.audit("report.created", unit.code, program=program.key, value=value, item=item_code, status=item_status)
     return report
-
-
-def reporting_period(ctx: Ctx, unit: Unit, program: ProgramConfig) -> str:
-    """The period a report counts for: the previous one while its deadline has not passed and the unit has not
-    met it yet (a monthly figure reported in the days after the month), otherwise the current one."""
-    current = current_period(program, ctx.today)
-    previous = previous_period(current)
-    if program.measure == "checklist" or program.deadline_of(previous) < ctx.today:
-        return current
-    periods = {program.key: previous}
-    standing = load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program], periods).get(
-        (unit.id or 0, program.key)
-    )
-    return previous if standing is not None and not standing.compliant else current
-
-
-def _confirmation(ctx: Ctx, unit: Unit, program: ProgramConfig, report: Report) -> Reply:
-    periods = {program.key: report.period}
-    standing = load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program], periods)[
-        (unit.id or 0, program.key)
-    ]
-    if program.measure in ("count", "percent"):
-        what = _shown(program, report.value or 0, label=True)
-    elif program.measure == "submission":
-        what = f"“{report.title}”"
-    else:
-        what = f"indikator {report.item_code}: {report.item_status}"
-    mark = "✅ Target terpenuhi." if standing.compliant else "⏳ Belum memenuhi target."
-    if program.verification == "required" and not standing.compliant:  # a plain report does not count there
-        caption = f"{program.key} {report.item_code or ''}".strip()
-        mark += f" Program ini dihitung dari bukti dukung yang disahkan: kirim berkasnya dengan keterangan “{caption}”."
-    label = program.label
-    if report.period != current_period(program, ctx.today):
-        label += f" {periode(report.period)}"
-    return Reply(
-        f"Tercatat untuk {unit.name} – {label}: {what}.\n"
-        f"Capaian: {nilai(standing)}. {mark}\n"
-        f"Batas waktu: {tanggal(standing.deadline)} ({sisa_hari(standing.deadline, ctx.today)}).\n"
-        "Terima kasih. Ketik /status untuk melihat semua program."
-    )

@@ -12,7 +12,9 @@ from handlers import figures_upload
 from handlers.base import Ctx, find_unit, sub_units
 from models.app import UserError
 from models.checkins import iso_week, unanswered
-from models.fmt import angka, nilai, nilai_singkat, sisa_hari, tanggal
+from models.fmt import angka, nilai, nilai_singkat, periode, sisa_hari, tanggal
+from models.ladder import STAGE_NAMES
+from models.late import Owed, previous_open
 from models.leaders import UnitLike, active_units
 from models.messages import Button, Reply
 
@@ -26,6 +28,7 @@ from models.pauses import in_group as in_group
 from models.pauses import marks_for as marks_for
 from models.pauses import state_of as state_of
 from models.pauses import tally as tally
+from models.pemda import ProgramConfig
 from models.scope import viewer_for
 from models.standing import Standing, load_standings
 from models.tables import Role, Unit
@@ -45,7 +48,10 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
     mine = [s for (uid, _), s in standings.items() if uid == unit.id]
     if not mine:
         lines.append("Belum ada program yang ditugaskan ke unit ini.")
+    earlier = _previous_periods(ctx, unit, [s.program for s in mine])
     for standing in mine:
+        if (owed := earlier.get(standing.program.key)) is not None:
+            lines += _previous_lines(owed, ctx)
         pause = marks.get((standing.unit_id, standing.program.key))
         mark = STATE_MARKS[state_of(standing, pause, ctx.today)]
         lines.append(f"{mark} {standing.program.label}: {nilai(standing)}")
@@ -55,6 +61,44 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
         if (note := figures_upload.sources_note(ctx, standing)) is not None:
             lines.append(note)
     return "\n".join(lines)
+
+
+def _previous_periods(ctx: Ctx, unit: Unit, programs: Sequence[ProgramConfig]) -> dict[str, Owed]:
+    """The previous periods /status shows beside the current ones (`models.late`): those the unit still owes (a report
+    counts there first), and those it met after their deadline while the sweep would still chase them."""
+    found = previous_open(ctx.session, ctx.pemda, ctx.deps.calendar, unit, ctx.today, programs)
+    return {key: owed for key, owed in found.items() if owed.owing or (owed.chased and _met_late(owed, ctx))}
+
+
+def _met_late(owed: Owed, ctx: Ctx) -> bool:
+    standing = owed.standing
+    at = standing.last_report_at
+    return standing.compliant and at is not None and ctx.deps.calendar.local_date(at) > standing.deadline
+
+
+def _previous_lines(owed: Owed, ctx: Ctx) -> list[str]:
+    """'❌ Inovasi daerah bulan November 2026: 1 dari target 2 inovasi', its deadline, whether the unit is being
+    warned about it, and that the next report counts there."""
+    standing = owed.standing
+    program = standing.program
+    mark = STATE_MARKS[state_of(standing, None, ctx.today)]
+    lines = [f"{mark} {program.label} {periode(standing.period)}: {nilai(standing)}"]
+    if standing.compliant:
+        lines.append(
+            f"    Terpenuhi setelah batas waktu ({tanggal(standing.deadline)}); "
+            "tidak ada lagi peringatan atau surat teguran untuk periode itu."
+        )
+        return lines
+    warned = ""
+    if owed.issued:
+        warned = f", sedang ditegur ({STAGE_NAMES[max(owed.issued)]})"
+    elif owed.chased and owed.overdue:
+        warned = ", sedang diperingatkan"
+    lines.append(f"    Batas: {tanggal(standing.deadline)} ({sisa_hari(standing.deadline, ctx.today)}){warned}")
+    if standing.awaiting:
+        return lines
+    lines.append(f"    Laporan {program.key} berikutnya dihitung untuk {periode(standing.period)} dulu.")
+    return lines
 
 
 def visible_units(ctx: Ctx, unit: Unit) -> bool:

@@ -198,22 +198,42 @@ def due_stages(pemda: PemdaConfig, calendar: WorkingCalendar, today: date) -> li
     the next period (a December letter gives until January); other units hear nothing more about it.
     """
     found: list[Due] = []
-    grace = timedelta(days=pemda.letters.follow_up_days)
     for program in pemda.programs:
         period = current_period(program, today)
         earlier = previous_period(period)
         days = stage_days(pemda, program, calendar, earlier)
-        if days:
-            last_stage, last_day = max(days, key=lambda pair: pair[1])
-            running = last_day >= today
-            if running or (last_stage.kind in TEGURAN_KINDS and last_day + grace >= today):
-                stage = _latest(days, today)
-                if stage is not None:
-                    found.append(Due(program, earlier, stage, not running))
+        window = _window(pemda, days, today)
+        if window is not None:
+            stage = _latest(days, today)
+            if stage is not None:
+                found.append(Due(program, earlier, stage, window == FOLLOW_UP))
         stage = _latest(stage_days(pemda, program, calendar, period), today)
         if stage is not None:
             found.append(Due(program, period, stage))
     return found
+
+
+RUNNING = "running"
+FOLLOW_UP = "follow_up"
+
+
+def previous_window(pemda: PemdaConfig, calendar: WorkingCalendar, today: date, program: ProgramConfig) -> str | None:
+    """Whether the sweep still chases the period before the current one on `today`, as `due_stages` decides:
+    RUNNING (its ladder runs, every unit behind is chased), FOLLOW_UP (its ladder is over but it ends with a letter
+    and `letters.follow_up_days` have not passed: only units whose letters are under way) or None."""
+    earlier = previous_period(current_period(program, today))
+    return _window(pemda, stage_days(pemda, program, calendar, earlier), today)
+
+
+def _window(pemda: PemdaConfig, days: Sequence[tuple[Stage, date]], today: date) -> str | None:
+    if not days:
+        return None
+    last_stage, last_day = max(days, key=lambda pair: pair[1])
+    if last_day >= today:
+        return RUNNING
+    if last_stage.kind in TEGURAN_KINDS and last_day + timedelta(days=pemda.letters.follow_up_days) >= today:
+        return FOLLOW_UP
+    return None
 
 
 def _latest(days: Sequence[tuple[Stage, date]], today: date) -> Stage | None:
