@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, delete, select
 
 from handlers.base import REPORTERS, Ctx, NotFound, find_program, find_unit, load_state_data, program_names, unit_named
-from handlers.report_period import confirmation, is_move, move, owed, reporting_period, shown
+from handlers.report_period import confirmation, is_move, move, owed, period_words, reporting_period, shown
 from models.app import UserError
 from models.db import core
 from models.figures import FigureError, FigureKind, Unclear, figure_words, indonesian, read_figure
@@ -275,6 +275,9 @@ def _ask(ctx: Ctx, unit: Unit, program: ProgramConfig) -> list[Reply]:
                 buttons,
             )
         ]
+    period = reporting_period(ctx, unit, program)
+    if (words := period_words(ctx, program, period)) != "":
+        question += f"\nLaporan ini dihitung untuk {program.label}{words}, yang belum terpenuhi."
     return [Reply(question + "\nKetik /batal untuk membatalkan.")]
 
 

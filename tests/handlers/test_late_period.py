@@ -215,7 +215,10 @@ async def test_a_late_report_can_be_moved_to_the_current_month(deps: Deps, clock
     assert "Masih terbuka: Inovasi daerah bulan November 2026: 0 dari target 2 inovasi (terlambat 4 hari)." in moved
     assert "sudah tercatat untuk Inovasi daerah bulan Desember 2026" in await kepala.text(button.payload)
     assert _periods(trial) == ["2026-12"]
-    # the next report still goes to November, which is owed
+    # the next report still goes to November, which is owed; the guided flow says so before
+    asked = await kepala.text("/lapor inovasi")
+    assert "dihitung untuk Inovasi daerah bulan November 2026 (yang terlambat), yang belum terpenuhi" in asked
+    await kepala.text("/batal")
     assert "bulan November 2026 (yang terlambat)" in await kepala.text("/lapor inovasi Kebun Gizi Sekolah")
     # the same title already in December is not moved there twice
     again = await kepala.say("/lapor inovasi lumbung pangan kampung")
