@@ -65,9 +65,14 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
 
 def _previous_periods(ctx: Ctx, unit: Unit, programs: Sequence[ProgramConfig]) -> dict[str, Owed]:
     """The previous periods /status shows beside the current ones (`models.late`): those the unit still owes (a report
-    counts there first), and those it met after their deadline while the sweep would still chase them."""
+    counts there first), and, while the sweep would still chase them, those waiting for the verifier or met after
+    their deadline."""
     found = previous_open(ctx.session, ctx.pemda, ctx.deps.calendar, unit, ctx.today, programs)
-    return {key: owed for key, owed in found.items() if owed.owing or (owed.chased and _met_late(owed, ctx))}
+    return {
+        key: owed
+        for key, owed in found.items()
+        if owed.owing or (owed.chased and (owed.standing.awaiting or _met_late(owed, ctx)))
+    }
 
 
 def _met_late(owed: Owed, ctx: Ctx) -> bool:
@@ -92,7 +97,7 @@ def _previous_lines(owed: Owed, ctx: Ctx) -> list[str]:
     warned = ""
     if owed.issued:
         warned = f", sedang ditegur ({STAGE_NAMES[max(owed.issued)]})"
-    elif owed.chased and owed.overdue:
+    elif owed.chased and owed.overdue and not standing.awaiting:
         warned = ", sedang diperingatkan"
     lines.append(f"    Batas: {tanggal(standing.deadline)} ({sisa_hari(standing.deadline, ctx.today)}){warned}")
     if standing.awaiting:
