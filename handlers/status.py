@@ -55,7 +55,8 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
         pause = marks.get((standing.unit_id, standing.program.key))
         mark = STATE_MARKS[state_of(standing, pause, ctx.today)]
         lines.append(f"{mark} {standing.program.label}: {nilai(standing)}")
-        lines.append(f"    Batas: {tanggal(standing.deadline)} ({sisa_hari(standing.deadline, ctx.today)})")
+        left = "sudah terpenuhi" if standing.compliant else sisa_hari(standing.deadline, ctx.today)
+        lines.append(f"    Batas: {tanggal(standing.deadline)} ({left})")  # met: never 'terlambat' beside a ✅
         if pause is not None:
             lines.append(f"    Keterangan: {pause.text(standing)}")
         if (note := figures_upload.sources_note(ctx, standing)) is not None:
@@ -137,7 +138,8 @@ async def status(ctx: Ctx) -> list[Reply]:
     if len(units) > 1:
         lines = (_table_line(u, [s for (uid, _), s in standings.items() if uid == u.id], marks) for u in units[1:])
         blocks.append("Kelurahan/desa di bawahnya:\n" + "\n".join(lines))
-    foot = "Laporkan perubahan dengan /lapor." if role is not Role.PIMPINAN else ""
+    chased = bool(standings)  # a unit no program applies to (a desa in some Pemda) has nothing to report
+    foot = "Laporkan perubahan dengan /lapor." if role is not Role.PIMPINAN and chased else ""
     return [Reply("\n\n".join([head, *blocks, foot]).strip())]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from models.app import Deps
+from models.clock import FakeClock
 from models.tables import Unit
 from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, PIMPINAN, console_person
 
@@ -83,3 +86,15 @@ async def test_rekap_of_a_big_pemda_comes_by_pages_units_behind_first(deps: Deps
     (last,) = await admin.say("", payload="/rekap 3")
     assert "Halaman 3 dari 3" in last.text and [b.payload for b in last.buttons] == ["/rekap 2", "/ekspor"]
     assert "unit memenuhi semua program" in last.text and "• e-Katalog" not in last.text  # the summary: page 1 only
+
+
+async def test_a_target_met_before_the_deadline_is_never_called_late_after_it(deps: Deps, clock: FakeClock) -> None:
+    """'✅ … Batas: 15 Desember 2026 (terlambat 5 hari)' read as if a unit that met its target were late."""
+    kepala = console_person(deps, KEPALA_DINKES)
+    await kepala.text("/lapor katalog 12")
+    clock.advance(timedelta(days=27))  # 20 December: the katalog deadline (15 December) has passed
+    status = await kepala.text("/status")
+    lines = status.splitlines()
+    met = next(i for i, line in enumerate(lines) if line.startswith("✅ e-Katalog lokal"))
+    assert lines[met + 1].strip() == "Batas: Selasa, 15 Desember 2026 (sudah terpenuhi)"
+    assert "terlambat" in status  # (the programs it has not met still say so)
