@@ -153,12 +153,10 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "import":
         return _import_roster(settings, args.file, apply=args.apply, prune=args.prune, if_empty=args.if_empty)
-    if args.command == "invite" and (args.all or not args.unit):
+    if args.command == "invite":
         from bot import invite_cli
 
         return invite_cli.run(args, settings)
-    if args.command == "invite":
-        return _invite(settings, args.unit, Role(args.role))
     if args.command == "sweep":
         from bot import sweep_cli
 
@@ -236,25 +234,3 @@ def _import_roster(settings: Settings, path: Path | None, *, apply: bool, prune:
 def _read_so_far(rows: int) -> None:
     """Progress of a long roster file, on stderr (the preview stays alone on stdout)."""
     print(f"dibaca {angka(rows)} baris…", file=sys.stderr, flush=True)
-
-
-def _invite(settings: Settings, unit_text: str, role: Role) -> int:
-    from bot.wiring import build_deps
-    from handlers.base import find_unit
-    from handlers.registration import create_invite, invite_links
-    from models.fmt import waktu
-
-    deps = build_deps(settings)
-    with deps.db.uow() as uow:
-        unit = find_unit(uow.session, unit_text)
-        invite = create_invite(uow.session, unit, role, deps.clock.now(), days=deps.invite_days)
-        uow.commit()
-    if settings.telegram_enabled:
-        from bot.telegram.identity import fetch_username
-
-        deps.telegram_username = asyncio.run(fetch_username(settings))
-    print(f"Kode undangan {role.value} {unit.name}: {invite.code}")
-    print(f"Berlaku sekali sampai {waktu(invite.expires_at, deps.calendar.zone)}. Kirim ke bot: /start {invite.code}")
-    for link in invite_links(invite.code, deps.telegram_username, deps.whatsapp_number):
-        print(link)
-    return 0

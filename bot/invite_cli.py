@@ -1,18 +1,21 @@
-"""`sigap invite --all --role kepala|camat|operator`: one code per unit without a registered person in that role,
-sharing one expiry, written as a printable PDF (with QR codes) and an XLSX."""
+"""`sigap invite --unit KODE --role R [--days N] [--replace-person]`: one code for one unit; `sigap invite --all
+--role kepala|camat|operator`: one code per unit without a registered person in that role, sharing one expiry,
+written as a printable PDF (with QR codes) and an XLSX."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
 
 from bot.settings import Settings
 from handlers.invite_sheet import entries_for, render_pdf, render_xlsx
-from handlers.undangan import BATCH_ROLES, MAX_DAYS, Batch, batch_expiry, create_batch
+from handlers.registration import MAX_DAYS
+from handlers.undangan import BATCH_ROLES, Batch, batch_expiry, create_batch
 from models.fmt import waktu
-from models.tables import ROLE_LABELS, Role
+from models.tables import ROLE_LABELS, AuditLog, Role
 
 SHOWN = 10
 
@@ -25,7 +28,12 @@ def add_arguments(invite: argparse.ArgumentParser) -> None:
         help="satu kode untuk setiap unit yang belum punya orang terdaftar dengan peran itu; menulis PDF dan XLSX",
     )
     invite.add_argument(
-        "--days", type=int, default=None, help=f"masa berlaku semua kode, 1-{MAX_DAYS} hari (bawaan SIGAP_INVITE_DAYS)"
+        "--days", type=int, default=None, help=f"masa berlaku kode, 1-{MAX_DAYS} hari (bawaan SIGAP_INVITE_DAYS)"
+    )
+    invite.add_argument(
+        "--replace-person",
+        action="store_true",
+        help="tetap membuat kode kepala/camat untuk unit yang sudah punya; pemakai kode menggantikannya",
     )
     invite.add_argument(
         "--out", type=Path, default=Path(), help="folder untuk berkas PDF dan XLSX (bawaan: folder ini)"
@@ -37,6 +45,8 @@ def add_arguments(invite: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Create the batch, write both files, then commit (a file that cannot be written leaves no codes behind)."""
+    if not args.all and args.unit:
+        return _one(args, settings)
     if not args.all:
         print("Sebutkan unitnya dengan --unit KODE, atau buat untuk semua unit dengan --all.", file=sys.stderr)
         return 2
@@ -110,3 +120,60 @@ def _report(batch: Batch, stem: Path, until: str, username: str | None, number: 
         print("Catatan: tautan Telegram tidak dibuat (TELEGRAM_BOT_TOKEN kosong atau Telegram tidak terjangkau).")
     elif batch.created and not number:
         print("Catatan: tautan WhatsApp tidak dibuat; isi WHATSAPP_DISPLAY_NUMBER di .env bila memakai WhatsApp.")
+
+
+def _one(args: argparse.Namespace, settings: Settings) -> int:
+    """One code for `--unit` and `--role`, valid `--days` days; a head role someone holds needs `--replace-person`."""
+    from bot.wiring import build_deps
+    from handlers.base import find_unit
+    from handlers.heads import holders, names
+    from handlers.notify import head_role
+    from handlers.registration import check_days, create_invite, invite_links, replace_warning
+    from models.onboarding import misfit
+
+    role = Role(args.role)
+    deps = build_deps(settings)
+    days = args.days if args.days is not None else deps.invite_days
+    check_days(days)
+    with deps.db.uow() as uow:
+        unit = find_unit(uow.session, args.unit)
+        why = misfit(role, unit.name, unit.kind)
+        if why:
+            print(
+                f"{why}\nBuat kodenya dengan: sigap invite --unit {unit.code} --role {head_role(unit).value}",
+                file=sys.stderr,
+            )
+            return 2
+        there = holders(uow.session, unit, role, registered=True)
+        if there and not args.replace_person:
+            print(
+                f"{replace_warning(unit, role, there)}\nTidak ada kode yang dibuat. Bila memang diganti: "
+                f"sigap invite --unit {unit.code} --role {role.value} --replace-person",
+                file=sys.stderr,
+            )
+            return 2
+        held = holders(uow.session, unit, role)
+        invite = create_invite(uow.session, unit, role, deps.clock.now(), days=days)
+        detail = {"role": role.value, "invite": invite.id, "expires_at": invite.expires_at.isoformat()}
+        replaces = {"replaces": [c.id for c in there]} if there else {}
+        uow.session.add(
+            AuditLog(
+                at=invite.created_at,
+                channel="cli",
+                action="invite.created",
+                target=unit.code,
+                detail=json.dumps(detail | replaces, ensure_ascii=False),
+            )
+        )
+        uow.commit()
+    if settings.telegram_enabled:
+        from bot.telegram.identity import fetch_username
+
+        deps.telegram_username = asyncio.run(fetch_username(settings))
+    print(f"Kode undangan {role.value} {unit.name}: {invite.code}")
+    print(f"Berlaku sekali sampai {waktu(invite.expires_at, deps.calendar.zone)}. Kirim ke bot: /start {invite.code}")
+    for link in invite_links(invite.code, deps.telegram_username, deps.whatsapp_number):
+        print(link)
+    if held:
+        print(f"Bila kode ini dipakai orang lain, {names(held)} dinonaktifkan sebagai {role.value}; admin diberi tahu.")
+    return 0

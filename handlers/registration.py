@@ -9,13 +9,19 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from handlers.base import Ctx, find_unit
-from handlers.notify import head_role, tell_admins_unit_without_head, unit_has_head
+from handlers.heads import holders, names, replace_heads
+from handlers.notify import head_role, tell_admins_unit_without_head, unit_has_head, unit_short_name
 from models.app import UserError
 from models.flood import TOO_MANY_CODES
 from models.fmt import waktu
 from models.messages import Button, Channel, Reply
+from models.onboarding import misfit
 from models.tables import ROLE_LABELS, Contact, Invite, Role, Unit
 
+MAX_DAYS = 90
+"""The longest an invite code may be valid, in days (`--days`)."""
+REPLACE = "ganti"
+"""`/undang <unit> <peran> ganti`: the admin confirms a code for a head role someone already holds."""
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 UNKNOWN = "Kode “{code}” tidak dikenal. Mohon periksa kembali, atau minta kode baru kepada admin."
@@ -39,9 +45,13 @@ def parse_role(text: str) -> Role:
 def create_invite(
     session: Session, unit: Unit, role: Role, now: datetime, *, days: int = 7, created_by: Contact | None = None
 ) -> Invite:
-    """A fresh one-time invite for `unit` and `role`, valid `days` days."""
-    if role is Role.CAMAT and unit.kind != "kecamatan":
-        raise UserError(f"Peran camat hanya untuk unit kecamatan; {unit.name} bukan kecamatan.")
+    """A fresh one-time invite for `unit` and `role`, valid `days` days (1 to `MAX_DAYS`); a role that does not fit
+    the unit's kind (`models.onboarding.roles_for`) is refused. Callers warn first about a head already there
+    (`handlers.heads.holders`)."""
+    why = misfit(role, unit.name, unit.kind)
+    if why:
+        raise UserError(why)
+    check_days(days)
     if unit.id is None:
         raise ValueError("unit is not saved")
     invite = Invite(
@@ -57,6 +67,12 @@ def create_invite(
     return invite
 
 
+def check_days(days: int) -> None:
+    """Refuse a validity outside 1 to `MAX_DAYS` days."""
+    if not 1 <= days <= MAX_DAYS:
+        raise UserError(f"Masa berlaku kode harus 1 sampai {MAX_DAYS} hari.")
+
+
 def invite_links(code: str, telegram_username: str | None, whatsapp_number: str | None) -> list[str]:
     """Deep links that open the bot with the code already typed."""
     links = []
@@ -69,20 +85,57 @@ def invite_links(code: str, telegram_username: str | None, whatsapp_number: str 
 
 async def undang(ctx: Ctx) -> list[Reply]:
     """/undang <unit> <peran>: an admin creates a one-time invite."""
-    args = ctx.incoming.args
+    args = list(ctx.incoming.args)
+    if [a.lower() for a in args] == ["batal"]:
+        return [Reply("Baik, tidak ada kode yang dibuat.")]
+    confirmed = len(args) > 2 and args[-1].lower() == REPLACE
+    if confirmed:
+        args.pop()
     if len(args) < 2:
         raise UserError("Format: /undang <unit> <peran>\nContoh: /undang dinkes kepala")
     role = parse_role(args[-1])
     unit = find_unit(ctx.session, " ".join(args[:-1]))
+    short = unit_short_name(unit)
+    why = misfit(role, unit.name, unit.kind)
+    if why:
+        raise UserError(f"{why}\nBuat kodenya dengan: /undang {short} {head_role(unit).value}")
+    there = holders(ctx.session, unit, role, registered=True)
+    if there and not confirmed:
+        return [_ask_replace(unit, role, there, short)]
     invite = create_invite(ctx.session, unit, role, ctx.now, days=ctx.deps.invite_days, created_by=ctx.me)
-    ctx.audit("invite.created", unit.code, role=role.value, expires_at=invite.expires_at)
+    replaces = {"replaces": [c.id for c in there]} if there else {}
+    ctx.audit("invite.created", unit.code, role=role.value, expires_at=invite.expires_at, **replaces)
     lines = [
         f"Kode undangan untuk {ROLE_LABELS[role]} {unit.name}: {invite.code}",
         f"Berlaku sekali, sampai {waktu(invite.expires_at, ctx.deps.calendar.zone)}.",
         "Minta yang bersangkutan mengirim: /start " + invite.code,
         *invite_links(invite.code, ctx.deps.telegram_username, ctx.deps.whatsapp_number),
     ]
+    held = holders(ctx.session, unit, role)
+    if held:
+        lines.append(
+            f"Bila kode ini dipakai orang lain, {names(held)} dinonaktifkan sebagai {role.value}; admin diberi tahu."
+        )
     return [Reply("\n".join(lines))]
+
+
+def replace_warning(unit: Unit, role: Role, there: list[Contact]) -> str:
+    """What an invite for a head role already held would do, for the chat and the command line alike."""
+    label = f"{ROLE_LABELS[role]} {unit.name}"
+    return (
+        f"⚠️ {unit.name} sudah punya {role.value}: {names(there)} (aktif). Satu unit hanya punya satu {role.value}: "
+        f"siapa pun yang memakai kode baru menjadi {label}, dan {names(there)} dinonaktifkan (admin diberi tahu)."
+    )
+
+
+def _ask_replace(unit: Unit, role: Role, there: list[Contact], short: str) -> Reply:
+    return Reply(
+        replace_warning(unit, role, there) + f"\nBuat kode pengganti untuk {role.value} {unit.name}?",
+        buttons=(
+            Button("Ya, buat kode pengganti", f"/undang {short} {role.value} {REPLACE}"),
+            Button("Batal", "/undang batal"),
+        ),
+    )
 
 
 def _address_field(channel: Channel) -> str:
@@ -139,6 +192,9 @@ async def start(ctx: Ctx) -> list[Reply]:
     if unit is None or not unit.active:
         raise UserError(f"Unit pada kode ini sudah tidak aktif. Mohon hubungi admin.{still}")
     role = Role(invite.role)
+    why = misfit(role, unit.name, unit.kind)
+    if why:
+        raise UserError(f"Kode ini tidak dapat dipakai: {why} Mohon minta kode baru kepada admin.{still}")
     if registered is not None:
         if answer != MOVE:
             return [_ask(ctx, registered, invite, unit, role)]
@@ -162,12 +218,34 @@ async def start(ctx: Ctx) -> list[Reply]:
     _claim(ctx, invite, contact)
     ctx.contact = contact
     ctx.audit("contact.bound", unit.code, role=role.value, invite=invite.id, previous=previous)
+    replaced = _replace_head(ctx, unit, contact, invite)
     return [
         Reply(
             f"Terima kasih, {contact.name}. Bapak/Ibu kini terdaftar sebagai {ROLE_LABELS[role]} "
-            f"{unit.name}.\nKetik /bantuan untuk melihat perintah yang dapat dipakai."
+            f"{unit.name}{replaced}.\nKetik /bantuan untuk melihat perintah yang dapat dipakai."
         )
     ]
+
+
+def _replace_head(ctx: Ctx, unit: Unit, contact: Contact, invite: Invite) -> str:
+    """The new head replaces any other active head of `unit` (see `handlers.heads`); the reply's note on it."""
+    old = holders(ctx.session, unit, Role(contact.role), but=contact.id)
+    if not old:
+        return ""
+    on = ctx.deps.sends_on
+    told = replace_heads(ctx.session, ctx.pemda, unit, contact, old, ctx.now, key=f"invite:{invite.id}", on=on)
+    for person in old:
+        ctx.audit(
+            "contact.replaced",
+            unit.code,
+            contact=person.id,
+            name=person.name,
+            role=person.role,
+            by=contact.id,
+            invite=invite.id,
+        )
+    admins = "; admin Sigap diberi tahu" if told else ""
+    return f", menggantikan {names(old)} (kini dinonaktifkan{admins})"
 
 
 MOVE = "pindah"
@@ -222,9 +300,11 @@ def _claim(ctx: Ctx, invite: Invite, contact: Contact) -> None:
 def _ask(ctx: Ctx, contact: Contact, invite: Invite, unit: Unit, role: Role) -> Reply:
     """ "Bapak/Ibu terdaftar sebagai …. Pindah menjadi …?" with "Ya, pindah" / "Tidak"; nothing changes yet."""
     now_as = _as(contact, _unit_of(ctx, contact))
+    old = holders(ctx.session, unit, role, but=contact.id)
+    also = f"\n{names(old)} tidak lagi tercatat sebagai {_role_at(role, unit)} (admin diberi tahu)." if old else ""
     return Reply(
         f"Bapak/Ibu terdaftar sebagai {now_as}. Pindah menjadi {_role_at(role, unit)}?\n"
-        f"Bila pindah, Bapak/Ibu tidak lagi tercatat sebagai {now_as}.",
+        f"Bila pindah, Bapak/Ibu tidak lagi tercatat sebagai {now_as}.{also}",
         buttons=(
             Button("Ya, pindah", f"/start {invite.code} {MOVE}"),
             Button("Tidak", f"/start {invite.code} {STAY}"),
@@ -274,8 +354,9 @@ def _move(ctx: Ctx, contact: Contact, invite: Invite, unit: Unit, role: Role) ->
         key, on = f"invite:{invite.id}", ctx.deps.sends_on
         if tell_admins_unit_without_head(ctx.session, ctx.pemda, old_unit, ctx.now, reason, key=key, on=on):
             told = f"\nAdmin Sigap diberi tahu bahwa {old_unit.name} kini tidak memiliki {head_role(old_unit).value}."
+    replaced = _replace_head(ctx, unit, contact, invite)
     return Reply(
-        f"Baik, {contact.name}. Bapak/Ibu kini terdaftar sebagai {becomes} (sebelumnya {was}).{told}\n"
+        f"Baik, {contact.name}. Bapak/Ibu kini terdaftar sebagai {becomes} (sebelumnya {was}){replaced}.{told}\n"
         "Ketik /bantuan untuk melihat perintah yang dapat dipakai."
     )
 

@@ -12,12 +12,12 @@ from sqlmodel import Session, col, select
 from handlers.base import Command, Ctx
 from handlers.invite_sheet import entries_for, render_pdf
 from handlers.notify import head_role
-from handlers.registration import create_invite
+from handlers.registration import check_days, create_invite
 from models.app import UserError
 from models.calendar import WorkingCalendar
 from models.fmt import waktu
 from models.messages import Attachment, Button, Reply
-from models.onboarding import chased, kind_rank, progress, registered_roles, without_head
+from models.onboarding import chased, kind_rank, misfit, progress, registered_roles, without_head
 from models.pemda import PemdaConfig
 from models.tables import ROLE_LABELS, Contact, Invite, Role, Unit
 
@@ -25,7 +25,6 @@ BATCH_ROLES = (Role.KEPALA, Role.CAMAT, Role.OPERATOR)
 """The roles `sigap invite --all` and the renewal give codes for: the people who answer for a unit."""
 RENEW = "perbarui"
 """`/undangan perbarui`: the payload of the renewal button."""
-MAX_DAYS = 90
 SHOWN = 8
 """Units named in a list before "dan N lainnya"."""
 CODES_SHOWN = 30
@@ -60,8 +59,7 @@ def open_codes(session: Session, now: datetime) -> dict[tuple[int, str], Invite]
 
 def batch_expiry(calendar: WorkingCalendar, now: datetime, days: int) -> datetime:
     """The end of the local day `days` days from today (23.59): one expiry a printed sheet can state plainly."""
-    if not 1 <= days <= MAX_DAYS:
-        raise UserError(f"Masa berlaku kode harus 1 sampai {MAX_DAYS} hari.")
+    check_days(days)
     last: date = calendar.local_date(now) + timedelta(days=days)
     return calendar.at_local(last, time(23, 59))
 
@@ -121,8 +119,9 @@ def create_batch(
 
 
 def renewable(session: Session, now: datetime) -> list[tuple[Unit, Invite]]:
-    """Expired unused codes worth renewing, one per (unit, role): the unit is active, nobody registered in the
-    role there (for kepala, camat, operator), and no valid code for it exists."""
+    """Expired unused codes worth renewing, one per (unit, role): the unit is active, the role fits it
+    (`models.onboarding.roles_for`: no kepala code for a kecamatan), nobody registered in the role there (for kepala,
+    camat, operator), and no valid code for it exists."""
     expired = session.exec(
         select(Invite).where(col(Invite.used_at).is_(None), col(Invite.expires_at) <= now).order_by(col(Invite.id))
     ).all()
@@ -139,7 +138,7 @@ def renewable(session: Session, now: datetime) -> list[tuple[Unit, Invite]]:
     for invite in expired:
         key = (invite.unit_id, invite.role)
         unit = units.get(invite.unit_id)
-        if unit is None or key in valid:
+        if unit is None or key in valid or misfit(Role(invite.role), unit.name, unit.kind):
             continue
         if invite.role in {r.value for r in BATCH_ROLES} and key in registered:
             continue

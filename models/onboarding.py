@@ -54,6 +54,36 @@ def head_of(unit: Kinded) -> Role:
     return Role.CAMAT if unit.kind == "kecamatan" else Role.KEPALA
 
 
+LOCAL_KINDS = ("kecamatan", "kelurahan", "desa")
+"""Units below the Pemda's own offices: they have a head and operators, never an admin or a pimpinan."""
+
+
+def roles_for(kind: str) -> tuple[Role, ...]:
+    """The roles a unit of `kind` can have, its head first: a kecamatan's camat, any other unit's kepala (a
+    kelurahan's lurah, a desa's kepala desa), then operators; admin (the coordinating office) and pimpinan (Bupati,
+    Sekda) only at the Pemda's own offices, never a kecamatan, kelurahan or desa. Invites and roster imports check
+    this one rule."""
+    head = Role.CAMAT if kind == "kecamatan" else Role.KEPALA
+    if kind in LOCAL_KINDS:
+        return (head, Role.OPERATOR)
+    return (head, Role.OPERATOR, Role.ADMIN, Role.PIMPINAN)
+
+
+def misfit(role: Role, name: str, kind: str) -> str | None:
+    """Why `role` does not fit the unit `name` of `kind`, naming the role that does; None when it fits."""
+    if role in roles_for(kind):
+        return None
+    head = roles_for(kind)[0]
+    if role is Role.CAMAT:
+        return f"Peran camat hanya untuk unit kecamatan; {name} bukan kecamatan. Kepalanya berperan {head.value}."
+    if role is Role.KEPALA:
+        return f"{name} adalah kecamatan; kepalanya berperan camat, bukan kepala."
+    return (
+        f"Peran {role.value} hanya untuk kantor Pemda (sekretariat, bagian, dinas, badan, dan sejenisnya), bukan "
+        f"{kind}. Untuk {name}, pilih {head.value} atau operator."
+    )
+
+
 def connected() -> ColumnElement[bool]:
     """Contacts that are registered on a chat channel (see the module docstring)."""
     return or_(col(Contact.telegram_user_id).is_not(None), col(Contact.wa_last_inbound_at).is_not(None))
@@ -138,9 +168,7 @@ def progress(session: Session, pemda: PemdaConfig) -> list[KindProgress]:
     ]
 
 
-def _headless(
-    session: Session, pemda: PemdaConfig, active: Sequence[Counted] | None = None
-) -> tuple[list[int], int]:
+def _headless(session: Session, pemda: PemdaConfig, active: Sequence[Counted] | None = None) -> tuple[list[int], int]:
     """The ids of the chased active units (`active`, default read here) without a registered head, and how many
     units are chased."""
     registered = registered_roles(session)

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from models.onboarding import misfit
 from models.phone import PhoneError, normalize_mobile
 from models.roster_plan import Change, ContactChange, ImportResult, RosterPlan, UnitChange, leader_role, nip_cut_note
 from models.roster_read import (
@@ -179,8 +180,8 @@ def _read_units_and_contacts(
             _too_long(line, column, value, problems)
         if role not in roles:
             problems.append(RowProblem(line, "role", f"“{role}” tidak dikenal; pilihan: {', '.join(roles)}"))
-        elif role == Role.CAMAT and kind != "kecamatan":
-            problems.append(RowProblem(line, "role", "peran camat hanya untuk unit kecamatan"))
+        elif kind in UNIT_KINDS and (why := misfit(Role(role), name, kind)):
+            problems.append(RowProblem(line, "role", why))
         phone: str | None = None
         if phone_text and (problem := _digits_problem(line, "phone", phone_text)):
             problems.append(problem)

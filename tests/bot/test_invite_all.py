@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from bot.cli import main
 from handlers.invite_sheet import SheetEntry, entries_for, qr_payload_matrix, render_pdf, render_xlsx
 from models.app import Deps
-from models.tables import Invite, Unit
+from models.tables import AuditLog, Invite, Unit
 from tests.conftest import KEPALA_DINKES
 from tests.handlers.test_undangan import set_contact
 
@@ -175,3 +175,51 @@ def test_the_xlsx_holds_the_same_rows_as_text(tmp_path: Path) -> None:
     assert rows[1][7] == "https://t.me/sigap_test_bot?start=ABCD2345"
     cell = sheet["B3"]
     assert cell.value == '=HYPERLINK("http://x","klik")' and cell.data_type == "s" and cell.quotePrefix
+
+
+def test_one_unit_uses_days_and_checks_its_range_like_all(cli: Deps, capsys: pytest.CaptureFixture[str]) -> None:
+    for days in ("100", "-1", "0"):
+        assert main(["invite", "--unit", "DISDIK", "--role", "kepala", "--days", days]) == 2
+        assert capsys.readouterr().err == "Masa berlaku kode harus 1 sampai 90 hari.\n"
+        assert main(["invite", "--all", "--role", "kepala", "--days", days]) == 2
+        assert capsys.readouterr().err == "Masa berlaku kode harus 1 sampai 90 hari.\n"
+    assert invites(cli, "kepala") == []
+    assert main(["invite", "--unit", "DISDIK", "--role", "kepala", "--days", "2"]) == 0
+    assert "Berlaku sekali sampai " in capsys.readouterr().out
+    [made] = invites(cli, "kepala")
+    assert made.expires_at - made.created_at == timedelta(days=2)
+
+
+def test_one_unit_refuses_a_role_that_does_not_fit_and_names_the_right_one(
+    cli: Deps, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invite", "--unit", "KEC-SUKAMAKM", "--role", "kepala"]) == 2
+    assert capsys.readouterr().err == (
+        "Kecamatan Sukamakmur adalah kecamatan; kepalanya berperan camat, bukan kepala.\n"
+        "Buat kodenya dengan: sigap invite --unit KEC-SUKAMAKM --role camat\n"
+    )
+    assert main(["invite", "--unit", "KEC-SUKAMAKM", "--role", "pimpinan"]) == 2
+    assert "Untuk Kecamatan Sukamakmur, pilih camat atau operator." in capsys.readouterr().err
+    assert invites(cli, "kepala") == invites(cli, "pimpinan") == []
+
+
+def test_one_unit_with_a_registered_head_needs_replace_person(cli: Deps, capsys: pytest.CaptureFixture[str]) -> None:
+    set_contact(cli, KEPALA_DINKES, telegram_user_id="5001")
+    assert main(["invite", "--unit", "DINKES", "--role", "kepala"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("⚠️ Dinas Kesehatan sudah punya kepala: Slamet Santoso (aktif).")
+    assert err.endswith(
+        "Tidak ada kode yang dibuat. Bila memang diganti: sigap invite --unit DINKES --role kepala --replace-person\n"
+    )
+    assert invites(cli, "kepala") == []
+    assert main(["invite", "--unit", "DINKES", "--role", "kepala", "--replace-person"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Kode undangan kepala Dinas Kesehatan: ")
+    assert out.endswith(
+        "Bila kode ini dipakai orang lain, Slamet Santoso dinonaktifkan sebagai kepala; admin diberi tahu.\n"
+    )
+    [made] = invites(cli, "kepala")
+    with cli.db.uow() as uow:
+        audit = uow.session.exec(select(AuditLog).where(AuditLog.action == "invite.created")).one()
+    assert (audit.channel, audit.target) == ("cli", "DINKES") and f'"invite": {made.id}' in audit.detail
+    assert '"replaces": [' in audit.detail

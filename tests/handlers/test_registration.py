@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from handlers.base import find_unit
 from models.app import Deps
 from models.clock import FakeClock
 from models.flood import FloodGuard
 from models.messages import Channel
-from models.tables import AuditLog, Contact, Invite
-from tests.conftest import ADMIN, Person, console_person
+from models.tables import AuditLog, Contact, Invite, Outbox, Unit
+from tests.conftest import ADMIN, KEPALA_DINKES, OPERATOR_DINKES, Person, console_person, contact_named
+from tests.handlers.test_undangan import set_contact
 
 
 async def _invite(deps: Deps, text: str = "/undang dinkes kepala") -> str:
@@ -140,3 +142,116 @@ async def test_invite_codes_cannot_be_guessed(deps: Deps) -> None:
     assert "Terlalu banyak percobaan kode" in await guesser.text(f"/start {code}")  # even the right code, for now
     assert "belum terdaftar" in await guesser.text("/status")
     assert "kini terdaftar" in await Person(deps, Channel.TELEGRAM, "31338").text(f"/start {code}")  # others are fine
+
+
+async def test_each_role_only_where_it_fits_and_the_refusal_names_the_right_one(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    kepala = await admin.text("/undang kecsukamakmur kepala")
+    assert kepala == (
+        "Kecamatan Sukamakmur adalah kecamatan; kepalanya berperan camat, bukan kepala.\n"
+        "Buat kodenya dengan: /undang kecsukamakmur camat"
+    )
+    camat = await admin.text("/undang dinkes camat")
+    assert (
+        "Peran camat hanya untuk unit kecamatan; Dinas Kesehatan bukan kecamatan. Kepalanya berperan kepala." in camat
+    )
+    assert camat.endswith("Buat kodenya dengan: /undang dinkes kepala")
+    leader = await admin.text("/undang sukamakmur pimpinan")
+    assert "Peran pimpinan hanya untuk kantor Pemda" in leader and "bukan kecamatan" in leader
+    assert "Untuk Kecamatan Sukamakmur, pilih camat atau operator." in leader
+    assert "Peran admin hanya untuk kantor Pemda" in await admin.text("/undang kel-sukama1 admin")
+    assert "Kelurahan Sukamakmur bukan kecamatan. Kepalanya berperan kepala." in await admin.text(
+        "/undang kel-sukama1 camat"
+    )
+    with deps.db.uow() as uow:
+        assert uow.session.exec(select(Invite)).first() is None
+    assert "Kode undangan untuk Kepala OPD Kelurahan Sukamakmur" in await admin.text("/undang kel-sukama1 kepala")
+    assert "Kode undangan untuk Camat Kecamatan Sukamakmur" in await admin.text("/undang kecsukamakmur camat")
+    assert "Kode undangan untuk Pimpinan Sekretariat Daerah" in await admin.text("/undang setda pimpinan")
+
+
+async def test_an_old_code_for_a_role_that_does_not_fit_is_not_redeemed(deps: Deps) -> None:
+    with deps.db.uow() as uow:
+        unit = uow.session.exec(select(Unit).where(Unit.code == "KEC-SUKAMAKM")).one()
+        assert unit.id is not None
+        now = deps.clock.now()
+        uow.session.add(
+            Invite(code="KEPKEC22", unit_id=unit.id, role="kepala", created_at=now, expires_at=now + timedelta(days=7))
+        )
+        uow.commit()
+    reply = await Person(deps, Channel.TELEGRAM, "5550009", "Budi").text("/start KEPKEC22")
+    assert reply.startswith(
+        "Kode ini tidak dapat dipakai: Kecamatan Sukamakmur adalah kecamatan; kepalanya berperan camat"
+    )
+    assert reply.endswith("Mohon minta kode baru kepada admin.")
+    with deps.db.uow() as uow:
+        assert uow.session.exec(select(Contact).where(Contact.telegram_user_id == "5550009")).first() is None
+
+
+async def test_a_head_already_registered_is_replaced_only_after_the_admin_confirms(deps: Deps) -> None:
+    set_contact(deps, KEPALA_DINKES, telegram_user_id="5001")
+    admin = console_person(deps, ADMIN)
+    [ask] = await admin.say("/undang dinkes kepala")
+    assert ask.text.startswith("⚠️ Dinas Kesehatan sudah punya kepala: Slamet Santoso (aktif).")
+    assert (
+        "siapa pun yang memakai kode baru menjadi Kepala OPD Dinas Kesehatan, dan Slamet Santoso dinonaktifkan"
+        in ask.text
+    )
+    assert [(b.label, b.payload) for b in ask.buttons] == [
+        ("Ya, buat kode pengganti", "/undang dinkes kepala ganti"),
+        ("Batal", "/undang batal"),
+    ]
+    with deps.db.uow() as uow:
+        assert uow.session.exec(select(Invite)).first() is None
+    assert await admin.text("/undang batal") == "Baik, tidak ada kode yang dibuat."
+    made = await admin.text(ask.buttons[0].payload)
+    assert "Kode undangan untuk Kepala OPD Dinas Kesehatan" in made
+    assert made.endswith(
+        "Bila kode ini dipakai orang lain, Slamet Santoso dinonaktifkan sebagai kepala; admin diberi tahu."
+    )
+    code = made.split(": ", 1)[1].split()[0]
+
+    newcomer = Person(deps, Channel.TELEGRAM, "5550002", "Dewi Lestari")
+    reply = await newcomer.text(f"/start {code}")
+    assert reply.startswith(
+        "Terima kasih, Dewi Lestari. Bapak/Ibu kini terdaftar sebagai Kepala OPD Dinas Kesehatan, menggantikan "
+        "Slamet Santoso (kini dinonaktifkan; admin Sigap diberi tahu)."
+    )
+    with deps.db.uow() as uow:
+        heads = uow.session.exec(
+            select(Contact).where(Contact.role == "kepala", Contact.unit_id == find_unit(uow.session, "dinkes").id)
+        ).all()
+        assert sorted((c.name, c.active) for c in heads) == [("Dewi Lestari", True), ("Slamet Santoso", False)]
+        audit = uow.session.exec(select(AuditLog).where(AuditLog.action == "contact.replaced")).one()
+        assert audit.target == "DINKES" and '"name": "Slamet Santoso"' in audit.detail
+        created = uow.session.exec(select(AuditLog).where(AuditLog.action == "invite.created")).one()
+        assert '"replaces": [' in created.detail
+        told = [row.text for row in uow.session.exec(select(Outbox).where(Outbox.kind != "reply")).all()]
+    assert (
+        "Bapak/Ibu tidak lagi terdaftar di Sigap sebagai Kepala OPD Dinas Kesehatan: Dewi Lestari kini terdaftar "
+        "sebagai Kepala OPD Dinas Kesehatan. Bila ini keliru, mohon hubungi admin Sigap."
+    ) in told
+    admins = [t for t in told if t.startswith("ℹ️ Dewi Lestari kini terdaftar sebagai Kepala OPD Dinas Kesehatan")]
+    assert len(admins) == 2 and "menggantikan Slamet Santoso; Slamet Santoso dinonaktifkan" in admins[0]
+
+
+async def test_moving_into_a_held_head_role_says_first_who_is_replaced(deps: Deps) -> None:
+    set_contact(deps, KEPALA_DINKES, telegram_user_id="5001")
+    code = (await console_person(deps, ADMIN).text("/undang dinkes kepala ganti")).split(": ", 1)[1].split()[0]
+    operator = console_person(deps, OPERATOR_DINKES)
+    ask = await operator.text(f"/start {code}")
+    assert "Pindah menjadi Kepala OPD Dinas Kesehatan?" in ask
+    assert "Slamet Santoso tidak lagi tercatat sebagai Kepala OPD Dinas Kesehatan (admin diberi tahu)." in ask
+    moved = await operator.text(f"/start {code} pindah")
+    assert "menggantikan Slamet Santoso (kini dinonaktifkan; admin Sigap diberi tahu)." in moved
+    assert not contact_named(deps, KEPALA_DINKES).active
+
+
+async def test_operators_are_never_replaced(deps: Deps) -> None:
+    set_contact(deps, OPERATOR_DINKES, telegram_user_id="5003")
+    made = await console_person(deps, ADMIN).text("/undang dinkes operator")
+    code = made.split(": ", 1)[1].split()[0]
+    assert "dinonaktifkan" not in made
+    reply = await Person(deps, Channel.TELEGRAM, "5550004", "Rudi").text(f"/start {code}")
+    assert "menggantikan" not in reply
+    assert contact_named(deps, OPERATOR_DINKES).active

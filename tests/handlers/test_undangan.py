@@ -146,3 +146,24 @@ async def test_many_renewed_codes_are_listed_in_one_message_and_all_on_the_sheet
     with sdeps.db.uow() as uow:
         fresh = uow.session.exec(select(Invite).where(col(Invite.used_at).is_(None), col(Invite.id) > len(codes))).all()
     assert len(fresh) == len(codes) and all(i.code in text for i in fresh)
+
+
+async def test_an_expired_code_for_a_role_that_does_not_fit_its_unit_is_not_renewed(sdeps: Deps) -> None:
+    with sdeps.db.uow() as uow:
+        kecamatan = uow.session.exec(select(Unit).where(Unit.code == "KEC-SUKAMAKM")).one()
+        assert kecamatan.id is not None
+        then = sdeps.clock.now() - timedelta(days=10)
+        for role in ("kepala", "pimpinan"):  # made before the rule: a kecamatan has a camat, never a pimpinan
+            uow.session.add(
+                Invite(
+                    code=f"OLD{role[:4].upper()}",
+                    unit_id=kecamatan.id,
+                    role=role,
+                    created_at=then,
+                    expires_at=then + timedelta(days=7),
+                )
+            )
+        uow.commit()
+    admin = console_person(sdeps, ADMIN)
+    assert "0 kedaluwarsa tanpa dipakai" in (await admin.say("/undangan"))[0].text
+    assert (await admin.text("/undangan perbarui")).startswith("Tidak ada kode kedaluwarsa yang perlu diperbarui.")

@@ -359,3 +359,20 @@ def test_the_same_name_twice_in_a_unit_needs_numbers_to_tell_them_apart(db: Data
         "baris 3, kolom contact_name: nama dan unit sama dengan baris 2; bila memang dua orang, isi nomor HP "
         "masing-masing"
     ]
+
+
+def test_a_role_that_does_not_fit_its_unit_is_refused_as_invites_are(db: Database) -> None:
+    content = csv_rows(
+        "KEC-A,Distrik Momi Waren,kecamatan,,,Budi,kepala,0812-9000-3333,,,",
+        "KEC-B,Distrik Ransiki,kecamatan,,,Ani,pimpinan,0812-9000-4444,,,",
+        "KEL-A,Kelurahan Satu,kelurahan,KEC-A,,Ina,camat,0812-9000-5555,,,",
+        "KEL-B,Kelurahan Dua,kelurahan,KEC-A,,Tono,kepala,0812-9000-6666,,,",
+        "SETDA,Sekretariat Daerah,sekretariat,,,Rudi,pimpinan,0812-9000-7777,,,",
+    )
+    assert problems(db, content) == [
+        "baris 2, kolom role: Distrik Momi Waren adalah kecamatan; kepalanya berperan camat, bukan kepala.",
+        "baris 3, kolom role: Peran pimpinan hanya untuk kantor Pemda (sekretariat, bagian, dinas, badan, dan "
+        "sejenisnya), bukan kecamatan. Untuk Distrik Ransiki, pilih camat atau operator.",
+        "baris 4, kolom role: Peran camat hanya untuk unit kecamatan; Kelurahan Satu bukan kecamatan. Kepalanya "
+        "berperan kepala.",
+    ]
