@@ -178,6 +178,9 @@ def _read_units_and_contacts(
         title = " ".join(row.get("jabatan", "").split())
         for column, value in (("contact_name", contact_name), ("jabatan", title), ("telegram_id", telegram_text)):
             _too_long(line, column, value, problems)
+        if role == Role.KEPALA.value and kind == "kecamatan":  # a camat written as its unit's 'kepala': read, said
+            role = Role.CAMAT.value
+            notes.append(RowProblem(line, "role", f"“kepala” {name} dibaca sebagai camat (kepala kecamatan)"))
         if role not in roles:
             problems.append(RowProblem(line, "role", f"“{role}” tidak dikenal; pilihan: {', '.join(roles)}"))
         elif kind in UNIT_KINDS and (why := misfit(Role(role), name, kind)):

@@ -369,10 +369,25 @@ def test_a_role_that_does_not_fit_its_unit_is_refused_as_invites_are(db: Databas
         "KEL-B,Kelurahan Dua,kelurahan,KEC-A,,Tono,kepala,0812-9000-6666,,,",
         "SETDA,Sekretariat Daerah,sekretariat,,,Rudi,pimpinan,0812-9000-7777,,,",
     )
-    assert problems(db, content) == [
-        "baris 2, kolom role: Distrik Momi Waren adalah kecamatan; kepalanya berperan camat, bukan kepala.",
+    assert problems(db, content) == [  # (line 2's 'kepala' of a kecamatan is read as its camat, with a note)
         "baris 3, kolom role: Peran pimpinan hanya untuk kantor Pemda (sekretariat, bagian, dinas, badan, dan "
         "sejenisnya), bukan kecamatan. Untuk Distrik Ransiki, pilih camat atau operator.",
         "baris 4, kolom role: Peran camat hanya untuk unit kecamatan; Kelurahan Satu bukan kecamatan. Kepalanya "
         "berperan kepala.",
     ]
+
+
+def test_a_camat_written_as_the_kecamatan_s_kepala_is_read_as_camat_and_said(db: Database) -> None:
+    """Many rosters call the camat the kecamatan's 'kepala': the row is read as camat (the role the unit's head has)
+    and the preview says so, rather than refusing the whole file."""
+    content = csv_rows("KEC-MOMI,Distrik Momi Waren,kecamatan,,momi,Yakob Mansim,kepala,0812-1111-2222,,,Kepala")
+    with db.uow() as uow:
+        plan = plan_roster(uow.session, read_bytes("roster.csv", content))
+        assert any("dibaca sebagai camat" in note for note in plan.notes)
+        assert "dibaca sebagai camat" in plan.describe()
+        apply_plan(uow.session, plan)
+        uow.commit()
+    with db.uow() as uow:
+        assert uow.session.exec(select(Contact.role).where(Contact.name == "Yakob Mansim")).one() == "camat"
+    refused = problems(db, csv_rows("KEL-A,Kelurahan A,kelurahan,,,Ani,camat,0812-3333-4444,,,Lurah"))
+    assert any("camat" in p for p in refused)
