@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -133,6 +134,16 @@ class Person:
     async def text(self, text: str) -> str:
         """Send one message; return all reply texts joined."""
         return "\n".join(r.text for r in await self.say(text))
+
+
+def set_contact(deps: Deps, name: str, **values: Any) -> None:
+    """Change columns of the roster contact called `name` (a Telegram id, a role, active) and commit."""
+    with deps.db.uow() as uow:
+        contact = uow.session.exec(select(Contact).where(Contact.name == name)).one()
+        for key, value in values.items():
+            setattr(contact, key, value)
+        uow.session.add(contact)
+        uow.commit()
 
 
 def contact_named(deps: Deps, name: str) -> Contact:

@@ -19,20 +19,11 @@ from models.clock import FakeClock
 from models.messages import Channel
 from models.reach import Unreachable, count_reasons
 from models.tables import Contact
-from tests.conftest import ADMIN, KEPALA_DINKES, console_person
+from tests.conftest import ADMIN, KEPALA_DINKES, console_person, set_contact
 
 
 def settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-def _set(deps: Deps, name: str, **values: object) -> None:
-    with deps.db.uow() as uow:
-        contact = uow.session.exec(select(Contact).where(Contact.name == name)).one()
-        for key, value in values.items():
-            setattr(contact, key, value)
-        uow.session.add(contact)
-        uow.commit()
 
 
 def test_the_wiring_says_which_channels_the_deployment_sends_on(sdeps: Deps) -> None:
@@ -51,8 +42,8 @@ def test_the_wiring_says_which_channels_the_deployment_sends_on(sdeps: Deps) -> 
 async def test_doctor_siaran_takterjangkau_and_the_sweep_agree(sdeps: Deps, clock: FakeClock) -> None:
     telegram_only = settings(TELEGRAM_BOT_TOKEN="1:x")
     sdeps.sends_on = telegram_only.sends_on
-    _set(sdeps, ADMIN, telegram_user_id="5000")
-    _set(sdeps, KEPALA_DINKES, telegram_user_id="5001")
+    set_contact(sdeps, ADMIN, telegram_user_id="5000")
+    set_contact(sdeps, KEPALA_DINKES, telegram_user_id="5001")
     with sdeps.db.uow() as uow:
         people = list(uow.session.exec(select(Contact).where(col(Contact.active).is_(True))).all())
         unreachable = {c.name for c in people if c.telegram_user_id is None}

@@ -17,8 +17,8 @@ from jobs.broadcasts import BroadcastFinisher
 from models.app import Deps
 from models.messages import Attachment, Button, Channel, Reply
 from models.tables import Broadcast, Outbox, OutboxStatus
-from tests.bot.test_telegram_e2e import ADMIN_ID, TOKEN, make_settings, set_contact
-from tests.conftest import ADMIN, console_person
+from tests.bot.test_telegram_e2e import ADMIN_ID, TOKEN, make_settings
+from tests.conftest import ADMIN, console_person, set_contact
 from tests.fakes.telegram_api import FakeBotApi
 
 CHAT = 6001

@@ -24,7 +24,7 @@ from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Channel
 from models.tables import Broadcast, Contact, InboundSeen, Role, Unit
-from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES
+from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, set_contact
 from tests.fakes.telegram_api import FakeBotApi, SentRecord
 
 TOKEN = "777001:AAE-sigap_e2e-Token"
@@ -72,15 +72,6 @@ async def say_all(harness: Harness, user_id: int, text: str, last: str) -> str:
     await harness.say(user_id, text)
     await harness.api.wait_for(lambda: any(last in t for t in harness.api.texts_to(user_id)[before:]), timeout=5)
     return "\n".join(harness.api.texts_to(user_id)[before:])
-
-
-def set_contact(deps: Deps, name: str, **values: Any) -> None:
-    with deps.db.uow() as uow:
-        contact = uow.session.exec(select(Contact).where(Contact.name == name)).one()
-        for key, value in values.items():
-            setattr(contact, key, value)
-        uow.session.add(contact)
-        uow.commit()
 
 
 def invite_code(deps: Deps, unit_code: str, role: Role) -> str:

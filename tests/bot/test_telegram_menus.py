@@ -15,8 +15,8 @@ from bot.telegram.runtime import keep_menus
 from models.app import Deps
 from models.clock import FakeClock
 from models.tables import Role
-from tests.bot.test_telegram_e2e import TOKEN, names, role_menu, set_contact
-from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, PIMPINAN
+from tests.bot.test_telegram_e2e import TOKEN, names, role_menu
+from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, PIMPINAN, set_contact
 from tests.fakes.telegram_api import FakeBotApi
 
 ADMIN_ID, KEPALA_ID, CAMAT_ID, PIMPINAN_ID = 9101, 9102, 9103, 9104

@@ -8,8 +8,8 @@ from pypdf import PdfReader
 
 from models.app import Deps
 from models.tables import Role
-from tests.bot.test_telegram_e2e import ADMIN_ID, TOKEN, set_contact, start_harness, stop_harness
-from tests.conftest import ADMIN
+from tests.bot.test_telegram_e2e import ADMIN_ID, TOKEN, start_harness, stop_harness
+from tests.conftest import ADMIN, set_contact
 from tests.fakes.telegram_api import FakeBotApi
 from tests.handlers.test_undangan import invite
 

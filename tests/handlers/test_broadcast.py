@@ -11,7 +11,7 @@ from models.app import Deps
 from models.messages import Channel
 from models.tables import Broadcast, Contact, Outbox, OutboxStatus, Unit
 from models.tally import tally
-from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, Person, console_person, contact_named
+from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, KEPALA_DINKES, Person, console_person, contact_named, set_contact
 
 UNIT_ROLES = ("kepala", "operator", "camat")
 
@@ -208,15 +208,6 @@ async def test_odd_broadcast_ids_get_a_clear_reply(deps: Deps) -> None:
         assert "tidak ditemukan" in reply or "Format: /siaran" in reply, text
 
 
-def _set(deps: Deps, name: str, **values: object) -> None:
-    with deps.db.uow() as uow:
-        contact = uow.session.exec(select(Contact).where(Contact.name == name)).one()
-        for key, value in values.items():
-            setattr(contact, key, value)
-        uow.session.add(contact)
-        uow.commit()
-
-
 async def test_too_long_names_the_length_sent_and_the_limit(deps: Deps) -> None:
     admin = console_person(deps, ADMIN)
     # 5,000 characters: more than one chat message, so the text is cut at the boundary; the answer names what was sent
@@ -233,7 +224,7 @@ async def test_too_long_names_the_length_sent_and_the_limit(deps: Deps) -> None:
 async def test_preview_counts_only_people_reachable_on_the_channels_configured(deps: Deps) -> None:
     """A Telegram-only deployment: someone with only a WhatsApp number is not a recipient, and the preview says why."""
     deps.sends_on = frozenset({Channel.TELEGRAM})
-    _set(deps, KEPALA_DINKES, telegram_user_id="5001")
+    set_contact(deps, KEPALA_DINKES, telegram_user_id="5001")
     admin = console_person(deps, ADMIN)
     [preview] = await admin.say("/siaran dinkes Rapat koordinasi.")
     assert "Penerima: 1 orang di 1 unit." in preview.text
@@ -275,8 +266,8 @@ async def test_unreachable_list_counts_what_the_deployment_cannot_send_on(deps: 
     deps.sends_on = frozenset({Channel.TELEGRAM})
     with deps.db.uow() as uow:
         everyone = int(uow.session.exec(select(func.count()).select_from(Contact)).one())
-    _set(deps, ADMIN, telegram_user_id="5000")
-    _set(deps, KEPALA_DINKES, telegram_user_id="5001", unreachable_telegram=True)
+    set_contact(deps, ADMIN, telegram_user_id="5000")
+    set_contact(deps, KEPALA_DINKES, telegram_user_id="5001", unreachable_telegram=True)
     listed = await admin.text("/takterjangkau")
     assert "Semua kontak dapat dijangkau" not in listed
     assert f"Kontak yang tidak terjangkau ({everyone - 1}):" in listed

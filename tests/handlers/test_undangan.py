@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from typing import Any
 
 from pypdf import PdfReader
 from sqlmodel import col, select
@@ -14,16 +13,7 @@ from handlers.undangan import CODES_SHOWN
 from models.app import Deps
 from models.onboarding import digest_line
 from models.tables import AuditLog, Contact, Invite, Role, Unit
-from tests.conftest import ADMIN, KEPALA_DINKES, OPERATOR_DINKES, console_person
-
-
-def set_contact(deps: Deps, name: str, **values: Any) -> None:
-    with deps.db.uow() as uow:
-        contact = uow.session.exec(select(Contact).where(Contact.name == name)).one()
-        for key, value in values.items():
-            setattr(contact, key, value)
-        uow.session.add(contact)
-        uow.commit()
+from tests.conftest import ADMIN, KEPALA_DINKES, OPERATOR_DINKES, console_person, set_contact
 
 
 def invite(deps: Deps, unit_code: str, role: Role, *, days: int = 7, ago: int = 0) -> str:
