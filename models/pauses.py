@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from models.calendar import WorkingCalendar
 from models.db import core
 from models.fmt import periode, tanggal_pendek
-from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES, stage_days
+from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES, RUNNING, previous_window
 from models.pemda import PemdaConfig, ProgramConfig
 from models.periods import previous_period
 from models.standing import FEW_UNITS, Standing, current_period
@@ -34,9 +34,9 @@ def chased_periods(pemda: PemdaConfig, calendar: WorkingCalendar, today: date, p
     """The periods whose ladder the sweep still runs: the current one, and the one before while its last rung
     is not over (a deadline '+10' after a month keeps November's warnings going in December)."""
     current = current_period(program, today)
-    earlier = previous_period(current)
-    days = stage_days(pemda, program, calendar, earlier)
-    return [earlier, current] if days and max(day for _stage, day in days) >= today else [current]
+    if previous_window(pemda, calendar, today, program) == RUNNING:  # the sweep's own rule (`due_stages`)
+        return [previous_period(current), current]
+    return [current]
 
 
 class PauseMark(NamedTuple):
