@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -278,6 +279,10 @@ class _Current:
         self.by_phone = {c.wa_number: c for c in self.contacts if c.wa_number}
         self.by_telegram = {c.telegram_user_id: c for c in self.contacts if c.telegram_user_id}
         self.by_name = {(_name_key(c.name), c.unit_id): c for c in self.contacts}
+        nips = Counter(c.nip for c in self.contacts if c.nip)
+        self.by_nip = {c.nip: c for c in self.contacts if c.nip and nips[c.nip] == 1}
+        """A NIP is one civil servant's for life: a row with it is that person, whatever the spelling of the name
+        (a NIP two contacts share identifies neither)."""
 
     def code(self, unit_id: int | None) -> str:
         return self.code_by_id.get(unit_id, "") if unit_id is not None else ""
@@ -311,11 +316,18 @@ def _check_aliases(units: dict[str, _UnitRow], now: _Current, prune: bool, probl
             )
 
 
-def _match(rows: list[ContactChange], now: _Current, problems: list[RowProblem]) -> dict[int, _Person]:
-    """The existing contact each row is about (by phone, Telegram id, or name in the same unit), keyed by line."""
+def _match(
+    rows: list[ContactChange], now: _Current, problems: list[RowProblem], notes: list[RowProblem]
+) -> dict[int, _Person]:
+    """The existing contact each row is about, keyed by line: by NIP, phone, Telegram id, or name in the same unit.
+
+    A phone or Telegram id already on record under another name is the same person when the NIP says so, or when
+    the row keeps them in the same unit and role (a corrected spelling: shown in the preview with a note, the admin
+    decides); anywhere else it is refused: the number would silently pass to someone else."""
     matched: dict[int, _Person] = {}
     claimed: dict[int | None, int] = {}
     for row in rows:
+        by_nip = now.by_nip.get(row.nip) if row.nip else None
         by_phone = now.by_phone.get(row.phone) if row.phone else None
         by_telegram = now.by_telegram.get(row.telegram_id) if row.telegram_id else None
         if by_phone is not None and by_telegram is not None and by_phone.id != by_telegram.id:
@@ -328,16 +340,25 @@ def _match(rows: list[ContactChange], now: _Current, problems: list[RowProblem])
             )
             continue
         holder = by_phone or by_telegram
-        if holder is not None and not same_person(holder.name, row.name):
-            column, value = ("phone", row.phone) if holder is by_phone else ("telegram_id", row.telegram_id)
+        column, value = ("phone", row.phone) if holder is by_phone else ("telegram_id", row.telegram_id)
+        if by_nip is not None and holder is not None and holder.id != by_nip.id:
             problems.append(
-                RowProblem(
-                    row.line,
-                    column,
-                    f"{value} sudah dipakai {now.who(holder)}; satu nomor hanya untuk satu orang, periksa lagi",
-                )
+                RowProblem(row.line, column, f"{value} milik {now.who(holder)}, NIP-nya milik {now.who(by_nip)}")
             )
             continue
+        if by_nip is None and holder is not None and not same_person(holder.name, row.name):
+            if not _same_seat(holder, row, now):
+                problems.append(RowProblem(row.line, column, _taken(value, holder, row, now)))
+                continue
+            notes.append(
+                RowProblem(
+                    row.line,
+                    "contact_name",
+                    f"{value} tercatat atas nama {holder.name}; berkas menulis {row.name} (unit dan peran sama): "
+                    f"diperlakukan sebagai perbaikan nama. Jika ini orang lain, pilih Batal dan ganti nomornya",
+                )
+            )
+        holder = by_nip or holder
         unit = now.unit_by_code.get(row.unit)
         contact = holder or (now.by_name.get((_name_key(row.name), unit.id)) if unit is not None else None)
         if contact is None:
@@ -354,6 +375,23 @@ def _match(rows: list[ContactChange], now: _Current, problems: list[RowProblem])
     return matched
 
 
+def _same_seat(holder: _Person, row: ContactChange, now: _Current) -> bool:
+    """Whether the row keeps the number's holder where they are: active, the same unit and role."""
+    return holder.active and now.code(holder.unit_id) == row.unit and holder.role == row.role
+
+
+def _taken(value: str | None, holder: _Person, row: ContactChange, now: _Current) -> str:
+    """Why a number on record under another name is refused, and how to say it is the same person."""
+    text = f"{value} sudah dipakai {now.who(holder)}; satu nomor hanya untuk satu orang"
+    if holder.nip:
+        return f"{text}. Jika ini orang yang sama dengan nama yang diperbaiki, isi kolom nip dengan NIP-nya"
+    where = f"{now.code(holder.unit_id) or 'tanpa unit'}, {holder.role}"
+    return (
+        f"{text}. Jika ini orang yang sama dengan nama yang diperbaiki, tulis dulu di unit dan peran yang tercatat "
+        f"({where}), lalu pindahkan pada impor berikutnya; jika orang lain, ganti nomornya"
+    )
+
+
 # ---------------------------------------------------------------------------------------------- planning
 
 
@@ -366,7 +404,7 @@ def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -
     units, rows_of_people = _read_units_and_contacts(rows, problems, notes)
     now = _Current(session)
     _check_aliases(units, now, prune, problems)
-    matched = _match(rows_of_people, now, problems)
+    matched = _match(rows_of_people, now, problems, notes)
     if problems:
         order = {c: i for i, c in enumerate(COLUMNS)}
         raise RosterError(sorted(problems, key=lambda p: (p.line, order.get(p.column, 99))))

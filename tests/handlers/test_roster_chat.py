@@ -145,7 +145,7 @@ async def test_alias_phone_and_nip_errors_name_line_and_column_and_nothing_is_ke
         "- baris 2, kolom aliases: alias “pajak” sudah dipakai unit BAPENDA (Badan Pendapatan Daerah) di basis data",
         "- baris 2, kolom nip: NIP harus 18 angka, tertulis “198001012005011”",
         "- baris 3, kolom phone: +6281290001098 sudah dipakai Slamet Santoso (DINKES); satu nomor hanya untuk satu "
-        "orang, periksa lagi",
+        "orang. Jika ini orang yang sama dengan nama yang diperbaiki, isi kolom nip dengan NIP-nya",
         "Setelah diperbaiki, kirim lagi berkasnya.",
     ]
     assert reply.buttons == ()

@@ -120,8 +120,8 @@ def test_numbers_and_aliases_of_another_person_or_unit_are_refused_by_line_and_c
         "BARU4,Badan Baru Empat,badan,,,Uni,kepala,8.129E+10,,,",
     )
     assert problems(db, content) == [
-        "baris 2, kolom phone: +6281290001007 sudah dipakai Wahyu Pratama (SETDA); satu nomor hanya untuk satu orang, "
-        "periksa lagi",
+        "baris 2, kolom phone: +6281290001007 sudah dipakai Wahyu Pratama (SETDA); satu nomor hanya untuk satu orang. "
+        "Jika ini orang yang sama dengan nama yang diperbaiki, isi kolom nip dengan NIP-nya",
         "baris 3, kolom nip: NIP harus 18 angka, tertulis “19720904200310107”",
         "baris 4, kolom aliases: alias “pajak” sudah dipakai unit BAPENDA (Badan Pendapatan Daerah) di basis data",
         "baris 5, kolom aliases: alias “baru” sudah dipakai sebagai kode unit BARU (baris 4)",
@@ -149,8 +149,8 @@ def test_a_telegram_id_of_another_person_is_refused(db: Database) -> None:
         "baris 2, kolom telegram_id: id Telegram ini milik Rina Marlina (BAG-ORG), nomor HP-nya milik "
         "Slamet Santoso (DINKES)",
         "baris 3, kolom telegram_id: sama dengan baris 2",
-        "baris 3, kolom telegram_id: 9001 sudah dipakai Rina Marlina (BAG-ORG); satu nomor hanya untuk satu orang, "
-        "periksa lagi",
+        "baris 3, kolom telegram_id: 9001 sudah dipakai Rina Marlina (BAG-ORG); satu nomor hanya untuk satu orang. "
+        "Jika ini orang yang sama dengan nama yang diperbaiki, isi kolom nip dengan NIP-nya",
     ]
 
 
@@ -391,3 +391,53 @@ def test_a_camat_written_as_the_kecamatan_s_kepala_is_read_as_camat_and_said(db:
         assert uow.session.exec(select(Contact.role).where(Contact.name == "Yakob Mansim")).one() == "camat"
     refused = problems(db, csv_rows("KEL-A,Kelurahan A,kelurahan,,,Ani,camat,0812-3333-4444,,,Lurah"))
     assert any("camat" in p for p in refused)
+
+
+def test_the_nip_says_who_a_row_is_whatever_the_spelling_of_the_name(db: Database) -> None:
+    load_sample(db)
+    renamed = sample_text().replace("Wahyu Pratama,kepala", "Wahyu Pratomo Adi,kepala")
+    text = plan_text(db, renamed.encode())
+    assert "~ Wahyu Pratomo Adi (SETDA): nama “Wahyu Pratama” → “Wahyu Pratomo Adi”" in text
+    assert "Kontak baru" not in text and "sudah dipakai" not in text
+    # a new number and another unit: the NIP still finds her, a move and not a second person
+    moved = sample_text().replace(
+        'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Slamet Santoso,kepala,0812-9000-1098',
+        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,kepala,0812-7777-0099',
+    )
+    text = plan_text(db, moved.encode())
+    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → kepala Dinas Pendidikan (DISDIK)" in text
+    assert "HP “+6281290001098” → “+6281277770099”" in text and "Kontak baru" not in text
+    before = count(db, Contact)
+    with db.uow() as uow:
+        apply_plan(uow.session, plan_roster(uow.session, read_bytes("roster.csv", renamed.encode())))
+        uow.commit()
+    assert count(db, Contact) == before
+    with db.uow() as uow:
+        wahyu = uow.session.exec(select(Contact).where(Contact.nip == "198011021994091375")).one()
+    assert (wahyu.name, wahyu.wa_number) == ("Wahyu Pratomo Adi", "+6281290001007")
+
+
+def test_a_number_under_another_name_in_the_same_seat_is_a_correction_shown_with_a_note(db: Database) -> None:
+    load_sample(db)
+    fixed = sample_text().replace("Eko Hidayat,operator", "Ekko Prasetyo,operator")  # no NIP on record
+    text = plan_text(db, fixed.encode())
+    assert "~ Ekko Prasetyo (DINKES): nama “Eko Hidayat” → “Ekko Prasetyo”" in text
+    assert (
+        "! baris 16, kolom contact_name: +6281290001105 tercatat atas nama Eko Hidayat; berkas menulis Ekko Prasetyo "
+        "(unit dan peran sama): diperlakukan sebagai perbaikan nama. Jika ini orang lain, pilih Batal dan ganti "
+        "nomornya"
+    ) in text
+
+
+def test_a_number_under_another_name_elsewhere_is_refused_with_how_to_correct_a_name(db: Database) -> None:
+    load_sample(db)
+    content = csv_rows(
+        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Ekko Prasetyo,operator,0812-9000-1105,,,',
+        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Wahyu Pratama,kepala,0812-9000-1098,,198011021994091375,',
+    )
+    assert problems(db, content) == [
+        "baris 2, kolom phone: +6281290001105 sudah dipakai Eko Hidayat (DINKES); satu nomor hanya untuk satu orang. "
+        "Jika ini orang yang sama dengan nama yang diperbaiki, tulis dulu di unit dan peran yang tercatat (DINKES, "
+        "operator), lalu pindahkan pada impor berikutnya; jika orang lain, ganti nomornya",
+        "baris 3, kolom phone: +6281290001098 milik Slamet Santoso (DINKES), NIP-nya milik Wahyu Pratama (SETDA)",
+    ]
