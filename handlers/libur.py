@@ -48,10 +48,14 @@ MONTHS = {
     "desember": 12,
     "des": 12,
 }
-DATE_FORMS = "2026-12-24, 24/12/2026 atau 24 Desember 2026"
+DATE_FORMS = "2026-12-24, 24/12/2026, 24 Desember 2026, 24 Desember atau besok"
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _WORDS = re.compile(r"^(\d{1,2})\s+([a-z]+)\.?\s+(\d{4})$")
+_DM = re.compile(r"^(\d{1,2})[/.-](\d{1,2})$")
+_DAY_MONTH = re.compile(r"^(\d{1,2})\s+([a-z]+)\.?$")
+RELATIVE = {"hari ini": 0, "hariini": 0, "besok": 1, "lusa": 2}
+"""Days from today that these words name."""
 
 USAGE = (
     "Cara pakai:\n"
@@ -64,16 +68,25 @@ PAYLOAD_LIMIT = 64
 """The longest button payload Telegram carries (bytes); a longer command is only written out."""
 
 
-def parse_tanggal(text: str) -> date:
-    """Read '2026-12-01', '1/12/2026' or '1 Desember 2026'; a UserError names the accepted forms."""
+def parse_tanggal(text: str, today: date | None = None) -> date:
+    """Read '2026-12-01', '1/12/2026' or '1 Desember 2026'; with `today` also 'besok', 'lusa', 'hari ini', and a day
+    and month without the year ('5 Desember', '5/12': the next such day from today). A UserError names the forms."""
     raw = " ".join(text.strip().lower().split())
     parts: tuple[int, int, int] | None = None
+    if today is not None and raw in RELATIVE:
+        return today + timedelta(days=RELATIVE[raw])
     if match := _ISO.match(raw):
         parts = (int(match[1]), int(match[2]), int(match[3]))
     elif match := _DMY.match(raw):
         parts = (int(match[3]), int(match[2]), int(match[1]))
     elif (match := _WORDS.match(raw)) and match[2] in MONTHS:
         parts = (int(match[3]), MONTHS[match[2]], int(match[1]))
+    elif today is not None and (match := _DM.match(raw) or _DAY_MONTH.match(raw)):
+        month = int(match[2]) if match[2].isdigit() else MONTHS.get(match[2], 0)
+        if month:
+            parts = (today.year, month, int(match[1]))
+            if (month, int(match[1])) < (today.month, today.day):
+                parts = (today.year + 1, month, int(match[1]))
     if parts is None:
         raise UserError(f"Tanggal “{text.strip()}” tidak dikenali. Tulis misalnya {DATE_FORMS}.")
     try:
@@ -82,13 +95,18 @@ def parse_tanggal(text: str) -> date:
         raise UserError(f"Tanggal “{text.strip()}” tidak ada di kalender. Tulis misalnya {DATE_FORMS}.") from None
 
 
-def split_date(words: list[str]) -> tuple[date, list[str]]:
-    """The date at the start of `words` (one word, or 'day month year'), and the words after it."""
-    if len(words) >= 3 and words[1].lower().rstrip(".") in MONTHS:
-        return parse_tanggal(" ".join(words[:3])), words[3:]
+def split_date(words: list[str], today: date | None = None) -> tuple[date, list[str]]:
+    """The date at the start of `words` (one word, 'day month year', or with `today`: 'day month', 'hari ini'),
+    and the words after it."""
     if not words:
         raise UserError(f"Tanggalnya belum diisi. Tulis misalnya {DATE_FORMS}.")
-    return parse_tanggal(words[0]), words[1:]
+    if len(words) >= 2 and words[1].lower().rstrip(".") in MONTHS:
+        if len(words) >= 3 and re.fullmatch(r"\d{4}", words[2]):
+            return parse_tanggal(" ".join(words[:3]), today), words[3:]
+        return parse_tanggal(" ".join(words[:2]), today), words[2:]
+    if len(words) >= 2 and " ".join(words[:2]).lower() == "hari ini":
+        return parse_tanggal("hari ini", today), words[2:]
+    return parse_tanggal(words[0], today), words[1:]
 
 
 async def libur(ctx: Ctx) -> list[Reply]:
@@ -184,7 +202,7 @@ def _not_past(ctx: Ctx, day: date, what: str) -> None:
 def _add(ctx: Ctx, words: list[str]) -> Reply:
     if not words:
         raise UserError(f"Tanggal dan alasannya belum diisi. Contoh: /libur tambah 2026-12-31 Cuti bersama\n{USAGE}")
-    day, rest = split_date(words)
+    day, rest = split_date(words, ctx.today)
     _not_past(ctx, day, "ditambahkan")
     row = ctx.session.get(DayOff, day)
     if row is not None:
@@ -227,7 +245,7 @@ def _change(ctx: Ctx, words: list[str]) -> Reply:
     example = "/libur ubah 2026-12-31 Cuti bersama Tahun Baru"
     if not words:
         raise UserError(f"Tanggal dan alasan barunya belum diisi. Contoh: {example}")
-    day, rest = split_date(words)
+    day, rest = split_date(words, ctx.today)
     row = ctx.session.get(DayOff, day)
     if row is None:
         source, words_off = _already_off(ctx, day) or ("", "")
@@ -255,7 +273,7 @@ def _change(ctx: Ctx, words: list[str]) -> Reply:
 def _remove(ctx: Ctx, words: list[str]) -> Reply:
     if not words:
         raise UserError("Tanggalnya belum diisi. Contoh: /libur hapus 2026-12-31")
-    day, _ = split_date(words)
+    day, _ = split_date(words, ctx.today)
     row = ctx.session.get(DayOff, day)
     file_reason = next((h.reason for h in ctx.pemda.holidays if h.date == day), None)
     if row is None:

@@ -56,7 +56,7 @@ async def proses(ctx: Ctx) -> list[Reply]:
     program = find_program(ctx.pemda, args[0], "/proses katalog 2026-12-05")
     if len(args) < 2:
         raise UserError(f"Sampai tanggal berapa sedang diproses? Tulis misalnya {DATE_FORMS}.\n{PROSES_USAGE}")
-    until, rest = split_date(args[1:])
+    until, rest = split_date(args[1:], ctx.today)
     unit = ctx.my_unit()
     _assigned(ctx, unit, program)
     period = open_period(ctx, unit, program)  # the month just ended while its deadline is still open

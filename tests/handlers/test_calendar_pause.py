@@ -39,11 +39,31 @@ def test_dates_in_indonesian_forms(text: str, expected: date) -> None:
     assert parse_tanggal(text) == expected
 
 
-@pytest.mark.parametrize(("text", "message"), [("31/02/2026", "tidak ada di kalender"), ("besok", "tidak dikenali")])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("besok", date(2026, 11, 24)),
+        ("Lusa", date(2026, 11, 25)),
+        ("hari ini", date(2026, 11, 23)),
+        ("5 Desember", date(2026, 12, 5)),
+        ("5/12", date(2026, 12, 5)),
+        ("23 November", date(2026, 11, 23)),
+        ("2 Januari", date(2027, 1, 2)),  # the next 2 January, not the one past
+        ("20 nov", date(2027, 11, 20)),
+    ],
+)
+def test_dates_without_a_year_or_said_in_words_count_from_today(text: str, expected: date) -> None:
+    assert parse_tanggal(text, date(2026, 11, 23)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("31/02/2026", "tidak ada di kalender"), ("31 Februari", "tidak ada di kalender"), ("kemarin", "tidak dikenali")],
+)
 def test_bad_dates_say_which_forms_work(text: str, message: str) -> None:
     with pytest.raises(UserError) as caught:
-        parse_tanggal(text)
-    assert message in str(caught.value) and "24 Desember 2026" in str(caught.value)
+        parse_tanggal(text, date(2026, 11, 23))
+    assert message in str(caught.value) and "24 Desember 2026" in str(caught.value) and "besok" in str(caught.value)
 
 
 async def test_libur_lists_adds_and_removes_days_off(deps: Deps) -> None:
@@ -86,6 +106,17 @@ async def test_proses_pauses_until_a_date_capped_at_the_deadline(deps: Deps) -> 
     rows = pauses(deps)
     assert len(rows) == 1 and rows[0].until == date(2026, 12, 15) and rows[0].kind == "proses"
     assert audit_actions(deps).count("pause.proses") == 2
+    assert "sedang diproses sampai Rabu, 2 Desember 2026" in await kepala.text("/proses katalog 2 Desember")
+    assert "sedang diproses sampai Selasa, 24 November 2026" in await kepala.text("/proses katalog besok")
+
+
+async def test_libur_takes_a_day_and_month_without_the_year_before_the_reason(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    reply = await admin.text("/libur tambah 31 Desember Cuti bersama Tahun Baru")
+    assert "Kamis, 31 Desember 2026 dicatat sebagai hari libur" in reply
+    with deps.db.uow() as uow:
+        day_off = uow.session.get(DayOff, date(2026, 12, 31))
+    assert day_off is not None and day_off.reason == "Cuti bersama Tahun Baru"
 
 
 async def test_proses_explains_bad_input(deps: Deps, clock: FakeClock) -> None:
