@@ -8,6 +8,7 @@ from handlers import broadcast, contacts, libur, pause, registration, report, ri
 from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
 from handlers.dasbor import DASBOR
 from handlers.figures_upload import ANGKA
+from handlers.jejak import JEJAK
 from handlers.pimpinan import COMMANDS as LEADER_COMMANDS
 from handlers.undangan import UNDANGAN
 from jobs.letters import flow
@@ -142,6 +143,7 @@ COMMANDS: list[Command] = [
         "/terima <id>",
         frozenset({Role.KEPALA, Role.OPERATOR, Role.CAMAT}),
     ),
+    JEJAK,  # /jejak: the audit log read back
 ]
 
 FLOWS = {report.FLOW: report.continue_flow, bukti.FLOW: bukti.continue_flow, verifikasi.FLOW: verifikasi.continue_flow}
