@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, insert, update
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.onboarding import misfit
 from models.phone import PhoneError, normalize_mobile
+from models.roster_match import Current, DbPerson, UnitRow, check_aliases, match_people, name_key
 from models.roster_plan import Change, ContactChange, ImportResult, RosterPlan, UnitChange, leader_role, nip_cut_note
 from models.roster_read import (
     COLUMNS,
@@ -66,36 +63,11 @@ LIMITS = {"unit_name": 200, "aliases": 200, "contact_name": 120, "jabatan": 200,
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9\-_.]{1,31}$")
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9\-_.]{1,30}$")
 _SCIENTIFIC = re.compile(r"^[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$")
-_TITLES = frozenset({"h", "hj", "dr", "drs", "dra", "ir", "prof", "kh"})
 BATCH = 5_000
 """Rows written per statement when applying."""
 
 
 # ------------------------------------------------------------------------------------------------ checking
-
-
-@dataclass
-class _UnitRow:
-    line: int
-    code: str
-    name: str
-    kind: str
-    parent: str
-    aliases: str
-
-
-def _name_key(name: str) -> str:
-    words = [w.strip(".").casefold() for w in name.split(",")[0].split()]
-    return " ".join(w for w in words if w and w not in _TITLES)
-
-
-def same_person(a: str, b: str) -> bool:
-    """Whether two spellings name the same person: titles and degrees aside, equal, or a small typo fix."""
-    ka, kb = _name_key(a), _name_key(b)
-    if ka == kb or set(ka.split()) <= set(kb.split()) or set(kb.split()) <= set(ka.split()):
-        return bool(ka and kb)
-    same_first = ka.split()[:1] == kb.split()[:1]
-    return same_first and SequenceMatcher(None, ka, kb).ratio() >= 0.85
 
 
 def _digits_problem(line: int, column: str, raw: str) -> RowProblem | None:
@@ -126,8 +98,8 @@ def _too_long(line: int, column: str, value: str, problems: list[RowProblem]) ->
 
 def _read_units_and_contacts(
     rows: Iterable[Row], problems: list[RowProblem], notes: list[RowProblem]
-) -> tuple[dict[str, _UnitRow], list[ContactChange]]:
-    units: dict[str, _UnitRow] = {}
+) -> tuple[dict[str, UnitRow], list[ContactChange]]:
+    units: dict[str, UnitRow] = {}
     contacts: list[ContactChange] = []
     phones: dict[str, int] = {}
     telegram_ids: dict[str, int] = {}
@@ -162,7 +134,7 @@ def _read_units_and_contacts(
         if len(problems) == bad and code:
             seen = units.get(code)
             if seen is None:
-                units[code] = _UnitRow(line, code, name, kind, parent, aliases)
+                units[code] = UnitRow(line, code, name, kind, parent, aliases)
             elif (seen.name, seen.kind, seen.parent) != (name, kind, parent):
                 problems.append(
                     RowProblem(line, "unit_name", f"unit {code} berbeda dengan baris {seen.line} (nama/jenis/induk)")
@@ -216,7 +188,7 @@ def _read_units_and_contacts(
                 RowProblem(line, "nip", f"NIP harus {NIP_DIGITS} angka, tertulis “{nip}”{_as_text_hint('nip', row)}")
             )
         identified = bool(phone_text or telegram_text)
-        twin = named.setdefault((_name_key(contact_name), code), (line, identified))
+        twin = named.setdefault((name_key(contact_name), code), (line, identified))
         if twin[0] != line and not (identified and twin[1]):
             problems.append(
                 RowProblem(
@@ -231,167 +203,6 @@ def _read_units_and_contacts(
     return units, contacts
 
 
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """A unit in the database, as the plan needs it."""
-
-    id: int | None
-    code: str
-    name: str
-    kind: str
-    aliases: str
-    parent_id: int | None
-    active: bool
-
-    def alias_list(self) -> list[str]:
-        return [a.strip().lower() for a in self.aliases.split(",") if a.strip()]
-
-
-@dataclass(frozen=True, slots=True)
-class _Person:
-    """A contact in the database, as the plan needs it."""
-
-    id: int | None
-    name: str
-    role: str
-    unit_id: int | None
-    nip: str
-    title: str
-    wa_number: str | None
-    telegram_user_id: str | None
-    active: bool
-
-
-class _Current:
-    """The database's units and contacts, read once (plain values, no ORM objects) and looked up every way the
-    plan needs."""
-
-    def __init__(self, session: Session) -> None:
-        session.flush()
-        read = session.connection().execute
-        units: list[Any] = [Unit.id, Unit.code, Unit.name, Unit.kind, Unit.aliases, Unit.parent_id, Unit.active]
-        self.units = [_Unit(*row) for row in read(sa_select(*units))]
-        people: list[Any] = [Contact.id, Contact.name, Contact.role, Contact.unit_id, Contact.nip, Contact.title]
-        people += [Contact.wa_number, Contact.telegram_user_id, Contact.active]
-        self.contacts = [_Person(*row) for row in read(sa_select(*people))]
-        self.unit_by_code = {u.code: u for u in self.units}
-        self.code_by_id = {u.id: u.code for u in self.units}
-        self.by_phone = {c.wa_number: c for c in self.contacts if c.wa_number}
-        self.by_telegram = {c.telegram_user_id: c for c in self.contacts if c.telegram_user_id}
-        self.by_name = {(_name_key(c.name), c.unit_id): c for c in self.contacts}
-        nips = Counter(c.nip for c in self.contacts if c.nip)
-        self.by_nip = {c.nip: c for c in self.contacts if c.nip and nips[c.nip] == 1}
-        """A NIP is one civil servant's for life: a row with it is that person, whatever the spelling of the name
-        (a NIP two contacts share identifies neither)."""
-
-    def code(self, unit_id: int | None) -> str:
-        return self.code_by_id.get(unit_id, "") if unit_id is not None else ""
-
-    def who(self, contact: _Person) -> str:
-        state = "" if contact.active else ", nonaktif"
-        return f"{contact.name} ({self.code(contact.unit_id) or 'tanpa unit'}{state})"
-
-
-def _check_aliases(units: dict[str, _UnitRow], now: _Current, prune: bool, problems: list[RowProblem]) -> None:
-    """Every alias names one unit: not another unit's alias or code, in the file or in the database (units the
-    file leaves out keep theirs unless pruned); and every parent exists."""
-    owners: dict[str, tuple[str, str]] = {}
-    for unit in now.units:
-        if unit.code not in units and unit.active and not prune:
-            owners |= {
-                alias: (unit.code, f"unit {unit.code} ({unit.name}) di basis data") for alias in unit.alias_list()
-            }
-            owners.setdefault(unit.code.lower(), (unit.code, f"sebagai kode unit {unit.code} di basis data"))
-    for row in units.values():
-        owners.setdefault(row.code.lower(), (row.code, f"sebagai kode unit {row.code} (baris {row.line})"))
-    for row in units.values():
-        for alias in filter(None, row.aliases.split(",")):
-            code, where = owners.setdefault(alias, (row.code, f"unit {row.code} (baris {row.line})"))
-            if code != row.code:
-                problems.append(RowProblem(row.line, "aliases", f"alias “{alias}” sudah dipakai {where}"))
-    for row in units.values():
-        if row.parent and row.parent not in units and row.parent not in now.unit_by_code:
-            problems.append(
-                RowProblem(row.line, "parent_code", f"unit induk {row.parent} tidak ada di berkas maupun basis data")
-            )
-
-
-def _match(
-    rows: list[ContactChange], now: _Current, problems: list[RowProblem], notes: list[RowProblem]
-) -> dict[int, _Person]:
-    """The existing contact each row is about, keyed by line: by NIP, phone, Telegram id, or name in the same unit.
-
-    A phone or Telegram id already on record under another name is the same person when the NIP says so, or when
-    the row keeps them in the same unit and role (a corrected spelling: shown in the preview with a note, the admin
-    decides); anywhere else it is refused: the number would silently pass to someone else."""
-    matched: dict[int, _Person] = {}
-    claimed: dict[int | None, int] = {}
-    for row in rows:
-        by_nip = now.by_nip.get(row.nip) if row.nip else None
-        by_phone = now.by_phone.get(row.phone) if row.phone else None
-        by_telegram = now.by_telegram.get(row.telegram_id) if row.telegram_id else None
-        if by_phone is not None and by_telegram is not None and by_phone.id != by_telegram.id:
-            problems.append(
-                RowProblem(
-                    row.line,
-                    "telegram_id",
-                    f"id Telegram ini milik {now.who(by_telegram)}, nomor HP-nya milik {now.who(by_phone)}",
-                )
-            )
-            continue
-        holder = by_phone or by_telegram
-        column, value = ("phone", row.phone) if holder is by_phone else ("telegram_id", row.telegram_id)
-        if by_nip is not None and holder is not None and holder.id != by_nip.id:
-            problems.append(
-                RowProblem(row.line, column, f"{value} milik {now.who(holder)}, NIP-nya milik {now.who(by_nip)}")
-            )
-            continue
-        if by_nip is None and holder is not None and not same_person(holder.name, row.name):
-            if not _same_seat(holder, row, now):
-                problems.append(RowProblem(row.line, column, _taken(value, holder, row, now)))
-                continue
-            notes.append(
-                RowProblem(
-                    row.line,
-                    "contact_name",
-                    f"{value} tercatat atas nama {holder.name}; berkas menulis {row.name} (unit dan peran sama): "
-                    f"diperlakukan sebagai perbaikan nama. Jika ini orang lain, pilih Batal dan ganti nomornya",
-                )
-            )
-        holder = by_nip or holder
-        unit = now.unit_by_code.get(row.unit)
-        contact = holder or (now.by_name.get((_name_key(row.name), unit.id)) if unit is not None else None)
-        if contact is None:
-            continue
-        if contact.id in claimed:
-            problems.append(
-                RowProblem(
-                    row.line, "contact_name", f"orang yang sama dengan baris {claimed[contact.id]} ({contact.name})"
-                )
-            )
-            continue
-        claimed[contact.id] = row.line
-        matched[row.line] = contact
-    return matched
-
-
-def _same_seat(holder: _Person, row: ContactChange, now: _Current) -> bool:
-    """Whether the row keeps the number's holder where they are: active, the same unit and role."""
-    return holder.active and now.code(holder.unit_id) == row.unit and holder.role == row.role
-
-
-def _taken(value: str | None, holder: _Person, row: ContactChange, now: _Current) -> str:
-    """Why a number on record under another name is refused, and how to say it is the same person."""
-    text = f"{value} sudah dipakai {now.who(holder)}; satu nomor hanya untuk satu orang"
-    if holder.nip:
-        return f"{text}. Jika ini orang yang sama dengan nama yang diperbaiki, isi kolom nip dengan NIP-nya"
-    where = f"{now.code(holder.unit_id) or 'tanpa unit'}, {holder.role}"
-    return (
-        f"{text}. Jika ini orang yang sama dengan nama yang diperbaiki, tulis dulu di unit dan peran yang tercatat "
-        f"({where}), lalu pindahkan pada impor berikutnya; jika orang lain, ganti nomornya"
-    )
-
-
 # ---------------------------------------------------------------------------------------------- planning
 
 
@@ -402,9 +213,9 @@ def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -
     problems: list[RowProblem] = []
     notes: list[RowProblem] = []
     units, rows_of_people = _read_units_and_contacts(rows, problems, notes)
-    now = _Current(session)
-    _check_aliases(units, now, prune, problems)
-    matched = _match(rows_of_people, now, problems, notes)
+    now = Current(session)
+    check_aliases(units, now, prune, problems)
+    matched = match_people(rows_of_people, now, problems, notes)
     if problems:
         order = {c: i for i, c in enumerate(COLUMNS)}
         raise RosterError(sorted(problems, key=lambda p: (p.line, order.get(p.column, 99))))
@@ -475,7 +286,7 @@ def _diff(before: dict[str, str], after: dict[str, str]) -> tuple[Change, ...]:
     return tuple(Change(key, before[key], value) for key, value in after.items() if before[key] != value)
 
 
-def _contact_fields(contact: _Person, now: _Current) -> dict[str, str]:
+def _contact_fields(contact: DbPerson, now: Current) -> dict[str, str]:
     return {
         "name": contact.name,
         "role": contact.role,
@@ -488,7 +299,7 @@ def _contact_fields(contact: _Person, now: _Current) -> dict[str, str]:
     }
 
 
-def _leaderless(plan: RosterPlan, now: _Current) -> list[str]:
+def _leaderless(plan: RosterPlan, now: Current) -> list[str]:
     """Units headed now that applying `plan` would leave without their kepala (camat)."""
     kinds = {u.code: (u.kind, u.active) for u in now.units}
     people: dict[object, tuple[str, str, bool]] = {c.id: (now.code(c.unit_id), c.role, c.active) for c in now.contacts}
