@@ -52,7 +52,7 @@ class Ctx:
     def me(self) -> Contact:
         """The registered sender (the core only calls role-checked handlers for registered people)."""
         if self.contact is None:
-            raise UserError(NOT_REGISTERED)
+            raise UserError(not_registered(self.session, self.incoming))
         return self.contact
 
     @property
@@ -121,6 +121,32 @@ NOT_REGISTERED = (
     "Mohon maaf, akun Bapak/Ibu belum terdaftar di Sigap.\n"
     "Silakan minta kode undangan kepada admin Sigap di Pemda, lalu kirim: /start KODE"
 )
+NO_LONGER_ACTIVE = (
+    "Mohon maaf, akun Bapak/Ibu sudah tidak aktif (nonaktif) di Sigap.\n"
+    "Bila ini keliru, mohon hubungi admin Sigap di Pemda."
+)
+
+
+def deactivated(session: Session, incoming: Incoming) -> bool:
+    """Whether the sender of `incoming`, not recognised as an active contact, is a contact who was deactivated
+    (replaced as head, left out of a roster import): one lookup by their address, asked only when refusing."""
+    if incoming.channel is Channel.TELEGRAM:
+        field = col(Contact.telegram_user_id)
+    elif incoming.channel is Channel.WHATSAPP:
+        field = col(Contact.wa_number)
+    else:
+        if not incoming.address.isdigit():
+            return False
+        contact = session.get(Contact, int(incoming.address))
+        return contact is not None and not contact.active
+    found = session.exec(select(Contact.id).where(field == incoming.address, col(Contact.active).is_(False))).first()
+    return found is not None
+
+
+def not_registered(session: Session, incoming: Incoming) -> str:
+    """The refusal for a sender who is not an active contact: no longer active, or never registered."""
+    return NO_LONGER_ACTIVE if deactivated(session, incoming) else NOT_REGISTERED
+
 
 ALL_ROLES = frozenset(Role)
 REPORTERS = frozenset({Role.KEPALA, Role.OPERATOR, Role.CAMAT, Role.ADMIN})

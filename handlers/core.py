@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from handlers import bukti, figures_upload, registration, roster_upload
-from handlers.base import NOT_REGISTERED, Ctx
+from handlers.base import Ctx, not_registered
 from handlers.commands import FLOWS, lookup
 from models.app import Deps, UserError
 from models.db import core
@@ -221,7 +221,7 @@ async def _route(ctx: Ctx) -> list[Reply]:
     role = Role(ctx.contact.role) if ctx.contact is not None else None
     if not command.allowed(role):
         if ctx.contact is None:
-            raise UserError(NOT_REGISTERED)
+            raise UserError(not_registered(ctx.session, incoming))
         raise UserError(f"Perintah /{command.name} tidak tersedia untuk peran Bapak/Ibu. Ketik /bantuan.")
     return await command.handler(ctx)
 
@@ -266,4 +266,4 @@ async def _unregistered_text(ctx: Ctx) -> list[Reply]:
     words = ctx.incoming.args
     if len(words) == 1 and len(words[0]) == 8 and words[0].isalnum():
         return await registration.start(ctx)
-    raise UserError(NOT_REGISTERED)
+    raise UserError(not_registered(ctx.session, ctx.incoming))

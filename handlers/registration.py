@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from handlers.base import Ctx, find_unit
+from handlers.base import NO_LONGER_ACTIVE, Ctx, deactivated, find_unit
 from handlers.heads import holders, names, replace_heads
 from handlers.notify import head_role, tell_admins_unit_without_head, unit_has_head, unit_short_name
 from models.app import UserError
@@ -153,6 +153,8 @@ async def start(ctx: Ctx) -> list[Reply]:
     if not code:
         if ctx.contact is not None:
             return [Reply(f"Selamat datang kembali, {ctx.contact.name}. Ketik /bantuan untuk melihat perintah.")]
+        if deactivated(ctx.session, ctx.incoming):
+            raise UserError(f"{NO_LONGER_ACTIVE}\nBila admin memberi kode undangan baru, kirim: /start KODE")
         raise UserError(
             "Selamat datang di Sigap. Untuk mendaftar, kirim kode undangan dari admin: /start KODE\n"
             "Belum punya kode? Mohon minta kepada admin Sigap di Pemda."

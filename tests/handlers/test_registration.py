@@ -125,7 +125,12 @@ async def test_a_deactivated_person_can_register_again_with_a_new_code(deps: Dep
         contact.active = False
         uow.session.add(contact)
         uow.commit()
-    assert "belum terdaftar" in await person.text("/status")
+    assert await person.text("/status") == (
+        "Mohon maaf, akun Bapak/Ibu sudah tidak aktif (nonaktif) di Sigap.\n"
+        "Bila ini keliru, mohon hubungi admin Sigap di Pemda."
+    )
+    assert "nonaktif" in await person.text("halo")
+    assert (await person.text("/start")).endswith("Bila admin memberi kode undangan baru, kirim: /start KODE")
     reply = await person.text(f"/start {await _invite(deps, '/undang disdik operator')}")
     assert "terdaftar sebagai Operator OPD Dinas Pendidikan" in reply
     assert "Dinas Pendidikan" in await person.text("/status")
@@ -255,3 +260,17 @@ async def test_operators_are_never_replaced(deps: Deps) -> None:
     reply = await Person(deps, Channel.TELEGRAM, "5550004", "Rudi").text(f"/start {code}")
     assert "menggantikan" not in reply
     assert contact_named(deps, OPERATOR_DINKES).active
+
+
+async def test_a_replaced_head_who_writes_is_told_the_account_is_no_longer_active(deps: Deps) -> None:
+    set_contact(deps, KEPALA_DINKES, telegram_user_id="5001")
+    made = await console_person(deps, ADMIN).text("/undang dinkes kepala ganti")
+    await Person(deps, Channel.TELEGRAM, "5550002", "Dewi Lestari").text(f"/start {made.split(': ', 1)[1].split()[0]}")
+    replaced = Person(deps, Channel.TELEGRAM, "5001", KEPALA_DINKES)
+    reply = await replaced.text("/status")
+    assert reply.startswith("Mohon maaf, akun Bapak/Ibu sudah tidak aktif (nonaktif) di Sigap.")
+    assert "belum terdaftar" not in reply and "hubungi admin Sigap" in reply
+    set_contact(deps, OPERATOR_DINKES, active=False)  # deactivated by a roster import: on the console, by id
+    assert "nonaktif" in await console_person(deps, OPERATOR_DINKES).text("/lapor katalog 3")
+    stranger = Person(deps, Channel.TELEGRAM, "5559999")
+    assert "belum terdaftar" in await stranger.text("/status")  # a stranger still gets the registration guidance
