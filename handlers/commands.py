@@ -13,8 +13,9 @@ from handlers.pimpinan import COMMANDS as LEADER_COMMANDS
 from handlers.undangan import UNDANGAN
 from jobs.letters import flow
 from models.messages import Reply
+from models.onboarding import role_label
 from models.pemda import PemdaConfig
-from models.tables import ROLE_LABELS, Role
+from models.tables import Role, Unit
 
 TEGURAN_FOR_APPROVERS = (
     "/teguran [id | setujui <id>|semua | batal <id> [alasan] | diantar <id> | ulang <id>]",
@@ -33,7 +34,8 @@ async def bantuan(ctx: Ctx) -> list[Reply]:
     if ctx.contact is None:
         return [Reply("Untuk mendaftar, kirim kode undangan dari admin: /start KODE")]
     role = ctx.role
-    lines = [f"Perintah untuk {ROLE_LABELS[role]}:"]
+    unit = ctx.session.get(Unit, ctx.me.unit_id) if ctx.me.unit_id is not None else None
+    lines = [f"Perintah untuk {role_label(role, unit.kind if unit is not None else None)}:"]
     for command in COMMANDS:
         if command.name != "start" and command.offered_for(ctx):
             usage, summary = command.describe(role, ctx.pemda)

@@ -14,11 +14,11 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from models.messages import CHAT_CHANNELS, Channel
-from models.onboarding import connected, head_of
+from models.onboarding import connected, head_of, post_name
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
-from models.tables import ROLE_LABELS, Contact, Role, Unit
+from models.tables import Contact, Role, Unit
 
 
 def holders(
@@ -55,7 +55,7 @@ def replace_heads(
 ) -> int:
     """Deactivate the `old` heads of `unit` now that `new` heads it, and tell each of them and every active admin
     (once per `key`); returns how many admins were told. The caller audits."""
-    post = f"{ROLE_LABELS[Role(new.role)]} {unit.name}"
+    post = post_name(Role(new.role), unit)
     for person in old:
         person.active = False
         session.add(person)

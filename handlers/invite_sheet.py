@@ -27,8 +27,9 @@ from handlers.registration import invite_links
 from jobs.letters.layout import FONT, FONT_BOLD, FONT_DIR, FONT_FILES
 from models.app import Deps
 from models.fmt import waktu
+from models.onboarding import role_label
 from models.sheets import header, put
-from models.tables import ROLE_LABELS, Invite, Role, Unit
+from models.tables import Invite, Role, Unit
 
 PAGE_W, PAGE_H = A4
 MARGIN = 15 * mm
@@ -88,7 +89,7 @@ def entries_for(invites: Iterable[tuple[Unit, Invite]], deps: Deps, expires_at: 
             unit.code,
             unit.name,
             unit.kind,
-            ROLE_LABELS[Role(invite.role)],
+            role_label(Role(invite.role), unit.kind),
             invite.code,
             until,
             links_of(invite.code, deps),

@@ -15,8 +15,8 @@ from models.app import UserError
 from models.flood import TOO_MANY_CODES
 from models.fmt import waktu
 from models.messages import Button, Channel, Reply
-from models.onboarding import misfit
-from models.tables import ROLE_LABELS, Contact, Invite, Role, Unit
+from models.onboarding import misfit, post_name, role_label
+from models.tables import Contact, Invite, Role, Unit
 
 MAX_DAYS = 90
 """The longest an invite code may be valid, in days (`--days`)."""
@@ -106,7 +106,7 @@ async def undang(ctx: Ctx) -> list[Reply]:
     replaces = {"replaces": [c.id for c in there]} if there else {}
     ctx.audit("invite.created", unit.code, role=role.value, expires_at=invite.expires_at, **replaces)
     lines = [
-        f"Kode undangan untuk {ROLE_LABELS[role]} {unit.name}: {invite.code}",
+        f"Kode undangan untuk {post_name(role, unit)}: {invite.code}",
         f"Berlaku sekali, sampai {waktu(invite.expires_at, ctx.deps.calendar.zone)}.",
         "Minta yang bersangkutan mengirim: /start " + invite.code,
         *invite_links(invite.code, ctx.deps.telegram_username, ctx.deps.whatsapp_number),
@@ -121,7 +121,7 @@ async def undang(ctx: Ctx) -> list[Reply]:
 
 def replace_warning(unit: Unit, role: Role, there: list[Contact]) -> str:
     """What an invite for a head role already held would do, for the chat and the command line alike."""
-    label = f"{ROLE_LABELS[role]} {unit.name}"
+    label = post_name(role, unit)
     return (
         f"⚠️ {unit.name} sudah punya {role.value}: {names(there)} (aktif). Satu unit hanya punya satu {role.value}: "
         f"siapa pun yang memakai kode baru menjadi {label}, dan {names(there)} dinonaktifkan (admin diberi tahu)."
@@ -204,7 +204,8 @@ async def start(ctx: Ctx) -> list[Reply]:
     field = _address_field(ctx.incoming.channel)
     contact = ctx.contact or _known_address(ctx, field) or _roster_match(ctx, unit, role)
     if contact is None:
-        contact = Contact(name=ctx.incoming.display_name or f"{ROLE_LABELS[role]} {unit.code}", role=role.value)
+        name = ctx.incoming.display_name or f"{role_label(role, unit.kind)} {unit.code}"
+        contact = Contact(name=name, role=role.value)
     previous = (contact.unit_id, contact.role)
     contact.unit_id, contact.role, contact.active = unit.id, role.value, True
     if field:
@@ -223,8 +224,8 @@ async def start(ctx: Ctx) -> list[Reply]:
     replaced = _replace_head(ctx, unit, contact, invite)
     return [
         Reply(
-            f"Terima kasih, {contact.name}. Bapak/Ibu kini terdaftar sebagai {ROLE_LABELS[role]} "
-            f"{unit.name}{replaced}.\nKetik /bantuan untuk melihat perintah yang dapat dipakai."
+            f"Terima kasih, {contact.name}. Bapak/Ibu kini terdaftar sebagai {post_name(role, unit)}"
+            f"{replaced}.\nKetik /bantuan untuk melihat perintah yang dapat dipakai."
         )
     ]
 
@@ -285,7 +286,7 @@ def _as(contact: Contact, unit: Unit | None) -> str:
 
 
 def _role_at(role: Role, unit: Unit | None) -> str:
-    return f"{ROLE_LABELS[role]} {unit.name}" if unit is not None else ROLE_LABELS[role]
+    return post_name(role, unit)
 
 
 def _claim(ctx: Ctx, invite: Invite, contact: Contact) -> None:

@@ -17,9 +17,9 @@ from models.app import UserError
 from models.calendar import WorkingCalendar
 from models.fmt import waktu
 from models.messages import Attachment, Button, Reply
-from models.onboarding import chased, kind_rank, misfit, progress, registered_roles, without_head
+from models.onboarding import chased, kind_rank, misfit, progress, registered_roles, role_label, without_head
 from models.pemda import PemdaConfig
-from models.tables import ROLE_LABELS, Contact, Invite, Role, Unit
+from models.tables import Contact, Invite, Role, Unit
 
 BATCH_ROLES = (Role.KEPALA, Role.CAMAT, Role.OPERATOR)
 """The roles `sigap invite --all` and the renewal give codes for: the people who answer for a unit."""
@@ -200,7 +200,8 @@ def renew(ctx: Ctx) -> list[Reply]:
     ctx.session.flush()
     until = waktu(expires_at, ctx.deps.calendar.zone)
     lines = [f"{len(fresh)} kode baru, berlaku sekali sampai {until}:"]
-    lines += [f"• {unit.name} ({unit.code}), {ROLE_LABELS[Role(i.role)]}: {i.code}" for unit, i in fresh[:CODES_SHOWN]]
+    for unit, i in fresh[:CODES_SHOWN]:
+        lines.append(f"• {unit.name} ({unit.code}), {role_label(Role(i.role), unit.kind)}: {i.code}")
     if len(fresh) > CODES_SHOWN:
         lines.append(f"… dan {len(fresh) - CODES_SHOWN} kode lainnya: semuanya ada di lembar terlampir.")
     lines.append(

@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.pemda import PemdaConfig
-from models.tables import UNIT_KINDS, Contact, Role, Unit
+from models.tables import ROLE_LABELS, UNIT_KINDS, Contact, Role, Unit
 
 
 class Kinded(Protocol):
@@ -82,6 +82,33 @@ def misfit(role: Role, name: str, kind: str) -> str | None:
         f"Peran {role.value} hanya untuk kantor Pemda (sekretariat, bagian, dinas, badan, dan sejenisnya), bukan "
         f"{kind}. Untuk {name}, pilih {head.value} atau operator."
     )
+
+
+HEAD_LABELS = {"kelurahan": "Lurah", "desa": "Kepala Desa"}
+"""What the head (role kepala) of a local unit is called; a kecamatan's head is the camat role."""
+LOCAL_OPERATOR_LABELS = {"kecamatan": "Operator Kecamatan", "kelurahan": "Operator Kelurahan", "desa": "Operator Desa"}
+
+
+def role_label(role: Role, kind: str | None = None) -> str:
+    """What someone of `role` at a unit of `kind` is called: 'Lurah', 'Kepala Desa', 'Operator Kelurahan'; at the
+    Pemda's own offices (or without a unit) the role's label, 'Kepala OPD', 'Operator OPD', 'Admin'."""
+    if role is Role.KEPALA and kind in HEAD_LABELS:
+        return HEAD_LABELS[kind]
+    if role is Role.OPERATOR and kind in LOCAL_OPERATOR_LABELS:
+        return LOCAL_OPERATOR_LABELS[kind]
+    return ROLE_LABELS[role]
+
+
+def post_name(role: Role, unit: Unit | None) -> str:
+    """'Lurah Kelurahan Wangurer', 'Kepala Desa Sukamaju' (of 'Desa Sukamaju': the kind is not said twice),
+    'Kepala OPD Dinas Kesehatan': the role at `unit`, as people are told it."""
+    if unit is None:
+        return ROLE_LABELS[role]
+    label, name = role_label(role, unit.kind), unit.name
+    first, _, rest = name.partition(" ")
+    if rest and first.lower() == label.rsplit(" ", 1)[-1].lower():
+        name = rest
+    return f"{label} {name}"
 
 
 def connected() -> ColumnElement[bool]:

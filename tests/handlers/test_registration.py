@@ -13,7 +13,8 @@ from models.app import Deps
 from models.clock import FakeClock
 from models.flood import FloodGuard
 from models.messages import Channel
-from models.tables import AuditLog, Contact, Invite, Outbox, Unit
+from models.onboarding import post_name, role_label
+from models.tables import AuditLog, Contact, Invite, Outbox, Role, Unit
 from tests.conftest import ADMIN, KEPALA_DINKES, OPERATOR_DINKES, Person, console_person, contact_named
 from tests.handlers.test_undangan import set_contact
 
@@ -170,7 +171,7 @@ async def test_each_role_only_where_it_fits_and_the_refusal_names_the_right_one(
     )
     with deps.db.uow() as uow:
         assert uow.session.exec(select(Invite)).first() is None
-    assert "Kode undangan untuk Kepala OPD Kelurahan Sukamakmur" in await admin.text("/undang kel-sukama1 kepala")
+    assert "Kode undangan untuk Lurah Kelurahan Sukamakmur" in await admin.text("/undang kel-sukama1 kepala")
     assert "Kode undangan untuk Camat Kecamatan Sukamakmur" in await admin.text("/undang kecsukamakmur camat")
     assert "Kode undangan untuk Pimpinan Sekretariat Daerah" in await admin.text("/undang setda pimpinan")
 
@@ -274,3 +275,30 @@ async def test_a_replaced_head_who_writes_is_told_the_account_is_no_longer_activ
     assert "nonaktif" in await console_person(deps, OPERATOR_DINKES).text("/lapor katalog 3")
     stranger = Person(deps, Channel.TELEGRAM, "5559999")
     assert "belum terdaftar" in await stranger.text("/status")  # a stranger still gets the registration guidance
+
+
+async def test_a_lurah_is_called_lurah_not_kepala_opd(deps: Deps) -> None:
+    made = await console_person(deps, ADMIN).text("/undang kel-sukama1 kepala")
+    assert made.startswith("Kode undangan untuk Lurah Kelurahan Sukamakmur: ")
+    lurah = Person(deps, Channel.TELEGRAM, "5550077", "Hendra Wijaya")
+    reply = await lurah.text(f"/start {made.split(': ', 1)[1].split()[0]}")
+    assert reply.startswith("Terima kasih, Hendra Wijaya. Bapak/Ibu kini terdaftar sebagai Lurah Kelurahan Sukamakmur.")
+    assert (await lurah.text("/bantuan")).splitlines()[0] == "Perintah untuk Lurah:"
+    operator = console_person(deps, "Wulan Setiawan")  # the sample roster's operator of Kelurahan Sukamakmur
+    assert (await operator.text("/bantuan")).splitlines()[0] == "Perintah untuk Operator Kelurahan:"
+    assert (await console_person(deps, KEPALA_DINKES).text("/bantuan")).splitlines()[0] == "Perintah untuk Kepala OPD:"
+
+
+def test_role_labels_fit_the_unit_kind() -> None:
+    desa = Unit(code="DESA-MAJU", name="Desa Sukamaju", kind="desa")
+    assert post_name(Role.KEPALA, desa) == "Kepala Desa Sukamaju"  # the kind is not said twice
+    assert post_name(Role.OPERATOR, desa) == "Operator Desa Sukamaju"
+    kelurahan = Unit(code="KEL-W", name="Kelurahan Wangurer", kind="kelurahan")
+    assert post_name(Role.KEPALA, kelurahan) == "Lurah Kelurahan Wangurer"
+    assert (
+        post_name(Role.CAMAT, Unit(code="KEC", name="Kecamatan Bitung", kind="kecamatan")) == "Camat Kecamatan Bitung"
+    )
+    assert post_name(Role.KEPALA, Unit(code="DINKES", name="Dinas Kesehatan", kind="dinas")) == (
+        "Kepala OPD Dinas Kesehatan"
+    )
+    assert role_label(Role.ADMIN, "dinas") == "Admin" and role_label(Role.KEPALA) == "Kepala OPD"
