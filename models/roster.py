@@ -20,7 +20,17 @@ from sqlmodel import Session, col, select
 
 from models.onboarding import misfit
 from models.phone import PhoneError, normalize_mobile
-from models.roster_match import Current, DbPerson, UnitRow, check_aliases, match_people, name_key
+from models.roster_match import (
+    Current,
+    DbPerson,
+    UnitRow,
+    check_aliases,
+    check_tree,
+    head_rows,
+    match_people,
+    name_key,
+    replace_heads,
+)
 from models.roster_plan import Change, ContactChange, ImportResult, RosterPlan, UnitChange, leader_role, nip_cut_note
 from models.roster_read import (
     COLUMNS,
@@ -64,6 +74,8 @@ _CODE = re.compile(r"^[A-Z0-9][A-Z0-9\-_.]{1,31}$")
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9\-_.]{1,30}$")
 _SCIENTIFIC = re.compile(r"^[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$")
 BATCH = 5_000
+ABSENT_NAMED = 10
+"""Contacts the file leaves out that the preview names (the rest are counted)."""
 """Rows written per statement when applying."""
 
 
@@ -215,6 +227,8 @@ def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -
     units, rows_of_people = _read_units_and_contacts(rows, problems, notes)
     now = Current(session)
     check_aliases(units, now, prune, problems)
+    check_tree(units, now, prune, problems)
+    head_rows(units, rows_of_people, now, problems)
     matched = match_people(rows_of_people, now, problems, notes)
     if problems:
         order = {c: i for i, c in enumerate(COLUMNS)}
@@ -265,7 +279,6 @@ def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -
     absent_units = [u for u in now.units if u.active and u.code not in units]
     seen = {c.id for c in matched.values()}
     absent_contacts = [c for c in now.contacts if c.active and c.id not in seen]
-    plan.absent_units, plan.absent_contacts = len(absent_units), len(absent_contacts)
     if prune:
         plan.units_deactivated = [
             UnitChange(u.code, u.name, u.kind, u.aliases, now.code(u.parent_id), u.id) for u in absent_units
@@ -274,6 +287,11 @@ def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -
             ContactChange(0, c.name, c.role, now.code(c.unit_id), None, None, c.nip, c.title, c.id)
             for c in absent_contacts
         ]
+    replace_heads(plan, now, matched, plan.notes)
+    going = {c.contact_id for c in plan.contacts_deactivated}
+    absent_contacts = [c for c in absent_contacts if c.id not in going]
+    plan.absent_units, plan.absent_contacts = len(absent_units), len(absent_contacts)
+    plan.absent_names = [f"{c.name} ({now.code(c.unit_id) or 'tanpa unit'})" for c in absent_contacts[:ABSENT_NAMED]]
     plan.leaderless = _leaderless(plan, now)
     return plan
 

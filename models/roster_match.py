@@ -4,19 +4,25 @@ head per unit). `models.roster` plans and applies with them."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
+from rapidfuzz import fuzz
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from models.roster_plan import ContactChange
+from models.roster_plan import ContactChange, RosterPlan, leader_role
 from models.roster_read import RowProblem
 from models.tables import Contact, Unit
 
 _TITLES = frozenset({"h", "hj", "dr", "drs", "dra", "ir", "prof", "kh"})
+SIMILAR = 75
+"""The least likeness (rapidfuzz WRatio, 0-100) of two names for a row without a number to be taken as the person of
+its unit and role the file leaves out (a corrected spelling); the preview says so, the admin decides."""
+TERRITORY = frozenset({"kecamatan", "kelurahan", "desa"})
 
 
 @dataclass
@@ -138,6 +144,7 @@ def match_people(
     decides); anywhere else it is refused: the number would silently pass to someone else."""
     matched: dict[int, DbPerson] = {}
     claimed: dict[int | None, int] = {}
+    unknown: list[ContactChange] = []
     for row in rows:
         by_nip = now.by_nip.get(row.nip) if row.nip else None
         by_phone = now.by_phone.get(row.phone) if row.phone else None
@@ -174,6 +181,8 @@ def match_people(
         unit = now.unit_by_code.get(row.unit)
         contact = holder or (now.by_name.get((name_key(row.name), unit.id)) if unit is not None else None)
         if contact is None:
+            if not (row.phone and by_phone is None) and not (row.telegram_id and by_telegram is None):
+                unknown.append(row)  # nothing of the row is anybody's yet: perhaps a person by another spelling
             continue
         if contact.id in claimed:
             problems.append(
@@ -184,7 +193,49 @@ def match_people(
             continue
         claimed[contact.id] = row.line
         matched[row.line] = contact
+    _by_name_alone(unknown, now, claimed, matched, notes)
     return matched
+
+
+def _by_name_alone(
+    rows: list[ContactChange],
+    now: Current,
+    claimed: dict[int | None, int],
+    matched: dict[int, DbPerson],
+    notes: list[RowProblem],
+) -> None:
+    """Rows with no number or NIP of anyone on record: the one person of the same unit and role whose name is
+    alike and whom no row names (a corrected spelling), else the one person of that very name elsewhere whom no
+    row names (a move). Each is said under Perhatian: a name alone is a guess the admin confirms or cancels."""
+    left = [c for c in now.contacts if c.id not in claimed and c.active]
+    for row in rows:
+        wanted = name_key(row.name)
+        alike = [
+            c
+            for c in left
+            if c.id not in claimed
+            and now.code(c.unit_id) == row.unit
+            and c.role == row.role
+            and fuzz.WRatio(name_key(c.name), wanted) >= SIMILAR
+        ]
+        named = [c for c in left if c.id not in claimed and name_key(c.name) == wanted]
+        if len(alike) == 1:
+            found, how = alike[0], f"dianggap {alike[0].name} ({row.unit}, {row.role}) dengan ejaan nama diperbaiki"
+        elif not alike and len(named) == 1:
+            found = named[0]
+            how = f"dianggap {found.name} yang tercatat di {now.code(found.unit_id) or 'tanpa unit'}, dipindah"
+        else:
+            continue
+        claimed[found.id] = row.line
+        matched[row.line] = found
+        notes.append(
+            RowProblem(
+                row.line,
+                "contact_name",
+                f"{row.name} dikenali dari namanya saja: {how}. Jika ini orang lain, pilih Batal dan isi nomor HP "
+                "atau NIP-nya",
+            )
+        )
 
 
 def _same_seat(holder: DbPerson, row: ContactChange, now: Current) -> bool:
@@ -202,3 +253,85 @@ def _taken(value: str | None, holder: DbPerson, row: ContactChange, now: Current
         f"{text}. Jika ini orang yang sama dengan nama yang diperbaiki, tulis dulu di unit dan peran yang tercatat "
         f"({where}), lalu pindahkan pada impor berikutnya; jika orang lain, ganti nomornya"
     )
+
+
+def check_tree(units: dict[str, UnitRow], now: Current, prune: bool, problems: list[RowProblem]) -> None:
+    """Kelurahan and desa lie under a kecamatan; a kecamatan and an OPD under no kecamatan, kelurahan or desa; and
+    no two units share a name (in the file, or with a unit on record the file leaves active)."""
+    kinds = {u.code: u.kind for u in now.units} | {row.code: row.kind for row in units.values()}
+    for row in units.values():
+        parent_kind = kinds.get(row.parent, "") if row.parent else ""
+        if not parent_kind:
+            continue
+        if row.kind in ("kelurahan", "desa") and parent_kind != "kecamatan":
+            problems.append(
+                RowProblem(
+                    row.line,
+                    "parent_code",
+                    f"{row.kind} harus di bawah kecamatan; {row.parent} adalah {parent_kind}. Tulis kode kecamatannya",
+                )
+            )
+        elif row.kind not in ("kelurahan", "desa") and parent_kind in TERRITORY:
+            problems.append(
+                RowProblem(
+                    row.line,
+                    "parent_code",
+                    f"{row.kind} tidak dapat berada di bawah {parent_kind} {row.parent}; kosongkan parent_code atau "
+                    "tulis unit induk yang benar",
+                )
+            )
+    names: dict[str, str] = {}
+    for unit in now.units:
+        if unit.active and unit.code not in units and not prune:
+            names[" ".join(unit.name.casefold().split())] = f"unit {unit.code} di basis data"
+    for row in units.values():
+        where = names.setdefault(" ".join(row.name.casefold().split()), f"unit {row.code} (baris {row.line})")
+        if not where.startswith(f"unit {row.code} "):
+            problems.append(
+                RowProblem(row.line, "unit_name", f"nama “{row.name}” sudah dipakai {where}; satu nama satu unit")
+            )
+
+
+def head_rows(units: dict[str, UnitRow], rows: list[ContactChange], now: Current, problems: list[RowProblem]) -> None:
+    """One head a unit: a second kepala (a kecamatan's second camat) of a unit in the file is refused."""
+    kinds = {u.code: u.kind for u in now.units} | {row.code: row.kind for row in units.values()}
+    first: dict[str, ContactChange] = {}
+    for row in rows:
+        if row.unit not in kinds or row.role != leader_role(kinds[row.unit]):
+            continue
+        head = first.setdefault(row.unit, row)
+        if head is not row:
+            problems.append(
+                RowProblem(
+                    row.line,
+                    "role",
+                    f"{row.unit} sudah punya {row.role} di baris {head.line} ({head.name}); satu unit hanya satu "
+                    f"{row.role}. Jadikan salah satunya operator, atau hapus barisnya",
+                )
+            )
+
+
+def replace_heads(plan: RosterPlan, now: Current, matched: dict[int, DbPerson], notes: list[str]) -> None:
+    """A unit the file gives a head keeps only that head: the head on record whom no row names is deactivated in
+    the same plan (said under Perhatian), as an invite of a new head does."""
+    kinds = {u.code: u.kind for u in now.units} | {u.code: u.kind for u in plan.units_new + plan.units_updated}
+    named = {c.id for c in matched.values()}
+    going = {c.contact_id for c in plan.contacts_deactivated}
+    for row in plan.contacts_new + plan.contacts_updated + plan.contacts_moved:
+        if row.unit not in kinds or row.role != leader_role(kinds[row.unit]):
+            continue
+        for person in now.contacts:
+            if (
+                person.active
+                and person.id not in named
+                and person.id not in going
+                and now.code(person.unit_id) == row.unit
+                and person.role == row.role
+            ):
+                going.add(person.id)
+                gone = ContactChange(0, person.name, person.role, row.unit, None, None, person.nip, person.title)
+                plan.contacts_deactivated.append(dataclasses.replace(gone, contact_id=person.id))
+                notes.append(
+                    f"{person.name} ({row.role} {row.unit}) digantikan oleh {row.name} dan dinonaktifkan: satu unit "
+                    f"hanya satu {row.role}; riwayatnya tetap tersimpan."
+                )

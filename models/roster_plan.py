@@ -119,6 +119,8 @@ class RosterPlan:
     absent_units: int = 0
     absent_contacts: int = 0
     """Active units and contacts the file does not list (deactivated only with `prune`)."""
+    absent_names: list[str] = field(default_factory=list)
+    """The first of those contacts, by name and unit, for the preview."""
     unchanged: int = 0
     unit_names: dict[str, str] = field(default_factory=dict)
 
@@ -187,6 +189,11 @@ class RosterPlan:
                 f"Tidak ada di berkas: {self.absent_units} unit dan {self.absent_contacts} kontak; tetap aktif "
                 f"(dengan {prune_option} mereka dinonaktifkan, riwayatnya tetap tersimpan)."
             )
+            if self.absent_names:
+                more = self.absent_contacts - len(self.absent_names)
+                lines.append(
+                    f"  Kontak itu: {', '.join(self.absent_names)}{f' dan {more} lainnya' if more > 0 else ''}."
+                )
         return "\n".join(lines)
 
     def _under(self, unit: UnitChange) -> str:

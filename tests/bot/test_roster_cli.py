@@ -18,7 +18,7 @@ from tests.conftest import ADMIN, KEPALA_DINKES, contact_named
 
 MOVED = SAMPLE_ROSTER.read_text(encoding="utf-8").replace(
     'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Slamet Santoso,kepala',
-    'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,kepala',
+    'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,operator',
 )
 
 
@@ -41,7 +41,7 @@ def test_the_command_line_previews_and_writes_only_with_apply(
     assert main(["import", "roster", str(roster)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Pratinjau roster roster.csv (belum ada yang ditulis):\nKontak dipindah (1):\n")
-    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → kepala Dinas Pendidikan (DISDIK)" in out
+    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → operator Dinas Pendidikan (DISDIK)" in out
     assert "Tidak ada di berkas: 1 unit dan 1 kontak; tetap aktif (dengan --prune mereka dinonaktifkan" in out
     assert out.endswith(f"Untuk menerapkan: sigap import roster {roster} --apply\n")
     assert unit_of(sdeps, KEPALA_DINKES) == "DINKES"

@@ -67,12 +67,12 @@ async def test_admin_sends_a_csv_sees_the_preview_and_applies_it(
 ) -> None:
     moved = SAMPLE_ROSTER.read_text(encoding="utf-8").replace(
         'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Slamet Santoso,kepala',
-        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,kepala',
+        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,operator',
     )
     api.push_document(ADMIN_ID, "roster baru.csv", moved.encode(), mime_type="text/csv", first_name="Rina")
     preview = await next_reply(api, ADMIN_ID, 0)
     assert str(preview.text).startswith("Pratinjau roster roster baru.csv (belum ada yang disimpan):")
-    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → kepala Dinas Pendidikan (DISDIK)" in str(preview.text)
+    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → operator Dinas Pendidikan (DISDIK)" in str(preview.text)
     assert [label for label, _ in preview.buttons] == ["Terapkan", "Batal"]
     assert unit_of(sdeps, KEPALA_DINKES) == "DINKES"
 

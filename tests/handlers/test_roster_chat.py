@@ -21,7 +21,7 @@ from tests.conftest import ADMIN, KEPALA_DINKES, console_person, contact_named, 
 
 SLAMET_TO_DISDIK = SAMPLE_ROSTER.read_text(encoding="utf-8").replace(
     'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Slamet Santoso,kepala',
-    'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,kepala',
+    'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,operator',
 )
 
 
@@ -85,7 +85,7 @@ def xlsx(*rows: list[object]) -> bytes:
 async def test_admin_sees_the_moved_person_with_both_units_then_applies(deps: Deps) -> None:
     [preview] = await send_file(deps, ADMIN, "roster.csv", SLAMET_TO_DISDIK.encode())
     assert preview.text.startswith("Pratinjau roster roster.csv (belum ada yang disimpan):")
-    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → kepala Dinas Pendidikan (DISDIK)" in preview.text
+    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → operator Dinas Pendidikan (DISDIK)" in preview.text
     assert "! DINKES (Dinas Kesehatan) tidak lagi punya kepala." in preview.text
     assert preview.text.endswith("Ketuk Terapkan untuk menyimpan perubahan ini, atau Batal.")
     assert [b.label for b in preview.buttons] == ["Terapkan", "Batal"]

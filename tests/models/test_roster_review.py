@@ -84,11 +84,11 @@ def test_a_moved_person_is_named_with_both_units_and_a_unit_left_without_its_hea
     load_sample(db)
     moved = sample_text().replace(
         'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Slamet Santoso,kepala',
-        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,kepala',
+        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,operator',
     )
     text = plan_text(db, moved.encode())
     assert (
-        "Kontak dipindah (1):\n  → Slamet Santoso: kepala Dinas Kesehatan (DINKES) → kepala Dinas Pendidikan (DISDIK)"
+        "Kontak dipindah (1):\n  → Slamet Santoso: kepala Dinas Kesehatan (DINKES) → operator Dinas Pendidikan (DISDIK)"
         in text
     )
     assert "! DINKES (Dinas Kesehatan) tidak lagi punya kepala." in text
@@ -402,10 +402,10 @@ def test_the_nip_says_who_a_row_is_whatever_the_spelling_of_the_name(db: Databas
     # a new number and another unit: the NIP still finds her, a move and not a second person
     moved = sample_text().replace(
         'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Slamet Santoso,kepala,0812-9000-1098',
-        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,kepala,0812-7777-0099',
+        'DISDIK,Dinas Pendidikan,dinas,,"disdik,pendidikan",Slamet Santoso,operator,0812-7777-0099',
     )
     text = plan_text(db, moved.encode())
-    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → kepala Dinas Pendidikan (DISDIK)" in text
+    assert "→ Slamet Santoso: kepala Dinas Kesehatan (DINKES) → operator Dinas Pendidikan (DISDIK)" in text
     assert "HP “+6281290001098” → “+6281277770099”" in text and "Kontak baru" not in text
     before = count(db, Contact)
     with db.uow() as uow:
@@ -441,3 +441,94 @@ def test_a_number_under_another_name_elsewhere_is_refused_with_how_to_correct_a_
         "operator), lalu pindahkan pada impor berikutnya; jika orang lain, ganti nomornya",
         "baris 3, kolom phone: +6281290001098 milik Slamet Santoso (DINKES), NIP-nya milik Wahyu Pratama (SETDA)",
     ]
+
+
+def test_a_unit_has_one_head_a_second_in_the_file_is_refused(db: Database) -> None:
+    content = csv_rows(
+        "BARU,Badan Baru,badan,,,Ani Lasut,kepala,0812-7777-0001,,,",
+        "BARU,Badan Baru,badan,,,Novita Rumondor,kepala,0812-7777-0002,,,",
+        "KEC-A,Kecamatan A,kecamatan,,,Budi,camat,0812-7777-0003,,,",
+        "KEC-A,Kecamatan A,kecamatan,,,Badu,camat,0812-7777-0004,,,",
+    )
+    assert problems(db, content) == [
+        "baris 3, kolom role: BARU sudah punya kepala di baris 2 (Ani Lasut); satu unit hanya satu kepala. "
+        "Jadikan salah satunya operator, atau hapus barisnya",
+        "baris 5, kolom role: KEC-A sudah punya camat di baris 4 (Budi); satu unit hanya satu camat. "
+        "Jadikan salah satunya operator, atau hapus barisnya",
+    ]
+
+
+def test_a_new_head_in_the_file_replaces_the_head_on_record_in_the_same_plan(db: Database) -> None:
+    load_sample(db)
+    new_head = sample_text().replace(
+        "Slamet Santoso,kepala,0812-9000-1098,,198202271994052714", "Dewi Anggraini,kepala,0812-7777-0101,,"
+    )
+    text = plan_text(db, new_head.encode())
+    assert "+ Dewi Anggraini, kepala Dinas Kesehatan (DINKES), HP +6281277770101" in text
+    assert "Kontak dinonaktifkan (1):\n  - Slamet Santoso, kepala Dinas Kesehatan (DINKES)" in text
+    assert (
+        "! Slamet Santoso (kepala DINKES) digantikan oleh Dewi Anggraini dan dinonaktifkan: satu unit hanya satu "
+        "kepala; riwayatnya tetap tersimpan."
+    ) in text
+    assert "Tidak ada di berkas" not in text and "tidak lagi punya kepala" not in text
+    with db.uow() as uow:
+        apply_plan(uow.session, plan_roster(uow.session, read_bytes("roster.csv", new_head.encode())))
+        uow.commit()
+    with db.uow() as uow:
+        dinkes = uow.session.exec(select(Unit).where(Unit.code == "DINKES")).one()
+        heads = uow.session.exec(
+            select(Contact).where(Contact.unit_id == dinkes.id, Contact.role == "kepala", col(Contact.active))
+        ).all()
+    assert [c.name for c in heads] == ["Dewi Anggraini"]
+
+
+def test_the_unit_tree_kelurahan_under_a_kecamatan_and_one_name_a_unit(db: Database) -> None:
+    load_sample(db)
+    content = csv_rows(
+        "KEL-SALAH,Kelurahan Salah,kelurahan,DINKES,,,,,,,",
+        "KEC-X,Kecamatan X,kecamatan,KEC-SUKAMAKM,,,,,,,",
+        "DESA-Y,Desa Y,desa,KEL-SUKAMA1,,,,,,,",
+        "DINAS-Z,Dinas Z,dinas,KEC-SUKAMAKM,,,,,,,",
+        "DISDIK2,Dinas Pendidikan,dinas,,,,,,,,",
+        "KEL-OK,Kelurahan Baik,kelurahan,KEC-SUKAMAKM,,,,,,,",
+    )
+    assert problems(db, content) == [
+        "baris 2, kolom parent_code: kelurahan harus di bawah kecamatan; DINKES adalah dinas. Tulis kode kecamatannya",
+        "baris 3, kolom parent_code: kecamatan tidak dapat berada di bawah kecamatan KEC-SUKAMAKM; kosongkan "
+        "parent_code atau tulis unit induk yang benar",
+        "baris 4, kolom parent_code: desa harus di bawah kecamatan; KEL-SUKAMA1 adalah kelurahan. Tulis kode "
+        "kecamatannya",
+        "baris 5, kolom parent_code: dinas tidak dapat berada di bawah kecamatan KEC-SUKAMAKM; kosongkan parent_code "
+        "atau tulis unit induk yang benar",
+        "baris 6, kolom unit_name: nama “Dinas Pendidikan” sudah dipakai unit DISDIK di basis data; satu nama satu "
+        "unit",
+    ]
+
+
+def test_people_without_numbers_are_found_by_name_and_the_preview_says_so(db: Database) -> None:
+    load_sample(db)
+    text = sample_text()
+    # Eko (no NIP) written with another spelling and no phone; Rina Gunadi moved to DINKES as operator, no phone
+    text = text.replace("Eko Hidayat,operator,0812-9000-1105", "Ekoh Hidayat,operator,")
+    text = text.replace(
+        "BAG-ADPEM,Bagian Administrasi Pembangunan,bagian,,adpem,Rina Gunadi,kepala,0812-9000-1329,,197109022002112804",
+        "BAG-ADPEM,Bagian Administrasi Pembangunan,bagian,,adpem,,,,,",
+    )
+    text += 'DINKES,Dinas Kesehatan,dinas,,"dinkes,kesehatan",Rina Gunadi,operator,,,,Operator\n'
+    plan = plan_text(db, text.encode())
+    assert "~ Ekoh Hidayat (DINKES): nama “Eko Hidayat” → “Ekoh Hidayat”" in plan
+    assert "→ Rina Gunadi: kepala Bagian Administrasi Pembangunan (BAG-ADPEM) → operator Dinas Kesehatan" in plan
+    assert "Kontak baru" not in plan
+    assert (
+        "! baris 16, kolom contact_name: Ekoh Hidayat dikenali dari namanya saja: dianggap Eko Hidayat (DINKES, "
+        "operator) dengan ejaan nama diperbaiki. Jika ini orang lain, pilih Batal dan isi nomor HP atau NIP-nya"
+    ) in plan
+    assert "Rina Gunadi dikenali dari namanya saja: dianggap Rina Gunadi yang tercatat di BAG-ADPEM, dipindah" in plan
+
+
+def test_the_preview_names_the_people_the_file_leaves_out(db: Database) -> None:
+    load_sample(db)
+    kept = "\n".join(line for line in sample_text().splitlines() if "Eko Hidayat" not in line)
+    text = plan_text(db, kept.encode())
+    assert "Tidak ada di berkas: 0 unit dan 1 kontak; tetap aktif" in text
+    assert "  Kontak itu: Eko Hidayat (DINKES)." in text
