@@ -14,7 +14,7 @@ from handlers.notify import head_role, tell_admins_unit_without_head, unit_has_h
 from models.app import UserError
 from models.flood import TOO_MANY_CODES
 from models.fmt import waktu
-from models.messages import Button, Channel, Reply
+from models.messages import Button, Channel, Reply, full_stop
 from models.onboarding import misfit, post_name, role_label
 from models.tables import Contact, Invite, Role, Unit
 
@@ -152,7 +152,8 @@ async def start(ctx: Ctx) -> list[Reply]:
     code, answer = _code_and_answer(ctx.incoming.args)
     if not code:
         if ctx.contact is not None:
-            return [Reply(f"Selamat datang kembali, {ctx.contact.name}. Ketik /bantuan untuk melihat perintah.")]
+            welcome = f"Selamat datang kembali, {full_stop(ctx.contact.name)}"
+            return [Reply(f"{welcome} Ketik /bantuan untuk melihat perintah.")]
         if deactivated(ctx.session, ctx.incoming):
             raise UserError(f"{NO_LONGER_ACTIVE}\nBila admin memberi kode undangan baru, kirim: /start KODE")
         raise UserError(
@@ -224,7 +225,7 @@ async def start(ctx: Ctx) -> list[Reply]:
     replaced = _replace_head(ctx, unit, contact, invite)
     return [
         Reply(
-            f"Terima kasih, {contact.name}. Bapak/Ibu kini terdaftar sebagai {post_name(role, unit)}"
+            f"Terima kasih, {full_stop(contact.name)} Bapak/Ibu kini terdaftar sebagai {post_name(role, unit)}"
             f"{replaced}.\nKetik /bantuan untuk melihat perintah yang dapat dipakai."
         )
     ]
@@ -359,7 +360,8 @@ def _move(ctx: Ctx, contact: Contact, invite: Invite, unit: Unit, role: Role) ->
             told = f"\nAdmin Sigap diberi tahu bahwa {old_unit.name} kini tidak memiliki {head_role(old_unit).value}."
     replaced = _replace_head(ctx, unit, contact, invite)
     return Reply(
-        f"Baik, {contact.name}. Bapak/Ibu kini terdaftar sebagai {becomes} (sebelumnya {was}){replaced}.{told}\n"
+        f"Baik, {full_stop(contact.name)} Bapak/Ibu kini terdaftar sebagai {becomes} (sebelumnya {was}){replaced}."
+        f"{told}\n"
         "Ketik /bantuan untuk melihat perintah yang dapat dipakai."
     )
 

@@ -34,7 +34,7 @@ from models.evidence import (
 )
 from models.filecheck import KINDS, kind_label, size_text
 from models.fmt import tanggal_pendek, waktu
-from models.messages import CHAT_CHANNELS, Attachment, Button, Channel, Reply
+from models.messages import CHAT_CHANNELS, Attachment, Button, Channel, Reply, full_stop
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
@@ -216,7 +216,7 @@ def _check_decidable(
     if evidence.status != EvidenceStatus.WAITING.value:
         decider = session.get(Contact, evidence.verifier_id) if evidence.verifier_id else None
         who = f" oleh {decider.name}" if decider is not None else ""
-        return f"Bukti #{evidence.id} sudah dinyatakan {status_word(evidence, report)}{who}."
+        return full_stop(f"Bukti #{evidence.id} sudah dinyatakan {status_word(evidence, report)}{who}")
     return None
 
 
@@ -344,7 +344,7 @@ def _tell_sender(
         again = caption_for(evidence, report)
         text = (
             f"❌ Bukti dukung ditolak: {where} – {what}.\n"
-            f"Berkas: {evidence.filename}; diperiksa {decider}.\n"
+            f"Berkas: {evidence.filename}; diperiksa {full_stop(decider)}\n"
             f"Alasan: {evidence.reason}\n"
             f"Mohon kirim berkas yang sudah diperbaiki: lampirkan berkasnya di sini dengan keterangan “{again}”. "
             "Sampai bukti dinyatakan sah, target ini belum terpenuhi."

@@ -28,6 +28,12 @@ def clean_text(text: str, limit: int, *, single_line: bool = False) -> str:
     return cleaned[:limit]
 
 
+def full_stop(text: str) -> str:
+    """`text` ending a sentence: 'Slamet Santoso.', but 'dr. Stella Paat, M.Kes.' as it is (a name ending in a
+    degree's dot gets no second one)."""
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 class Channel(StrEnum):
     """Where a message came from or goes to."""
 

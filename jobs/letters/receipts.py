@@ -26,7 +26,7 @@ from jobs.letters.register import record_event
 from models.calendar import WorkingCalendar
 from models.clock import Clock
 from models.db import Database
-from models.messages import CHAT_CHANNELS, Channel
+from models.messages import CHAT_CHANNELS, Channel, full_stop
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
 from models.tables import UNIT_ROLES, Contact, Letter, LetterStatus, Role
@@ -80,7 +80,7 @@ def receive(
             on=on,
         )
     return (
-        f"Terima kasih, Bapak/Ibu {contact.name}. Tanda terima {stage_label(letter)} nomor {letter.number} "
+        f"Terima kasih, Bapak/Ibu {full_stop(contact.name)} Tanda terima {stage_label(letter)} nomor {letter.number} "
         f"sudah tercatat. Mohon penuhi kekurangannya dan laporkan dengan {lapor_hint(session, letter)}."
     )
 

@@ -12,10 +12,10 @@ from handlers.base import find_unit
 from models.app import Deps
 from models.clock import FakeClock
 from models.flood import FloodGuard
-from models.messages import Channel
+from models.messages import Channel, full_stop
 from models.onboarding import post_name, role_label
 from models.tables import AuditLog, Contact, Invite, Outbox, Role, Unit
-from tests.conftest import ADMIN, KEPALA_DINKES, OPERATOR_DINKES, Person, console_person, contact_named
+from tests.conftest import ADMIN, KEPALA_DINKES, OPERATOR_DINKES, PIMPINAN, Person, console_person, contact_named
 from tests.handlers.test_undangan import set_contact
 
 
@@ -302,3 +302,16 @@ def test_role_labels_fit_the_unit_kind() -> None:
         "Kepala OPD Dinas Kesehatan"
     )
     assert role_label(Role.ADMIN, "dinas") == "Admin" and role_label(Role.KEPALA) == "Kepala OPD"
+
+
+async def test_a_name_ending_in_a_degree_gets_no_second_full_stop(deps: Deps) -> None:
+    assert await console_person(deps, PIMPINAN).text("/start") == (
+        "Selamat datang kembali, H. Drs. Asep Mulyana, M.Si. Ketik /bantuan untuk melihat perintah."
+    )
+    assert await console_person(deps, KEPALA_DINKES).text("/start") == (
+        "Selamat datang kembali, Slamet Santoso. Ketik /bantuan untuk melihat perintah."
+    )
+    code = await _invite(deps, "/undang kel-sukama2 operator")  # a unit without people: the name is the sender's
+    reply = await Person(deps, Channel.TELEGRAM, "5550123", "dr. Stella Paat, M.Kes.").text(f"/start {code}")
+    assert reply.startswith("Terima kasih, dr. Stella Paat, M.Kes. Bapak/Ibu kini terdaftar sebagai Operator Kel")
+    assert full_stop("Slamet") == "Slamet." and full_stop("M.Kes.") == "M.Kes."
