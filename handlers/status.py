@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 from sqlalchemy import func, or_
 from sqlmodel import col, select
@@ -136,25 +137,37 @@ async def status(ctx: Ctx) -> list[Reply]:
     head = f"Status per {tanggal(ctx.today)}"
     blocks = [_unit_block(units[0], standings, marks, ctx)]
     if len(units) > 1:
-        lines = (_table_line(u, [s for (uid, _), s in standings.items() if uid == u.id], marks) for u in units[1:])
+        lines = (
+            _table_line(u, [s for (uid, _), s in standings.items() if uid == u.id], marks, ctx.today)
+            for u in units[1:]
+        )
         blocks.append("Kelurahan/desa di bawahnya:\n" + "\n".join(lines))
     chased = bool(standings)  # a unit no program applies to (a desa in some Pemda) has nothing to report
     foot = "Laporkan perubahan dengan /lapor." if role is not Role.PIMPINAN and chased else ""
     return [Reply("\n\n".join([head, *blocks, foot]).strip())]
 
 
-def _table_line(unit: UnitLike, mine: list[Standing], marks: Mapping[tuple[int, str], PauseMark]) -> str:
-    """'❌ DINKES Dinas Kesehatan — katalog 3/10 · p3dn dispensasi (alasan: …)': one unit on one line."""
+def _table_line(
+    unit: UnitLike, mine: list[Standing], marks: Mapping[tuple[int, str], PauseMark], today: date
+) -> str:
+    """'❌ DINKES Dinas Kesehatan — katalog 3/10 · p3dn dispensasi (alasan: …)': one unit on one line, marked as
+    /status marks a program: ❌ a deadline passed unmet, ⏳ not met yet before its deadline, ✅ all met."""
     parts: list[str] = []
-    behind = False
+    behind = late = False
     for standing in mine:
         pause = marks.get((standing.unit_id, standing.program.key))
         exempt = pause is not None and pause.exempts(standing)
-        behind = behind or (not standing.compliant and not exempt)
+        unmet = not standing.compliant and not exempt
+        behind = behind or unmet
+        late = late or (unmet and standing.deadline < today)
         shown = "" if exempt else nilai_singkat(standing)
         words = [standing.program.key, shown, pause.text(standing) if pause is not None else ""]
         parts.append(" ".join(w for w in words if w))
-    return f"{'❌' if behind else '✅'} {unit.code} {unit.name} — {' · '.join(parts) or 'tidak ada program'}"
+    mark = "❌" if late else "⏳" if behind else "✅"
+    return f"{mark} {unit.code} {unit.name} — {' · '.join(parts) or 'tidak ada program'}"
+
+
+MARKS_LEGEND = "Tanda: ❌ lewat batas waktu · ⏳ belum memenuhi, batas belum lewat · ✅ memenuhi semua"
 
 
 REKAP_PAGE = 100
@@ -182,14 +195,18 @@ async def rekap(ctx: Ctx) -> list[Reply]:
         by_program[key].append(standing)
     units = [u for u in units if u.id in by_unit]
     behind_count: dict[int, int] = defaultdict(int)
+    late_count: dict[int, int] = defaultdict(int)
     for (uid, key), standing in standings.items():
         if not standing.compliant and (uid, key) not in exempt:
             behind_count[uid] += 1
-    ordered = sorted(units, key=lambda u: (-behind_count[u.id or 0], u.code))
+            late_count[uid] += standing.deadline < ctx.today
+    ordered = sorted(units, key=lambda u: (-late_count[u.id or 0], -behind_count[u.id or 0], u.code))
     pages = max(1, -(-len(ordered) // REKAP_PAGE))
     page = min(page, pages)
     complete = sum(1 for u in units if behind_count[u.id or 0] == 0)
     lines = [f"Rekap {scope} per {tanggal(ctx.today)}", f"{complete} dari {len(units)} unit memenuhi semua program."]
+    if late := sum(1 for u in units if late_count[u.id or 0]):
+        lines[-1] += f" {late} unit melewati batas waktu tanpa memenuhi target."
     if page == 1:
         lines += _program_lines(ctx, by_program, exempt, paused, whole_pemda=ctx.role is not Role.CAMAT)
         silent = unanswered(ctx.session, [u.id for u in units if u.id is not None], iso_week(ctx.today), standings)
@@ -200,7 +217,8 @@ async def rekap(ctx: Ctx) -> list[Reply]:
             lines.append(f"Belum menjawab permintaan data minggu ini: {names}")
     lines.append("")
     shown = ordered[(page - 1) * REKAP_PAGE : page * REKAP_PAGE]
-    lines.extend(_table_line(u, by_unit[u.id or 0], marks) for u in shown)
+    lines.append(MARKS_LEGEND)
+    lines.extend(_table_line(u, by_unit[u.id or 0], marks, ctx.today) for u in shown)
     buttons: list[Button] = []
     if pages > 1:
         lines.append(f"\nHalaman {page} dari {pages} (yang paling tertinggal di depan).")

@@ -43,7 +43,7 @@ async def test_a_proses_pause_reads_the_same_in_status_and_rekap_until_its_date(
     assert f"Keterangan: {phrase}" in status
     rekap = await console_person(deps, ADMIN).text("/rekap")
     dinkes = line_of(rekap, " DINKES ")
-    assert dinkes.startswith("❌") and f"katalog 0/10 {phrase}" in dinkes
+    assert dinkes.startswith("⏳") and f"katalog 0/10 {phrase}" in dinkes  # behind, its deadline still ahead
     assert "(1 sedang diproses)" in rekap
 
     clock.set(deps.calendar.at_local(date(2026, 12, 7), deps.pemda.pemda.work_start))

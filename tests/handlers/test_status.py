@@ -41,8 +41,9 @@ async def test_admin_rekap_lists_units_behind_first(deps: Deps) -> None:
     lines = rekap.splitlines()
     assert "1 dari 72 unit memenuhi semua program." in rekap or "unit memenuhi semua program" in rekap
     assert "total 12 dari 500 produk" in rekap
-    table = [line for line in lines if line.startswith(("✅", "❌"))]
-    assert table[0].startswith("❌")
+    table = [line for line in lines if line.startswith(("✅", "⏳", "❌"))]
+    assert table[0].startswith("⏳")  # behind, and the deadlines (15 December) still ahead on 23 November
+    assert "Tanda: ❌ lewat batas waktu · ⏳ belum memenuhi, batas belum lewat · ✅ memenuhi semua" in lines
     dinkes = next(i for i, line in enumerate(table) if " DINKES " in line)
     assert table[dinkes].startswith("✅")
     assert all(line.startswith("✅") for line in table[dinkes:])
