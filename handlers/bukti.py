@@ -26,7 +26,16 @@ from sqlmodel import col, select
 from handlers.base import Ctx, fetch_file, find_program, load_state_data, unit_named
 from handlers.report_period import earlier_period_note, period_words, reporting_period
 from models.app import UserError
-from models.evidence import WITHDRAWN, describe, same_target, status_word, store_blob, title_key, verifier_label
+from models.evidence import (
+    WITHDRAWN,
+    describe,
+    same_target,
+    status_word,
+    store_blob,
+    title_key,
+    title_too_long,
+    verifier_label,
+)
 from models.figures import FigureError, Unclear, figure_words, read_figure
 from models.filecheck import BadFile, Checked, check_file, safe_name, too_large
 from models.messages import Button, Channel, Reply
@@ -302,7 +311,8 @@ def _title_target(
     ctx: Ctx, upload: Upload, unit: Unit, program: ProgramConfig, rest: list[str]
 ) -> Target | list[Reply]:
     text = " ".join(rest).strip()
-    if text.startswith("#") and text[1:].isdigit():
+    from_record = text.startswith("#") and text[1:].isdigit()
+    if from_record:
         report = ctx.session.get(Report, int(text[1:])) if len(text) < 12 else None
         if report is None or report.unit_id != unit.id or report.program_key != program.key or not report.title:
             raise UserError(f"{program.label} {text} tidak ditemukan untuk {unit.name}. Ketik judulnya saja.")
@@ -329,6 +339,8 @@ def _title_target(
         )
     if len(text) < 5:
         raise UserError(f"Judul terlalu pendek: “{text}”. Mohon tulis judul lengkap, minimal 5 huruf.")
+    if (too_long := title_too_long(text)) is not None and not from_record:
+        raise UserError(too_long)
     return Target(unit, program, title=text[:300])
 
 

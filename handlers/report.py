@@ -19,6 +19,7 @@ from handlers.base import REPORTERS, Ctx, NotFound, find_program, find_unit, loa
 from handlers.report_period import confirmation, is_move, move, owed, period_words, reporting_period, shown
 from models.app import UserError
 from models.db import core
+from models.evidence import title_too_long
 from models.figures import FigureError, FigureKind, Unclear, figure_words, indonesian, read_figure
 from models.fmt import periode, waktu
 from models.messages import Button, Reply
@@ -469,6 +470,8 @@ def _title_key(title: str) -> str:
 def _record_title(ctx: Ctx, unit: Unit, program: ProgramConfig, title: str, evidence: str | None) -> list[Reply]:
     if not title:
         raise UserError(f"Judulnya belum ada. Contoh: {example(program)}")
+    if (too_long := title_too_long(title)) is not None:
+        raise UserError(f"{too_long} Contoh: {example(program)}")
     if len(title) < 5:
         raise UserError(
             f"Judul terlalu pendek: “{title}”. Mohon tulis judul lengkap, minimal 5 huruf. Contoh: {example(program)}"
@@ -490,7 +493,7 @@ def _record_title(ctx: Ctx, unit: Unit, program: ProgramConfig, title: str, evid
                 f"{waktu(report.created_at, ctx.deps.calendar.zone)}{by}, jadi tidak dicatat dua kali.\n"
                 "Bila ini inovasi lain, mohon kirim dengan judul yang berbeda. Ketik /status untuk melihat capaian."
             )
-    report = _new_report(ctx, unit, program, period, title=title[:300], evidence=evidence)
+    report = _new_report(ctx, unit, program, period, title=title, evidence=evidence)
     return [confirmation(ctx, unit, program, report)]
 
 

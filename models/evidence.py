@@ -223,3 +223,17 @@ def same_target(session: Session, evidence: Evidence, *, title: str | None) -> S
 def title_key(title: str) -> str:
     """A title compared without case, spaces or punctuation (as /lapor compares innovation titles)."""
     return "".join(c for c in unicodedata.normalize("NFKC", title).casefold() if c.isalnum())
+
+
+MAX_TITLE = 200
+"""The longest innovation title recorded, in characters (the column holds 300)."""
+
+
+def title_too_long(title: str) -> str | None:
+    """Why `title` is refused as too long ('Judul terlalu pendek' is the handlers' own), or None."""
+    if len(title) <= MAX_TITLE:
+        return None
+    return (
+        f"Judul terlalu panjang: {angka(len(title))} karakter, paling banyak {angka(MAX_TITLE)}. "
+        "Mohon kirim judul yang lebih singkat; uraiannya dapat dilampirkan sebagai bukti dukung."
+    )

@@ -258,3 +258,10 @@ async def test_the_verifying_units_own_evidence_is_said_to_go_to_the_admins(deps
         f"/bukti inovasi posyandu digital terpadu {write(folder, 'rai2.docx', files.docx())}"
     )
     assert "menunggu verifikasi oleh Badan Perencanaan" in other and "admin Sigap" not in other
+
+
+async def test_an_innovation_caption_over_200_characters_is_refused(deps: Deps, folder: Path) -> None:
+    slamet = console_person(deps, KEPALA_DINKES)
+    reply = await slamet.text(f"/bukti inovasi {'a' * 201} {write(folder, 'rai.docx', files.docx())}")
+    assert reply.startswith("Judul terlalu panjang: 201 karakter, paling banyak 200.")
+    assert counts(deps) == (0, 0, 0)

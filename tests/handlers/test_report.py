@@ -359,3 +359,15 @@ async def test_a_unit_named_in_words_and_a_slip_in_a_short_name(deps: Deps) -> N
     kepala = console_person(deps, KEPALA_DINKES)
     assert "hanya dapat melapor untuk Dinas Kesehatan" in await kepala.text("/lapor dinas pendidikan katalog 5")
     assert _reports(deps) == 1
+
+
+async def test_an_innovation_title_over_200_characters_is_refused_with_its_length(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    reply = await kepala.text("/lapor inovasi " + "Posyandu Digital " * 15)  # 254 characters, trailing space dropped
+    assert reply == (
+        "Judul terlalu panjang: 254 karakter, paling banyak 200. Mohon kirim judul yang lebih singkat; uraiannya "
+        "dapat dilampirkan sebagai bukti dukung. Contoh: /lapor inovasi <judul inovasi>"
+    )
+    assert _reports(deps) == 0
+    assert "Tercatat" in await kepala.text("/lapor inovasi " + "x" * 200)
+    assert _reports(deps) == 1
