@@ -18,6 +18,8 @@ from models.messages import Button, Reply
 from models.tables import Contact, DayOff
 
 LOOKAHEAD_DAYS = 60
+MAX_AHEAD_DAYS = 731
+"""How far ahead a day off may be added: two years (a typo such as 9999-12-31 is refused)."""
 MONTHS = {
     "januari": 1,
     "jan": 1,
@@ -199,11 +201,21 @@ def _not_past(ctx: Ctx, day: date, what: str) -> None:
         raise UserError(f"{tanggal(day)} sudah lewat. Hari libur hanya dapat {what} untuk hari ini atau sesudahnya.")
 
 
+def _not_too_far(ctx: Ctx, day: date) -> None:
+    last = ctx.today + timedelta(days=MAX_AHEAD_DAYS)
+    if day > last:
+        raise UserError(
+            f"{tanggal(day)} terlalu jauh ke depan. Hari libur dapat ditambahkan paling jauh dua tahun dari hari ini, "
+            f"sampai {tanggal(last)}. Mohon periksa tanggalnya."
+        )
+
+
 def _add(ctx: Ctx, words: list[str]) -> Reply:
     if not words:
         raise UserError(f"Tanggal dan alasannya belum diisi. Contoh: /libur tambah 2026-12-31 Cuti bersama\n{USAGE}")
     day, rest = split_date(words, ctx.today)
     _not_past(ctx, day, "ditambahkan")
+    _not_too_far(ctx, day)
     row = ctx.session.get(DayOff, day)
     if row is not None:
         return _kept(ctx, row, " ".join(rest).strip())

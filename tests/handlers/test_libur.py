@@ -118,3 +118,14 @@ async def test_the_listing_names_the_weekly_days_off_and_flags_an_entry_that_is_
     ) in listing.splitlines()
     assert "Tetap tidak bekerja (Sabtu)".lower() in (await admin.text("/libur hapus 2026-12-26")).lower()
     assert day_offs(deps) == {}
+
+
+async def test_a_day_more_than_two_years_ahead_is_refused(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)  # today is Monday 23 November 2026
+    assert await admin.text("/libur tambah 9999-12-31 x") == (
+        "Jumat, 31 Desember 9999 terlalu jauh ke depan. Hari libur dapat ditambahkan paling jauh dua tahun dari hari "
+        "ini, sampai Kamis, 23 November 2028. Mohon periksa tanggalnya."
+    )
+    assert "terlalu jauh ke depan" in await admin.text("/libur tambah 24/11/2028 Cuti bersama")
+    assert day_offs(deps) == {} and audits(deps, "libur.tambah") == []
+    assert (await admin.text("/libur tambah 2028-11-23 Cuti bersama")).startswith("✅ Kamis, 23 November 2028 dicatat")
