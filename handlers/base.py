@@ -363,6 +363,11 @@ def program_names(programs: Sequence[ProgramConfig]) -> str:
     return ", ".join(p.key for p in programs)
 
 
+def indicator_key(code: str) -> str:
+    """An indicator code as compared: '2,1' (the Indonesian decimal comma) is '2.1', any case."""
+    return code.strip().lower().replace(",", ".")
+
+
 def sub_units(session: Session, unit: Unit) -> list[Unit]:
     """The active units directly under `unit` (kelurahan/desa under a kecamatan)."""
     return list(

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from handlers.base import Ctx, fetch_file, find_program, load_state_data, unit_named
+from handlers.base import Ctx, fetch_file, find_program, indicator_key, load_state_data, unit_named
 from handlers.report_period import earlier_period_note, period_words, reporting_period
 from models.app import UserError
 from models.evidence import (
@@ -260,7 +260,7 @@ def _item_target(
         text = f"Untuk indikator {program.label} yang mana? Pilih tombol, atau ketik kode indikatornya (misalnya 2.1)."
         return _ask(ctx, upload, text, prefix, [i.code for i in items[:MAX_CHOICES]], buttons)
     code = rest[0]
-    item = next((i for i in items if i.code.lower() == code.lower()), None)
+    item = next((i for i in items if indicator_key(i.code) == indicator_key(code)), None)
     if item is None:
         known = ", ".join(i.code for i in items)
         owner = f"bukan tanggung jawab {unit.name}. Indikator unit ini" if unit is not None else "tidak ada. Indikator"

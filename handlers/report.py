@@ -15,7 +15,17 @@ from sqlalchemy import ColumnElement, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import col, delete, select
 
-from handlers.base import REPORTERS, Ctx, NotFound, find_program, find_unit, load_state_data, program_names, unit_named
+from handlers.base import (
+    REPORTERS,
+    Ctx,
+    NotFound,
+    find_program,
+    find_unit,
+    indicator_key,
+    load_state_data,
+    program_names,
+    unit_named,
+)
 from handlers.report_period import confirmation, is_move, move, owed, period_words, reporting_period, shown
 from models.app import UserError
 from models.db import core
@@ -502,8 +512,8 @@ def _checklist(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]) -
     if not words:
         raise UserError(f"Kode indikatornya belum ada. Contoh: {example(program)}")
     code = words[0]
-    items = {i.code.lower(): i for i in _unit_items(ctx, unit, program)}
-    item = items.get(code.lower())
+    items = {indicator_key(i.code): i for i in _unit_items(ctx, unit, program)}
+    item = items.get(indicator_key(code))
     if item is None:
         known = ", ".join(i.code for i in items.values()) or "tidak ada"
         raise UserError(f"Indikator “{code}” bukan tanggung jawab {unit.name}. Indikator unit ini: {known}.")

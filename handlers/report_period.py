@@ -21,7 +21,7 @@ from models.late import Owed, owed_period
 from models.messages import Button, Reply
 from models.pemda import ProgramConfig
 from models.periods import previous_period
-from models.standing import Standing, current_period, load_standings
+from models.standing import DONE, Standing, current_period, load_standings
 from models.tables import ChecklistItem, Evidence, Report, Role, Unit, Verification
 
 MOVE_WORD = "pindah"
@@ -89,19 +89,38 @@ def confirmation(ctx: Ctx, unit: Unit, program: ProgramConfig, report: Report) -
     else:
         what = f"indikator {report.item_code}: {report.item_status}"
     mark = "✅ Target terpenuhi." if standing.compliant else "⏳ Belum memenuhi target."
-    if program.verification == "required" and not standing.compliant:  # a plain report does not count there
-        caption = f"{program.key} {report.item_code or ''}".strip()
-        mark += f" Program ini dihitung dari bukti dukung yang disahkan: kirim berkasnya dengan keterangan “{caption}”."
+    required = program.verification == "required"
+    if required and not standing.compliant:  # a plain report does not count there
+        mark += " " + _counts_once_verified(program, report, standing)
+        if report.item_code in standing.open_items and report.item_status == DONE:
+            what += " (belum dihitung: menunggu bukti dukung yang disahkan)"
     label = f"{program.label}{period_words(ctx, program, report.period)}"
     lines = [
         f"Tercatat untuk {unit.name} – {label}: {what}.",
-        f"Capaian: {nilai(standing)}. {mark}",
+        f"Capaian{' yang dihitung' if required else ''}: {nilai(standing)}. {mark}",
         f"Batas waktu: {tanggal(standing.deadline)} ({sisa_hari(standing.deadline, ctx.today)}).",
     ]
     more, buttons = earlier_period_note(ctx, unit, program, report, standing)
     lines += more
     lines.append("Terima kasih. Ketik /status untuk melihat semua program.")
     return Reply("\n".join(lines), buttons)
+
+
+def _counts_once_verified(program: ProgramConfig, report: Report, standing: Standing) -> str:
+    """Under verification "required": that the report counts once its evidence is verified, and what to do."""
+    caption = f"{program.key} {report.item_code or ''}".strip()
+    send = f"kirim berkasnya dengan keterangan “{caption}”."
+    code = report.item_code
+    if code is None:
+        return f"Program ini dihitung dari bukti dukung yang disahkan: {send}"
+    if code not in standing.open_items:
+        return (
+            f"Indikator {code} sudah dihitung; indikator lain dihitung setelah bukti dukungnya disahkan: kirim "
+            f"berkasnya dengan keterangan “{program.key} <kode>”."
+        )
+    if code in standing.waiting_items:
+        return f"Indikator {code} dihitung selesai setelah bukti dukung yang sudah dikirim disahkan verifikator."
+    return f"Indikator {code} baru dihitung selesai setelah bukti dukungnya disahkan verifikator: {send}"
 
 
 def period_words(ctx: Ctx, program: ProgramConfig, period: str) -> str:

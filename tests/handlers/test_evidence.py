@@ -265,3 +265,28 @@ async def test_an_innovation_caption_over_200_characters_is_refused(deps: Deps, 
     reply = await slamet.text(f"/bukti inovasi {'a' * 201} {write(folder, 'rai.docx', files.docx())}")
     assert reply.startswith("Judul terlalu panjang: 201 karakter, paling banyak 200.")
     assert counts(deps) == (0, 0, 0)
+
+
+async def test_an_mcp_report_says_the_indicator_counts_once_its_evidence_is_verified(deps: Deps, folder: Path) -> None:
+    indah = console_person(deps, INDAH)
+    reply = await indah.text("/lapor mcp 2,1 sudah")  # a decimal comma for the dot; "sudah" is "selesai"
+    assert reply.startswith(
+        "Tercatat untuk Bagian Pengadaan Barang dan Jasa – MCP KPK: indikator 2.1: selesai (belum dihitung: menunggu "
+        "bukti dukung yang disahkan).\nCapaian yang dihitung: 0 dari 2 indikator selesai (belum: 2.1, 2.2). ⏳ Belum "
+        "memenuhi target. Indikator 2.1 baru dihitung selesai setelah bukti dukungnya disahkan verifikator: kirim "
+        "berkasnya dengan keterangan “mcp 2.1”.\n"
+    )
+    sent = await indah.text(f"/bukti mcp 2,1 {write(folder, 'sirup.pdf', files.pdf())}")
+    assert "MCP KPK indikator 2.1" in sent
+    again = await indah.text("/lapor mcp 2.1 selesai")
+    assert "Indikator 2.1 dihitung selesai setelah bukti dukung yang sudah dikirim disahkan verifikator." in again
+    [evidence_id] = [e.id for e in _evidence(deps)]
+    await console_person(deps, PUTRI).text(f"/verifikasi sah {evidence_id}")
+    done = await indah.text("/lapor mcp 2.1 selesai")
+    assert "indikator 2.1: selesai.\nCapaian yang dihitung: 1 dari 2 indikator selesai (belum: 2.2)." in done
+    assert "Indikator 2.1 sudah dihitung; indikator lain dihitung setelah bukti dukungnya disahkan" in done
+
+
+def _evidence(deps: Deps) -> list[Evidence]:
+    with deps.db.uow() as uow:
+        return list(uow.session.exec(select(Evidence)).all())
