@@ -27,7 +27,6 @@ SHOWN = 20
 OWN_WITHDRAW_WINDOW = timedelta(days=1)
 """How long a person may withdraw their own report."""
 CHANNEL_WORDS = {"telegram": "Telegram", "whatsapp": "WhatsApp", "console": "konsol", "impor": "impor"}
-RIWAYAT_USAGE = "Cara pakai: /riwayat [unit] [program], contoh /riwayat katalog atau /riwayat dinkes katalog"
 TARIK_USAGE = "Cara pakai: /tarik <id laporan> [alasan], contoh /tarik 12 salah ketik. Id laporan ada di /riwayat."
 
 
@@ -46,7 +45,10 @@ def _scope(ctx: Ctx, words: list[str]) -> tuple[Unit, ProgramConfig | None]:
         if not visible_units(ctx, unit):
             raise UserError("Bapak/Ibu hanya dapat melihat riwayat unit Anda sendiri. Ketik /riwayat tanpa nama unit.")
     elif ctx.role in (Role.ADMIN, Role.PIMPINAN):
-        raise UserError(f"Sebutkan unitnya. {RIWAYAT_USAGE}")
+        example = f"/riwayat dinkes {program.key if program is not None else 'katalog'}"
+        raise UserError(
+            f"Sebutkan unitnya: admin dan pimpinan perlu menulis unit yang riwayatnya ingin dilihat, contoh {example}"
+        )
     else:
         unit = ctx.my_unit()
     return unit, program

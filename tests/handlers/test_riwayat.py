@@ -31,6 +31,10 @@ async def test_history_names_who_when_and_channel(deps: Deps) -> None:
         "/riwayat dinkes"
     )
     assert "Sebutkan unitnya" in await console_person(deps, PIMPINAN).text("/riwayat")
+    assert await console_person(deps, ADMIN).text("/riwayat inovasi") == (
+        "Sebutkan unitnya: admin dan pimpinan perlu menulis unit yang riwayatnya ingin dilihat, contoh "
+        "/riwayat dinkes inovasi"
+    )
     assert "Slamet Santoso" in await console_person(deps, PIMPINAN).text("/riwayat dinkes")
     # a mistyped program after the unit is named as such, not as an unknown unit "dinkes katalgo"
     typo = await console_person(deps, PIMPINAN).text("/riwayat dinkes katalgo")
