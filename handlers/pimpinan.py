@@ -17,7 +17,6 @@ from models.leaders import (
     ProgramView,
     UnitLike,
     active_units,
-    change_text,
     figure_text,
     load_views,
     overall_scores,
@@ -26,6 +25,7 @@ from models.leaders import (
     rank,
     score,
     short_value,
+    tanggal_bulan,
 )
 from models.messages import Attachment, Button, Reply
 from models.pemda import ProgramConfig
@@ -92,9 +92,11 @@ async def grafik(ctx: Ctx) -> list[Reply]:
         view = views[0]
         chart = render(program_spec(view, by_id, scope))
         lines = [
-            f"{program.label}, {scope}: {figure_text(program, view.now)}, {change_text(program, view.change)}.",
+            f"{program.label}, {scope}: {figure_text(program, view.now)}, {view.change_words()}.",
             f"{pace_line(view)}",
-            "Garis merah: target. Titik-titik: perkiraan dengan laju sekarang. Batang: unit terbaik dan tertinggal.",
+            "Garis merah: target. "
+            + ("Titik-titik: perkiraan dengan laju sekarang. " if pace_known(view) else "")
+            + "Batang: unit terbaik dan tertinggal.",
             f"Peringkat lengkap: /peringkat {program.key}",
         ]
         name = f"grafik-{program.key}-{ctx.today.isoformat()}.png"
@@ -114,6 +116,8 @@ async def grafik(ctx: Ctx) -> list[Reply]:
 def pace_line(view: ProgramView) -> str:
     """'Dengan laju sekarang: ….' when a projection means something (`pace_known`), else ''."""
     if not pace_known(view):
+        if view.first_week and view.deadline > view.today and view.since is not None:
+            return f"Laju belum dapat dihitung: laporan baru masuk sejak {tanggal_bulan(view.since)}."
         return ""
     text = pace_text(view.program, view.pace)
     return text[0].upper() + text[1:] + "."

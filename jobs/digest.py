@@ -29,7 +29,6 @@ from models.leaders import (
     ProgramView,
     UnitLike,
     active_units,
-    change_text,
     dispensations,
     figure_text,
     load_views,
@@ -77,7 +76,7 @@ def program_block(
 ) -> list[str]:
     """The lines of one program: total and change, pace warning, furthest behind, most improved."""
     program = view.program
-    lines = [f"• {program.label}: {figure_text(program, view.now)}, {change_text(program, view.change)}."]
+    lines = [f"• {program.label}: {figure_text(program, view.now)}, {view.change_words()}."]
     pace = view.pace
     soon = pace_known(view) and pace.days_left <= warn_weeks * 7
     if soon and pace.short:

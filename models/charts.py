@@ -131,7 +131,12 @@ def trend_of(view: ProgramView, title: str | None = None) -> Trend:
         goal_label = f"Target {angka(now.goal)}"
     change = signed(round(view.change, 1)) + (" poin" if percent else "")
     projected = view.pace.projected if pace_known(view) else None
-    headline = figure if percent and not now.reported else f"{figure} · {change} minggu ini"
+    if percent and not now.reported:
+        headline = figure
+    elif view.first_week:
+        headline = f"{figure} · laporan pertama minggu ini"
+    else:
+        headline = f"{figure} · {change} minggu ini"
     return Trend(
         title or program.label,
         headline,

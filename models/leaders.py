@@ -122,7 +122,7 @@ def figure_text(program: ProgramConfig, figure: Figure) -> str:
     if measure == "submission":
         label = program.unit_label or "pengajuan"
         entries = f"{angka(figure.entries)} {label}"
-        return f"{angka(figure.value)} dari {angka(figure.goal)} unit sudah mengajukan ({entries})"
+        return f"{angka(figure.value)} dari {angka(figure.goal)} unit memenuhi target ({entries} diajukan)"
     return f"{angka(figure.value)} dari {angka(figure.goal)} {program.unit_label}".rstrip()
 
 
@@ -292,19 +292,35 @@ class ProgramView:
     unit_change: dict[int, float]
     """Per unit: the change of its own figure over the last seven days."""
     unit_base: dict[int, float]
-    """Per unit: its figure on the pace's base day (`pace_base_day`)."""
+    """Per unit: its figure on the pace's base day (`pace_from`)."""
+    since: date | None = None
+    """The day of the first report of the period in these units (None: none yet)."""
+    pace_from: date | None = None
+    """The day the pace is measured from: `pace_base_day`, or the first report's day when that is later (the weeks
+    before any report are no progress, and the first reports are where the units stood, not a week's gain)."""
 
     @property
     def change(self) -> float:
         """The group figure's change over the last seven days."""
         return self.now.value - self.week_ago.value
 
+    @property
+    def first_week(self) -> bool:
+        """Whether every report of the period came in the last seven days (nothing to compare with yet)."""
+        return self.since is not None and self.since > self.today - timedelta(weeks=1)
+
+    def change_words(self) -> str:
+        """'+12 minggu ini', 'tetap minggu ini', or 'laporan pertama masuk minggu ini' when there was nothing before."""
+        if self.first_week:
+            return "laporan pertama masuk minggu ini"
+        return change_text(self.program, self.change)
+
     def unit_pace(self, unit_id: int) -> Pace | None:
         """A unit's own pace towards its target (count programs only)."""
         standing = self.standings.get(unit_id)
         if standing is None or self.program.measure != "count":
             return None
-        weeks = (self.today - pace_base_day(self.today, self.period)).days / 7
+        weeks = (self.today - (self.pace_from or pace_base_day(self.today, self.period))).days / 7
         return project(
             standing.value or 0, self.unit_base.get(unit_id, 0.0), weeks, self.today, self.deadline, standing.target
         )
@@ -317,8 +333,11 @@ class ProgramView:
 
 
 def pace_known(view: ProgramView) -> bool:
-    """Whether a projection means something: the deadline is ahead and (a percent program) some unit reported."""
-    return view.deadline > view.today and (view.program.measure != "percent" or view.now.reported > 0)
+    """Whether a projection means something: the deadline is ahead, (a percent program) some unit reported, and
+    the pace rests on a week of reports at least."""
+    if view.deadline <= view.today or (view.program.measure == "percent" and not view.now.reported):
+        return False
+    return view.pace_from is None or view.pace_from <= view.today - timedelta(weeks=1)
 
 
 def series_days(today: date, period: str, first: date | None) -> list[date]:
@@ -356,7 +375,8 @@ def build_view(
     first = history.first_moment.astimezone(zone).date() if history.first_moment is not None else None
     days = series_days(today, period, first)
     week_ago_day = today - timedelta(weeks=1)
-    base_day = pace_base_day(today, period)
+    base_day = max(pace_base_day(today, period), first) if first is not None and first <= today else None
+    base_day = base_day or pace_base_day(today, period)
     wanted = sorted({*days, week_ago_day, base_day})
     snaps = dict(zip(wanted, history.snapshots(end_of_day(d, zone) for d in wanted), strict=True))
     items = sum(len(codes) for codes in history.items.values())
@@ -388,7 +408,19 @@ def build_view(
     change = {uid: (value or 0) - (before.get(uid) or 0) for uid, value in current.items()}
     unit_base = {uid: snaps[base_day].values.get(uid) or 0.0 for uid in current}
     return ProgramView(
-        program, period, deadline, today, dict(standings), now, week_ago, series, pace, change, unit_base
+        program,
+        period,
+        deadline,
+        today,
+        dict(standings),
+        now,
+        week_ago,
+        series,
+        pace,
+        change,
+        unit_base,
+        since=first,
+        pace_from=base_day,
     )
 
 

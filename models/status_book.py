@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from models.calendar import WorkingCalendar
 from models.charts import overview_spec, render
 from models.fmt import tanggal
-from models.leaders import ProgramView, UnitLike, figure_text, load_views, overall_scores
+from models.leaders import ProgramView, UnitLike, figure_text, load_views, overall_scores, pace_known
 from models.pauses import PauseMark, exempt_and_paused, marks_for, state_of, tally
 from models.pemda import PemdaConfig
 from models.sheets import Cell, put
@@ -174,7 +174,7 @@ def build_workbook(
             count.paused,
             count.checking,
             figure_text(view.program, view.now),
-            _number(measure, round(view.pace.projected, 1)),
+            _number(measure, round(view.pace.projected, 1)) if pace_known(view) else "belum dapat dihitung",
             view.deadline,
         ]
         for column, value in enumerate(row, start=1):

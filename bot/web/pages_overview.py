@@ -23,7 +23,7 @@ from models.app import Deps
 from models.charts import ChartSpec, render, trend_of
 from models.fmt import persen, tanggal
 from models.ladder import PAUSE_PROSES
-from models.leaders import ProgramView, change_text, figure_text, load_views, rank, short_value
+from models.leaders import ProgramView, figure_text, load_views, rank, short_value
 from models.pemda import ProgramConfig
 from models.standing import Standing
 from models.tables import UNIT_KINDS, Unit
@@ -101,7 +101,7 @@ def overview(session: Session, deps: Deps, scope: Scope, today: date) -> Overvie
             view.program.key,
             view.program.label,
             figure_text(view.program, view.now),
-            change_text(view.program, view.change),
+            view.change_words(),
             pace_line(view),
             tally(list(view.standings.values()), marks.exempt, marks.paused),
             tanggal(view.deadline),
@@ -239,6 +239,6 @@ def league_table(session: Session, deps: Deps, scope: Scope, key: str, today: da
     page, pager = paginate(shown, page_number(params), params)
     kinds = [kind for kind in UNIT_KINDS if any(u.kind == kind for u in units.values() if u.id in view.standings)]
     return League(
-        program, scope.name, tanggal(today), figure_text(program, view.now), change_text(program, view.change),
+        program, scope.name, tanggal(today), figure_text(program, view.now), view.change_words(),
         pace_line(view), RULE_PROGRAM, page, pager, chosen, kinds, kecamatan, FILTERS, len(freed),
     )  # fmt: skip

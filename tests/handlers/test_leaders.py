@@ -37,8 +37,13 @@ async def test_grafik_sends_a_picture_for_the_pimpinan(deps: Deps) -> None:
     assert "• e-Katalog lokal: 22 dari 500 produk" in reply.text and len(reply.text) <= 1024
     (one,) = await pimpinan.say("/grafik ekatalog")
     assert one.attachment is not None and one.attachment.filename == "grafik-katalog-2026-11-23.png"
-    assert one.text.startswith("e-Katalog lokal, Kabupaten Sukamakmur: 22 dari 500 produk, +22 minggu ini.")
-    assert "Dengan laju sekarang:" in one.text and "/peringkat katalog" in one.text
+    # every report came today: no "+22 this week", no pace from the weeks before anyone reported
+    assert one.text.startswith(
+        "e-Katalog lokal, Kabupaten Sukamakmur: 22 dari 500 produk, laporan pertama masuk minggu ini.\n"
+        "Laju belum dapat dihitung: laporan baru masuk sejak 23 November.\n"
+        "Garis merah: target. Batang: unit terbaik dan tertinggal."
+    )
+    assert "Dengan laju sekarang" not in one.text and "/peringkat katalog" in one.text
     assert "Program “kapal” tidak dikenal" in await pimpinan.text("/grafik kapal")
     assert "tidak tersedia untuk peran" in await console_person(deps, KEPALA_DINKES).text("/grafik")
     assert "Grafik satu program: /grafik inovasi (atau katalog, p3dn, mcp)." in reply.text

@@ -79,10 +79,12 @@ def test_monday_digest_has_the_totals_and_the_weekly_changes(deps: Deps) -> None
     assert "• e-Katalog lokal: 19 dari 500 produk, +13 minggu ini." in text
     # P3DN: the mean of the units that reported: 30 a week ago (DINKES alone), (40 + 50) / 2 now
     assert "• P3DN/UMKK: 45 % (rata-rata 2 unit yang melapor; minimal 40 %), +15 poin minggu ini." in text
-    assert "• Inovasi daerah: 1 dari 52 unit sudah mengajukan (1 inovasi), +1 minggu ini." in text
-    assert "• MCP KPK: 1 dari 9 indikator selesai (11 %), 1 terverifikasi, +1 minggu ini." in text
-    # the pace: 19 over 4 weeks = 4,75 a week, 22 days to 15 December: 19 + 4.75 x 22 / 7 = 33.9
-    assert "⚠️ Dengan laju sekarang: 34 dari 500 produk pada 15 Desember (kini 4,8 produk/minggu; perlu" in text
+    first = "laporan pertama masuk minggu ini"
+    assert f"• Inovasi daerah: 1 dari 52 unit memenuhi target (1 inovasi diajukan), {first}." in text
+    assert "• MCP KPK: 1 dari 9 indikator selesai (11 %), 1 terverifikasi, laporan pertama masuk minggu ini." in text
+    # the pace from the first report (DISDIK's 4 on 10 November), not from weeks with no report: 15 more in 13 days
+    # = 8,08 a week; 22 days to 15 December: 19 + 8.08 x 22 / 7 = 44.4
+    assert "⚠️ Dengan laju sekarang: 44 dari 500 produk pada 15 Desember (kini 8,1 produk/minggu; perlu" in text
     assert "Naik terbanyak: BAPPEDA +10, Dinas Kesehatan +3." in text
     katalog_block = text.split("• e-Katalog lokal")[1].split("• P3DN")[0]
     behind = katalog_block.split("Paling tertinggal: ")[1].split("\n")[0]

@@ -57,7 +57,7 @@ def test_pemda_figure_per_measure_and_what_the_text_says(pemda: PemdaConfig) -> 
     checklist = pemda_figure(mcp, {1: 2, 2: 1}, verified={1: 1}, items=5)
     assert figure_text(mcp, checklist) == "3 dari 5 indikator selesai (60 %), 1 terverifikasi"
     submitted = pemda_figure(inovasi, {1: 2, 2: 0, 3: 1})
-    assert figure_text(inovasi, submitted) == "2 dari 3 unit sudah mengajukan (3 inovasi)"
+    assert figure_text(inovasi, submitted) == "2 dari 3 unit memenuhi target (3 inovasi diajukan)"
 
 
 def test_pace_projection_by_hand(pemda: PemdaConfig) -> None:
