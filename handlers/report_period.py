@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from handlers.base import REPORTERS, Ctx
+from handlers.base import REPORTERS, Ctx, unit_named
 from models.app import UserError
 from models.evidence import title_key
 from models.figures import indonesian
@@ -22,10 +22,14 @@ from models.messages import Button, Reply
 from models.pemda import ProgramConfig
 from models.periods import previous_period
 from models.standing import DONE, Standing, current_period, load_standings
-from models.tables import ChecklistItem, Evidence, Report, Role, Unit, Verification
+from models.tables import MAX_ID, ChecklistItem, Evidence, Report, Role, Unit, Verification
 
 MOVE_WORD = "pindah"
 """`/lapor pindah <id>`: count a report sent for the previous period for the current one instead."""
+MOVE_USAGE = (
+    "Cara pakai: /lapor pindah <id laporan>, contoh /lapor pindah 12. Id laporan tertera di /riwayat (mis. #12), "
+    "atau ketuk tombol “Pindahkan ke …” pada balasan laporan."
+)
 
 
 def shown(program: ProgramConfig, value: float, *, label: bool = False) -> str:
@@ -160,15 +164,16 @@ def earlier_period_note(
 
 
 def is_move(ctx: Ctx, args: list[str]) -> bool:
-    """Whether `/lapor` was given `pindah <id>` (no program or unit is called so)."""
-    return (
-        len(args) == 2
-        and args[0].lower() == MOVE_WORD
-        and ctx.pemda.program(MOVE_WORD) is None
-        and args[1].isascii()
-        and args[1].isdigit()
-        and len(args[1]) < 12
-    )
+    """Whether `/lapor` was given `pindah <id>` (no program or unit is called so); `pindah` with anything else than
+    one report id (a word, a number larger than any id) is a `UserError` with `MOVE_USAGE`."""
+    if not args or args[0].lower() != MOVE_WORD or ctx.pemda.program(MOVE_WORD) is not None:
+        return False
+    if unit_named(ctx.session, MOVE_WORD) is not None:
+        return False
+    word = args[1] if len(args) == 2 else ""
+    if not (word.isascii() and word.isdigit() and len(word) < 12 and int(word) <= MAX_ID):
+        raise UserError(MOVE_USAGE)
+    return True
 
 
 def move(ctx: Ctx, report_id: int) -> list[Reply]:

@@ -371,3 +371,16 @@ async def test_an_innovation_title_over_200_characters_is_refused_with_its_lengt
     assert _reports(deps) == 0
     assert "Tercatat" in await kepala.text("/lapor inovasi " + "x" * 200)
     assert _reports(deps) == 1
+
+
+async def test_lapor_pindah_without_a_usable_id_gets_its_usage(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    usage = (
+        "Cara pakai: /lapor pindah <id laporan>, contoh /lapor pindah 12. Id laporan tertera di /riwayat (mis. #12), "
+        "atau ketuk tombol “Pindahkan ke …” pada balasan laporan."
+    )
+    for wrong in ("99999999999999999999", "99999999999", "abc", ""):
+        text = f"/lapor pindah {wrong}".strip()
+        assert await kepala.text(text) == usage, text
+    assert "Laporan #7 tidak ditemukan" in await kepala.text("/lapor pindah 7")
+    assert await console_person(deps, ADMIN).text("/lapor pindah 1 2") == usage
