@@ -13,7 +13,7 @@ from handlers import figures_upload
 from handlers.base import Ctx, find_unit, sub_units
 from models.app import UserError
 from models.checkins import iso_week, unanswered
-from models.fmt import angka, nilai, nilai_singkat, periode, sisa_hari, tanggal
+from models.fmt import angka, nilai, nilai_singkat, periode, persen, sisa_hari, tanggal, tanggal_pendek
 from models.ladder import STAGE_NAMES
 from models.late import Owed, previous_open
 from models.leaders import UnitLike, active_units
@@ -32,7 +32,7 @@ from models.pauses import tally as tally
 from models.pemda import ProgramConfig
 from models.scope import viewer_for
 from models.standing import Standing, load_standings
-from models.tables import Role, Unit
+from models.tables import Evidence, Report, Role, Unit, Verification
 
 
 def pause_marks(ctx: Ctx, standings: Standings) -> dict[tuple[int, str], PauseMark]:
@@ -50,6 +50,7 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
     if not mine:
         lines.append("Belum ada program yang ditugaskan ke unit ini.")
     earlier = _previous_periods(ctx, unit, [s.program for s in mine])
+    refused = _rejected(ctx, unit, [s for s in mine if not s.compliant and s.pending is None])
     for standing in mine:
         if (owed := earlier.get(standing.program.key)) is not None:
             lines += _previous_lines(owed, ctx)
@@ -60,9 +61,54 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
         lines.append(f"    Batas: {tanggal(standing.deadline)} ({left})")  # met: never 'terlambat' beside a ✅
         if pause is not None:
             lines.append(f"    Keterangan: {pause.text(standing)}")
+        if (why := refused.get(standing.program.key)) is not None:
+            lines.append(f"    {why}")
         if (note := figures_upload.sources_note(ctx, standing)) is not None:
             lines.append(note)
     return "\n".join(lines)
+
+
+def _rejected(ctx: Ctx, unit: Unit, behind: Sequence[Standing]) -> dict[str, str]:
+    """For programs not met whose latest report the verifier rejected: 'Laporan terakhir (12 produk, 30 Nov 2026)
+    ditolak verifikator: …' (else /status would read as if the unit never reported, or as if the older figure
+    were its last word)."""
+    wanted = {s.program.key: s for s in behind if s.program.measure != "checklist"}
+    if not wanted:
+        return {}
+    rows = ctx.session.exec(
+        select(Report, Evidence.reason)
+        .join(Evidence, col(Evidence.report_id) == col(Report.id), isouter=True)
+        .where(
+            col(Report.unit_id) == unit.id,
+            col(Report.program_key).in_(list(wanted)),
+            col(Report.withdrawn_at).is_(None),
+        )
+        .order_by(col(Report.id).desc())
+        .limit(50)
+    ).all()
+    seen: set[str] = set()
+    said: dict[str, str] = {}
+    for report, reason in rows:
+        standing = wanted.get(report.program_key)
+        if standing is None or report.period != standing.period or report.program_key in seen:
+            continue
+        seen.add(report.program_key)  # the latest report of the period: rejected or not, it is the one that speaks
+        if report.verification != Verification.REJECTED.value:
+            continue
+        program = standing.program
+        if report.title:
+            what = f"“{report.title}”"
+        elif program.measure == "percent":
+            what = persen(report.value or 0)
+        else:
+            what = f"{angka(report.value or 0)} {program.unit_label}".strip()
+        day = tanggal_pendek(ctx.deps.calendar.local_date(report.created_at))
+        because = f": {reason.strip().rstrip('.')}" if reason and reason.strip() else ""
+        said[report.program_key] = (
+            f"Laporan terakhir ({what}, {day}) ditolak verifikator{because}. Kirim ulang dengan bukti dukung yang "
+            f"benar: /bukti {program.key}."
+        )
+    return said
 
 
 def _previous_periods(ctx: Ctx, unit: Unit, programs: Sequence[ProgramConfig]) -> dict[str, Owed]:
