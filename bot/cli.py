@@ -148,8 +148,13 @@ def database_problem(exc: DBAPIError | ArgumentError, url: str) -> str:
 
 def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
-        Database(settings.database_url).upgrade()
-        print("Skema basis data sudah versi terbaru.")
+        done = Database(settings.database_url).upgrade()
+        print(
+            {
+                "dibuat": "Skema basis data dibuat.",
+                "diperbarui": "Skema basis data diperbarui ke versi terbaru.",
+            }.get(done, "Skema basis data sudah versi terbaru; tidak ada yang diubah.")
+        )
         return 0
     if args.command == "import":
         return _import_roster(settings, args.file, apply=args.apply, prune=args.prune, if_empty=args.if_empty)

@@ -226,16 +226,21 @@ class Database:
         """A new unit of work: commit on purpose, roll back otherwise."""
         return UnitOfWork(self.engine)
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration."""
+    def upgrade(self) -> str:
+        """Bring the schema to the newest migration; what happened: 'dibuat' (an empty database), 'diperbarui' or
+        'terbaru' (nothing to do)."""
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            before = set(MigrationContext.configure(connection).get_current_heads())
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
+            after = set(MigrationContext.configure(connection).get_current_heads())
+        return "dibuat" if not before else "terbaru" if before == after else "diperbarui"
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -233,7 +233,7 @@ def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -
     if problems:
         order = {c: i for i, c in enumerate(COLUMNS)}
         raise RosterError(sorted(problems, key=lambda p: (p.line, order.get(p.column, 99))))
-    plan = RosterPlan(prune=prune, notes=[str(note) for note in notes])
+    plan = RosterPlan(prune=prune, notes=[str(note) for note in sorted(notes, key=lambda note: note.line)])
     plan.unit_names = {u.code: u.name for u in now.units} | {u.code: u.name for u in units.values()}
     for row in units.values():
         wanted = UnitChange(row.code, row.name, row.kind, row.aliases, row.parent)

@@ -39,6 +39,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_cli_upgrade_import_invite(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out == "Skema basis data dibuat.\n"
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out == "Skema basis data sudah versi terbaru; tidak ada yang diubah.\n"
     assert main(["import", "roster", "--if-empty"]) == 0
     assert "72 baru" in capsys.readouterr().out
     assert main(["import", "roster", "--if-empty"]) == 0
