@@ -86,11 +86,16 @@ def admin_finding(session: Session) -> Finding:
     topic = "Admin"
     admins = session.exec(select(Contact).where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True))).all()
     if not admins:
+        office = session.exec(
+            select(Unit.code)
+            .where(col(Unit.active).is_(True), col(Unit.kind).in_(("bagian", "sekretariat")))
+            .order_by(col(Unit.kind), col(Unit.code))
+        ).first()
         return fail(
             topic,
             "belum ada admin: tidak ada yang dapat mengundang, menyiarkan atau menyetujui surat.",
-            "Buat kode untuk admin pertama: sigap invite --unit BAG-ORG --role admin (pakai kode unit kantor "
-            "koordinator), lalu kirim kodenya ke bot dari HP admin.",
+            f"Buat kode untuk admin pertama: sigap invite --unit {office or 'KODE-UNIT'} --role admin (pakai kode "
+            "unit kantor koordinator), lalu kirim kodenya ke bot dari HP admin.",
         )
     linked = session.exec(
         select(Contact.id).where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True), connected())

@@ -132,7 +132,7 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.ignore == bool(args.unit):
         raise UserError(
-            'Sebutkan unitnya (mis. sigap figures map "DINAS KESEHATAN KAB. SUKAMAKMUR" DINKES), atau --ignore '
+            'Sebutkan unitnya (mis. sigap figures map "DINAS KESEHATAN" DINKES), atau --ignore '
             "bila satker itu bukan unit Pemda; tidak keduanya."
         )
     db = Database(settings.database_url)

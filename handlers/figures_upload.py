@@ -177,7 +177,8 @@ def _map(ctx: Ctx, action: str, words: list[str], pending: Upload | None) -> lis
         satker = " ".join(words[1:])
     else:
         if not words:
-            raise UserError("Cara pakai: /angka abaikan <nama satker>, mis. /angka abaikan DPRD KABUPATEN SUKAMAKMUR")
+            example = f"DPRD {ctx.pemda.pemda.short_name}".upper()
+            raise UserError(f"Cara pakai: /angka abaikan <nama satker>, mis. /angka abaikan {example}")
         unit, satker = None, " ".join(words)
     row = map_satker(ctx.session, satker, unit, ctx.me.id, ctx.now)
     ctx.audit("angka.petakan", row.satker_label, unit=unit.code if unit else None)

@@ -247,6 +247,8 @@ def test_no_admin_fails_an_unconnected_one_warns_a_connected_one_passes(sdeps: D
         uow.commit()
     nobody = run_on(sdeps, admin_finding)
     assert nobody.status is Status.FAIL and nobody.message.startswith("belum ada admin")
+    # the unit named is one of this Pemda's offices (the first bagian), not the sample's
+    assert "sigap invite --unit BAG-ADPEM --role admin" in nobody.fix
 
 
 def test_a_unit_without_its_kepala_fails_until_one_is_in_the_roster(sdeps: Deps) -> None:

@@ -156,3 +156,11 @@ async def test_admins_see_both_figures_in_status(kdeps: Deps) -> None:
             notes[who] = [figures_upload.sources_note(ctx, s) for s in standings.values()]
     assert "    Sumber: impor 20 Nov: 25 · laporan unit 23 Nov: 30" in notes[ADMIN]
     assert set(notes[KEPALA_DINKES]) == {None}
+
+
+async def test_the_usage_example_names_this_pemda_not_the_sample(deps: Deps) -> None:
+    info = deps.pemda.pemda.model_copy(update={"short_name": "Kota Bitung"})
+    pemda = deps.pemda.model_copy(update={"pemda": info})
+    bitung = Deps(db=deps.db, pemda=pemda, clock=deps.clock, calendar=deps.calendar)
+    reply = await console_person(bitung, ADMIN).text("/angka abaikan")
+    assert reply == "Cara pakai: /angka abaikan <nama satker>, mis. /angka abaikan DPRD KOTA BITUNG"
