@@ -19,7 +19,7 @@ from handlers.commands import FLOWS, lookup
 from models.app import Deps, UserError
 from models.db import core
 from models.flood import SLOW_DOWN, Verdict
-from models.messages import Channel, Incoming, Reply
+from models.messages import Button, Channel, Incoming, Reply
 from models.outbox import WINDOW, OutMessage, decode_buttons, enqueue, queue_replies
 from models.tables import SENT_STATUSES, Contact, InboundSeen, Outbox, Role, Unit
 
@@ -214,6 +214,8 @@ async def _route(ctx: Ctx) -> list[Reply]:
             return [Reply("Pesan diterima. Ketik /bantuan untuk melihat perintah.")]
         if _looks_like_code(incoming.args):  # a registered person sends a bare invite code: asked before any move
             return await registration.start(ctx)
+        if (suggested := _without_slash(ctx)) is not None:
+            return [suggested]
         raise UserError("Mohon maaf, pesan itu tidak dikenali. Ketik /bantuan untuk melihat perintah, misalnya /lapor.")
     command = lookup(name)
     if command is None:
@@ -250,6 +252,23 @@ async def _document(ctx: Ctx) -> list[Reply]:
         if ctx.role is not Role.ADMIN and not words and name.rsplit("/", 1)[-1].startswith("roster"):
             return await roster_upload.upload(ctx)  # refused: only admins change the roster
     return await bukti.document(ctx)
+
+
+SUGGEST_PAYLOAD_LIMIT = 64
+"""The longest command offered as a button (Telegram carries 64 bytes); a longer one is only written out."""
+
+
+def _without_slash(ctx: Ctx) -> Reply | None:
+    """'lapor katalog 31' or 'status' from a registered person: the command they may have meant, with the slash."""
+    words = ctx.incoming.args
+    command = lookup(words[0].lower()) if words and words[0].isascii() else None
+    if command is None or not command.allowed(ctx.role):
+        return None
+    meant = " ".join([f"/{words[0].lower()}", *words[1:]])
+    text = f"Maksud Anda {meant}? Perintah diawali garis miring (/)."
+    if len(meant.encode("utf-8")) > SUGGEST_PAYLOAD_LIMIT:
+        return Reply(f"{text} Mohon kirim ulang dengan garis miring di depannya.")
+    return Reply(text, (Button(meant, meant),))
 
 
 def _looks_like_code(words: list[str]) -> bool:

@@ -384,3 +384,16 @@ async def test_lapor_pindah_without_a_usable_id_gets_its_usage(deps: Deps) -> No
         assert await kepala.text(text) == usage, text
     assert "Laporan #7 tidak ditemukan" in await kepala.text("/lapor pindah 7")
     assert await console_person(deps, ADMIN).text("/lapor pindah 1 2") == usage
+
+
+async def test_a_command_typed_without_the_slash_is_suggested_with_a_button(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    [reply] = await kepala.say("lapor katalog 31")
+    assert reply.text == "Maksud Anda /lapor katalog 31? Perintah diawali garis miring (/)."
+    assert [(b.label, b.payload) for b in reply.buttons] == [("/lapor katalog 31", "/lapor katalog 31")]
+    assert _reports(deps) == 0  # nothing recorded until the command itself is sent
+    assert (await kepala.text("Status")) == "Maksud Anda /status? Perintah diawali garis miring (/)."
+    assert "Maksud Anda /menu?" in await kepala.text("menu")  # an alias of /bantuan
+    assert "tidak dikenali" in await kepala.text("rekap")  # not a command of a kepala: no suggestion
+    assert "tidak dikenali" in await kepala.text("laporan katalog 31")
+    assert "Tercatat" in await kepala.text(reply.buttons[0].payload)
