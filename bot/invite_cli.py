@@ -98,12 +98,18 @@ def _report(batch: Batch, stem: Path, until: str, username: str | None, number: 
     label = ROLE_LABELS[batch.role]
     if batch.created:
         print(f"Kode undangan {label} dibuat untuk {len(batch.created)} unit, berlaku sekali sampai {until}.")
-        print(f"Lembar siap cetak (kode QR): {stem}.pdf")
+        print(f"Lembar siap cetak{' (kode QR)' if username or number else ''}: {stem}.pdf")
         print(f"Tabel yang sama: {stem}.xlsx")
     else:
         print(f"Tidak ada kode baru: tidak ada unit yang masih menunggu {label}.")
     if batch.covered:
         print(f"{batch.covered} unit sudah punya {role} terdaftar; tidak dibuatkan kode.")
+    if batch.unchased:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(batch.unchased.items()))
+        print(
+            f"Tidak dibuatkan kode karena tidak ada program yang berlaku bagi unitnya: {kinds}. Bila perlu, buat "
+            f"satu per satu: sigap invite --unit KODE --role {role}"
+        )
     if batch.kept:
         codes = ", ".join(unit.code for unit, _invite in batch.kept[:SHOWN])
         more = f" dan {len(batch.kept) - SHOWN} lainnya" if len(batch.kept) > SHOWN else ""

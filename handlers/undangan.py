@@ -44,6 +44,17 @@ def units_for_role(session: Session, pemda: PemdaConfig, role: Role) -> list[Uni
     return sorted(wanted, key=lambda u: (kind_rank(u.kind), u.name.lower()))
 
 
+def unchased_kinds(session: Session, pemda: PemdaConfig, role: Role) -> dict[str, int]:
+    """Per unit kind, the active units that could have a person in `role` but no program chases (so `sigap invite
+    --all` gives them no code): said, not silently left out."""
+    units = session.exec(select(Unit).where(col(Unit.active).is_(True))).all()
+    found: dict[str, int] = {}
+    for unit in units:
+        if not chased(pemda, unit) and (role is Role.OPERATOR or head_role(unit) is role):
+            found[unit.kind] = found.get(unit.kind, 0) + 1
+    return found
+
+
 def open_codes(session: Session, now: datetime) -> dict[tuple[int, str], Invite]:
     """The unused codes still valid, one per (unit id, role): the one valid longest."""
     found: dict[tuple[int, str], Invite] = {}
@@ -73,6 +84,8 @@ class Batch:
     created: list[tuple[Unit, Invite]] = field(default_factory=list)
     kept: list[tuple[Unit, Invite]] = field(default_factory=list)
     covered: int = 0
+    unchased: dict[str, int] = field(default_factory=dict)
+    """Units of each kind left out because no program chases them."""
 
 
 def create_batch(
@@ -87,7 +100,7 @@ def create_batch(
 ) -> Batch:
     """One code per unit that should have a person in `role` and has no registered one yet, all expiring at
     `expires_at`. A unit with a valid unused code keeps it, unless `replace`: then the old code stops working."""
-    batch = Batch(role, expires_at)
+    batch = Batch(role, expires_at, unchased=unchased_kinds(session, pemda, role))
     registered = registered_roles(session)
     valid = open_codes(session, now)
     for unit in units_for_role(session, pemda, role):

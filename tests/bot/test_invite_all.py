@@ -58,6 +58,10 @@ def test_one_code_per_unit_without_a_kepala_sharing_one_expiry(
     assert out.startswith("Kode undangan Kepala OPD dibuat untuk 41 unit, berlaku sekali sampai ")
     assert f"Lembar siap cetak (kode QR): lembar/{stem}.pdf\nTabel yang sama: lembar/{stem}.xlsx\n" in out
     assert "1 unit sudah punya kepala terdaftar; tidak dibuatkan kode." in out
+    assert (  # the kelurahan no program chases are said, not silently left out
+        "Tidak dibuatkan kode karena tidak ada program yang berlaku bagi unitnya: 20 kelurahan. Bila perlu, buat "
+        "satu per satu: sigap invite --unit KODE --role kepala"
+    ) in out
     assert "tautan Telegram tidak dibuat" in out
     pdf = PdfReader(tmp_path / "lembar" / f"{stem}.pdf")
     assert len(pdf.pages) == 14
@@ -223,3 +227,13 @@ def test_one_unit_with_a_registered_head_needs_replace_person(cli: Deps, capsys:
         audit = uow.session.exec(select(AuditLog).where(AuditLog.action == "invite.created")).one()
     assert (audit.channel, audit.target) == ("cli", "DINKES") and f'"invite": {made.id}' in audit.detail
     assert '"replaces": [' in audit.detail
+
+
+def test_without_a_channel_the_sheet_is_not_announced_with_qr_codes(
+    cli: Deps, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("WHATSAPP_DISPLAY_NUMBER")
+    assert main(["invite", "--all", "--role", "camat", "--out", "lembar"]) == 0
+    out = capsys.readouterr().out
+    assert "Lembar siap cetak: lembar/undangan-camat-" in out and "(kode QR)" not in out
+    assert "lembar hanya memuat kode tanpa tautan dan kode QR" in out
