@@ -30,7 +30,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Write the status workbook (the same file /ekspor sends in chat)."""
     from bot.wiring import build_deps
     from models.app import UserError
+    from models.fmt import tanggal
     from models.leaders import active_units
+    from models.standing import load_standings
     from models.status_book import status_workbook
 
     path: Path = args.file
@@ -42,11 +44,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         units = active_units(uow.session)
         scope = deps.pemda.pemda.short_name
         content = status_workbook(uow.session, deps.pemda, units, today, scope, calendar=deps.calendar)
+        chased = len({uid for uid, _key in load_standings(uow.session, deps.pemda, units, today)})  # as /rekap
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
     except OSError as exc:
         problem = exc.strerror or str(exc)
         raise UserError(f"Berkas {path} tidak dapat ditulis: {problem}. Periksa folder dan izinnya.") from None
-    print(f"Status {len(units)} unit per {today:%d-%m-%Y} diekspor ke {path}.")
+    print(f"Status {chased} unit per {tanggal(today)} diekspor ke {path}.")
     return 0

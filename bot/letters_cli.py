@@ -30,6 +30,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from jobs.letters.flow import STATUS_WORDS, submit
     from jobs.letters.register import LetterError, draft_letter, find_letter
     from models.app import UserError
+    from models.fmt import tanggal
     from models.pemda import Stage
     from models.standing import load_standings
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError(f"{unit.name} sudah memenuhi target {program.label}; surat teguran tidak dirancang.")
         if deps.calendar.local_date(now) <= standing.deadline:
             raise UserError(
-                f"Batas waktu {program.label} ({standing.deadline:%d-%m-%Y}) belum lewat; surat teguran belum dapat "
+                f"Batas waktu {program.label} ({tanggal(standing.deadline)}) belum lewat; surat teguran belum dapat "
                 "dirancang."
             )
         stage = next(
