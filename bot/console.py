@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from bot.logs import log_to_file
 from bot.settings import Settings
 from handlers.core import handle
 from models.app import Deps
@@ -116,12 +117,14 @@ async def run_console(
     ask: Ask = _ask_stdin,
     say: Say = print,
     files_dir: Path = Path("sigap-files"),
+    log_note: str = "",
 ) -> None:
-    """Chat as `contact` until /keluar or end of input; `/berkas PATH` sends a file."""
+    """Chat as `contact` until /keluar or end of input; `/berkas PATH` sends a file. `log_note` says where the log
+    lines go (`open_console`)."""
     deps.files.setdefault(Channel.CONSOLE, LocalFiles())
     say(
         f"Sigap — konsol. Anda masuk sebagai {contact.name} ({contact.role}). Ketik /bantuan; "
-        f"{ATTACH} <path> untuk mengirim berkas; /keluar untuk selesai."
+        f"{ATTACH} <path> untuk mengirim berkas; /keluar untuk selesai." + (f"\n{log_note}" if log_note else "")
     )
     choices: tuple[Button, ...] = ()
     while True:
@@ -173,6 +176,7 @@ async def open_console(settings: Settings, who: str) -> int:
     from bot.wiring import build_deps
     from handlers.registration import find_contact
 
+    where = log_to_file()  # the person at the terminal sees the conversation, not log lines
     deps = build_deps(settings)
     with deps.db.uow() as uow:
         contact = find_contact(uow.session, who) if who else None
@@ -180,5 +184,12 @@ async def open_console(settings: Settings, who: str) -> int:
     if contact is None:
         print("Belum ada kontak. Jalankan: sigap import roster", file=sys.stderr)
         return 1
-    await run_console(deps, contact)
+    await run_console(deps, contact, log_note=log_note(where))
     return 0
+
+
+def log_note(where: Path | None) -> str:
+    """The console's one line on where its log lines go."""
+    if where is None:
+        return "Catatan sistem (log) tidak dapat ditulis ke berkas; hanya galat yang tampil di layar ini."
+    return f"Catatan sistem (log) ditulis ke {where}, tidak ditampilkan di sini."

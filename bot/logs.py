@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote
 
@@ -21,6 +22,11 @@ from sqlalchemy.exc import ArgumentError
 from bot.settings import Settings
 
 MASK = "***"
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+HANDLER = "sigap"
+"""The name of the root handler a `sigap` command logs through (`configure_logging`, `log_to_file`)."""
+CONSOLE_LOG = Path("sigap-console.log")
+"""Where the console chat writes its log lines (in the working directory, beside sigap.db and sigap-files)."""
 LIBRARIES = ("telegram", "httpx", "httpcore", "uvicorn", "apscheduler", "alembic", "sqlalchemy", "hpack")
 """Third-party loggers that log request bodies, URLs or updates at DEBUG."""
 _PHONE = re.compile(r"(?<![\d])(?:\+?62|0)8\d{6,12}(?![\d])")
@@ -102,7 +108,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> Secre
     root = logging.getLogger()
     level = logging.getLevelName(settings.log_level.upper())
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.name = HANDLER
+    handler.setFormatter(logging.Formatter(FORMAT))
     redactor = SecretFilter(secrets_of(settings))
     handler.addFilter(redactor)
     for old in list(root.handlers):
@@ -115,3 +122,29 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> Secre
     for quiet in ("alembic", "httpx", "apscheduler", "sqlalchemy", "matplotlib", "PIL"):
         logging.getLogger(quiet).setLevel(max(logging.WARNING, root.level))
     return redactor
+
+
+def log_to_file(path: Path = CONSOLE_LOG) -> Path | None:
+    """Write the log lines to `path` instead of the terminal, masked as before: in the console chat the person typing
+    sees only the conversation, not English log lines. Returns the file's absolute path; None when it cannot be
+    opened (the terminal then shows errors only)."""
+    root = logging.getLogger()
+    path = path.resolve()
+    ours = [h for h in root.handlers if h.name == HANDLER]
+    if any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path for h in ours):
+        return path
+    try:
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        for old in ours:
+            old.setLevel(logging.ERROR)
+        return None
+    handler.name = HANDLER
+    handler.setFormatter(ours[0].formatter if ours and ours[0].formatter else logging.Formatter(FORMAT))
+    for old in ours:
+        for kept in old.filters:
+            handler.addFilter(kept)
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    return path

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from bot.channels import ChannelRuntime
 from bot.http import HttpServer, build_app
+from bot.logs import log_to_file
 from bot.metrics import OutboxCollector, PrometheusMeter, health_route, metrics_route
 from bot.senders import prepare
 from bot.settings import Settings
@@ -90,6 +91,7 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
         from bot.console import open_console
 
         log.debug("no channel configured: opening the console chat")
+        log_to_file()  # from here on the terminal is the chat: the dashboard's log lines go to the file too
         async with beside_console(settings) as served:  # the dashboard on this computer: /dasbor's link works
             return await open_console(served, console_as)
     deps = build_deps(settings)

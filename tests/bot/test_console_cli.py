@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot import console
 from bot.cli import main
 from bot.console import run_console
 from models.app import Deps
+from models.tables import Contact
 from tests.conftest import KEPALA_DINKES, contact_named
 
 
@@ -91,3 +94,44 @@ async def test_cli_invite_prints_the_telegram_deep_link(
     code = out.split("Dinas Kesehatan: ", 1)[1].split()[0]
     assert f"Telegram: https://t.me/sigap_test_bot?start={code}" in out
     assert "123:ABC" not in out
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def test_console_chat_writes_log_lines_to_a_file_not_the_screen(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, restore_logging: None
+) -> None:
+    main(["db", "upgrade"])
+    main(["import", "roster", "--apply"])
+    capsys.readouterr()
+    script: Iterator[str] = iter(["/status", "/keluar"])
+    out: list[str] = []
+
+    async def ask(_prompt: str) -> str | None:
+        logging.getLogger("jobs.letters.flow").warning("letter 1 approved but DKP has no reachable contact")
+        return next(script, None)
+
+    real = console.run_console
+
+    async def scripted(deps: Deps, contact: Contact, *, log_note: str = "") -> None:
+        await real(deps, contact, ask=ask, say=out.append, files_dir=env, log_note=log_note)
+
+    monkeypatch.setattr(console, "run_console", scripted)
+    assert main(["console", "--as", KEPALA_DINKES]) == 0
+    screen = capsys.readouterr()
+    assert "WARNING" not in screen.out + screen.err and "no reachable contact" not in "\n".join(out)
+    log = (env / "sigap-console.log").resolve()
+    assert out[0].endswith(f"\nCatatan sistem (log) ditulis ke {log}, tidak ditampilkan di sini.")
+    assert sum("Catatan sistem" in line for line in out) == 1
+    assert "WARNING jobs.letters.flow: letter 1 approved but DKP has no reachable contact" in log.read_text("utf-8")
