@@ -5,7 +5,7 @@ from __future__ import annotations
 import handlers.bukti as bukti
 import handlers.verifikasi as verifikasi
 from handlers import broadcast, contacts, libur, pause, registration, report, riwayat, roster_upload, status, teguran
-from handlers.base import ALL_ROLES, REPORTERS, Command, Ctx
+from handlers.base import ALL_ROLES, NO_LONGER_ACTIVE, REPORTERS, Command, Ctx, deactivated
 from handlers.dasbor import DASBOR
 from handlers.figures_upload import ANGKA
 from handlers.jejak import JEJAK
@@ -32,6 +32,8 @@ def teguran_help(role: Role, pemda: PemdaConfig) -> tuple[str, str]:
 async def bantuan(ctx: Ctx) -> list[Reply]:
     """/bantuan: the commands this person may use, as far as they may use them."""
     if ctx.contact is None:
+        if deactivated(ctx.session, ctx.incoming):
+            return [Reply(NO_LONGER_ACTIVE)]
         return [Reply("Untuk mendaftar, kirim kode undangan dari admin: /start KODE")]
     role = ctx.role
     unit = ctx.session.get(Unit, ctx.me.unit_id) if ctx.me.unit_id is not None else None

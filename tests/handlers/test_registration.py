@@ -131,6 +131,7 @@ async def test_a_deactivated_person_can_register_again_with_a_new_code(deps: Dep
         "Bila ini keliru, mohon hubungi admin Sigap di Pemda."
     )
     assert "nonaktif" in await person.text("halo")
+    assert "nonaktif" in await person.text("/bantuan")
     assert (await person.text("/start")).endswith("Bila admin memberi kode undangan baru, kirim: /start KODE")
     reply = await person.text(f"/start {await _invite(deps, '/undang disdik operator')}")
     assert "terdaftar sebagai Operator OPD Dinas Pendidikan" in reply
