@@ -87,6 +87,9 @@ SAID: dict[str, Callable[[str, Detail], str]] = {
     "letter.received": lambda t, d: f"surat teguran #{t} dikonfirmasi diterima",
     "letter.restarted": lambda t, d: f"tangga teguran surat #{t} dimulai ulang",
     "status.export": lambda t, d: f"ekspor status ({t})",
+    "outbox.retried": lambda t, d: (
+        f"{d.get('pesan', 0)} pesan mati dikirim ulang (sejak {d.get('hari', '?')} hari terakhir)"
+    ),
     "dasbor_tautan": lambda t, d: "tautan masuk dasbor dibuat",
     "dasbor_masuk": lambda t, d: "masuk ke dasbor web",
     "dasbor_keluar": lambda t, d: "keluar dari dasbor web",

@@ -386,6 +386,33 @@ def status_counts(session: Session) -> dict[str, int]:
     return {status: int(count) for status, count in rows}
 
 
+def dead_since(session: Session, since: datetime) -> list[Outbox]:
+    """The rows that gave up since `since` and may be worth sending again: not those whose person blocked the bot
+    (`Failure.UNREACHABLE`: a retry would fail the same way)."""
+    stmt = (
+        select(Outbox)
+        .where(
+            Outbox.status == OutboxStatus.DEAD.value,
+            col(Outbox.created_at) >= since,
+            Outbox.failure != Failure.UNREACHABLE.value,
+        )
+        .order_by(col(Outbox.id))
+    )
+    return list(session.exec(stmt).all())
+
+
+def retry(session: Session, rows: Sequence[Outbox], now: datetime) -> None:
+    """Queue `rows` again: pending, due now, attempts counted from zero; the dispatcher sends them (each once: the
+    row keeps its idempotency key)."""
+    for row in rows:
+        row.status = OutboxStatus.PENDING.value
+        row.attempts = 0
+        row.next_attempt_at = now
+        row.claimed_until = None
+        row.last_error = f"dikirim ulang setelah mati: {row.last_error}"[:500]
+        session.add(row)
+
+
 def latest_dead(session: Session, limit: int = 10) -> list[Outbox]:
     """The most recent rows that gave up, with their reasons."""
     stmt = select(Outbox).where(Outbox.status == OutboxStatus.DEAD.value).order_by(col(Outbox.id).desc()).limit(limit)

@@ -110,3 +110,47 @@ async def test_dispatch_alone_shows_a_broadcast_progress_and_sends_its_tally(
         broadcast = uow.session.get(Broadcast, 1)
         assert broadcast is not None and broadcast.status == "finished"
     db.dispose()
+
+
+def test_dead_messages_are_sent_again_only_after_a_preview_and_never_to_who_blocked_the_bot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.outbox_cli import retry_dead
+    from handlers.jejak import said
+    from models.tables import AuditLog, Failure, utcnow
+
+    db: Database = next(make_database("sqlite", tmp_path))
+    now = utcnow()
+    with db.uow() as uow:
+        slamet = Contact(name="Slamet Santoso", role="kepala", telegram_user_id="1001")
+        uow.session.add(slamet)
+        uow.session.flush()
+        for key, age, failure in (("a", 1, ""), ("b", 2, ""), ("old", 10, ""), ("blocked", 1, Failure.UNREACHABLE)):
+            enqueue(uow.session, key, slamet, OutMessage(text="x", kind="pengingat"), now - timedelta(days=age))
+            uow.session.execute(
+                update(Outbox)
+                .where(col(Outbox.idem_key) == key)
+                .values(status="dead", attempts=8, last_error="401 Unauthorized", failure=failure)
+            )
+        uow.commit()
+
+    def states() -> dict[str, tuple[str, int]]:
+        with db.uow() as uow:
+            return {row.idem_key: (row.status, row.attempts) for row in uow.session.exec(select(Outbox)).all()}
+
+    assert retry_dead(db, days=3, apply=False, now=now) == 0
+    preview = capsys.readouterr().out
+    assert preview.startswith("2 pesan mati sejak 3 hari terakhir: 2 pengingat lewat telegram.")
+    assert "Slamet Santoso | telegram | pengingat | 401 Unauthorized" in preview and "--apply" in preview
+    assert all(status == "dead" for status, _ in states().values())  # a preview changes nothing
+
+    assert retry_dead(db, days=3, apply=True, now=now) == 0
+    assert "2 pesan diantrekan lagi" in capsys.readouterr().out
+    assert states() == {"a": ("pending", 0), "b": ("pending", 0), "old": ("dead", 8), "blocked": ("dead", 8)}
+    with db.uow() as uow:
+        entry = uow.session.exec(select(AuditLog)).one()
+    assert said(entry.action, entry.target, entry.detail) == "2 pesan mati dikirim ulang (sejak 3 hari terakhir)"
+    assert retry_dead(db, days=3, apply=True, now=now) == 0
+    assert "Tidak ada pesan mati" in capsys.readouterr().out
+    assert retry_dead(db, days=90, apply=True, now=now) == 2
+    db.dispose()
