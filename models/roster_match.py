@@ -207,18 +207,22 @@ def _by_name_alone(
     """Rows with no number or NIP of anyone on record: the one person of the same unit and role whose name is
     alike and whom no row names (a corrected spelling), else the one person of that very name elsewhere whom no
     row names (a move). Each is said under Perhatian: a name alone is a guess the admin confirms or cancels."""
-    left = [c for c in now.contacts if c.id not in claimed and c.active]
+    if not rows:
+        return
+    seats: dict[tuple[str, str], list[DbPerson]] = {}
+    keys: dict[str, list[DbPerson]] = {}
+    for person in now.contacts:  # indexed once: a big Pemda's new rows are not each compared with everybody
+        if person.active and person.id not in claimed:
+            seats.setdefault((now.code(person.unit_id), person.role), []).append(person)
+            keys.setdefault(name_key(person.name), []).append(person)
     for row in rows:
         wanted = name_key(row.name)
         alike = [
             c
-            for c in left
-            if c.id not in claimed
-            and now.code(c.unit_id) == row.unit
-            and c.role == row.role
-            and fuzz.WRatio(name_key(c.name), wanted) >= SIMILAR
+            for c in seats.get((row.unit, row.role), [])
+            if c.id not in claimed and fuzz.WRatio(name_key(c.name), wanted) >= SIMILAR
         ]
-        named = [c for c in left if c.id not in claimed and name_key(c.name) == wanted]
+        named = [c for c in keys.get(wanted, []) if c.id not in claimed]
         if len(alike) == 1:
             found, how = alike[0], f"dianggap {alike[0].name} ({row.unit}, {row.role}) dengan ejaan nama diperbaiki"
         elif not alike and len(named) == 1:
@@ -317,17 +321,15 @@ def replace_heads(plan: RosterPlan, now: Current, matched: dict[int, DbPerson], 
     kinds = {u.code: u.kind for u in now.units} | {u.code: u.kind for u in plan.units_new + plan.units_updated}
     named = {c.id for c in matched.values()}
     going = {c.contact_id for c in plan.contacts_deactivated}
+    heads: dict[tuple[str, str], list[DbPerson]] = {}
+    for person in now.contacts:  # indexed once: 30,000 units' heads are not each compared with everybody
+        if person.active and person.id not in named:
+            heads.setdefault((now.code(person.unit_id), person.role), []).append(person)
     for row in plan.contacts_new + plan.contacts_updated + plan.contacts_moved:
         if row.unit not in kinds or row.role != leader_role(kinds[row.unit]):
             continue
-        for person in now.contacts:
-            if (
-                person.active
-                and person.id not in named
-                and person.id not in going
-                and now.code(person.unit_id) == row.unit
-                and person.role == row.role
-            ):
+        for person in heads.get((row.unit, row.role), []):
+            if person.id not in going:
                 going.add(person.id)
                 gone = ContactChange(0, person.name, person.role, row.unit, None, None, person.nip, person.title)
                 plan.contacts_deactivated.append(dataclasses.replace(gone, contact_id=person.id))
