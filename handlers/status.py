@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from handlers import figures_upload
 from handlers.base import Ctx, find_unit, sub_units
 from models.app import UserError
 from models.checkins import iso_week, unanswered
+from models.db import core
 from models.fmt import angka, nilai, nilai_singkat, periode, persen, sisa_hari, tanggal, tanggal_pendek
 from models.ladder import STAGE_NAMES
 from models.late import Owed, previous_open
@@ -68,34 +72,48 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
     return "\n".join(lines)
 
 
+@functools.cache
+def _latest_reports(programs: int) -> Any:
+    """The latest reports (id, program, verification) of one unit in `programs` (program, period) pairs: built once
+    per number of pairs (every /status asks), on `ix_report_lookup`."""
+    pairs = [
+        (col(Report.program_key) == bindparam(f"p{i}")) & (col(Report.period) == bindparam(f"per{i}"))
+        for i in range(programs)
+    ]
+    return (
+        sa_select(col(Report.id), col(Report.program_key), col(Report.verification))
+        .where(or_(*pairs), col(Report.unit_id) == bindparam("unit"), col(Report.withdrawn_at).is_(None))
+        .order_by(col(Report.id).desc())
+        .limit(20)
+    )
+
+
 def _rejected(ctx: Ctx, unit: Unit, behind: Sequence[Standing]) -> dict[str, str]:
     """For programs not met whose latest report the verifier rejected: 'Laporan terakhir (12 produk, 30 Nov 2026)
     ditolak verifikator: …' (else /status would read as if the unit never reported, or as if the older figure
-    were its last word)."""
+    were its last word). One indexed query for the latest reports; the reason only for a rejected one."""
     wanted = {s.program.key: s for s in behind if s.program.measure != "checklist"}
     if not wanted:
         return {}
-    rows = ctx.session.exec(
+    params: dict[str, Any] = {"unit": unit.id}
+    for index, (key, standing) in enumerate(wanted.items()):
+        params |= {f"p{index}": key, f"per{index}": standing.period}
+    rows = core(ctx.session).execute(_latest_reports(len(wanted)), params).all()
+    latest: dict[str, int] = {}
+    for report_id, key, verification in rows:
+        if key not in latest and report_id is not None:
+            latest[key] = report_id if verification == Verification.REJECTED.value else 0
+    refused = [report_id for report_id in latest.values() if report_id]
+    if not refused:
+        return {}
+    said: dict[str, str] = {}
+    found = ctx.session.exec(
         select(Report, Evidence.reason)
         .join(Evidence, col(Evidence.report_id) == col(Report.id), isouter=True)
-        .where(
-            col(Report.unit_id) == unit.id,
-            col(Report.program_key).in_(list(wanted)),
-            col(Report.withdrawn_at).is_(None),
-        )
-        .order_by(col(Report.id).desc())
-        .limit(50)
+        .where(col(Report.id).in_(refused))
     ).all()
-    seen: set[str] = set()
-    said: dict[str, str] = {}
-    for report, reason in rows:
-        standing = wanted.get(report.program_key)
-        if standing is None or report.period != standing.period or report.program_key in seen:
-            continue
-        seen.add(report.program_key)  # the latest report of the period: rejected or not, it is the one that speaks
-        if report.verification != Verification.REJECTED.value:
-            continue
-        program = standing.program
+    for report, reason in found:
+        program = wanted[report.program_key].program
         if report.title:
             what = f"“{report.title}”"
         elif program.measure == "percent":
