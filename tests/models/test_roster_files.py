@@ -294,7 +294,7 @@ def test_a_cell_too_long_for_its_column_names_line_column_and_limit(sqlite_db: D
     content = (
         f"{HEADER}\n{BUDI}\n"
         f"DISDIK,{'Dinas ' * 40},dinas,,,{'Ani ' * 40},operator,,{'1' * 40},,{'Staf ' * 50}\n"
-        f"{BUDI.replace('Budi Santoso', 'Budi ' + 'B' * 120).replace('1111-2222', '1111-4444')}\n"
+        f"{BUDI.replace('Budi Santoso,kepala', 'Budi ' + 'B' * 120 + ',operator').replace('1111-2222', '1111-4444')}\n"
     ).encode()
     assert problems(sqlite_db, content) == [
         "baris 3, kolom unit_name: terlalu panjang: 239 karakter, paling banyak 200",
