@@ -66,3 +66,22 @@ async def test_long_trails_go_by_pages_with_buttons(deps: Deps, clock: FakeClock
 async def test_only_admins_and_pimpinan_read_the_trail(deps: Deps) -> None:
     for name in (KEPALA_DINKES, OPERATOR_DINKES):
         assert "tidak tersedia untuk peran" in await console_person(deps, name).text("/jejak")
+
+
+def test_every_action_the_code_audits_is_worded_in_the_trail() -> None:
+    import re
+    from pathlib import Path
+
+    from handlers.jejak import SAID
+
+    root = Path(__file__).resolve().parents[2]
+    written: set[str] = set()
+    for folder in ("handlers", "jobs", "bot", "models"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            written |= set(re.findall(r"audit\(\s*(?:[\w.]+,\s*){0,2}\"([a-z_]+(?:\.[a-z_]+)?)\"", text))
+            written |= set(re.findall(r"action=\"([a-z_]+\.[a-z_]+)\"", text))
+            if re.search(r"\"evidence\.\"\s*\+", text):  # the verdict's action is put together
+                written |= {"evidence.accepted", "evidence.rejected"}
+    assert len(written) > 30
+    assert sorted(written - set(SAID)) == []
