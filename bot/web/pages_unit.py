@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 
+from bot.doctor_data import CHANNEL_NAMES
 from bot.web.pages_common import (
     LEADERS,
     STATE_TONES,
@@ -39,6 +40,7 @@ from models.figure_plan import figure_sources
 from models.filecheck import size_text
 from models.fmt import nilai, nilai_singkat, periode, sisa_hari, tanggal, tanggal_pendek
 from models.ladder import PAUSE_DISPENSASI
+from models.messages import Channel
 from models.phone import mask_phone
 from models.scope import Viewer
 from models.standing import load_standings
@@ -316,12 +318,16 @@ def _pauses(session: Session, deps: Deps, unit: Unit, today: date) -> list[Pause
     return lines
 
 
-def _channel_state(address: str | None, blocked: bool, word: str) -> str:
+def _channel_state(address: str | None, blocked: bool, channel: Channel, deps: Deps) -> str:
+    """How the bot reaches a person on `channel`, as `models.reach` decides: an address on a channel this
+    deployment does not send on is not "terjangkau"."""
     if not address:
-        return "belum terhubung"
+        return "belum terhubung" if channel is Channel.TELEGRAM else "tidak ada nomor"
+    if channel not in deps.sends_on:
+        return f"belum dapat dipakai ({CHANNEL_NAMES[channel]} belum diatur)"
     if blocked:
         return "tidak terjangkau (memblokir bot)"
-    return word
+    return "terjangkau"
 
 
 def _people(session: Session, deps: Deps, viewer: Viewer, unit: Unit) -> list[Person]:
@@ -345,13 +351,13 @@ def _people(session: Session, deps: Deps, viewer: Viewer, unit: Unit) -> list[Pe
         last = [t for t in (seen.get(contact.id or 0), contact.wa_last_inbound_at) if t is not None]
         number = contact.wa_number or ""
         shown = number if viewer.role is Role.ADMIN else mask_phone(number) if number else ""
-        whatsapp = _channel_state(contact.wa_number, contact.unreachable_whatsapp, "terjangkau")
+        whatsapp = _channel_state(contact.wa_number, contact.unreachable_whatsapp, Channel.WHATSAPP, deps)
         people.append(
             Person(
                 contact.name,
                 ROLE_WORDS.get(contact.role, contact.role),
                 contact.title,
-                _channel_state(contact.telegram_user_id, contact.unreachable_telegram, "terjangkau"),
+                _channel_state(contact.telegram_user_id, contact.unreachable_telegram, Channel.TELEGRAM, deps),
                 f"{whatsapp} · {shown}" if shown else whatsapp,
                 local_time(deps, max(last)) if last else "belum pernah",
             )
