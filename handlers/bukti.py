@@ -440,7 +440,7 @@ def _record(ctx: Ctx, upload: Upload, target: Target, fetched: tuple[bytes, Chec
         f"✅ Bukti dukung diterima: {filename} ({checked.summary}).",
         f"Untuk: {unit.name} – {describe(ctx.session, ctx.pemda, evidence, report)}"
         f"{_period_shown(ctx, program, period)}.",
-        f"Status: menunggu verifikasi oleh {verifier_label(ctx.session, program, unit.id)}. "
+        f"Status: bukti #{evidence.id} menunggu verifikasi oleh {verifier_label(ctx.session, program, unit.id)}. "
         "Bapak/Ibu akan diberi tahu hasilnya.",
     ]
     if program.verification == "required":

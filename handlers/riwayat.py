@@ -20,7 +20,7 @@ from models.messages import Button, Reply
 from models.pemda import PemdaConfig, ProgramConfig
 from models.periods import previous_period
 from models.standing import current_period
-from models.tables import MAX_ID, Contact, Report, Role, Unit, Verification
+from models.tables import MAX_ID, Contact, Evidence, Report, Role, Unit, Verification
 
 SHOWN = 20
 """Reports listed by /riwayat (newest first)."""
@@ -109,12 +109,25 @@ def report_state(report: Report) -> str:
     return ""
 
 
-def _line(ctx: Ctx, report: Report, names: dict[int, str]) -> str:
+def _line(ctx: Ctx, report: Report, names: dict[int, str], evidence: dict[int, int]) -> str:
     who = names.get(report.reporter_id or 0, "sistem")
     channel = CHANNEL_WORDS.get(report.channel, report.channel)
     state = report_state(report)
+    if state and report.withdrawn_at is None and report.id in evidence:
+        state = f"bukti #{evidence[report.id]} {state}"  # the number /verifikasi takes, not the report's
     tail = f" — {state}" if state else ""
     return f"• #{report.id} {describe(ctx, report)} · {who}, {_when(ctx, report.created_at)}, {channel}{tail}"
+
+
+def _evidence_of(ctx: Ctx, reports: Sequence[Report]) -> dict[int, int]:
+    """The id of the (latest) evidence of each of `reports` that has one, by report id."""
+    ids = [r.id for r in reports if r.id is not None and r.verification != Verification.SELF.value]
+    if not ids:
+        return {}
+    rows = ctx.session.exec(
+        select(Evidence.report_id, Evidence.id).where(col(Evidence.report_id).in_(ids)).order_by(col(Evidence.id))
+    ).all()
+    return {report_id: evidence_id or 0 for report_id, evidence_id in rows}
 
 
 HISTORY_YEARS = 10
@@ -149,7 +162,8 @@ async def riwayat(ctx: Ctx) -> list[Reply]:
     ids = {r.reporter_id for r in reports if r.reporter_id is not None}
     names = {c.id or 0: c.name for c in ctx.session.exec(select(Contact).where(col(Contact.id).in_(ids))).all()}
     lines = [f"Riwayat laporan {scope} (terbaru di atas):"]
-    lines += [_line(ctx, r, names) for r in reports[:SHOWN]]
+    evidence = _evidence_of(ctx, reports[:SHOWN])
+    lines += [_line(ctx, r, names, evidence) for r in reports[:SHOWN]]
     if len(reports) > SHOWN:
         lines.append(f"… hanya {SHOWN} terbaru yang ditampilkan; sebutkan programnya untuk mempersempit.")
     lines.append("Salah lapor? Tarik dengan /tarik <id> [alasan], lalu laporkan lagi dengan /lapor.")
@@ -171,7 +185,8 @@ async def inovasi(ctx: Ctx) -> list[Reply]:
     ids = {r.reporter_id for r in reports if r.reporter_id is not None}
     names = {c.id or 0: c.name for c in ctx.session.exec(select(Contact).where(col(Contact.id).in_(ids))).all()}
     lines = [f"Inovasi {unit.name}: {len(active)} tercatat."]
-    lines += [_line(ctx, r, names) for r in reports]
+    evidence = _evidence_of(ctx, reports)
+    lines += [_line(ctx, r, names, evidence) for r in reports]
     lines.append("Entri keliru atau ganda? Tarik dengan /tarik <id> [alasan].")
     return [Reply("\n".join(lines))]
 

@@ -79,9 +79,9 @@ async def verifikasi(ctx: Ctx) -> list[Reply]:
     action = args[0].lower() if args else ""
     verifiers = load_verifiers(ctx.session, ctx.pemda)
     if action in ("sah", "terima"):
-        return _decide(ctx, verifiers, _evidence_id(args[1:]), accepted=True)
+        return _decide(ctx, verifiers, _known_id(ctx, _evidence_id(args[1:]), "sah"), accepted=True)
     if action == "tolak":
-        return _reject(ctx, verifiers, _evidence_id(args[1:]), " ".join(args[2:]))
+        return _reject(ctx, verifiers, _known_id(ctx, _evidence_id(args[1:]), "tolak"), " ".join(args[2:]))
     if action.lstrip("#").isdigit():
         return _show(ctx, verifiers, _evidence_id(args))
     if action:
@@ -109,6 +109,25 @@ def _evidence_id(words: list[str]) -> int:
     if not (word.isascii() and word.isdigit()) or len(word) > 9:
         raise UserError(f"Nomor bukti belum ada atau keliru. {USAGE}")
     return int(word)
+
+
+def _known_id(ctx: Ctx, number: int, action: str) -> int:
+    """`number` when it is an evidence id. When it is not, but it is the id of a report (as /riwayat lists them) with
+    exactly one piece of evidence, the verifier is told which evidence id to use; nothing is decided on a guess."""
+    if ctx.session.get(Evidence, number) is not None:
+        return number
+    attached = ctx.session.exec(select(Evidence).where(Evidence.report_id == number).limit(2)).all()
+    report = ctx.session.get(Report, number)
+    if len(attached) != 1 or report is None:
+        return number  # _load says it was not found
+    evidence = attached[0]
+    unit = ctx.session.get(Unit, evidence.unit_id)
+    what = describe(ctx.session, ctx.pemda, evidence, report)
+    command = f"/verifikasi {action} {evidence.id}" + (" <alasan>" if action == "tolak" else "")
+    raise UserError(
+        f"Bukti #{number} tidak ditemukan. Nomor {number} adalah nomor laporan: {unit.name if unit else '-'} – "
+        f"{what}. Bukti dukung laporan itu bernomor #{evidence.id}; bila itu yang dimaksud, ketik {command}."
+    )
 
 
 def _mine(ctx: Ctx, verifiers: Verifiers) -> list[tuple[Evidence, Report]]:

@@ -290,3 +290,28 @@ async def test_an_mcp_report_says_the_indicator_counts_once_its_evidence_is_veri
 def _evidence(deps: Deps) -> list[Evidence]:
     with deps.db.uow() as uow:
         return list(uow.session.exec(select(Evidence)).all())
+
+
+async def test_the_evidence_id_is_told_and_a_report_id_is_not_taken_for_it(deps: Deps, folder: Path) -> None:
+    """/riwayat lists report ids and /verifikasi takes evidence ids: the sender hears the evidence id, /riwayat shows
+    it next to the report, and a verifier who types the report id is told which evidence id to use (nothing is
+    decided on that guess)."""
+    indah, putri = console_person(deps, INDAH), console_person(deps, PUTRI)
+    await indah.text("/lapor mcp 2.1 selesai")  # report #1, no evidence
+    sent = await indah.text(f"/bukti mcp 2.1 {write(folder, 'sirup.pdf', files.pdf())}")  # report #2, evidence #1
+    assert "\nStatus: bukti #1 menunggu verifikasi oleh Inspektorat Daerah. Bapak/Ibu akan diberi tahu" in sent
+    history = (await indah.text("/riwayat mcp")).splitlines()
+    assert history[1].startswith("• #2 MCP KPK indikator 2.1: selesai · Indah Maulana, 23 Nov 2026 09.00, konsol")
+    assert history[1].endswith(" — bukti #1 menunggu verifikasi")
+    assert history[2].startswith("• #1 MCP KPK indikator 2.1: selesai") and "bukti" not in history[2]
+
+    assert await putri.text("/verifikasi sah 2") == (
+        "Bukti #2 tidak ditemukan. Nomor 2 adalah nomor laporan: Bagian Pengadaan Barang dan Jasa – MCP KPK indikator "
+        "2.1 (Rencana umum pengadaan diumumkan di SiRUP). Bukti dukung laporan itu bernomor #1; bila itu yang "
+        "dimaksud, ketik /verifikasi sah 1."
+    )
+    assert "ketik /verifikasi tolak 1 <alasan>." in await putri.text("/verifikasi tolak 2 Belum ditandatangani.")
+    assert [e.status for e in _evidence(deps)] == ["menunggu"]
+    assert (await putri.text("/verifikasi sah 1")).startswith("Bukti #1 dinyatakan sah")
+    assert "bukti #1 terverifikasi" in await indah.text("/riwayat mcp")
+    assert (await putri.text("/verifikasi sah 9")).startswith("Bukti #9 tidak ditemukan. Ketik /verifikasi")
