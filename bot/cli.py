@@ -18,6 +18,7 @@ from sqlmodel import select
 from bot.logs import configure_logging
 from bot.settings import SAMPLE_ROSTER, Settings, describe_errors
 from models.app import UserError
+from models.audit import record
 from models.db import Database
 from models.fmt import angka
 from models.pemda import PemdaFileError
@@ -231,6 +232,7 @@ def _import_roster(settings: Settings, path: Path | None, *, apply: bool, prune:
         if not if_empty:
             print(plan.describe())
         result = apply_plan(uow.session, plan)
+        record(uow.session, "roster.terapkan", name, plan.audit_counts())
         uow.commit()
     print(f"Roster {name} diterapkan. {result.summary()}")
     return 0

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.wiring import build_deps
+    from models.audit import record as audit
     from models.figure_plan import apply_figures, cli_hint, plan_figures
     from models.figure_read import ExportError, read_export, read_records
     from models.roster_read import shown_name
@@ -98,6 +99,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"Untuk mencatat: sigap import figures {quoted} --source {shlex.quote(source)}{day} --apply")
             return 0
         record = apply_figures(uow.session, plan, now)
+        if record is not None:  # something was written (an import that changes nothing records nothing)
+            audit(uow.session, "angka.terapkan", shown_name(path.name), {"sumber": source, "impor": record.id}, at=now)
         uow.commit()
     print(plan.outcome(record, cli_hint))
     return 0
@@ -126,6 +129,7 @@ def _read(path: Path) -> bytes:
 
 def _map(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.base import find_unit
+    from models.audit import record as audit
     from models.clock import SystemClock
     from models.db import Database
     from models.satkers import map_satker
@@ -140,6 +144,7 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
     with db.uow() as uow:
         unit = None if args.ignore else find_unit(uow.session, args.unit)
         row = map_satker(uow.session, args.satker, unit, None, now)
+        audit(uow.session, "angka.petakan", row.satker_label, {"unit": unit.code if unit else None}, at=now)
         uow.commit()
     if unit is None:
         print(f"Satker “{row.satker_label}” ditandai bukan unit Pemda: barisnya diabaikan pada impor berikutnya.")

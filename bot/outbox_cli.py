@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections import Counter
 from datetime import datetime, timedelta
@@ -13,9 +12,10 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.settings import Settings
+from models.audit import record
 from models.db import Database
 from models.outbox import dead_since, retry, status_counts
-from models.tables import AuditLog, Contact, Outbox, OutboxStatus, utcnow
+from models.tables import Contact, Outbox, OutboxStatus, utcnow
 
 STATUS_LABELS = {
     OutboxStatus.PENDING: "menunggu",
@@ -119,16 +119,7 @@ def retry_dead(db: Database, *, days: int, apply: bool, now: datetime | None = N
             print("Belum ada yang diubah. Bila penyebabnya sudah diperbaiki, jalankan lagi dengan --apply.")
             return 0
         retry(uow.session, rows, now)
-        uow.session.add(
-            AuditLog(
-                at=now,
-                actor_id=None,
-                channel="cli",
-                action="outbox.retried",
-                target="",
-                detail=json.dumps({"pesan": len(rows), "hari": days}),
-            )
-        )
+        record(uow.session, "outbox.retried", "", {"pesan": len(rows), "hari": days}, at=now)
         uow.commit()
     print(f"{len(rows)} pesan diantrekan lagi; sigap run (atau sigap dispatch --once) mengirimnya.")
     return 0

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from handlers.base import Command, Ctx, fetch_file, load_state_data
 from models.app import UserError
 from models.messages import Button, Reply
-from models.roster import RosterError, RosterPlan, Rows, apply_plan, plan_roster, read_bytes
+from models.roster import RosterError, Rows, apply_plan, plan_roster, read_bytes
 from models.tables import Role
 
 FLOW = "roster"
@@ -110,7 +109,7 @@ async def roster(ctx: Ctx) -> list[Reply]:
     if not plan.changed or plan.fingerprint != shown:
         return _preview(ctx, pending, intro=STALE)
     result = apply_plan(ctx.session, plan)
-    ctx.audit("roster.terapkan", pending.name, **_counts(plan))
+    ctx.audit("roster.terapkan", pending.name, **plan.audit_counts())
     ctx.clear_state()
     return [Reply(f"Roster {pending.name} sudah diterapkan. {result.summary()}")]
 
@@ -185,14 +184,3 @@ def _problems(name: str, error: RosterError) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _counts(plan: RosterPlan) -> dict[str, Any]:
-    result = plan.result()
-    return {
-        "unit_baru": result.units_created,
-        "unit_diperbarui": result.units_updated,
-        "unit_nonaktif": result.units_deactivated,
-        "kontak_baru": result.contacts_created,
-        "kontak_diperbarui": result.contacts_updated,
-        "kontak_dipindah": result.contacts_moved,
-        "kontak_nonaktif": result.contacts_deactivated,
-    }

@@ -156,6 +156,19 @@ class RosterPlan:
             contacts_deactivated=len(self.contacts_deactivated),
         )
 
+    def audit_counts(self) -> dict[str, int]:
+        """The plan's counts as the audit log keeps them (the chat's and the command line's imports alike)."""
+        result = self.result()
+        return {
+            "unit_baru": result.units_created,
+            "unit_diperbarui": result.units_updated,
+            "unit_nonaktif": result.units_deactivated,
+            "kontak_baru": result.contacts_created,
+            "kontak_diperbarui": result.contacts_updated,
+            "kontak_dipindah": result.contacts_moved,
+            "kontak_nonaktif": result.contacts_deactivated,
+        }
+
     def describe(self, limit: int | None = None, *, prune_option: str = "--prune") -> str:
         """The plan in Indonesian, person by person (at most `limit` lines a section); `prune_option` names how
         units and contacts missing from the file would be deactivated."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from bot.cli import main
 from bot.settings import EXAMPLE_PEMDA
+from handlers.jejak import said
 from models.app import Deps
-from models.tables import FigureImport, Report, SatkerMap
+from models.tables import AuditLog, FigureImport, Report, SatkerMap
 from tests.fakes.inaproc import EPURCHASING, EXPECTED, KLPD, TOKEN, FakeInaproc, epurchasing_rows, export_csv
 from tests.models.test_figure_import import figures
 
@@ -71,6 +72,16 @@ def test_import_previews_maps_once_and_applies(sdeps: Deps, cli: Path, capsys: p
         "Impor angka “ekatalog”: tidak ada perubahan; semua angka sudah tercatat."
     )
     assert (count(sdeps, FigureImport), count(sdeps, Report)) == (1, 10)
+    with sdeps.db.uow() as uow:  # the mappings and the import are in the audit log, as in chat
+        trail = [
+            (a.channel, said(a.action, a.target, a.detail))
+            for a in uow.session.exec(select(AuditLog).order_by(col(AuditLog.id))).all()
+        ]
+    assert trail == [
+        ("cli", "satker “DINAS PENDIDIKAN DAN KEBUDAYAAN” dipetakan ke DISDIK"),
+        ("cli", "satker “DPRD KABUPATEN SUKAMAKMUR” ditandai bukan milik Pemda"),
+        ("cli", f"angka LKPP {cli.name} diterapkan"),
+    ]
 
 
 def test_mistakes_are_explained_and_write_nothing(

@@ -3,6 +3,7 @@ sends a roster file with `/berkas PATH`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from bot.cli import main
 from bot.console import run_console
 from bot.settings import SAMPLE_ROSTER
 from models.app import Deps
-from models.tables import Contact, Unit
+from handlers.jejak import said
+from models.tables import AuditLog, Contact, Unit
 from tests.conftest import ADMIN, KEPALA_DINKES, contact_named
 
 MOVED = SAMPLE_ROSTER.read_text(encoding="utf-8").replace(
@@ -63,6 +65,12 @@ def test_the_command_line_previews_and_writes_only_with_apply(
 
     assert main(["import", "roster", str(roster), "--prune", "--apply"]) == 0
     assert capsys.readouterr().out.startswith("Roster roster.csv: Tidak ada perubahan")
+    with sdeps.db.uow() as uow:  # each import that wrote something is in the audit log, as one sent in chat
+        trail = [
+            (a.channel, said(a.action, a.target, a.detail), json.loads(a.detail)["kontak_dipindah"])
+            for a in uow.session.exec(select(AuditLog).order_by(col(AuditLog.id))).all()
+        ]
+    assert trail == [("cli", "roster roster.csv diterapkan", 1), ("cli", "roster roster.csv diterapkan", 0)]
 
 
 async def test_the_console_sends_a_roster_file_with_berkas(sdeps: Deps, tmp_path: Path) -> None:
