@@ -44,6 +44,13 @@ def _letter_id(ctx: Ctx, words: list[str], usage: str) -> int:
     return letter_id
 
 
+def _unit_code(ctx: Ctx, letter_id: int) -> str:
+    """The code of the unit a letter is addressed to, for the audit (so `/jejak <unit>` finds the letter's actions)."""
+    letter = ctx.session.get(Letter, letter_id)
+    unit = ctx.session.get(Unit, letter.unit_id) if letter is not None else None
+    return unit.code if unit is not None else ""
+
+
 async def teguran(ctx: Ctx) -> list[Reply]:
     """/teguran [id | setujui <id>|semua | batal <id> [alasan] | diantar <id> | ulang <id>]: the letter register."""
     args = ctx.incoming.args
@@ -55,26 +62,27 @@ async def teguran(ctx: Ctx) -> list[Reply]:
             return [_approve_all(ctx, [a.lower() for a in args[2:]])]
         if verb in ("diantar", "antar"):
             letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran diantar 12")
-            text = flow.hand_deliver(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
-            ctx.audit("letter.hand_delivered", str(letter_id))
+            text, recorded = flow.hand_deliver(ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now)
+            if recorded:  # a repeat changes nothing, so it leaves no second row in /jejak
+                ctx.audit("letter.hand_delivered", str(letter_id), unit=_unit_code(ctx, letter_id))
             return [Reply(text)]
         if verb in ("ulang", "mulaiulang"):
             letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran ulang 12")
             text = flow.restart(ctx.session, ctx.pemda, letter_id, ctx.me, ctx.now)
-            ctx.audit("letter.restarted", str(letter_id))
+            ctx.audit("letter.restarted", str(letter_id), unit=_unit_code(ctx, letter_id))
             return [Reply(text)]
         if verb in ("setujui", "setuju", "approve"):
             letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran setujui 12")
             text = flow.approve(
                 ctx.session, ctx.pemda, ctx.deps.calendar, letter_id, ctx.me, ctx.now, ctx.deps.sends_on
             )
-            ctx.audit("letter.approved", str(letter_id))
+            ctx.audit("letter.approved", str(letter_id), unit=_unit_code(ctx, letter_id))
             return [Reply(text)]
         if verb in ("batal", "batalkan", "cancel"):
             letter_id = _letter_id(ctx, args[1:], "Contoh: /teguran batal 12 data sudah dilengkapi")
             reason = " ".join(args[2:])[:200]
             text = flow.cancel(ctx.session, ctx.pemda, letter_id, ctx.me, ctx.now, reason)
-            ctx.audit("letter.cancelled", str(letter_id), reason=reason)
+            ctx.audit("letter.cancelled", str(letter_id), unit=_unit_code(ctx, letter_id), reason=reason)
             return [Reply(text)]
     except flow.Refused as exc:
         raise UserError(str(exc)) from None
@@ -96,7 +104,7 @@ async def terima(ctx: Ctx) -> list[Reply]:
         )
     except flow.Refused as exc:
         raise UserError(str(exc)) from None
-    ctx.audit("letter.received", str(letter_id))
+    ctx.audit("letter.received", str(letter_id), unit=_unit_code(ctx, letter_id))
     return [Reply(text)]
 
 
@@ -108,8 +116,10 @@ def _approve_all(ctx: Ctx, rest: list[str]) -> Reply:
         return Reply("Baik, tidak ada surat yang disetujui. Rancangan tetap menunggu di /teguran.")
     if rest[:1] == ["ya"] and len(rest) == 2 and _plain_id(rest[1]) is not None:
         upto = _plain_id(rest[1]) or 0
-        text = flow.approve_all(ctx.session, ctx.pemda, ctx.deps.calendar, upto, ctx.me, ctx.now, ctx.deps.sends_on)
-        ctx.audit("letter.approved_all", "", upto=upto)
+        text, approved = flow.approve_all(
+            ctx.session, ctx.pemda, ctx.deps.calendar, upto, ctx.me, ctx.now, ctx.deps.sends_on
+        )
+        ctx.audit("letter.approved_all", "", upto=upto, count=len(approved), letters=approved)
         return Reply(text)
     count, upto, parts = flow.drafts_summary(ctx.session)
     if not count:

@@ -168,13 +168,15 @@ def act_on_letter(session: Session, deps: Deps, viewer: Viewer, letter_id: int, 
     if letter is None or not may_see_letter(session, viewer, letter):
         raise HTTPException(404)
     now = deps.clock.now()
+    unit = session.get(Unit, letter.unit_id)
+    code = unit.code if unit is not None else ""  # so `/jejak <unit>` finds the letter's actions
     if action == "setujui":
         text = flow.approve(session, deps.pemda, deps.calendar, letter_id, me, now, deps.sends_on)
-        audit(session, viewer, "letter.approved", str(letter_id))
+        audit(session, viewer, "letter.approved", str(letter_id), unit=code)
         return text
     reason = " ".join(reason.split())[:200]
     text = flow.cancel(session, deps.pemda, letter_id, me, now, reason)
-    audit(session, viewer, "letter.cancelled", str(letter_id), reason=reason)
+    audit(session, viewer, "letter.cancelled", str(letter_id), unit=code, reason=reason)
     return text
 
 

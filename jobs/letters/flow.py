@@ -461,8 +461,9 @@ def cancel(session: Session, pemda: PemdaConfig, letter_id: int, actor: Contact,
 
 def hand_deliver(
     session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letter_id: int, actor: Contact, at: datetime
-) -> str:
-    """Record that an approved letter was handed over on paper: it counts as received (and as delivered)."""
+) -> tuple[str, bool]:
+    """Record that an approved letter was handed over on paper: it counts as received (and as delivered).
+    Returns the reply and whether it was recorded now (False: it already was, nothing changed)."""
     if not may_approve(pemda, actor):
         raise Refused("Mohon maaf, hanya admin yang dapat mencatat surat yang diantar langsung.")
     letter = lock_letter(session, letter_id)
@@ -475,7 +476,8 @@ def hand_deliver(
         raise Refused(f"{stage_label(letter)} {letter.label_number} sudah dibatalkan; tidak ada yang diantar.")
     if letter.status == LetterStatus.RECEIVED.value:
         how = "diantar langsung" if letter.delivery == LetterDelivery.HAND.value else "diterima lewat Sigap"
-        return f"{stage_label(letter)} nomor {letter.number} sudah tercatat {how}. Tidak ada yang perlu dilakukan lagi."
+        done = f"{stage_label(letter)} nomor {letter.number} sudah tercatat {how}. Tidak ada yang perlu dilakukan lagi."
+        return done, False
     letter.status = LetterStatus.RECEIVED.value
     letter.delivery = LetterDelivery.HAND.value
     letter.received_at = at
@@ -489,7 +491,7 @@ def hand_deliver(
         f"✅ {stage_label(letter)} nomor {letter.number} untuk {unit.name} tercatat diantar langsung pada "
         f"{format_date_id(calendar.local_date(at))}. Tenggat baru dalam surat: "
         f"{format_date_id(letter.new_deadline) if letter.new_deadline else '-'}."
-    )
+    ), True
 
 
 def restart(session: Session, pemda: PemdaConfig, letter_id: int, actor: Contact, at: datetime) -> str:
@@ -533,8 +535,9 @@ def approve_all(
     actor: Contact,
     at: datetime,
     on: Collection[Channel] = CHAT_CHANNELS,
-) -> str:
-    """Approve every draft with id up to `upto` (the set the approver was shown); say what went where."""
+) -> tuple[str, list[int]]:
+    """Approve every draft with id up to `upto` (the set the approver was shown); say what went where.
+    Returns the reply and the ids of the letters approved (numbered; not those cancelled as already met)."""
     ids = [
         i
         for i in session.exec(
@@ -545,7 +548,7 @@ def approve_all(
         if i is not None
     ]
     if not ids:
-        return "Tidak ada rancangan yang menunggu persetujuan (mungkin sudah disetujui admin lain)."
+        return "Tidak ada rancangan yang menunggu persetujuan (mungkin sudah disetujui admin lain).", []
     results = [approve_letter(session, pemda, calendar, letter_id, actor, at, on) for letter_id in ids]
     numbered = [r for r in results if not r.dropped]
     sent = [r for r in numbered if r.sent]
@@ -564,7 +567,7 @@ def approve_all(
     if dropped:
         lines.append(f"{len(dropped)} rancangan dibatalkan tanpa nomor karena unitnya sudah memenuhi.")
     lines.append("Bapak/Ibu akan diberi tahu bila tanda terima belum masuk.")
-    return "\n".join(lines)
+    return "\n".join(lines), [r.letter.id for r in numbered if r.letter.id is not None]
 
 
 def drafts_summary(session: Session, upto: int | None = None) -> tuple[int, int, str]:

@@ -169,3 +169,6 @@ def test_an_admin_approves_and_cancels_drafts_as_in_chat(deps: Deps, people: dic
         rows = uow.session.exec(select(AuditLog.action, AuditLog.channel, AuditLog.target)).all()
     assert {("letter.approved", "web", str(letter)), ("letter.cancelled", "web", str(other))} <= set(rows)
     assert ("letter.cancelled", "web", str(letter)) not in rows
+    with deps.db.uow() as uow:  # each names its letter's unit, so /jejak <unit> finds it
+        units = dict(uow.session.exec(select(AuditLog.action, AuditLog.detail).where(AuditLog.channel == "web")).all())
+    assert '"unit": "DINKES"' in units["letter.approved"] and '"unit": "DISDIK"' in units["letter.cancelled"]

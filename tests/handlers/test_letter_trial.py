@@ -1,0 +1,50 @@
+"""Warning letters as a user trial found them: what /jejak shows of a unit's letters, whom a letter is copied to,
+what the register says of a letter that no longer needs delivering, and the replies around a letter."""
+
+from __future__ import annotations
+
+import json
+
+from sqlmodel import col, select
+
+from models.app import Deps
+from models.clock import FakeClock
+from models.messages import Channel
+from models.tables import AuditLog
+from tests.conftest import ADMIN, console_person
+from tests.handlers.test_letters_flow import H_PLUS_7, fresh, run_hook
+
+TELEGRAM_ONLY = frozenset({Channel.TELEGRAM})  # DINKES's people have only WhatsApp numbers: letters go on paper
+
+
+def audit_rows(deps: Deps, action: str) -> list[AuditLog]:
+    with deps.db.uow() as uow:
+        return list(uow.session.exec(select(AuditLog).where(AuditLog.action == action).order_by(col(AuditLog.id))))
+
+
+async def test_a_unit_s_letter_actions_show_in_its_trail_once(deps: Deps, clock: FakeClock) -> None:
+    clock.set(H_PLUS_7)
+    deps.sends_on = TELEGRAM_ONLY
+    letter = run_hook(deps)
+    admin = console_person(deps, ADMIN)
+    assert "disetujui" in await admin.text(f"/teguran setujui {letter.id}")
+    assert "tercatat diantar langsung" in await admin.text(f"/teguran diantar {letter.id}")
+    again = await admin.text(f"/teguran diantar {letter.id}")
+    assert "sudah tercatat diantar langsung. Tidak ada yang perlu dilakukan lagi" in again
+    assert fresh(deps, letter.id).status == "received"
+
+    trail = await admin.text("/jejak dinkes")
+    assert f"surat teguran #{letter.id} disetujui" in trail
+    assert trail.count(f"surat teguran #{letter.id} dicatat diantar langsung") == 1  # the repeat left no row
+    assert len(audit_rows(deps, "letter.hand_delivered")) == 1
+    assert f"surat teguran #{letter.id}" not in await admin.text("/jejak disdik")
+
+
+async def test_mass_approval_records_which_letters_it_approved(deps: Deps, clock: FakeClock) -> None:
+    clock.set(H_PLUS_7)
+    first, second = run_hook(deps, "DINKES"), run_hook(deps, "DISDIK")
+    admin = console_person(deps, ADMIN)
+    (question,) = await admin.say("/teguran setujui semua")
+    await admin.say("Ya, setujui", payload=question.buttons[0].payload)
+    (row,) = audit_rows(deps, "letter.approved_all")
+    assert json.loads(row.detail) == {"upto": second.id, "count": 2, "letters": [first.id, second.id]}
