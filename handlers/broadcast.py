@@ -8,6 +8,7 @@ broadcast's id, so a channel adapter can remember where it was shown and edit it
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ from models.standing import load_standings
 from models.tables import MAX_ID, UNIT_KINDS, UNIT_ROLES, Broadcast, BroadcastStatus, Contact, Outbox, Unit
 from models.tally import Tally, progress_text
 
+TARGET = re.compile(r"([^\s,]+(?:\s*,\s*[^\s,]+)*)\s*(.*)", re.DOTALL)
+"""The target word, or a list of units with spaces around its commas ("dinkes, disdik"), then the message."""
 MAX_TEXT = 1000
 """Longest broadcast text: WhatsApp template parameters stay well inside their limit."""
 
@@ -125,9 +128,9 @@ async def siaran(ctx: Ctx) -> list[Reply]:
             raise UserError(f"Siaran #{number} tidak ditemukan. Buat siaran baru dengan /siaran.")
         broadcast = _own_broadcast(ctx, int(number))
         return _confirm(ctx, broadcast) if args[0].lower() == "kirim" else _cancel(ctx, broadcast)
-    if len(args) < 2 or not args[1].strip():
+    target, text = _target_and_text(ctx.incoming.body)
+    if not target or not text:
         raise UserError(USAGE)
-    target, text = args[0], args[1].strip()
     if len(text) > MAX_TEXT:
         sent = len(text) + (ctx.incoming.text_cut if ctx.incoming.payload is None else 0)  # as typed, before any cut
         raise UserError(
@@ -167,6 +170,16 @@ async def siaran(ctx: Ctx) -> list[Reply]:
     lines += ["", "Isi pesan:", text, "", "Tekan Kirim untuk mengirim sekarang, atau Batal."]
     buttons = (Button("Kirim", f"/siaran kirim {broadcast.id}"), Button("Batal", f"/siaran batal {broadcast.id}"))
     return [Reply("\n".join(lines), buttons)]
+
+
+def _target_and_text(body: str) -> tuple[str, str]:
+    """The target (a unit list read as one, its commas without spaces: "dinkes, disdik" is "dinkes,disdik") and the
+    message after it."""
+    parts = body.split(maxsplit=1)
+    found = TARGET.fullmatch(parts[1].strip()) if len(parts) == 2 else None
+    if found is None:
+        return "", ""
+    return re.sub(r"\s*,\s*", ",", found.group(1)), found.group(2).strip()
 
 
 def _nobody(target: str, audience: Audience, on: frozenset[Channel]) -> str:

@@ -108,6 +108,17 @@ async def test_audiences_by_kind_by_list_and_everyone(deps: Deps) -> None:
     assert f"Penerima: {everyone - 1} orang" in await admin.text("/siaran semua Selamat pagi.")
 
 
+async def test_a_unit_list_with_spaces_after_or_before_its_commas_is_one_list(deps: Deps) -> None:
+    """'/siaran dinkes, disdik Mohon hadir.' was read as the target 'dinkes,' and the message 'disdik Mohon hadir.'."""
+    admin = console_person(deps, ADMIN)
+    for typed in ("dinkes, disdik", "dinkes , disdik", "dinkes ,disdik"):
+        preview = (await admin.text(f"/siaran {typed} Mohon hadir.")).splitlines()
+        assert preview[1:3] == ["Sasaran: DINKES, DISDIK", "Penerima: 4 orang di 2 unit."], typed
+        assert preview[-4:-2] == ["Isi pesan:", "Mohon hadir."], typed
+    assert _broadcast(deps, 1).audience == "dinkes,disdik"
+    assert "Format: /siaran <sasaran> <pesan>" in await admin.text("/siaran dinkes, disdik")
+
+
 async def test_zero_recipients_warns_and_writes_no_draft(deps: Deps) -> None:
     with deps.db.uow() as uow:
         for contact in uow.session.exec(select(Contact).where(Contact.role == "camat")).all():
