@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from bot.settings import Settings
 from handlers.invite_sheet import entries_for, render_pdf, render_xlsx
 from handlers.registration import MAX_DAYS
 from handlers.undangan import BATCH_ROLES, Batch, batch_expiry, create_batch
+from models.audit import record
 from models.fmt import waktu
-from models.tables import ROLE_LABELS, AuditLog, Role
+from models.tables import ROLE_LABELS, Role
 
 SHOWN = 10
 
@@ -162,15 +162,7 @@ def _one(args: argparse.Namespace, settings: Settings) -> int:
         invite = create_invite(uow.session, unit, role, deps.clock.now(), days=days)
         detail = {"role": role.value, "invite": invite.id, "expires_at": invite.expires_at.isoformat()}
         replaces = {"replaces": [c.id for c in there]} if there else {}
-        uow.session.add(
-            AuditLog(
-                at=invite.created_at,
-                channel="cli",
-                action="invite.created",
-                target=unit.code,
-                detail=json.dumps(detail | replaces, ensure_ascii=False),
-            )
-        )
+        record(uow.session, "invite.created", unit.code, detail | replaces, at=invite.created_at)
         uow.commit()
     if settings.telegram_enabled:
         from bot.telegram.identity import fetch_username
