@@ -64,6 +64,14 @@ async def proses(ctx: Ctx) -> list[Reply]:
     label = program.label
     if period != current_period(program, ctx.today):
         label += f" {periode(period)}"
+    standing = load_standings(ctx.session, ctx.pemda, [unit], ctx.today, [program], {program.key: period}).get(
+        (unit.id or 0, program.key)
+    )
+    if standing is not None and standing.compliant:
+        raise UserError(
+            f"{label} {unit.name} sudah memenuhi target; pengingat tidak dikirim lagi, tidak perlu ditunda. "
+            "Ketik /status untuk melihat capaian."
+        )
     if ctx.today > deadline:
         raise UserError(
             f"Batas waktu {program.label} ({tanggal(deadline)}) sudah lewat, jadi pengingat tidak dapat ditunda lagi. "

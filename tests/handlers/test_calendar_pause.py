@@ -110,6 +110,16 @@ async def test_proses_pauses_until_a_date_capped_at_the_deadline(deps: Deps) -> 
     assert "sedang diproses sampai Selasa, 24 November 2026" in await kepala.text("/proses katalog besok")
 
 
+async def test_proses_is_refused_politely_once_the_target_is_met(deps: Deps) -> None:
+    kepala = console_person(deps, KEPALA_DINKES)
+    await kepala.text("/lapor katalog 12")  # target 10
+    assert await kepala.text("/proses katalog 1/12/2026") == (
+        "e-Katalog lokal Dinas Kesehatan sudah memenuhi target; pengingat tidak dikirim lagi, tidak perlu ditunda. "
+        "Ketik /status untuk melihat capaian."
+    )
+    assert pauses(deps) == [] and "pause.proses" not in audit_actions(deps)
+
+
 async def test_libur_takes_a_day_and_month_without_the_year_before_the_reason(deps: Deps) -> None:
     admin = console_person(deps, ADMIN)
     reply = await admin.text("/libur tambah 31 Desember Cuti bersama Tahun Baru")
