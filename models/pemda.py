@@ -38,15 +38,19 @@ class PemdaInfo(_Strict):
     work_end: Clock = time(16, 0)
 
     @property
-    def head(self) -> str:
-        """The head of the region by title and region: 'Bupati Sukamakmur', 'Wali Kota Teluk Damai' (from
-        `short_name` without 'Kabupaten'/'Kota'; `place` is only the town where letters are dated)."""
+    def region(self) -> str:
+        """The region's own name: `short_name` without 'Kabupaten'/'Kota' ('Sukamakmur', 'Teluk Damai')."""
         region = self.short_name.strip()
         for prefix in ("Kabupaten ", "Kab. ", "Kota ", "Provinsi "):
             if region.lower().startswith(prefix.lower()):
-                region = region[len(prefix) :].strip()
-                break
-        return f"{self.head_title} {region}".strip()
+                return region[len(prefix) :].strip()
+        return region
+
+    @property
+    def head(self) -> str:
+        """The head of the region by title and region: 'Bupati Sukamakmur', 'Wali Kota Teluk Damai' (from
+        `short_name` without 'Kabupaten'/'Kota'; `place` is only the town where letters are dated)."""
+        return f"{self.head_title} {self.region}".strip()
 
     @field_validator("timezone")
     @classmethod

@@ -25,7 +25,7 @@ from models.calendar import WorkingCalendar
 from models.evidence import rejections
 from models.fmt import periode
 from models.ladder import STAGE_NAMES, TEGURAN_KINDS
-from models.pemda import PemdaConfig, ProgramConfig, Stage
+from models.pemda import PemdaConfig, PemdaInfo, ProgramConfig, Stage
 from models.standing import Standing, load_standings
 from models.tables import ChecklistItem, Letter, LetterEvent, LetterItem, LetterStatus, StoredFile, Unit
 
@@ -371,21 +371,37 @@ def shortfall(session: Session, unit: Unit, standing: Standing) -> tuple[lc.Lett
     return lc.LetterSection(heading=heading, points=tuple(points)), summary
 
 
-def _signer(signatory_title: str) -> str:
+def _regions(info: PemdaInfo) -> tuple[str, ...]:
+    """How an office may be followed by the region's name, lower case, longest first: 'pemerintah kabupaten
+    teluk wondama', 'kabupaten teluk wondama', 'kab. teluk wondama', 'teluk wondama'."""
+    region = " ".join(info.region.split()).lower()
+    names = {" ".join(name.split()).lower() for name in (info.name, info.short_name)}
+    names |= {f"{prefix} {region}" for prefix in ("kabupaten", "kab.", "kota", "provinsi")} | {region}
+    return tuple(sorted((name for name in names if name), key=len, reverse=True))
+
+
+def _office(entry: str, regions: Sequence[str] = ()) -> str:
+    """A copy line or a signing office as an office to compare: case, spaces, commas, a note in brackets and a
+    trailing region name left out ('Sekretaris  Daerah Kabupaten Teluk Wondama,' and 'Bupati Mambruk (sebagai
+    laporan)' are 'sekretaris daerah' and 'bupati' when the regions name Teluk Wondama and Mambruk)."""
+    plain = " ".join(re.sub(r"\(.*?\)", " ", entry).replace(",", " ").split()).lower().rstrip(" .")
+    for name in regions:
+        if plain.endswith(f" {name}"):
+            return plain[: -len(name) - 1]
+    return plain
+
+
+def _signer(signatory_title: str, regions: Sequence[str] = ()) -> str:
     """The office that signs, from the signatory's title's last line ('a.n. BUPATI …\nSEKRETARIS DAERAH,')."""
-    lines = [line for line in signatory_title.replace(",", " ").splitlines() if line.strip()]
-    return " ".join(lines[-1].split()).lower() if lines else ""
+    lines = [line for line in signatory_title.splitlines() if line.replace(",", " ").strip()]
+    return _office(lines[-1], regions) if lines else ""
 
 
-def _office(entry: str) -> str:
-    """A copy line as an office to compare: 'Bupati Mambruk (sebagai laporan)' is 'bupati mambruk'."""
-    return " ".join(re.sub(r"\(.*?\)", " ", entry).replace(",", " ").split()).lower()
-
-
-def _tembusan(entries: Sequence[str], signatory_title: str) -> tuple[str, ...]:
-    """The copies, without the office that signs: a letter signed by the Sekda is not copied to the Sekda."""
-    signer = _signer(signatory_title)
-    return tuple(entry for entry in entries if not signer or _office(entry) != signer)
+def _tembusan(entries: Sequence[str], signatory_title: str, regions: Sequence[str] = ()) -> tuple[str, ...]:
+    """The copies, without the office that signs: a letter signed by the Sekda is not copied to the Sekda, however
+    the Pemda file writes it ('Sekretaris Daerah Kabupaten Teluk Wondama')."""
+    signer = _signer(signatory_title, regions)
+    return tuple(entry for entry in entries if not signer or _office(entry, regions) != signer)
 
 
 def _earlier_letters(session: Session, calendar: WorkingCalendar, unit: Unit, standings: Sequence[Standing]) -> str:
@@ -455,7 +471,8 @@ def word_letter(
         "Sehubungan dengan hal tersebut, Saudara diminta segera memenuhi kekurangan di atas dan menyampaikan "
         "laporan pemenuhannya kepada kami"
     )
-    signed_by_head = _signer(pemda.signatory.title) == _office(head)  # the Bupati signs himself: no report to him
+    regions = _regions(pemda.pemda)
+    signed_by_head = _signer(pemda.signatory.title, regions) == _office(head, regions)  # no report to himself
     if stage == "teguran1":
         consequence = (
             "Apabila sampai dengan batas waktu tersebut kewajiban belum dipenuhi, akan diterbitkan Surat Teguran II"
@@ -493,7 +510,7 @@ def word_letter(
         new_deadline=new_deadline,
         consequence=consequence,
         signatory=lc.Signatory(title=signatory.title, name=signatory.name, nip=signatory.nip, rank=signatory.rank),
-        tembusan=_tembusan(tembusan, signatory.title),
+        tembusan=_tembusan(tembusan, signatory.title, regions),
         stage_label=f"Surat {stage_label}",
         dasar=tuple(dasar),
         draft=draft,

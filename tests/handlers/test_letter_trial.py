@@ -3,7 +3,9 @@ what the register says of a letter that no longer needs delivering, and the repl
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
@@ -13,6 +15,7 @@ from models.messages import Channel
 from models.tables import AuditLog
 from tests.conftest import ADMIN, console_person
 from tests.handlers.test_letters_flow import H_PLUS_7, fresh, run_hook
+from tests.jobs.test_letter_register import TEGURAN2, approve, draft, file_bytes, pdf_text
 
 TELEGRAM_ONLY = frozenset({Channel.TELEGRAM})  # DINKES's people have only WhatsApp numbers: letters go on paper
 
@@ -48,3 +51,35 @@ async def test_mass_approval_records_which_letters_it_approved(deps: Deps, clock
     await admin.say("Ya, setujui", payload=question.buttons[0].payload)
     (row,) = audit_rows(deps, "letter.approved_all")
     assert json.loads(row.detail) == {"upto": second.id, "count": 2, "letters": [first.id, second.id]}
+
+
+async def test_the_signing_office_is_not_copied_however_the_pemda_file_writes_it(deps: Deps) -> None:
+    """Teluk Wondama's Sekda signs; its copies list the Sekda with the region's name, in another case and spacing."""
+    pemda = deps.pemda.model_copy(
+        update={
+            "pemda": deps.pemda.pemda.model_copy(
+                update={"name": "Pemerintah Kabupaten Teluk Wondama", "short_name": "Kabupaten Teluk Wondama"}
+            ),
+            "signatory": deps.pemda.signatory.model_copy(
+                update={"title": "a.n. BUPATI TELUK WONDAMA\nSEKRETARIS DAERAH,"}
+            ),
+            "letters": deps.pemda.letters.model_copy(
+                update={
+                    "tembusan_teguran1": [
+                        "Sekretaris Daerah Kabupaten Teluk Wondama",
+                        "Inspektur Kabupaten Teluk Wondama",
+                    ],
+                    "tembusan_teguran2": ["Bupati Teluk Wondama (sebagai laporan)", "SEKRETARIS  DAERAH Teluk Wondama"],
+                }
+            ),
+        }
+    )
+    wondama = dataclasses.replace(deps, pemda=pemda)
+    first = approve(wondama, draft(wondama, "DINKES", "katalog"))
+    copies = pdf_text(file_bytes(wondama, first.pdf_id)).split("Tembusan:")[-1]
+    assert "1. Inspektur Kabupaten Teluk Wondama" in copies
+    assert "Sekretaris Daerah" not in copies and "2." not in copies
+    later = datetime(2026, 12, 29, 2, 0, tzinfo=UTC)
+    second = approve(wondama, draft(wondama, "DINKES", "katalog", TEGURAN2, later), later)
+    copies = pdf_text(file_bytes(wondama, second.pdf_id)).split("Tembusan:")[-1]
+    assert "1. Bupati Teluk Wondama (sebagai laporan)" in copies and "2." not in copies
