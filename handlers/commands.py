@@ -127,7 +127,7 @@ COMMANDS: list[Command] = [
     Command(
         "dispensasi",
         pause.dispensasi,
-        "membebaskan unit dari pengingat suatu program",
+        "membebaskan unit dari pengingat, peringatan dan surat teguran suatu program periode ini",
         "/dispensasi <unit> <program> <alasan> | cabut <unit> <program>",
         frozenset({Role.ADMIN}),
     ),

@@ -59,6 +59,15 @@ async def test_kepala_has_no_register_but_confirms_receipt(deps: Deps) -> None:
     assert "/terima <id> — tanda terima surat teguran" in text.splitlines()
 
 
+async def test_dispensasi_is_summed_up_as_exempting_from_every_stage(deps: Deps) -> None:
+    """A dispensation stops reminders, warnings and letters of the program this period, not the reminders alone."""
+    lines = (await console_person(deps, ADMIN).text("/bantuan")).splitlines()
+    assert (
+        "/dispensasi <unit> <program> <alasan> | cabut <unit> <program> — membebaskan unit dari pengingat, peringatan "
+        "dan surat teguran suatu program periode ini"
+    ) in lines
+
+
 def test_command_menu_follows_the_same_rights(deps: Deps) -> None:
     approving = with_approvers(deps, "admin", "pimpinan").pemda
     assert dict(menu_for(Role.PIMPINAN, deps.pemda))["teguran"] == "register surat teguran: daftar dan PDF"
