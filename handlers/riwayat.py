@@ -225,12 +225,22 @@ async def tarik(ctx: Ctx) -> list[Reply]:
     report.withdraw_reason = reason
     ctx.session.add(report)
     ctx.audit("report.withdrawn", str(report.id), unit=unit.code, program=report.program_key, reason=reason)
-    return [
-        Reply(
-            f"Laporan #{report.id} {describe(ctx, report)} ditarik dan tidak dihitung lagi. "
-            f"Bila perlu, laporkan angka yang benar dengan /lapor {report.program_key}."
+    again = _report_again(ctx, report, unit)
+    return [Reply(f"Laporan #{report.id} {describe(ctx, report)} ditarik dan tidak dihitung lagi. {again}")]
+
+
+def _report_again(ctx: Ctx, report: Report, unit: Unit) -> str:
+    """How to report the right one, in the program's measure: a title, an indicator's status, or a figure."""
+    lapor = " ".join(["/lapor", *([unit.code.lower()] if ctx.role is Role.ADMIN else []), report.program_key])
+    if report.title:
+        return f"Bila perlu, laporkan judul yang benar dengan {lapor} <judul>."
+    if report.item_code:
+        code = report.item_code
+        return (
+            f"Bila perlu, laporkan status indikator {code} yang benar (selesai, proses atau belum) dengan "
+            f"{lapor} {code} <status>."
         )
-    ]
+    return f"Bila perlu, laporkan angka yang benar dengan {lapor} <angka>."
 
 
 def _check_may_withdraw(ctx: Ctx, report: Report, unit: Unit) -> None:

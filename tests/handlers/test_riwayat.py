@@ -53,7 +53,10 @@ async def test_own_report_is_withdrawn_after_asking_and_stops_counting(deps: Dep
     assert "90 dari target" in await kepala.text("/status")  # nothing changed yet
     assert "tidak ditarik" in await kepala.text(question.buttons[1].payload)
     done = await kepala.text(question.buttons[0].payload)
-    assert "ditarik dan tidak dihitung lagi" in done
+    assert done == (
+        f"Laporan #{wrong} e-Katalog lokal: 90 produk ditarik dan tidak dihitung lagi. Bila perlu, laporkan angka yang "
+        "benar dengan /lapor katalog <angka>."
+    )
     status = await kepala.text("/status")
     assert "10 dari target 10 produk" in status  # the earlier report counts again
     history = await kepala.text("/riwayat katalog")
@@ -73,7 +76,9 @@ async def test_withdrawing_is_limited_by_role_and_time(deps: Deps, clock: FakeCl
     assert "bukan laporan Bapak/Ibu" in await console_person(deps, OPERATOR_DINKES).text(f"/tarik {report}")
     clock.advance(timedelta(days=1, minutes=1))
     assert "lebih dari sehari" in await kepala.text(f"/tarik {report} ya")
-    assert "ditarik dan tidak dihitung lagi" in await console_person(deps, ADMIN).text(f"/tarik {report} ya dobel")
+    admin = console_person(deps, ADMIN)
+    assert (await admin.text(f"/tarik {report} ya dobel")).endswith("dengan /lapor dinkes katalog <angka>.")
+    assert "Tercatat untuk Dinas Kesehatan" in await admin.text("/lapor dinkes katalog 8")  # the command said works
     for text, expected in {
         "/tarik": "Cara pakai: /tarik <id laporan>",
         "/tarik abc": "“abc” bukan id laporan",
@@ -92,6 +97,21 @@ async def test_innovation_entries_are_listed_and_a_wrong_one_withdrawn(deps: Dep
     assert listing.startswith("Inovasi Dinas Kesehatan: 2 tercatat.")
     assert "“Posyandu Digital Terpadu”" in listing and "/tarik <id>" in listing
     test_entry = _report_ids(deps, "inovasi")[-1]
-    await kepala.text(f"/tarik {test_entry} ya entri uji coba")
+    withdrawn = await kepala.text(f"/tarik {test_entry} ya entri uji coba")
+    assert withdrawn == (
+        f"Laporan #{test_entry} Inovasi daerah: “Uji coba jangan dihitung” ditarik dan tidak dihitung lagi. Bila "
+        "perlu, laporkan judul yang benar dengan /lapor inovasi <judul>."
+    )  # a title, not a figure
     listing = await kepala.text("/inovasi")
     assert listing.startswith("Inovasi Dinas Kesehatan: 1 tercatat.") and "ditarik: entri uji coba" in listing
+
+
+async def test_a_withdrawn_indicator_is_reported_again_by_its_status(deps: Deps) -> None:
+    indah = console_person(deps, "Indah Maulana")  # operator, Bagian Pengadaan Barang dan Jasa (MCP 2.1 and 2.2)
+    await indah.text("/lapor mcp 2.1 selesai")
+    (report,) = _report_ids(deps, "mcp")
+    withdrawn = await indah.text(f"/tarik {report} ya")
+    assert withdrawn.endswith(
+        "ditarik dan tidak dihitung lagi. Bila perlu, laporkan status indikator 2.1 yang benar (selesai, proses atau "
+        "belum) dengan /lapor mcp 2.1 <status>."
+    )
