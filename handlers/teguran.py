@@ -7,6 +7,7 @@ from sqlmodel import col, func, select
 from handlers.base import Ctx
 from jobs.letters import flow, receipts
 from jobs.letters.register import STAGE_LABELS, stored
+from jobs.letters.settled import settled_letters
 from models.app import UserError
 from models.fmt import tanggal_pendek
 from models.messages import Attachment, Button, Reply
@@ -174,6 +175,7 @@ def _listing(ctx: Ctx) -> Reply:
         return Reply("Register surat teguran masih kosong. Surat dirancang otomatis pada tahap teguran.")
     newest = (col(Letter.year).desc(), col(Letter.seq).desc(), col(Letter.id).desc())
     lines = [f"Register surat teguran ({sum(counts.values())} surat):"]
+    approver = flow.may_approve(ctx.pemda, ctx.me)
     for status in ORDER:
         if not counts.get(status):
             continue
@@ -182,14 +184,18 @@ def _listing(ctx: Ctx) -> Reply:
         )
         wanted = {letter.unit_id for letter in group}
         units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(wanted))).all()}
+        undelivered = status in (LetterStatus.DRAFT.value, LetterStatus.APPROVED.value)
+        done = settled_letters(session, ctx.pemda, ctx.deps.calendar, group, ctx.today) if undelivered else {}
         lines.append("")
         lines.append(f"{flow.STATUS_WORDS[status].capitalize()} ({counts[status]}):")
         for letter in group:
             unit = units.get(letter.unit_id)
             flag = ""
-            if status in (LetterStatus.DRAFT.value, LetterStatus.APPROVED.value) and not flow.reachable_recipients(
-                ctx.session, letter.unit_id, ctx.deps.sends_on
-            ):
+            if letter.id in done:  # nothing left to deliver: say so rather than send someone out with it
+                need = "dikirim" if status == LetterStatus.DRAFT.value else "diantar"
+                how = f"; batalkan dengan /teguran batal {letter.id}" if approver else ""
+                flag = f" · ✅ {done[letter.id]}: surat tidak perlu {need}{how}"
+            elif undelivered and not flow.reachable_recipients(ctx.session, letter.unit_id, ctx.deps.sends_on):
                 flag = f" · ⚠️ tanpa penerima di Sigap: antar langsung, lalu /teguran diantar {letter.id}"
             stage = STAGE_LABELS.get(letter.stage, letter.stage)
             lines.append(
@@ -200,7 +206,7 @@ def _listing(ctx: Ctx) -> Reply:
         if counts[status] > PER_STATUS:
             lines.append(f"  … dan {counts[status] - PER_STATUS} lainnya (lengkapnya: sigap letters export).")
     lines.append("")
-    if flow.may_approve(ctx.pemda, ctx.me):
+    if approver:
         lines.append(
             "PDF: /teguran <id>. Setujui: /teguran setujui <id> (semua rancangan: /teguran setujui semua). "
             "Batalkan: /teguran batal <id> [alasan]. Diantar langsung: /teguran diantar <id>. "

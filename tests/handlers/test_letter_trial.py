@@ -13,7 +13,7 @@ from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Channel
 from models.tables import AuditLog
-from tests.conftest import ADMIN, console_person
+from tests.conftest import ADMIN, KEPALA_DINKES, PIMPINAN, console_person
 from tests.handlers.test_letters_flow import H_PLUS_7, fresh, run_hook
 from tests.jobs.test_letter_register import TEGURAN2, approve, draft, file_bytes, pdf_text
 
@@ -83,3 +83,35 @@ async def test_the_signing_office_is_not_copied_however_the_pemda_file_writes_it
     second = approve(wondama, draft(wondama, "DINKES", "katalog", TEGURAN2, later), later)
     copies = pdf_text(file_bytes(wondama, second.pdf_id)).split("Tembusan:")[-1]
     assert "1. Bupati Teluk Wondama (sebagai laporan)" in copies and "2." not in copies
+
+
+async def test_the_register_says_a_letter_no_longer_needs_delivering(deps: Deps, clock: FakeClock) -> None:
+    """Approved letters wait to be handed over; then DINKES meets the program and DISDIK is dispensed: their lines
+    suggest cancelling instead of delivering, while BAPPEDA's letter still has to be taken there."""
+    clock.set(H_PLUS_7)
+    deps.sends_on = TELEGRAM_ONLY
+    admin = console_person(deps, ADMIN)
+    letters = {code: run_hook(deps, code) for code in ("DINKES", "DISDIK", "BAPPEDA")}
+    for letter in letters.values():
+        assert "antar langsung" in await admin.text(f"/teguran setujui {letter.id}")
+    dinkes, disdik, bappeda = (letters[code].id for code in ("DINKES", "DISDIK", "BAPPEDA"))
+    listing = await admin.text("/teguran")
+    assert f"⚠️ tanpa penerima di Sigap: antar langsung, lalu /teguran diantar {dinkes}" in listing
+
+    clock.set(datetime(2026, 12, 23, 3, 0, tzinfo=UTC))
+    assert "Tercatat" in await console_person(deps, KEPALA_DINKES).text("/lapor katalog 10")
+    assert "dispensasi" in await admin.text("/dispensasi disdik katalog pindah gedung")
+    lines = {line.split("]")[0]: line for line in (await admin.text("/teguran")).splitlines() if line.startswith("• [")}
+    assert lines[f"• [{dinkes}"].endswith(
+        "✅ Unit sudah memenuhi e-Katalog lokal tahun 2026 sejak 23 Des 2026: surat tidak perlu diantar; "
+        f"batalkan dengan /teguran batal {dinkes}"
+    )
+    assert lines[f"• [{disdik}"].endswith(
+        f"✅ Unit mendapat dispensasi e-Katalog lokal tahun 2026: surat tidak perlu diantar; batalkan dengan "
+        f"/teguran batal {disdik}"
+    )
+    assert lines[f"• [{bappeda}"].endswith(
+        f"⚠️ tanpa penerima di Sigap: antar langsung, lalu /teguran diantar {bappeda}"
+    )
+    seen = await console_person(deps, PIMPINAN).text("/teguran")  # the pimpinan may not cancel: no command
+    assert "/teguran batal" not in seen and "tidak perlu diantar" in seen
