@@ -133,8 +133,10 @@ def trend_of(view: ProgramView, title: str | None = None) -> Trend:
     projected = view.pace.projected if pace_known(view) else None
     if percent and not now.reported:
         headline = figure
+    elif view.since is None and not view.change:
+        headline = f"{figure} · belum ada laporan"
     elif view.first_week:
-        headline = f"{figure} · laporan pertama minggu ini"
+        headline = f"{figure} · laporan pertama"
     else:
         headline = f"{figure} · {change} minggu ini"
     return Trend(
@@ -239,10 +241,12 @@ def _draw_trend(ax: Axes, trend: Trend) -> None:
     ax.set_ylim(0, max([trend.goal, *ys, trend.projected or 0.0]) * 1.2 or 1.0)
     left = xs[0] if xs else right - 28
     ax.set_xlim(left - 3, right + 3)
-    ticks = sorted({left, right, *xs[-1:]})
-    if len(xs) > 4:
-        ticks.append(xs[len(xs) // 3])
-    ticks = sorted(t for t in set(ticks) if all(abs(t - o) >= 12 or t == o for o in (left, right, *xs[-1:])))
+    wanted = [right, *xs[-1:], left, *([xs[len(xs) // 3]] if len(xs) > 4 else [])]  # the deadline, today, the start
+    kept: list[float] = []
+    for tick in wanted:  # in that order, each at least 12 days from those kept: labels never overlap
+        if all(abs(tick - other) >= 12 for other in kept):
+            kept.append(tick)
+    ticks = sorted(kept)
     ax.set_xticks(ticks, [tanggal_singkat(date.fromordinal(round(t))) for t in ticks], fontsize=15)
     if ticks and ticks[-1] == right:
         ax.get_xticklabels()[-1].set_horizontalalignment("right")  # the deadline's date ends at the edge, not past it

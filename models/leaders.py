@@ -311,6 +311,8 @@ class ProgramView:
 
     def change_words(self) -> str:
         """'+12 minggu ini', 'tetap minggu ini', or 'laporan pertama masuk minggu ini' when there was nothing before."""
+        if self.since is None and not self.change:
+            return "belum ada laporan"
         if self.first_week:
             return "laporan pertama masuk minggu ini"
         return change_text(self.program, self.change)
@@ -337,6 +339,8 @@ def pace_known(view: ProgramView) -> bool:
     the pace rests on a week of reports at least."""
     if view.deadline <= view.today or (view.program.measure == "percent" and not view.now.reported):
         return False
+    if view.since is None:  # nobody reported yet: no pace to carry on (a dotted line at 0 says nothing)
+        return not view.series or any(value for _day, value in view.series)
     return view.pace_from is None or view.pace_from <= view.today - timedelta(weeks=1)
 
 

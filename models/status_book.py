@@ -167,7 +167,7 @@ def build_workbook(
             view.program.label,
             _number(measure, view.now.value),
             _number(measure, view.now.goal),
-            _number(measure, view.change),
+            view.change_words() if view.first_week or view.since is None else _number(measure, view.change),
             count.compliant,
             count.units,
             count.exempt,

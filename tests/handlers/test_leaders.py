@@ -126,6 +126,9 @@ async def test_ekspor_is_a_workbook_whose_numbers_match_rekap(deps: Deps) -> Non
     assert rows["e-Katalog lokal"][1:3] == (23, 500)
     assert "total 23 dari 500 produk" in rekap["e-Katalog lokal"][2]
     assert rows["P3DN/UMKK"][1] == 41.5
+    # every report came this week: said in words, not the whole figure as the week's change; MCP has none
+    assert rows["e-Katalog lokal"][3] == "laporan pertama masuk minggu ini"
+    assert rows["MCP KPK"][3] == "belum ada laporan"
     assert len(summary._images) == 1  # the picture
     katalog = book["e-Katalog lokal"]
     assert [c.value for c in katalog[1]][:8] == [
@@ -144,3 +147,11 @@ async def test_ekspor_is_a_workbook_whose_numbers_match_rekap(deps: Deps) -> Non
     history = list(book["Riwayat"].iter_rows(values_only=True))
     assert history[0][0] == "Tanggal" and history[-1][2] == 23
     assert "tidak tersedia untuk peran" in await console_person(deps, CAMAT_SUKAMAKMUR).text("/ekspor")
+
+
+async def test_a_program_nobody_reported_has_no_pace_and_says_so(deps: Deps) -> None:
+    (reply,) = await console_person(deps, PIMPINAN).say("/grafik mcp")
+    assert reply.text.startswith(
+        "MCP KPK, Kabupaten Sukamakmur: 0 dari 9 indikator selesai (0 %), 0 terverifikasi, belum ada laporan."
+    )
+    assert "Dengan laju sekarang" not in reply.text and "Titik-titik" not in reply.text
