@@ -332,7 +332,7 @@ def first_run_notes(settings: Settings) -> list[str]:
         with db.uow() as uow:
             checks = [sample_roster_finding(uow.session)]
             if settings.telegram_enabled or settings.whatsapp_enabled:  # the console speaks as an admin anyway
-                checks.append(admin_finding(uow.session))
+                checks.append(admin_finding(uow.session, settings))
             for check in checks:
                 if check.status is not Status.OK:
                     notes.append(f"{check.topic}: {check.message} Langkah berikutnya: {check.fix}")

@@ -81,8 +81,9 @@ def sample_roster_finding(session: Session) -> Finding:
     return ok(topic, f"{len(_active_units(session))} unit dan {len(_active_people(session))} orang aktif.")
 
 
-def admin_finding(session: Session) -> Finding:
-    """Someone is admin, and at least one admin is connected on a chat channel."""
+def admin_finding(session: Session, settings: Settings) -> Finding:
+    """Someone is admin, and at least one admin is connected on a chat channel configured here (`Settings.sends_on`,
+    as `channels_finding` counts people); with no channel configured, nobody can be reached."""
     topic = "Admin"
     admins = session.exec(select(Contact).where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True))).all()
     if not admins:
@@ -97,17 +98,27 @@ def admin_finding(session: Session) -> Finding:
             f"Buat kode untuk admin pertama: sigap invite --unit {office or 'KODE-UNIT'} --role admin (pakai kode "
             "unit kantor koordinator), lalu kirim kodenya ke bot dari HP admin.",
         )
-    linked = session.exec(
-        select(Contact.id).where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True), connected())
-    ).first()
-    if linked is None:
-        unit = session.get(Unit, admins[0].unit_id) if admins[0].unit_id is not None else None
-        code = unit.code if unit is not None else "KODE-UNIT"
+    unit = session.get(Unit, admins[0].unit_id) if admins[0].unit_id is not None else None
+    invite = f"sigap invite --unit {unit.code if unit is not None else 'KODE-UNIT'} --role admin"
+    on = settings.sends_on
+    if not on:
         return warn(
             topic,
-            f"{len(admins)} admin di roster, tetapi belum ada yang terhubung lewat Telegram atau WhatsApp.",
-            f"Buat kode: sigap invite --unit {code} --role admin, lalu admin mengirim /start KODE ke bot "
-            "(di WhatsApp cukup menulis ke bot dari nomor yang ada di roster).",
+            f"{len(admins)} admin di roster, tetapi belum ada kanal obrolan yang diatur (Sigap hanya berjalan di "
+            "konsol), jadi belum ada admin yang dapat dihubungi.",
+            f"Atur Telegram atau WhatsApp di .env (lihat Kanal obrolan), lalu buat kode: {invite}, dan admin "
+            "mengirim /start KODE ke bot.",
+        )
+    linked = session.exec(
+        select(Contact.id).where(Contact.role == Role.ADMIN.value, col(Contact.active).is_(True), connected(on))
+    ).first()
+    if linked is None:
+        names = " atau ".join(label for channel, label in CHANNEL_NAMES.items() if channel in on)
+        return warn(
+            topic,
+            f"{len(admins)} admin di roster, tetapi belum ada yang terhubung lewat {names}.",
+            f"Buat kode: {invite}, lalu admin mengirim /start KODE ke bot"
+            + (" (di WhatsApp cukup menulis ke bot dari nomor yang ada di roster)." if Channel.WHATSAPP in on else "."),
         )
     return ok(topic, f"{len(admins)} admin, sudah ada yang terhubung.")
 
@@ -401,7 +412,7 @@ def check_all(settings: Settings, pemda: PemdaConfig, db: Database, *, now: date
         session = uow.session
         return [
             sample_roster_finding(session),
-            admin_finding(session),
+            admin_finding(session, settings),
             heads_finding(session, pemda),
             channels_finding(session, settings),
             duplicates_finding(session),

@@ -8,14 +8,15 @@ roster gave it) or they wrote on WhatsApp. A roster row alone is not yet registr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, false, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from models.messages import CHAT_CHANNELS, Channel
 from models.pemda import PemdaConfig
 from models.tables import ROLE_LABELS, UNIT_KINDS, Contact, Role, Unit
 
@@ -111,9 +112,14 @@ def post_name(role: Role, unit: Unit | None) -> str:
     return f"{label} {name}"
 
 
-def connected() -> ColumnElement[bool]:
-    """Contacts that are registered on a chat channel (see the module docstring)."""
-    return or_(col(Contact.telegram_user_id).is_not(None), col(Contact.wa_last_inbound_at).is_not(None))
+def connected(on: Collection[Channel] = CHAT_CHANNELS) -> ColumnElement[bool]:
+    """Contacts that are registered on a chat channel of `on` (see the module docstring; `on` empty: nobody)."""
+    registered: list[ColumnElement[bool]] = []
+    if Channel.TELEGRAM in on:
+        registered.append(col(Contact.telegram_user_id).is_not(None))
+    if Channel.WHATSAPP in on:
+        registered.append(col(Contact.wa_last_inbound_at).is_not(None))
+    return or_(false(), *registered)
 
 
 def registered_roles(session: Session) -> set[tuple[int, str]]:

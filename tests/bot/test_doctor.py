@@ -236,19 +236,36 @@ def test_an_empty_roster_fails(sqlite_db: Database) -> None:
 
 
 def test_no_admin_fails_an_unconnected_one_warns_a_connected_one_passes(sdeps: Deps) -> None:
-    unconnected = run_on(sdeps, admin_finding)
+    telegram = settings(TELEGRAM_BOT_TOKEN="1:x")
+    unconnected = run_on(sdeps, admin_finding, telegram)
     assert unconnected.status is Status.WARN and "sigap invite --unit BAG-ORG --role admin" in unconnected.fix
+    assert unconnected.message == "2 admin di roster, tetapi belum ada yang terhubung lewat Telegram."
     edit(sdeps, ADMIN, telegram_user_id="9001")
-    assert run_on(sdeps, admin_finding).status is Status.OK
+    assert run_on(sdeps, admin_finding, telegram) == Finding("Admin", Status.OK, "2 admin, sudah ada yang terhubung.")
+    # connected on Telegram only, on a deployment with WhatsApp only: nobody can reach that admin
+    whatsapp = settings(WHATSAPP_ACCESS_TOKEN="EAAG", WHATSAPP_PHONE_NUMBER_ID="9")
+    assert run_on(sdeps, admin_finding, whatsapp).message.endswith("belum ada yang terhubung lewat WhatsApp.")
     with sdeps.db.uow() as uow:
         for admin in uow.session.exec(select(Contact).where(Contact.role == Role.ADMIN.value)).all():
             admin.active = False
             uow.session.add(admin)
         uow.commit()
-    nobody = run_on(sdeps, admin_finding)
+    nobody = run_on(sdeps, admin_finding, settings())
     assert nobody.status is Status.FAIL and nobody.message.startswith("belum ada admin")
     # the unit named is one of this Pemda's offices (the first bagian), not the sample's
     assert "sigap invite --unit BAG-ADPEM --role admin" in nobody.fix
+
+
+def test_on_the_console_the_admins_are_said_to_be_unreachable_until_a_channel_is_set_up(sdeps: Deps) -> None:
+    """It said 'sudah ada yang terhubung' on a console-only set-up, where no message reaches anyone."""
+    edit(sdeps, ADMIN, telegram_user_id="9001")
+    console = run_on(sdeps, admin_finding, settings())
+    assert console.status is Status.WARN
+    assert console.message == (
+        "2 admin di roster, tetapi belum ada kanal obrolan yang diatur (Sigap hanya berjalan di konsol), jadi belum "
+        "ada admin yang dapat dihubungi."
+    )
+    assert console.fix.startswith("Atur Telegram atau WhatsApp di .env") and "--role admin" in console.fix
 
 
 def test_a_unit_without_its_kepala_fails_until_one_is_in_the_roster(sdeps: Deps) -> None:
@@ -452,6 +469,7 @@ def test_doctor_on_the_sample_set_up_lists_its_real_gaps(
         "[MASALAH]   Berkas Pemda: yang dipakai masih contoh bawaan",
         "[BAIK]      Skema basis data: versi terbaru",
         "[MASALAH]   Roster: masih berisi 72 orang dari roster contoh",
+        "[PERHATIAN] Admin: 2 admin di roster, tetapi belum ada kanal obrolan yang diatur",
         "[PERHATIAN] Kanal tiap orang: 72 orang hanya punya nomor WhatsApp",
         "[PERHATIAN] Cakupan program: unit yang tidak terkena program apa pun",
         "[BAIK]      Tangga eskalasi: urut dan wajar",
