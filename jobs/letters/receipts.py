@@ -47,10 +47,11 @@ def receive(
     on a channel of `on`."""
     letter = lock_letter(session, letter_id)
     unit = letter_unit(session, letter)
-    if contact.unit_id != letter.unit_id or contact.role not in UNIT_ROLES:
+    if contact.unit_id != letter.unit_id or contact.role not in UNIT_ROLES:  # (whose letter it is stays unsaid)
         raise Refused(
-            f"Mohon maaf, surat ini ditujukan kepada {unit.name}; tanda terima hanya dapat diberikan oleh "
-            "kepala atau operator unit tersebut."
+            f"Mohon maaf, surat dengan id {letter_id} tidak ditujukan kepada unit Bapak/Ibu, jadi tanda terimanya "
+            "tidak dapat dicatat dari sini. Surat untuk unit Bapak/Ibu datang sebagai pesan surat teguran: tekan "
+            "“Saya sudah menerima” pada pesan itu, atau ketik /terima dengan id yang tertulis di pesan itu."
         )
     if letter.status == LetterStatus.RECEIVED.value:
         who = session.get(Contact, letter.received_by_id) if letter.received_by_id else None

@@ -134,7 +134,10 @@ async def test_done_when_scenario_teguran1_approved_delivered_received_or_escala
 
     # others cannot sign for the unit
     assert "tidak tersedia untuk peran" in await console_person(deps, PIMPINAN).text(f"/terima {letter.id}")
-    assert "ditujukan kepada Dinas Kesehatan" in await console_person(deps, "Yuni Pratama").text(f"/terima {letter.id}")
+    stranger = await console_person(deps, "Yuni Pratama").text(f"/terima {letter.id}")
+    assert f"surat dengan id {letter.id} tidak ditujukan kepada unit Bapak/Ibu" in stranger
+    assert "Dinas Kesehatan" not in stranger and "DINKES" not in stranger  # whose letter it is stays unsaid
+    assert "“Saya sudah menerima” pada pesan itu" in stranger
     unknown = await console_person(deps, KEPALA_DINKES).text("/terima 999")
     assert "Surat dengan id 999 tidak ditemukan" in unknown and "/teguran" not in unknown  # not a unit's command
 
