@@ -122,11 +122,23 @@ def _approve_all(ctx: Ctx, rest: list[str]) -> Reply:
         )
         ctx.audit("letter.approved_all", "", upto=upto, count=len(approved), letters=approved)
         return Reply(text)
-    count, upto, parts = flow.drafts_summary(ctx.session)
+    count, upto, parts, by_hand = flow.drafts_summary(ctx.session, on=ctx.deps.sends_on)
     if not count:
         return Reply("Tidak ada surat yang menunggu persetujuan.")
+    if not by_hand:
+        where = " dan langsung dikirim ke unitnya."
+    elif by_hand == count:
+        where = (
+            "; unitnya belum punya penerima di Sigap, jadi semua surat perlu diantar langsung lalu dicatat dengan "
+            "/teguran diantar <id>."
+        )
+    else:
+        where = (
+            f"; {count - by_hand} langsung dikirim ke unitnya lewat Sigap, {by_hand} perlu diantar langsung karena "
+            "unitnya belum punya penerima di Sigap."
+        )
     return Reply(
-        f"Setujui {count} surat ({parts})? Setiap surat diberi nomor agenda dan langsung dikirim ke unitnya.",
+        f"Setujui {count} surat ({parts})? Setiap surat diberi nomor agenda{where}",
         buttons=(
             Button("Ya, setujui", f"/teguran setujui semua ya {upto}"),
             Button("Tidak", "/teguran setujui semua tidak"),
@@ -186,6 +198,7 @@ def _listing(ctx: Ctx) -> Reply:
         units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(wanted))).all()}
         undelivered = status in (LetterStatus.DRAFT.value, LetterStatus.APPROVED.value)
         done = settled_letters(session, ctx.pemda, ctx.deps.calendar, group, ctx.today) if undelivered else {}
+        reached = flow.reachable_units(session, wanted, ctx.deps.sends_on) if undelivered else set()
         lines.append("")
         lines.append(f"{flow.STATUS_WORDS[status].capitalize()} ({counts[status]}):")
         for letter in group:
@@ -195,7 +208,7 @@ def _listing(ctx: Ctx) -> Reply:
                 need = "dikirim" if status == LetterStatus.DRAFT.value else "diantar"
                 how = f"; batalkan dengan /teguran batal {letter.id}" if approver else ""
                 flag = f" · ✅ {done[letter.id]}: surat tidak perlu {need}{how}"
-            elif undelivered and not flow.reachable_recipients(ctx.session, letter.unit_id, ctx.deps.sends_on):
+            elif undelivered and letter.unit_id not in reached:
                 flag = f" · ⚠️ tanpa penerima di Sigap: antar langsung, lalu /teguran diantar {letter.id}"
             stage = STAGE_LABELS.get(letter.stage, letter.stage)
             lines.append(

@@ -114,9 +114,19 @@ def reachable_recipients(session: Session, unit_id: int, on: Collection[Channel]
     return [c for c in unit_recipients(session, unit_id) if choose_channel(c, on=on) is not None]
 
 
+def reachable_units(session: Session, unit_ids: Collection[int], on: Collection[Channel] = CHAT_CHANNELS) -> set[int]:
+    """Which of `unit_ids` have a recipient the bot can reach on `on` (one query for a list of letters)."""
+    stmt = select(Contact).where(
+        col(Contact.unit_id).in_(set(unit_ids)), col(Contact.role).in_(UNIT_ROLES), col(Contact.active).is_(True)
+    )
+    return {
+        c.unit_id for c in session.exec(stmt).all() if c.unit_id is not None and choose_channel(c, on=on) is not None
+    }
+
+
 def why_unreached(contacts: Sequence[Contact], on: Collection[Channel]) -> str:
     """Why none of `contacts` can be reached on `on`: '2 hanya punya nomor WhatsApp, tetapi WhatsApp belum diatur'."""
-    return describe(count_reasons(contacts, on)) or "tidak ada"
+    return describe(count_reasons(contacts, on)) or "belum ada yang terdaftar"
 
 
 def _no_reach_note(session: Session, letter: Letter, on: Collection[Channel]) -> str:
@@ -331,11 +341,16 @@ def approve_letter(
     queued = deliver(session, pemda, calendar, letter, at, on)
     note = f" ({dropped} tidak dicantumkan karena sudah dipenuhi)" if dropped else ""
     if not queued:
-        why = why_unreached(unit_recipients(session, unit.id or 0), on)
+        recipients = unit_recipients(session, unit.id or 0)
+        head = "camat" if unit.kind == "kecamatan" else "kepala"
+        lost = (
+            f"{unit.name} belum punya kontak yang dapat dihubungi di Sigap ({why_unreached(recipients, on)})"
+            if recipients
+            else f"untuk {unit.name} belum ada {head} maupun operator yang terdaftar di Sigap"
+        )
         text = (
-            f"{stage_label(letter)} nomor {letter.number} disetujui{note}, tetapi {unit.name} belum punya kontak yang "
-            f"dapat dihubungi di Sigap ({why}). Mohon ambil PDF-nya (/teguran {letter.id}), antar langsung, lalu "
-            f"catat dengan /teguran diantar {letter.id}."
+            f"{stage_label(letter)} nomor {letter.number} disetujui{note}, tetapi {lost}. Mohon ambil PDF-nya "
+            f"(/teguran {letter.id}), antar langsung, lalu catat dengan /teguran diantar {letter.id}."
         )
         return Approval(text, letter, sent=False)
     names = ", ".join(c.name for c in reachable_recipients(session, unit.id or 0, on))
@@ -439,8 +454,9 @@ def cancel(session: Session, pemda: PemdaConfig, letter_id: int, actor: Contact,
     if letter.status == LetterStatus.CANCELLED.value:
         return f"{stage_label(letter)} {letter.label_number} memang sudah dibatalkan."
     if letter.status in (LetterStatus.SENT.value, LetterStatus.RECEIVED.value):
+        how = "diantar langsung ke" if letter.delivery == LetterDelivery.HAND.value else "dikirim ke"
         raise Refused(
-            f"{stage_label(letter)} nomor {letter.number} sudah dikirim ke unitnya, jadi tidak dapat dibatalkan lagi."
+            f"{stage_label(letter)} nomor {letter.number} sudah {how} unitnya, jadi tidak dapat dibatalkan lagi."
         )
     letter.status = LetterStatus.CANCELLED.value
     letter.cancel_reason = reason[:300]
@@ -570,17 +586,22 @@ def approve_all(
     return "\n".join(lines), [r.letter.id for r in numbered if r.letter.id is not None]
 
 
-def drafts_summary(session: Session, upto: int | None = None) -> tuple[int, int, str]:
-    """(number of drafts, highest draft id, '20 Teguran I, 3 Teguran II') for the mass-approval question."""
-    stmt = select(Letter.id, Letter.stage).where(Letter.status == LetterStatus.DRAFT.value)
+def drafts_summary(
+    session: Session, upto: int | None = None, on: Collection[Channel] = CHAT_CHANNELS
+) -> tuple[int, int, str, int]:
+    """(number of drafts, highest draft id, '20 Teguran I, 3 Teguran II', how many of them go by hand: their unit
+    has no recipient reachable on `on`) for the mass-approval question."""
+    stmt = select(Letter.id, Letter.stage, Letter.unit_id).where(Letter.status == LetterStatus.DRAFT.value)
     if upto is not None:
         stmt = stmt.where(col(Letter.id) <= upto)
     rows = session.exec(stmt).all()
     counts: dict[str, int] = {}
-    for _id, stage in rows:
+    for _id, stage, _unit in rows:
         counts[stage] = counts.get(stage, 0) + 1
     parts = ", ".join(f"{counts[k]} {STAGE_LABELS[k]}" for k in sorted(counts) if k in STAGE_LABELS)
-    return len(rows), max((i for i, _s in rows if i is not None), default=0), parts
+    reachable = reachable_units(session, {unit for _i, _s, unit in rows}, on) if rows else set()
+    by_hand = sum(1 for _i, _s, unit in rows if unit not in reachable)
+    return len(rows), max((i for i, _s, _u in rows if i is not None), default=0), parts, by_hand
 
 
 STATUS_WORDS = {

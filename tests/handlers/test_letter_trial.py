@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from models.app import Deps
 from models.clock import FakeClock
 from models.messages import Channel
-from models.tables import AuditLog
+from models.tables import AuditLog, Contact, Unit
 from tests.conftest import ADMIN, KEPALA_DINKES, PIMPINAN, console_person
 from tests.handlers.test_letters_flow import H_PLUS_7, fresh, run_hook
 from tests.jobs.test_letter_register import TEGURAN2, approve, draft, file_bytes, pdf_text
@@ -115,3 +115,50 @@ async def test_the_register_says_a_letter_no_longer_needs_delivering(deps: Deps,
     )
     seen = await console_person(deps, PIMPINAN).text("/teguran")  # the pimpinan may not cancel: no command
     assert "/teguran batal" not in seen and "tidak perlu diantar" in seen
+
+
+def unreachable(deps: Deps, code: str, *, registered: bool = True) -> None:
+    """Nobody of the unit `code` can be reached on chat: no numbers left, or (not `registered`) nobody active."""
+    with deps.db.uow() as uow:
+        unit = uow.session.exec(select(Unit).where(Unit.code == code)).one()
+        for contact in uow.session.exec(select(Contact).where(Contact.unit_id == unit.id)).all():
+            contact.wa_number, contact.telegram_user_id = None, None
+            contact.active = registered
+            uow.session.add(contact)
+        uow.commit()
+
+
+async def test_replies_around_letters_say_plainly_who_is_missing_and_what_goes_by_hand(
+    deps: Deps, clock: FakeClock
+) -> None:
+    clock.set(H_PLUS_7)
+    unreachable(deps, "DISDIK")
+    unreachable(deps, "BAPPEDA", registered=False)
+    drafts = {code: run_hook(deps, code) for code in ("DINKES", "DISDIK", "BAPPEDA")}
+    admin = console_person(deps, ADMIN)
+
+    (question,) = await admin.say("/teguran setujui semua")
+    assert question.text == (
+        "Setujui 3 surat (3 Teguran I)? Setiap surat diberi nomor agenda; 1 langsung dikirim ke unitnya lewat Sigap, "
+        "2 perlu diantar langsung karena unitnya belum punya penerima di Sigap."
+    )
+    bappeda = drafts["BAPPEDA"].id
+    reply = await admin.text(f"/teguran setujui {bappeda}")
+    assert "disetujui, tetapi untuk Badan Perencanaan" in reply
+    assert "belum ada kepala maupun operator yang terdaftar di Sigap. Mohon ambil PDF-nya" in reply
+    assert "(tidak ada)" not in reply
+    (question,) = await admin.say("/teguran setujui semua")
+    assert (
+        "Setiap surat diberi nomor agenda; 1 langsung dikirim ke unitnya lewat Sigap, 1 perlu diantar" in question.text
+    )
+
+    await admin.text(f"/teguran diantar {bappeda}")
+    assert (
+        f"Surat Teguran I nomor {fresh(deps, bappeda).number} sudah diantar langsung ke unitnya, jadi tidak dapat "
+        "dibatalkan lagi." in await admin.text(f"/teguran batal {bappeda}")
+    )
+    await admin.text(f"/teguran setujui {drafts['DINKES'].id}")
+    assert "sudah dikirim ke unitnya" in await admin.text(f"/teguran batal {drafts['DINKES'].id}")
+    await admin.text(f"/teguran setujui {drafts['DISDIK'].id}")
+    (question,) = await admin.say("/teguran setujui semua")
+    assert question.text == "Tidak ada surat yang menunggu persetujuan."
