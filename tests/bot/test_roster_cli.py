@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from bot.cli import main
 from bot.console import run_console
 from bot.settings import SAMPLE_ROSTER
-from models.app import Deps
 from handlers.jejak import said
+from models.app import Deps
 from models.tables import AuditLog, Contact, Unit
 from tests.conftest import ADMIN, KEPALA_DINKES, contact_named
 
