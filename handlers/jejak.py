@@ -81,7 +81,11 @@ SAID: dict[str, Callable[[str, Detail], str]] = {
     "broadcast.sent": lambda t, d: f"siaran #{t} dikirim ke {d.get('recipients', 0)} orang",
     "broadcast.cancelled": lambda t, d: f"siaran #{t} dibatalkan",
     "letter.approved": lambda t, d: f"surat teguran #{t} disetujui",
-    "letter.approved_all": lambda t, d: "semua surat teguran yang menunggu disetujui",
+    "letter.approved_all": lambda t, d: (
+        f"{d['count']} surat teguran yang menunggu disetujui ({', '.join(d.get('units', []))})"
+        if d.get("count")
+        else "semua surat teguran yang menunggu disetujui"
+    ),
     "letter.cancelled": lambda t, d: _with(f"surat teguran #{t} dibatalkan", d.get("reason")),
     "letter.hand_delivered": lambda t, d: f"surat teguran #{t} dicatat diantar langsung",
     "letter.received": lambda t, d: f"surat teguran #{t} dikonfirmasi diterima",
@@ -132,7 +136,11 @@ async def jejak(ctx: Ctx) -> list[Reply]:
     if asked:
         unit = find_unit(ctx.session, asked)
         query = query.where(
-            or_(col(AuditLog.target) == unit.code, col(AuditLog.detail).contains(f'unit": "{unit.code}"'))
+            or_(
+                col(AuditLog.target) == unit.code,
+                col(AuditLog.detail).contains(f'unit": "{unit.code}"'),
+                col(AuditLog.detail).like(f'%"units": [%"{unit.code}"%'),  # one entry about many units
+            )
         )
         scope, suffix = f"{unit.name} ({unit.code})", f" {unit.code.lower()}"
     rows = ctx.session.exec(query.order_by(col(AuditLog.id).desc()).offset((page - 1) * PAGE).limit(PAGE + 1)).all()

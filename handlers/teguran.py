@@ -120,7 +120,9 @@ def _approve_all(ctx: Ctx, rest: list[str]) -> Reply:
         text, approved = flow.approve_all(
             ctx.session, ctx.pemda, ctx.deps.calendar, upto, ctx.me, ctx.now, ctx.deps.sends_on
         )
-        ctx.audit("letter.approved_all", "", upto=upto, count=len(approved), letters=approved)
+        codes = select(Unit.code).join(Letter, col(Letter.unit_id) == col(Unit.id)).where(col(Letter.id).in_(approved))
+        units = sorted(set(ctx.session.exec(codes).all())) if approved else []
+        ctx.audit("letter.approved_all", "", upto=upto, count=len(approved), letters=approved, units=units)
         return Reply(text)
     count, upto, parts, by_hand = flow.drafts_summary(ctx.session, on=ctx.deps.sends_on)
     if not count:

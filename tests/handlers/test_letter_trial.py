@@ -50,7 +50,12 @@ async def test_mass_approval_records_which_letters_it_approved(deps: Deps, clock
     (question,) = await admin.say("/teguran setujui semua")
     await admin.say("Ya, setujui", payload=question.buttons[0].payload)
     (row,) = audit_rows(deps, "letter.approved_all")
-    assert json.loads(row.detail) == {"upto": second.id, "count": 2, "letters": [first.id, second.id]}
+    assert json.loads(row.detail) == {
+        "upto": second.id, "count": 2, "letters": [first.id, second.id], "units": ["DINKES", "DISDIK"]
+    }  # fmt: skip
+    for code in ("dinkes", "disdik"):  # one entry about both units shows in each unit's trail
+        assert "2 surat teguran yang menunggu disetujui (DINKES, DISDIK)" in await admin.text(f"/jejak {code}")
+    assert "surat teguran yang menunggu disetujui" not in await admin.text("/jejak bappeda")
 
 
 async def test_the_signing_office_is_not_copied_however_the_pemda_file_writes_it(deps: Deps) -> None:
