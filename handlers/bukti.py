@@ -8,9 +8,11 @@ choice is complete. On the console: `/bukti mcp 2.1 laporan.pdf`.
 
 Every upload is a new report with verification "pending" and its `Evidence` row, in the message's one transaction
 (a refused file leaves nothing behind). An earlier report of the same target still waiting for the verifier (and, for
-an innovation, one reported without evidence) is withdrawn as replaced, so each target has one file in the verifier's
-queue and an innovation is never counted twice. The same file sent again for the same target is recognised; the file
-the verifier rejected is refused. Only the unit's own people and admins attach evidence to a unit.
+an innovation, one reported without evidence; for a figure, the latest one reported without evidence when it is the
+same figure) is withdrawn as replaced, so each target has one file in the verifier's queue, an innovation is never
+counted twice, and a figure whose file is rejected does not go on counting unchecked. The same file sent again for
+the same target is recognised; the file the verifier rejected is refused. Only the unit's own people and admins
+attach evidence to a unit.
 """
 
 from __future__ import annotations
@@ -493,7 +495,15 @@ def _replace_earlier(ctx: Ctx, report: Report) -> list[int]:
         waiting.append(Verification.SELF.value)
     else:
         stmt = stmt.where(col(Report.value).is_not(None))
-    rows = ctx.session.exec(stmt.where(col(Report.verification).in_(waiting))).all()
+    rows = list(ctx.session.exec(stmt.where(col(Report.verification).in_(waiting))).all())
+    if report.value is not None and report.item_code is None and report.title is None:
+        # the figure reported without evidence that this file now backs: replaced, so a rejected file is not
+        # outlived by the same figure counting unchecked
+        plain = ctx.session.exec(
+            stmt.where(Report.verification == Verification.SELF.value).order_by(col(Report.id).desc()).limit(1)
+        ).first()
+        if plain is not None and plain.value == report.value:
+            rows.append(plain)
     replaced: list[int] = []
     for old in rows:
         if report.title is not None and title_key(old.title or "") != title_key(report.title):

@@ -31,3 +31,23 @@ async def test_a_report_that_stands_is_not_told_as_rejected(deps: Deps, folder: 
     await console_person(deps, ASEP).text("/verifikasi tolak 1 Rencana aksi belum memuat jadwal.")
     await slamet.text(f"/bukti inovasi Posyandu Digital Terpadu {write(folder, 'rai2.pdf', files.pdf())}")
     assert "ditolak verifikator" not in await slamet.text("/status")  # the new one waits for the verifier
+
+
+async def test_a_figure_backed_by_a_file_that_is_rejected_no_longer_counts_unchecked(deps: Deps, folder: Path) -> None:
+    slamet = console_person(deps, KEPALA_DINKES)
+    await slamet.text("/lapor katalog 12")
+    assert "12 dari target 10 produk" in await slamet.text("/status")
+    await slamet.text(f"/bukti katalog 12 {write(folder, 'daftar.pdf', files.pdf())}")  # the same figure, backed
+    riwayat = await slamet.text("/riwayat katalog")
+    assert "ditarik: diganti laporan #2 dengan bukti dukung" in riwayat  # one report of 12, not two
+    await console_person(deps, "Dodi Kusnadi").text("/verifikasi tolak 1 Daftar produk tidak terbaca.")
+    status = await slamet.text("/status")
+    assert "⏳ e-Katalog lokal: belum ada laporan (target 10 produk)" in status  # the plain 12 does not outlive it
+    assert "Laporan terakhir (12 produk, 23 Nov 2026) ditolak verifikator: Daftar produk tidak terbaca" in status
+
+
+async def test_a_file_for_another_figure_leaves_the_plain_report_as_it_is(deps: Deps, folder: Path) -> None:
+    slamet = console_person(deps, KEPALA_DINKES)
+    await slamet.text("/lapor katalog 12")
+    await slamet.text(f"/bukti katalog 14 {write(folder, 'daftar.pdf', files.pdf())}")
+    assert "diganti laporan" not in await slamet.text("/riwayat katalog")
