@@ -34,6 +34,7 @@ from handlers.riwayat import CHANNEL_WORDS, report_state, report_text
 from handlers.status import state_of
 from jobs.letters import flow
 from jobs.letters.export import DELIVERY_WORDS
+from jobs.letters.settled import settled_letters
 from models.app import Deps
 from models.evidence import load_verifiers, status_word
 from models.figure_plan import figure_sources
@@ -129,6 +130,9 @@ class LetterLine:
     programs: str
     has_pdf: bool
     has_docx: bool
+    note: str = ""
+    """For a letter not yet delivered: that it need not go out any more (the unit met or was dispensed), or that
+    nobody in Sigap receives it (to be handed over), as /teguran says."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,10 @@ def letter_lines(session: Session, deps: Deps, letters: list[Letter], units: dic
         for item in session.exec(select(LetterItem).where(col(LetterItem.letter_id).in_(ids))).all():
             program = deps.pemda.program(item.program_key)
             programs[item.letter_id].append(program.label if program is not None else item.program_key)
+    waiting = [letter for letter in letters if letter.status in (LetterStatus.DRAFT.value, LetterStatus.APPROVED.value)]
+    today = deps.calendar.local_date(deps.clock.now())
+    done = settled_letters(session, deps.pemda, deps.calendar, waiting, today) if waiting else {}
+    reached = flow.reachable_units(session, {w.unit_id for w in waiting}, deps.sends_on) if waiting else set()
     lines = []
     for letter in letters:
         unit = units.get(letter.unit_id) or session.get(Unit, letter.unit_id)
@@ -196,6 +204,12 @@ def letter_lines(session: Session, deps: Deps, letters: list[Letter], units: dic
             continue
         day = letter.letter_date or deps.calendar.local_date(letter.created_at)
         open_ = letter.status in (LetterStatus.DRAFT.value, LetterStatus.APPROVED.value)
+        note = ""
+        if letter.id in done:
+            need = "dikirim" if letter.status == LetterStatus.DRAFT.value else "diantar"
+            note = f"{done[letter.id]}: surat tidak perlu {need}"
+        elif open_ and letter.unit_id not in reached:
+            note = "tanpa penerima di Sigap: antar langsung, lalu catat dengan /teguran diantar " + str(letter.id)
         lines.append(
             LetterLine(
                 letter.id,
@@ -210,6 +224,7 @@ def letter_lines(session: Session, deps: Deps, letters: list[Letter], units: dic
                 ", ".join(programs.get(letter.id, [])) or letter.program_key,
                 letter.pdf_id is not None,
                 letter.docx_id is not None,
+                note,
             )
         )
     return lines
