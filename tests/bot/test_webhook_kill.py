@@ -12,12 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot.settings import SAMPLE_ROSTER
+from bot.settings import EXAMPLE_PEMDA, SAMPLE_ROSTER
+from bot.wiring import build_calendar
+from jobs.sweep import sweep
+from models.clock import SystemClock
 from models.db import Database
+from models.pemda import load_pemda
+from models.program_sync import sync_programs
 from models.roster import import_roster
-from models.tables import Contact
+from models.tables import Contact, Outbox
 from tests.fakes.telegram_api import FakeBotApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +71,18 @@ def _seed(url: str) -> list[int]:
         for offset, person in enumerate(people):
             person.telegram_user_id = str(FIRST + offset)
             uow.session.add(person)
+        uow.commit()
+    # The reminders due today (the real clock: `sigap run` sweeps at start) are sent already, so the only messages
+    # of the test are the answers it counts, whatever the day and hour it runs.
+    pemda = load_pemda(EXAMPLE_PEMDA)
+    calendar = build_calendar(pemda, db)
+    now = SystemClock().now()
+    with db.uow() as uow:
+        sync_programs(uow.session, pemda, calendar.local_date(now))
+        uow.commit()
+    sweep(db, pemda, calendar, now)
+    with db.uow() as uow:
+        uow.session.execute(update(Outbox).values(status="sent", sent_at=now))
         uow.commit()
     db.dispose()
     return [FIRST + i for i in range(MEMBERS + STRANGERS)]
