@@ -23,30 +23,8 @@ from models.tables import SatkerMap, Unit
 
 SUGGEST_SCORE = 70.0
 """The least similarity (rapidfuzz WRatio, 0-100) for suggesting a unit."""
-GENERIC = frozenset(
-    [
-        "dinas",
-        "badan",
-        "kantor",
-        "sekretariat",
-        "bagian",
-        "unit",
-        "daerah",
-        "kabupaten",
-        "kota",
-        "kab",
-        "dan",
-        "pemerintah",
-        "satuan",
-        "kerja",
-        "perangkat",
-        "upt",
-        "uptd",
-    ]
-)
-"""Words many unit names share: a suggestion may differ in these, never in the words that tell units apart."""
 WORD_SCORE = 80.0
-"""How alike (rapidfuzz ratio) a distinctive word of the satker and a word of the unit must be (a typo passes)."""
+"""How alike (rapidfuzz ratio) an acronym of the satker and a word of the unit must be (a typo passes)."""
 
 
 @dataclass(frozen=True)
@@ -116,13 +94,13 @@ def closest_unit(name: str, units: Sequence[Unit], drop: Sequence[str] = ()) -> 
     if not choices or not query:
         return None
     best: dict[int, tuple[float, Unit]] = {}
-    distinct = [word for word in query.split() if word not in GENERIC and len(word) > 2]
+    acronyms = [word for word in query.split() if len(word) >= 3 and not set(word) & set("aeiou")]  # dprd, bpbd
     for text, score, _index in process.extract(
         query, list(choices), scorer=fuzz.WRatio, score_cutoff=SUGGEST_SCORE, limit=20
     ):
         words = text.split()
-        if not all(any(fuzz.ratio(word, other) >= WORD_SCORE for other in words) for word in distinct):
-            continue  # 'sekretariat dprd' is not 'sekretariat daerah', however alike the rest
+        if not all(any(fuzz.ratio(word, other) >= WORD_SCORE for other in words) for word in acronyms):
+            continue  # an acronym names one body: 'sekretariat dprd' is not 'sekretariat daerah', however alike
         for unit in choices[text]:
             if id(unit) not in best or best[id(unit)][0] < score:
                 best[id(unit)] = (float(score), unit)
