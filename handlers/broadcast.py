@@ -70,6 +70,10 @@ def _active_units(session: Session) -> list[Unit]:
     return list(session.exec(select(Unit).where(col(Unit.active).is_(True)).order_by(col(Unit.code))).all())
 
 
+KIND_NAMES = {"distrik": "kecamatan", "kampung": "desa"}
+"""What Papua (and some other regions) call a unit kind: `/siaran distrik …` reaches every kecamatan-kind unit."""
+
+
 def audience_for(ctx: Ctx, target: str) -> Audience:
     """The audience named by `target` (semua, a unit kind, tertinggal:<program>, or unit codes), sender excluded."""
     session = ctx.session
@@ -79,9 +83,10 @@ def audience_for(ctx: Ctx, target: str) -> Audience:
         everyone = True
         units = _active_units(session)
         label = "semua kontak aktif"
-    elif wanted in UNIT_KINDS:
-        units = [u for u in _active_units(session) if u.kind == wanted]
-        label = f"semua unit berjenis {wanted}"
+    elif wanted in UNIT_KINDS or wanted in KIND_NAMES:
+        kind = KIND_NAMES.get(wanted, wanted)
+        units = [u for u in _active_units(session) if u.kind == kind]
+        label = f"semua {wanted}" if wanted in KIND_NAMES else f"semua unit berjenis {wanted}"
     elif wanted.startswith("tertinggal:"):
         program = find_program(ctx.pemda, wanted.split(":", 1)[1], "/siaran tertinggal:katalog <pesan>")
         candidates = _active_units(session)

@@ -100,6 +100,9 @@ async def test_audiences_by_kind_by_list_and_everyone(deps: Deps) -> None:
     admin = console_person(deps, ADMIN)
     camats = _count_unit_people(deps, kind="kecamatan")
     assert f"Penerima: {camats} orang di {camats} unit." in await admin.text("/siaran kecamatan Rapat camat besok.")
+    await admin.text("/batal")
+    papua = await admin.text("/siaran distrik Rapat kepala distrik besok.")  # what Papua calls a kecamatan
+    assert f"Penerima: {camats} orang di {camats} unit." in papua and "semua distrik" in papua
     listed = await admin.text("/siaran dinkes,DISDIK Rapat koordinasi.")
     assert "Sasaran: DINKES, DISDIK" in listed or "Sasaran: DISDIK, DINKES" in listed
     assert "Penerima: 4 orang di 2 unit." in listed
