@@ -42,11 +42,11 @@ from models.filecheck import size_text
 from models.fmt import nilai, nilai_singkat, periode, sisa_hari, tanggal, tanggal_pendek
 from models.ladder import PAUSE_DISPENSASI
 from models.messages import Channel
+from models.onboarding import role_label
 from models.phone import mask_phone
 from models.scope import Viewer
 from models.standing import load_standings
 from models.tables import (
-    ROLE_LABELS,
     AuditLog,
     Contact,
     Evidence,
@@ -63,7 +63,7 @@ from models.tables import (
 REPORTS = 50
 """Reports per page of a unit's history (newest first)."""
 ROLE_ORDER = {"kepala": 0, "camat": 0, "operator": 1, "admin": 2, "pimpinan": 3}
-ROLE_WORDS = {role.value: label for role, label in ROLE_LABELS.items()}
+ROLES = frozenset(role.value for role in Role)
 INLINE = frozenset({"application/pdf", "image/png", "image/jpeg"})
 """Evidence shown in the browser itself (checked by content when it was sent); anything else is downloaded."""
 
@@ -370,7 +370,7 @@ def _people(session: Session, deps: Deps, viewer: Viewer, unit: Unit) -> list[Pe
         people.append(
             Person(
                 contact.name,
-                ROLE_WORDS.get(contact.role, contact.role),
+                role_label(Role(contact.role), unit.kind, unit.name) if contact.role in ROLES else contact.role,
                 contact.title,
                 _channel_state(contact.telegram_user_id, contact.unreachable_telegram, Channel.TELEGRAM, deps),
                 f"{whatsapp} · {shown}" if shown else whatsapp,

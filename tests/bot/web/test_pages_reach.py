@@ -27,3 +27,22 @@ def test_a_channel_not_set_up_is_said_not_called_reachable(deps: Deps, web_app: 
     deps.sends_on = frozenset()  # the console: nobody can be reached
     console = text_of(admin.get("/dasbor/unit/DINKES").text)
     assert "belum dapat dipakai (Telegram belum diatur)" in console and " terjangkau " not in f" {console} "
+
+
+def test_a_papua_distrik_s_head_is_called_kepala_distrik(deps: Deps, web_app: Starlette) -> None:
+    from sqlmodel import select
+
+    from models.onboarding import post_name, role_label
+    from models.tables import Role, Unit
+
+    with deps.db.uow() as uow:
+        unit = uow.session.exec(select(Unit).where(Unit.code == "KEC-SUKAMAKM")).one()
+        unit.name = "Distrik Windesi"
+        uow.session.add(unit)
+        uow.commit()
+        uow.session.refresh(unit)
+    assert role_label(Role.CAMAT, "kecamatan", "Distrik Windesi") == "Kepala Distrik"
+    assert post_name(Role.CAMAT, unit) == "Kepala Distrik Windesi"
+    assert role_label(Role.CAMAT, "kecamatan", "Kecamatan Sukamakmur") == "Camat"
+    page = text_of(browser_of(web_app, deps, ADMIN).get("/dasbor/unit/KEC-SUKAMAKM").text)
+    assert "Sri Firmansyah Kepala Distrik" in page
