@@ -45,7 +45,7 @@ from models.calendar import WorkingCalendar
 from models.db import Database
 from models.pemda import PemdaConfig, Stage
 from models.tables import Contact, Role, Unit
-from tests.conftest import ADMIN, KEPALA_DINKES
+from tests.conftest import ADMIN, KEPALA_DINKES, set_contact
 
 GIB = 1024**3
 REAL_PEMDA = EXAMPLE_PEMDA.read_text(encoding="utf-8").replace(
@@ -55,15 +55,6 @@ REAL_PEMDA = EXAMPLE_PEMDA.read_text(encoding="utf-8").replace(
 
 def settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-def edit(deps: Deps, name: str, **values: Any) -> None:
-    with deps.db.uow() as uow:
-        contact = uow.session.exec(select(Contact).where(Contact.name == name)).one()
-        for key, value in values.items():
-            setattr(contact, key, value)
-        uow.session.add(contact)
-        uow.commit()
 
 
 def run_on(deps: Deps, check: Any, *args: Any) -> Finding:
@@ -240,7 +231,7 @@ def test_no_admin_fails_an_unconnected_one_warns_a_connected_one_passes(sdeps: D
     unconnected = run_on(sdeps, admin_finding, telegram)
     assert unconnected.status is Status.WARN and "sigap invite --unit BAG-ORG --role admin" in unconnected.fix
     assert unconnected.message == "2 admin di roster, tetapi belum ada yang terhubung lewat Telegram."
-    edit(sdeps, ADMIN, telegram_user_id="9001")
+    set_contact(sdeps, ADMIN, telegram_user_id="9001")
     assert run_on(sdeps, admin_finding, telegram) == Finding("Admin", Status.OK, "2 admin, sudah ada yang terhubung.")
     # connected on Telegram only, on a deployment with WhatsApp only: nobody can reach that admin
     whatsapp = settings(WHATSAPP_ACCESS_TOKEN="EAAG", WHATSAPP_PHONE_NUMBER_ID="9")
@@ -258,7 +249,7 @@ def test_no_admin_fails_an_unconnected_one_warns_a_connected_one_passes(sdeps: D
 
 def test_on_the_console_the_admins_are_said_to_be_unreachable_until_a_channel_is_set_up(sdeps: Deps) -> None:
     """It said 'sudah ada yang terhubung' on a console-only set-up, where no message reaches anyone."""
-    edit(sdeps, ADMIN, telegram_user_id="9001")
+    set_contact(sdeps, ADMIN, telegram_user_id="9001")
     console = run_on(sdeps, admin_finding, settings())
     assert console.status is Status.WARN
     assert console.message == (
@@ -270,14 +261,14 @@ def test_on_the_console_the_admins_are_said_to_be_unreachable_until_a_channel_is
 
 def test_a_unit_without_its_kepala_fails_until_one_is_in_the_roster(sdeps: Deps) -> None:
     assert run_on(sdeps, heads_finding, sdeps.pemda).status is Status.OK
-    edit(sdeps, KEPALA_DINKES, active=False)
+    set_contact(sdeps, KEPALA_DINKES, active=False)
     missing = run_on(sdeps, heads_finding, sdeps.pemda)
     assert (
         missing.status is Status.FAIL
         and missing.message == "1 unit belum punya kepala/camat di roster: DINKES (kepala)."
     )
     assert "sigap invite --all --role kepala" in missing.fix
-    edit(sdeps, KEPALA_DINKES, active=True)
+    set_contact(sdeps, KEPALA_DINKES, active=True)
     assert run_on(sdeps, heads_finding, sdeps.pemda).status is Status.OK
 
 
@@ -287,13 +278,13 @@ def test_people_no_channel_can_reach_are_named(sdeps: Deps) -> None:
     assert only_wa.status is Status.WARN and "72 orang hanya punya nomor WhatsApp" in only_wa.message
     assert only_wa.fix.startswith("Atur WhatsApp di .env")
     assert run_on(sdeps, channels_finding, wa).status is Status.OK
-    edit(sdeps, KEPALA_DINKES, wa_number=None)
+    set_contact(sdeps, KEPALA_DINKES, wa_number=None)
     nothing = run_on(sdeps, channels_finding, wa)
     assert (
         nothing.status is Status.WARN
         and nothing.message == f"1 orang tanpa nomor WhatsApp maupun Telegram: {KEPALA_DINKES}."
     )
-    edit(sdeps, KEPALA_DINKES, telegram_user_id="5001")  # only Telegram, on a deployment with WhatsApp only
+    set_contact(sdeps, KEPALA_DINKES, telegram_user_id="5001")  # only Telegram, on a deployment with WhatsApp only
     only_telegram = run_on(sdeps, channels_finding, wa)
     assert only_telegram.status is Status.WARN
     assert only_telegram.message.startswith("1 orang hanya punya Telegram, tetapi Telegram belum diatur")
@@ -304,8 +295,8 @@ def test_people_no_channel_can_reach_are_named(sdeps: Deps) -> None:
 def test_people_count_as_unreachable_as_siaran_and_the_sweep_count_them(sdeps: Deps) -> None:
     """Blocked on every configured channel counts too, and several reasons get one total first."""
     wa = settings(WHATSAPP_ACCESS_TOKEN="EAAG", WHATSAPP_PHONE_NUMBER_ID="9")
-    edit(sdeps, KEPALA_DINKES, unreachable_whatsapp=True)
-    edit(sdeps, ADMIN, wa_number=None)
+    set_contact(sdeps, KEPALA_DINKES, unreachable_whatsapp=True)
+    set_contact(sdeps, ADMIN, wa_number=None)
     found = run_on(sdeps, channels_finding, wa)
     assert found.status is Status.WARN
     assert found.message.splitlines() == [
@@ -492,7 +483,7 @@ def test_first_run_notes_name_the_sample_and_the_next_step(sdeps: Deps, tmp_path
     on_telegram = settings(SIGAP_DATABASE_URL=sdeps.db.url, SIGAP_PEMDA_FILE=str(real), TELEGRAM_BOT_TOKEN="1:A")
     notes = first_run_notes(on_telegram)
     assert len(notes) == 2 and notes[0].startswith("Admin: 2 admin di roster, tetapi belum ada yang terhubung")
-    edit(sdeps, ADMIN, telegram_user_id="9001")
+    set_contact(sdeps, ADMIN, telegram_user_id="9001")
     assert first_run_notes(on_telegram) == []
 
 
@@ -513,7 +504,7 @@ async def test_a_set_up_with_its_gaps_fixed_is_ready(sdeps: Deps, tmp_path: Path
             contact.wa_number = None
             uow.session.add(contact)
         uow.commit()
-    edit(sdeps, ADMIN, telegram_user_id="9001")
+    set_contact(sdeps, ADMIN, telegram_user_id="9001")
     async with FakeBotApi(token="123:ABC") as api:
         findings = await diagnose(
             settings(
