@@ -37,7 +37,7 @@ async def bantuan(ctx: Ctx) -> list[Reply]:
         return [Reply("Untuk mendaftar, kirim kode undangan dari admin: /start KODE")]
     role = ctx.role
     unit = ctx.session.get(Unit, ctx.me.unit_id) if ctx.me.unit_id is not None else None
-    lines = [f"Perintah untuk {role_label(role, unit.kind if unit is not None else None)}:"]
+    lines = [f"Perintah untuk {role_label(role, unit)}:"]
     for command in COMMANDS:
         if command.name != "start" and command.offered_for(ctx):
             usage, summary = command.describe(role, ctx.pemda)

@@ -89,7 +89,7 @@ def entries_for(invites: Iterable[tuple[Unit, Invite]], deps: Deps, expires_at: 
             unit.code,
             unit.name,
             unit.kind,
-            role_label(Role(invite.role), unit.kind),
+            role_label(Role(invite.role), unit),
             invite.code,
             until,
             links_of(invite.code, deps),

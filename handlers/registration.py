@@ -205,7 +205,7 @@ async def start(ctx: Ctx) -> list[Reply]:
     field = _address_field(ctx.incoming.channel)
     contact = ctx.contact or _known_address(ctx, field) or _roster_match(ctx, unit, role)
     if contact is None:
-        name = ctx.incoming.display_name or f"{role_label(role, unit.kind)} {unit.code}"
+        name = ctx.incoming.display_name or f"{role_label(role, unit)} {unit.code}"
         contact = Contact(name=name, role=role.value)
     previous = (contact.unit_id, contact.role)
     contact.unit_id, contact.role, contact.active = unit.id, role.value, True

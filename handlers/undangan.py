@@ -214,7 +214,7 @@ def renew(ctx: Ctx) -> list[Reply]:
     until = waktu(expires_at, ctx.deps.calendar.zone)
     lines = [f"{len(fresh)} kode baru, berlaku sekali sampai {until}:"]
     for unit, i in fresh[:CODES_SHOWN]:
-        lines.append(f"• {unit.name} ({unit.code}), {role_label(Role(i.role), unit.kind)}: {i.code}")
+        lines.append(f"• {unit.name} ({unit.code}), {role_label(Role(i.role), unit)}: {i.code}")
     if len(fresh) > CODES_SHOWN:
         lines.append(f"… dan {len(fresh) - CODES_SHOWN} kode lainnya: semuanya ada di lembar terlampir.")
     lines.append(

@@ -90,11 +90,12 @@ HEAD_LABELS = {"kelurahan": "Lurah", "desa": "Kepala Desa"}
 LOCAL_OPERATOR_LABELS = {"kecamatan": "Operator Kecamatan", "kelurahan": "Operator Kelurahan", "desa": "Operator Desa"}
 
 
-def role_label(role: Role, kind: str | None = None, unit_name: str = "") -> str:
-    """What someone of `role` at a unit of `kind` is called: 'Lurah', 'Kepala Desa', 'Operator Kelurahan'; at the
-    Pemda's own offices (or without a unit) the role's label, 'Kepala OPD', 'Operator OPD', 'Admin'. A kecamatan
-    named 'Distrik …' (Papua) is headed by a 'Kepala Distrik', as its letters say."""
-    if role is Role.CAMAT and unit_name.lower().startswith("distrik "):
+def role_label(role: Role, unit: Unit | None = None) -> str:
+    """What someone of `role` at `unit` is called: 'Lurah', 'Kepala Desa', 'Operator Kelurahan'; at the Pemda's own
+    offices (or without a unit) the role's label, 'Kepala OPD', 'Operator OPD', 'Admin'. A kecamatan named
+    'Distrik …' (Papua) is headed by a 'Kepala Distrik', as its letters say."""
+    kind = unit.kind if unit is not None else None
+    if role is Role.CAMAT and unit is not None and unit.name.lower().startswith("distrik "):
         return "Kepala Distrik"
     if role is Role.KEPALA and kind in HEAD_LABELS:
         return HEAD_LABELS[kind]
@@ -108,7 +109,7 @@ def post_name(role: Role, unit: Unit | None) -> str:
     'Kepala OPD Dinas Kesehatan': the role at `unit`, as people are told it."""
     if unit is None:
         return ROLE_LABELS[role]
-    label, name = role_label(role, unit.kind, unit.name), unit.name
+    label, name = role_label(role, unit), unit.name
     first, _, rest = name.partition(" ")
     if rest and first.lower() == label.rsplit(" ", 1)[-1].lower():
         name = rest

@@ -370,7 +370,7 @@ def _people(session: Session, deps: Deps, viewer: Viewer, unit: Unit) -> list[Pe
         people.append(
             Person(
                 contact.name,
-                role_label(Role(contact.role), unit.kind, unit.name) if contact.role in ROLES else contact.role,
+                role_label(Role(contact.role), unit) if contact.role in ROLES else contact.role,
                 contact.title,
                 _channel_state(contact.telegram_user_id, contact.unreachable_telegram, Channel.TELEGRAM, deps),
                 f"{whatsapp} · {shown}" if shown else whatsapp,

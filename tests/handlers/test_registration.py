@@ -302,7 +302,8 @@ def test_role_labels_fit_the_unit_kind() -> None:
     assert post_name(Role.KEPALA, Unit(code="DINKES", name="Dinas Kesehatan", kind="dinas")) == (
         "Kepala OPD Dinas Kesehatan"
     )
-    assert role_label(Role.ADMIN, "dinas") == "Admin" and role_label(Role.KEPALA) == "Kepala OPD"
+    dinas = Unit(code="DINKES", name="Dinas Kesehatan", kind="dinas")
+    assert role_label(Role.ADMIN, dinas) == "Admin" and role_label(Role.KEPALA) == "Kepala OPD"
 
 
 async def test_a_name_ending_in_a_degree_gets_no_second_full_stop(deps: Deps) -> None:

@@ -41,8 +41,23 @@ def test_a_papua_distrik_s_head_is_called_kepala_distrik(deps: Deps, web_app: St
         uow.session.add(unit)
         uow.commit()
         uow.session.refresh(unit)
-    assert role_label(Role.CAMAT, "kecamatan", "Distrik Windesi") == "Kepala Distrik"
+    assert role_label(Role.CAMAT, unit) == "Kepala Distrik"
     assert post_name(Role.CAMAT, unit) == "Kepala Distrik Windesi"
-    assert role_label(Role.CAMAT, "kecamatan", "Kecamatan Sukamakmur") == "Camat"
+    assert role_label(Role.CAMAT, Unit(code="KEC", name="Kecamatan Sukamakmur", kind="kecamatan")) == "Camat"
     page = text_of(browser_of(web_app, deps, ADMIN).get("/dasbor/unit/KEC-SUKAMAKM").text)
     assert "Sri Firmansyah Kepala Distrik" in page
+
+
+async def test_a_kepala_distrik_s_help_is_headed_so(deps: Deps) -> None:
+    from sqlmodel import select
+
+    from models.tables import Unit
+    from tests.conftest import CAMAT_SUKAMAKMUR, console_person
+
+    with deps.db.uow() as uow:
+        unit = uow.session.exec(select(Unit).where(Unit.code == "KEC-SUKAMAKM")).one()
+        unit.name = "Distrik Windesi"
+        uow.session.add(unit)
+        uow.commit()
+    help_text = await console_person(deps, CAMAT_SUKAMAKMUR).text("/bantuan")
+    assert help_text.splitlines()[0] == "Perintah untuk Kepala Distrik:"
