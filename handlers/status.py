@@ -221,9 +221,8 @@ def _table_line(
     for standing in mine:
         pause = marks.get((standing.unit_id, standing.program.key))
         exempt = pause is not None and pause.exempts(standing)
-        unmet = not standing.compliant and not exempt
-        behind = behind or unmet
-        late = late or (unmet and standing.deadline < today)
+        behind = behind or (not standing.compliant and not exempt)
+        late = late or state_of(standing, pause, today) == "terlambat"
         shown = "" if exempt else nilai_singkat(standing)
         words = [standing.program.key, shown, pause.text(standing) if pause is not None else ""]
         parts.append(" ".join(w for w in words if w))
@@ -263,7 +262,7 @@ async def rekap(ctx: Ctx) -> list[Reply]:
     for (uid, key), standing in standings.items():
         if not standing.compliant and (uid, key) not in exempt:
             behind_count[uid] += 1
-            late_count[uid] += standing.deadline < ctx.today
+            late_count[uid] += state_of(standing, marks.get((uid, key)), ctx.today) == "terlambat"
     ordered = sorted(units, key=lambda u: (-late_count[u.id or 0], -behind_count[u.id or 0], u.code))
     pages = max(1, -(-len(ordered) // REKAP_PAGE))
     page = min(page, pages)
