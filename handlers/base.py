@@ -363,6 +363,11 @@ def program_names(programs: Sequence[ProgramConfig]) -> str:
     return ", ".join(p.key for p in programs)
 
 
+def page_number(word: str) -> int | None:
+    """The page a word asks for ('2' in /rekap 2): ASCII digits, 1 to 99999; None for any other word."""
+    return int(word) if word.isascii() and word.isdigit() and 0 < len(word) < 6 and int(word) > 0 else None
+
+
 def indicator_key(code: str) -> str:
     """An indicator code as compared: '2,1' (the Indonesian decimal comma) is '2.1', any case."""
     return code.strip().lower().replace(",", ".")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from handlers.base import Command, Ctx, find_unit
+from handlers.base import Command, Ctx, find_unit, page_number
 from models.app import UserError
 from models.fmt import angka, periode, tanggal, zone_abbr
 from models.messages import Button, Reply
@@ -121,10 +121,10 @@ def said(action: str, target: str, detail: str) -> str:
 
 def _page_and_unit(args: list[str]) -> tuple[int, str]:
     words = list(args)
-    page = 1
-    if words and words[-1].isdigit():
-        page = max(1, int(words.pop()))
-    return page, " ".join(words)
+    page = page_number(words[-1]) if words else None
+    if page is not None:
+        words.pop()
+    return page or 1, " ".join(words)
 
 
 async def jejak(ctx: Ctx) -> list[Reply]:

@@ -13,7 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from handlers import figures_upload
-from handlers.base import Ctx, find_unit, sub_units
+from handlers.base import Ctx, find_unit, page_number, sub_units
 from models.app import UserError
 from models.checkins import iso_week, unanswered
 from models.db import core
@@ -297,8 +297,7 @@ async def rekap(ctx: Ctx) -> list[Reply]:
 
 def _page(args: list[str]) -> int:
     """The page asked for (`/rekap 2`); 1 when none or not a page number."""
-    word = args[0] if args else ""
-    return int(word) if word.isascii() and word.isdigit() and 0 < len(word) < 6 and int(word) > 0 else 1
+    return (page_number(args[0]) if args else None) or 1
 
 
 def _program_lines(

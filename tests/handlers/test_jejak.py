@@ -85,3 +85,9 @@ def test_every_action_the_code_audits_is_worded_in_the_trail() -> None:
                 written |= {"evidence.accepted", "evidence.rejected"}
     assert len(written) > 30
     assert sorted(written - set(SAID)) == []
+
+
+async def test_a_page_word_that_is_no_page_number_is_read_as_a_unit_name(deps: Deps) -> None:
+    admin = console_person(deps, ADMIN)
+    assert "tidak ditemukan" in await admin.text("/jejak 99999999999999999999")  # not a page: no overflow, a unit
+    assert "Belum ada yang tercatat" in await admin.text("/jejak 1")
