@@ -23,7 +23,6 @@ from models.leaders import (
     rank,
     score,
     short_value,
-    signed,
     tanggal_singkat,
 )
 
@@ -129,16 +128,8 @@ def trend_of(view: ProgramView, title: str | None = None) -> Trend:
     else:
         figure = f"{angka(now.value)} dari {angka(now.goal)} {program.unit_label}".rstrip()
         goal_label = f"Target {angka(now.goal)}"
-    change = signed(round(view.change, 1)) + (" poin" if percent else "")
     projected = view.pace.projected if pace_known(view) else None
-    if percent and not now.reported:
-        headline = figure
-    elif view.since is None and not view.change:
-        headline = f"{figure} · belum ada laporan"
-    elif view.first_week:
-        headline = f"{figure} · laporan pertama"
-    else:
-        headline = f"{figure} · {change} minggu ini"
+    headline = figure if percent and not now.reported else f"{figure} · {view.change_words(short=True)}"
     return Trend(
         title or program.label,
         headline,

@@ -309,12 +309,13 @@ class ProgramView:
         """Whether every report of the period came in the last seven days (nothing to compare with yet)."""
         return self.since is not None and self.since > self.today - timedelta(weeks=1)
 
-    def change_words(self) -> str:
-        """'+12 minggu ini', 'tetap minggu ini', or 'laporan pertama masuk minggu ini' when there was nothing before."""
+    def change_words(self, *, short: bool = False) -> str:
+        """'+12 minggu ini', 'tetap minggu ini', or 'laporan pertama masuk minggu ini' when there was nothing before
+        ('laporan pertama' when `short`, for a chart's headline); 'belum ada laporan' while nobody reported."""
         if self.since is None and not self.change:
             return "belum ada laporan"
         if self.first_week:
-            return "laporan pertama masuk minggu ini"
+            return "laporan pertama" if short else "laporan pertama masuk minggu ini"
         return change_text(self.program, self.change)
 
     def unit_pace(self, unit_id: int) -> Pace | None:
@@ -379,8 +380,9 @@ def build_view(
     first = history.first_moment.astimezone(zone).date() if history.first_moment is not None else None
     days = series_days(today, period, first)
     week_ago_day = today - timedelta(weeks=1)
-    base_day = max(pace_base_day(today, period), first) if first is not None and first <= today else None
-    base_day = base_day or pace_base_day(today, period)
+    base_day = pace_base_day(today, period)
+    if first is not None and base_day < first <= today:  # no weeks before the first report
+        base_day = first
     wanted = sorted({*days, week_ago_day, base_day})
     snaps = dict(zip(wanted, history.snapshots(end_of_day(d, zone) for d in wanted), strict=True))
     items = sum(len(codes) for codes in history.items.values())
