@@ -479,7 +479,8 @@ def _refuse_verified_title(ctx: Ctx, unit: Unit, program: ProgramConfig, period:
 
 def _replace_earlier(ctx: Ctx, report: Report) -> list[int]:
     """Withdraw the earlier reports of the same target that the new one replaces: those still waiting for the verifier
-    (and, for an innovation, the one reported without evidence); their ids."""
+    (and, for an innovation, the one reported without evidence; for a figure, the latest one reported without
+    evidence when it is this figure); their ids."""
     stmt = select(Report).where(
         Report.unit_id == report.unit_id,
         Report.program_key == report.program_key,
@@ -488,6 +489,7 @@ def _replace_earlier(ctx: Ctx, report: Report) -> list[int]:
         col(Report.id) != report.id,
     )
     waiting = [Verification.PENDING.value]
+    backed: list[Report] = []
     if report.item_code is not None:
         stmt = stmt.where(Report.item_code == report.item_code)
     elif report.title is not None:
@@ -495,15 +497,12 @@ def _replace_earlier(ctx: Ctx, report: Report) -> list[int]:
         waiting.append(Verification.SELF.value)
     else:
         stmt = stmt.where(col(Report.value).is_not(None))
-    rows = list(ctx.session.exec(stmt.where(col(Report.verification).in_(waiting))).all())
-    if report.value is not None and report.item_code is None and report.title is None:
-        # the figure reported without evidence that this file now backs: replaced, so a rejected file is not
-        # outlived by the same figure counting unchecked
+        # the figure this file now backs: replaced, so a rejected file is not outlived by it counting unchecked
         plain = ctx.session.exec(
             stmt.where(Report.verification == Verification.SELF.value).order_by(col(Report.id).desc()).limit(1)
         ).first()
-        if plain is not None and plain.value == report.value:
-            rows.append(plain)
+        backed = [plain] if plain is not None and plain.value == report.value else []
+    rows = [*ctx.session.exec(stmt.where(col(Report.verification).in_(waiting))).all(), *backed]
     replaced: list[int] = []
     for old in rows:
         if report.title is not None and title_key(old.title or "") != title_key(report.title):
