@@ -101,6 +101,11 @@ class Current:
         self.by_nip = {c.nip: c for c in self.contacts if c.nip and nips[c.nip] == 1}
         """A NIP is one civil servant's for life: a row with it is that person, whatever the spelling of the name
         (a NIP two contacts share identifies neither)."""
+        self.by_seat: dict[tuple[str, str], list[DbPerson]] = {}
+        """The active people of each (unit code, role): whom a row may replace or be a respelling of."""
+        for person in self.contacts:
+            if person.active:
+                self.by_seat.setdefault((self.code(person.unit_id), person.role), []).append(person)
 
     def code(self, unit_id: int | None) -> str:
         return self.code_by_id.get(unit_id, "") if unit_id is not None else ""
@@ -181,8 +186,8 @@ def match_people(
         unit = now.unit_by_code.get(row.unit)
         contact = holder or (now.by_name.get((name_key(row.name), unit.id)) if unit is not None else None)
         if contact is None:
-            if not (row.phone and by_phone is None) and not (row.telegram_id and by_telegram is None):
-                unknown.append(row)  # nothing of the row is anybody's yet: perhaps a person by another spelling
+            if not row.phone and not row.telegram_id:
+                unknown.append(row)  # no number to tell who it is: perhaps a person on record by another spelling
             continue
         if contact.id in claimed:
             problems.append(
@@ -209,17 +214,15 @@ def _by_name_alone(
     row names (a move). Each is said under Perhatian: a name alone is a guess the admin confirms or cancels."""
     if not rows:
         return
-    seats: dict[tuple[str, str], list[DbPerson]] = {}
     keys: dict[str, list[DbPerson]] = {}
     for person in now.contacts:  # indexed once: a big Pemda's new rows are not each compared with everybody
         if person.active and person.id not in claimed:
-            seats.setdefault((now.code(person.unit_id), person.role), []).append(person)
             keys.setdefault(name_key(person.name), []).append(person)
     for row in rows:
         wanted = name_key(row.name)
         alike = [
             c
-            for c in seats.get((row.unit, row.role), [])
+            for c in now.by_seat.get((row.unit, row.role), [])
             if c.id not in claimed and fuzz.WRatio(name_key(c.name), wanted) >= SIMILAR
         ]
         named = [c for c in keys.get(wanted, []) if c.id not in claimed]
@@ -321,15 +324,11 @@ def replace_heads(plan: RosterPlan, now: Current, matched: dict[int, DbPerson], 
     kinds = {u.code: u.kind for u in now.units} | {u.code: u.kind for u in plan.units_new + plan.units_updated}
     named = {c.id for c in matched.values()}
     going = {c.contact_id for c in plan.contacts_deactivated}
-    heads: dict[tuple[str, str], list[DbPerson]] = {}
-    for person in now.contacts:  # indexed once: 30,000 units' heads are not each compared with everybody
-        if person.active and person.id not in named:
-            heads.setdefault((now.code(person.unit_id), person.role), []).append(person)
     for row in plan.contacts_new + plan.contacts_updated + plan.contacts_moved:
         if row.unit not in kinds or row.role != leader_role(kinds[row.unit]):
             continue
-        for person in heads.get((row.unit, row.role), []):
-            if person.id not in going:
+        for person in now.by_seat.get((row.unit, row.role), []):
+            if person.id not in going and person.id not in named:
                 going.add(person.id)
                 gone = ContactChange(0, person.name, person.role, row.unit, None, None, person.nip, person.title)
                 plan.contacts_deactivated.append(dataclasses.replace(gone, contact_id=person.id))
