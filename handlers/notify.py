@@ -17,12 +17,13 @@ from models.messages import CHAT_CHANNELS, Channel
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
 from models.pemda import PemdaConfig
+from models.roster_plan import leader_role
 from models.tables import Contact, Role, Unit
 
 
 def head_role(unit: Unit) -> Role:
     """The role that heads `unit`: the camat for a kecamatan, the kepala for every other unit."""
-    return Role.CAMAT if unit.kind == "kecamatan" else Role.KEPALA
+    return Role(leader_role(unit.kind))
 
 
 def unit_has_head(session: Session, unit: Unit) -> bool:

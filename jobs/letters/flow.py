@@ -39,6 +39,7 @@ from models.outbound import Template
 from models.outbox import OutMessage, choose_channel, enqueue
 from models.pemda import PemdaConfig
 from models.reach import count_reasons, describe
+from models.roster_plan import leader_role
 from models.tables import UNIT_ROLES, Contact, Letter, LetterDelivery, LetterStatus, Notice, Role, Unit
 
 log = logging.getLogger(__name__)
@@ -342,7 +343,7 @@ def approve_letter(
     note = f" ({dropped} tidak dicantumkan karena sudah dipenuhi)" if dropped else ""
     if not queued:
         recipients = unit_recipients(session, unit.id or 0)
-        head = "camat" if unit.kind == "kecamatan" else "kepala"
+        head = leader_role(unit.kind)
         lost = (
             f"{unit.name} belum punya kontak yang dapat dihubungi di Sigap ({why_unreached(recipients, on)})"
             if recipients
