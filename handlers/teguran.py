@@ -207,9 +207,8 @@ def _listing(ctx: Ctx) -> Reply:
             unit = units.get(letter.unit_id)
             flag = ""
             if letter.id in done:  # nothing left to deliver: say so rather than send someone out with it
-                need = "dikirim" if status == LetterStatus.DRAFT.value else "diantar"
                 how = f"; batalkan dengan /teguran batal {letter.id}" if approver else ""
-                flag = f" · ✅ {done[letter.id]}: surat tidak perlu {need}{how}"
+                flag = f" · ✅ {done[letter.id]}{how}"
             elif undelivered and letter.unit_id not in reached:
                 flag = f" · ⚠️ tanpa penerima di Sigap: antar langsung, lalu /teguran diantar {letter.id}"
             stage = STAGE_LABELS.get(letter.stage, letter.stage)

@@ -206,8 +206,7 @@ def letter_lines(session: Session, deps: Deps, letters: list[Letter], units: dic
         open_ = letter.status in (LetterStatus.DRAFT.value, LetterStatus.APPROVED.value)
         note = ""
         if letter.id in done:
-            need = "dikirim" if letter.status == LetterStatus.DRAFT.value else "diantar"
-            note = f"{done[letter.id]}: surat tidak perlu {need}"
+            note = done[letter.id]
         elif open_ and letter.unit_id not in reached:
             note = "tanpa penerima di Sigap: antar langsung, lalu catat dengan /teguran diantar " + str(letter.id)
         lines.append(

@@ -18,7 +18,7 @@ from models.fmt import periode, tanggal_pendek
 from models.pauses import marks_for
 from models.pemda import PemdaConfig, ProgramConfig
 from models.standing import Standing, load_standings
-from models.tables import Letter, LetterItem, Unit
+from models.tables import Letter, LetterItem, LetterStatus, Unit
 
 Key = tuple[int, str, str]
 """(unit id, program key, period)."""
@@ -28,8 +28,9 @@ def settled_letters(
     session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, letters: Sequence[Letter], today: date
 ) -> dict[int, str]:
     """Why each of `letters` no longer needs to go out, by letter id, for those whose unit has met or is dispensed
-    from every program and period of the letter: 'Unit sudah memenuhi e-Katalog lokal tahun 2026 sejak 5 Jan 2027',
-    'Unit mendapat dispensasi P3DN/UMKK tahun 2026'. Letters still owed something are left out."""
+    from every program and period of the letter: 'Unit sudah memenuhi e-Katalog lokal tahun 2026 sejak 5 Jan 2027:
+    surat tidak perlu diantar', 'Unit mendapat dispensasi P3DN/UMKK tahun 2026: surat tidak perlu dikirim' (a
+    draft). Letters still owed something are left out."""
     ids = [letter.id for letter in letters if letter.id is not None]
     if not ids:
         return {}
@@ -63,11 +64,12 @@ def settled_letters(
     by_letter: dict[int, list[LetterItem]] = {}
     for item in items:
         by_letter.setdefault(item.letter_id, []).append(item)
+    drafts = {letter.id for letter in letters if letter.status == LetterStatus.DRAFT.value}
     found = {}
     for letter_id, its in by_letter.items():
         reason = _reason(pemda, calendar, its, standings, dispensed)
         if reason:
-            found[letter_id] = reason
+            found[letter_id] = f"{reason}: surat tidak perlu {'dikirim' if letter_id in drafts else 'diantar'}"
     return found
 
 
