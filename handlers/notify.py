@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from handlers.base import short_name
 from models.messages import CHAT_CHANNELS, Channel
 from models.outbound import Template
 from models.outbox import OutMessage, enqueue
@@ -38,19 +39,13 @@ def unit_has_head(session: Session, unit: Unit) -> bool:
     return found is not None
 
 
-def unit_short_name(unit: Unit) -> str:
-    """What an admin types to name `unit` in a command: its first short name, else its code ('bapenda')."""
-    aliases = unit.alias_list()
-    return aliases[0] if aliases else unit.code.lower()
-
-
 def without_head_text(unit: Unit, reason: str = "") -> str:
     """'⚠️ Badan Pendapatan Daerah kini tidak memiliki kepala yang terdaftar di Sigap (…). Undang kepala baru: …'."""
     role = head_role(unit)
     why = f" ({reason.strip()})" if reason.strip() else ""
     return (
         f"⚠️ {unit.name} kini tidak memiliki {role.value} yang terdaftar di Sigap{why}. "
-        f"Mohon undang {role.value} baru: /undang {unit_short_name(unit)} {role.value}"
+        f"Mohon undang {role.value} baru: /undang {short_name(unit)} {role.value}"
     )
 
 

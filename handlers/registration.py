@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from handlers.base import NO_LONGER_ACTIVE, Ctx, deactivated, find_unit
+from handlers.base import NO_LONGER_ACTIVE, Ctx, deactivated, find_unit, short_name
 from handlers.heads import holders, names, replace_heads
-from handlers.notify import head_role, tell_admins_unit_without_head, unit_has_head, unit_short_name
+from handlers.notify import head_role, tell_admins_unit_without_head, unit_has_head
 from models.app import UserError
 from models.flood import TOO_MANY_CODES
 from models.fmt import waktu
@@ -95,7 +95,7 @@ async def undang(ctx: Ctx) -> list[Reply]:
         raise UserError("Format: /undang <unit> <peran>\nContoh: /undang dinkes kepala")
     role = parse_role(args[-1])
     unit = find_unit(ctx.session, " ".join(args[:-1]))
-    short = unit_short_name(unit)
+    short = short_name(unit)
     why = misfit(role, unit.name, unit.kind)
     if why:
         raise UserError(f"{why}\nBuat kodenya dengan: /undang {short} {head_role(unit).value}")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
-from handlers.base import Ctx, find_program, find_unit
+from handlers.base import Ctx, find_program, find_unit, short_name
 from handlers.status import visible_units
 from models.app import UserError
 from models.fmt import angka, tanggal_pendek
@@ -231,7 +231,7 @@ async def tarik(ctx: Ctx) -> list[Reply]:
 
 def _report_again(ctx: Ctx, report: Report, unit: Unit) -> str:
     """How to report the right one, in the program's measure: a title, an indicator's status, or a figure."""
-    lapor = " ".join(["/lapor", *([unit.code.lower()] if ctx.role is Role.ADMIN else []), report.program_key])
+    lapor = " ".join(["/lapor", *([short_name(unit)] if ctx.role is Role.ADMIN else []), report.program_key])
     if report.title:
         return f"Bila perlu, laporkan judul yang benar dengan {lapor} <judul>."
     if report.item_code:
