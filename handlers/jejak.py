@@ -16,6 +16,7 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 
 from handlers.base import Command, Ctx, find_unit, page_number
+from handlers.riwayat import CHANNEL_WORDS
 from models.app import UserError
 from models.fmt import angka, periode, tanggal, zone_abbr
 from models.messages import Button, Reply
@@ -25,7 +26,8 @@ PAGE = 20
 """Entries a page (a page fits one chat message)."""
 LINE = 220
 """Characters of one entry at most (a long reason is cut)."""
-CHANNELS = {"telegram": "Telegram", "whatsapp": "WhatsApp", "console": "konsol", "web": "dasbor web", "cli": "server"}
+CHANNELS = {**CHANNEL_WORDS, "web": "dasbor web", "cli": "server"}
+"""Where an action was done, as /riwayat names a report's channel, and the dashboard and the command line."""
 ROLE_WORDS = {role.value: label for role, label in ROLE_LABELS.items()}
 
 Detail = dict[str, Any]

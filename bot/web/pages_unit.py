@@ -16,7 +16,6 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 
-from bot.doctor_data import CHANNEL_NAMES
 from bot.web.pages_common import (
     LEADERS,
     STATE_TONES,
@@ -338,7 +337,7 @@ def _channel_state(address: str | None, blocked: bool, channel: Channel, deps: D
     if not address:
         return "belum terhubung" if channel is Channel.TELEGRAM else "tidak ada nomor"
     if channel not in deps.sends_on:
-        return f"belum dapat dipakai ({CHANNEL_NAMES[channel]} belum diatur)"
+        return f"belum dapat dipakai ({CHANNEL_WORDS[channel.value]} belum diatur)"
     if blocked:
         return "tidak terjangkau (memblokir bot)"
     return "terjangkau"
