@@ -26,6 +26,7 @@ from bot.senders import prepare
 from bot.settings import Settings
 from bot.web.dashboard import beside_console, dashboard_routes
 from bot.wiring import build_deps
+from bot.workers import MessageWorkers
 from jobs.alerts import auth_alert
 from jobs.broadcasts import BroadcastFinisher
 from jobs.channel_locks import ChannelLocks
@@ -140,6 +141,7 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
 
     # before any chat is answered: rows the last run left (in flight, replies it never sent) are released first
     prepare(dispatcher, deps.db)
+    workers = await start_workers(settings, deps)
     letter_hook = make_letter_hook(deps.pemda, deps.calendar, deps.sends_on)
     scheduler = start_scheduler(deps, letter_hook=letter_hook, meter=meter)
     for channel in channels:
@@ -177,10 +179,29 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
             except Exception:
                 failed = True
                 log.exception("stopping the %s channel failed", channel.channel.value)
+        if workers is not None:
+            deps.workers = None
+            await workers.stop()
         deps.db.dispose()
         deadline.code = 1 if failed else 0
         deadline.shorten(EXIT_AFTER_STOP)
     return deadline.code
+
+
+async def start_workers(settings: Settings, deps: Deps) -> MessageWorkers | None:
+    """`SIGAP_WORKERS` worker processes for chat messages (`bot.workers`), set in `deps`; None when there are none
+    (0, or they could not start: then this process handles every message, as with 0)."""
+    if settings.workers < 1:
+        return None
+    workers = MessageWorkers(deps, settings, settings.workers)
+    try:
+        await workers.start()
+    except Exception as exc:
+        log.error("worker processes not started (%s): sigap run handles every message itself", exc)
+        await workers.stop()
+        return None
+    deps.workers = workers
+    return workers
 
 
 class ExitDeadline:

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(None, validation_alias="SIGAP_METRICS_TOKEN")
     health_max_pending_seconds: float = Field(900.0, gt=0, validation_alias="SIGAP_HEALTH_MAX_PENDING_SECONDS")
     public_url: str = Field("", validation_alias="SIGAP_PUBLIC_URL")
+    workers: int = Field(0, ge=0, le=64, validation_alias="SIGAP_WORKERS")
 
     telegram_bot_token: SecretStr | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str = Field("https://api.telegram.org/bot", validation_alias="TELEGRAM_API_BASE_URL")

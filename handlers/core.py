@@ -73,7 +73,8 @@ _GUARD = threading.Lock()
 async def handle(deps: Deps, incoming: Incoming, *, dedupe_key: str | None = None) -> list[Reply]:
     """Answer one message. Nothing is saved unless the handler succeeds; errors never reach the person raw.
 
-    The unit of work runs on a handling thread (`Deps.handling`), never on the caller's event loop. On Telegram
+    The unit of work runs on a handling thread (`Deps.handling`), or in a worker process (`Deps.workers`, a
+    message without a file), never on the caller's event loop. On Telegram
     and WhatsApp the replies to a registered person are written to the outbox in the same transaction as the
     message's handling and seen-mark, due a little later: the adapter sends them at once and marks them sent; if
     it cannot (a failure, a crash), the dispatcher sends them.
@@ -82,12 +83,17 @@ async def handle(deps: Deps, incoming: Incoming, *, dedupe_key: str | None = Non
     deps.meter.count("inbound_messages", channel=incoming.channel.value)
     if deps.guard is not None and deps.guard.muted(incoming.channel.value, incoming.address):
         return []  # a flooding sender, already told: no database work at all
-    replies = await deps.handling.run(_handle, deps, incoming, dedupe_key)
+    if deps.workers is not None and incoming.document_ref is None:  # a file is fetched over the channel's client
+        replies = await deps.workers.handle(incoming, dedupe_key)
+    else:
+        replies = await deps.handling.run(handle_here, deps, incoming, dedupe_key)
     deps.meter.observe("reply_seconds", time.perf_counter() - started, channel=incoming.channel.value)
     return replies
 
 
-async def _handle(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
+async def handle_here(deps: Deps, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
+    """`handle`'s unit of work, in the calling thread: on a handling thread, or in a worker process
+    (`bot.workers`)."""
     now = deps.clock.now()
     channel = incoming.channel.value
     with deps.db.uow() as uow:

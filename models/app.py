@@ -10,19 +10,27 @@ import queue
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from models.calendar import WorkingCalendar
 from models.clock import Clock
 from models.db import Database
 from models.files import FileSource
 from models.flood import FloodGuard
-from models.messages import CHAT_CHANNELS, Channel
+from models.messages import CHAT_CHANNELS, Channel, Incoming, Reply
 from models.meter import NULL_METER, Meter
 from models.pemda import PemdaConfig
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class MessageWorkers(Protocol):
+    """Worker processes that handle chat messages beside `sigap run` (`bot.workers`, `SIGAP_WORKERS`)."""
+
+    async def handle(self, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
+        """`incoming` handled as `handlers.core.handle_here` would, in a worker process; its replies."""
+        ...
 
 
 class UserError(Exception):
@@ -53,6 +61,8 @@ class Deps:
     """Flood control for chat channels (`sigap run`); None: every message is handled (tests, the console)."""
     handling: HandlingThreads = field(default_factory=lambda: HandlingThreads())
     """Where each message's unit of work runs: off the channels' event loop, a slow one never holding up another."""
+    workers: MessageWorkers | None = None
+    """Worker processes for chat messages without a file (`SIGAP_WORKERS` in `sigap run`); None: `handling`."""
 
 
 HANDLING_THREADS = 4

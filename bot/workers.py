@@ -1,0 +1,325 @@
+"""`SIGAP_WORKERS=N`: chat messages handled in N worker processes beside `sigap run`, for large deployments.
+
+In one process every message's database work and Python code share one interpreter lock with the webhooks, the
+replies going out and the dispatcher: on a busy national deployment that lock, not the CPU count, is the limit.
+With workers, `sigap run` keeps the channels (webhooks, the inbox, each chat's order, sending within the rate
+limits, the dispatcher, the scheduler) and a message's handling (`handlers.core.handle_here`: one unit of work,
+its replies written to the outbox) runs in a worker process, each on its own CPU core.
+
+- A sender always goes to the same worker (by a hash of channel and address), so the flood control each worker
+  keeps counts all of that sender's messages, and a chat's messages never race each other.
+- Documents (a roster, evidence, a figures export) are still handled in this process: their file is downloaded
+  over the channel's connection, which lives here.
+- A worker that dies (killed, out of memory) is started again; the messages it was handling are handled here
+  instead (its transaction was not committed, and a message is never answered twice).
+- Each worker reads the days off from the database every minute, as `sigap run` does (a /libur handled by one
+  worker counts everywhere within a minute).
+
+Workers are started with `spawn` (a fresh interpreter: nothing of this process's threads or connections is
+copied) and stop when `sigap run` stops, or when it dies (their pipe closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import signal
+import time
+import zlib
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from bot.settings import Settings
+from models.app import Deps
+from models.messages import Channel, Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = 4
+"""Messages sent to one worker before it answered: enough to keep it busy, few enough that the pipe never fills
+(a write to a full pipe would hold up the event loop)."""
+START_TIMEOUT = 120.0
+"""Seconds a worker may take to start (import, connect to the database) before it is given up."""
+STOP_TIMEOUT = 3.0
+"""Seconds a worker may take to finish its message when `sigap run` stops; then it is terminated."""
+DAYS_OFF_EVERY = 60.0
+"""Seconds between a worker's readings of the days off (an admin's /libur handled elsewhere)."""
+
+
+class WorkerGone(Exception):
+    """The worker process ended while handling a message (the message is handled in this process instead)."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a worker needs besides the settings: what `sigap run` learnt at start-up."""
+
+    settings: Settings
+    telegram_username: str | None
+    sends_on: frozenset[Channel]
+
+
+@dataclass
+class _Slot:
+    """One worker process, its end of the pipe, and the messages it was given."""
+
+    number: int
+    process: BaseProcess | None = None
+    conn: Connection | None = None
+    ready: bool = False
+    waiting: dict[int, asyncio.Future[list[Reply]]] = field(default_factory=dict)
+    free: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT))
+    restarting: asyncio.Task[None] | None = None
+
+
+class MessageWorkers:
+    """`Deps.workers`: the worker processes, and the way a message goes to one and its replies come back."""
+
+    def __init__(self, deps: Deps, settings: Settings, count: int) -> None:
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self.deps = deps
+        self.settings = settings
+        self._slots = [_Slot(number) for number in range(count)]
+        self._jobs = itertools.count(1)
+        self._context = multiprocessing.get_context("spawn")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the workers running now (ready for messages)."""
+        return [s.process.pid for s in self._slots if s.ready and s.process is not None and s.process.pid is not None]
+
+    async def start(self) -> None:
+        """Start every worker and wait until each is ready (imported, connected to the database)."""
+        self._loop = asyncio.get_running_loop()
+        await asyncio.gather(*(self._start(slot) for slot in self._slots))
+        log.info("%d worker processes handle chat messages", len(self._slots))
+
+    async def _start(self, slot: _Slot) -> None:
+        config = WorkerConfig(self.settings, self.deps.telegram_username, self.deps.sends_on)
+        parent, child = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=_serve, args=(child, config), name=f"sigap-worker-{slot.number + 1}", daemon=True
+        )
+        process.start()
+        child.close()
+        try:
+            ready = await asyncio.to_thread(_wait_ready, parent, START_TIMEOUT)
+        except BaseException:
+            parent.close()
+            _end(process, 0)
+            raise
+        if not ready:
+            parent.close()
+            _end(process, 0)
+            raise RuntimeError(f"worker {slot.number + 1} did not start within {START_TIMEOUT:.0f} s")
+        slot.process, slot.conn, slot.ready = process, parent, True
+        assert self._loop is not None
+        self._loop.add_reader(parent.fileno(), self._readable, slot)
+
+    def _slot_for(self, incoming: Incoming) -> _Slot:
+        key = f"{incoming.channel.value}:{incoming.address}".encode()
+        return self._slots[zlib.crc32(key) % len(self._slots)]
+
+    async def handle(self, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
+        """The message handled by its sender's worker; in this process when that worker is not running."""
+        slot = self._slot_for(incoming)
+        async with slot.free:
+            if slot.ready and slot.conn is not None and not self._stopping:
+                job = next(self._jobs)
+                future: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
+                slot.waiting[job] = future
+                try:
+                    slot.conn.send((job, incoming, dedupe_key))
+                except (OSError, ValueError):
+                    slot.waiting.pop(job, None)
+                    self._lost(slot)
+                else:
+                    try:
+                        return await future
+                    except WorkerGone:
+                        pass  # its unit of work was not committed: handled here below
+                    finally:
+                        slot.waiting.pop(job, None)
+        return await self._here(incoming, dedupe_key)
+
+    async def _here(self, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
+        from handlers.core import handle_here
+
+        return await self.deps.handling.run(handle_here, self.deps, incoming, dedupe_key)
+
+    def _readable(self, slot: _Slot) -> None:
+        """A worker answered (or its pipe closed: it ended)."""
+        conn = slot.conn
+        if conn is None:
+            return
+        try:
+            while conn.poll():
+                job, ok, value = conn.recv()
+                future = slot.waiting.pop(job, None)
+                if future is None or future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(RuntimeError(value))
+        except (EOFError, OSError):
+            self._lost(slot)
+
+    def _lost(self, slot: _Slot) -> None:
+        """The worker ended: its messages are handled here; it is started again (unless stopping)."""
+        if slot.conn is not None:
+            with contextlib.suppress(Exception):
+                assert self._loop is not None
+                self._loop.remove_reader(slot.conn.fileno())
+            slot.conn.close()
+        slot.conn, slot.ready = None, False
+        if slot.process is not None:
+            if slot.process.is_alive():  # its pipe broke but it runs on: ended (not waited for here, on the loop)
+                slot.process.terminate()
+            code = slot.process.exitcode
+            slot.process = None
+            if not self._stopping:
+                log.error(
+                    "worker %d ended (exit code %s); its messages are handled by sigap run", slot.number + 1, code
+                )
+        for future in slot.waiting.values():
+            if not future.done():
+                future.set_exception(WorkerGone())
+        slot.waiting.clear()
+        if not self._stopping and (slot.restarting is None or slot.restarting.done()):
+            slot.restarting = asyncio.get_running_loop().create_task(self._restart(slot))
+
+    async def _restart(self, slot: _Slot) -> None:
+        try:
+            await self._start(slot)
+            log.info("worker %d started again", slot.number + 1)
+        except Exception as exc:
+            log.error("worker %d not started again (%s); sigap run handles its messages", slot.number + 1, exc)
+
+    async def stop(self) -> None:
+        """Let each worker finish its message (at most `STOP_TIMEOUT` s), then end it."""
+        self._stopping = True
+        for slot in self._slots:
+            if slot.restarting is not None:
+                slot.restarting.cancel()
+            if slot.conn is not None:
+                with contextlib.suppress(Exception):
+                    assert self._loop is not None
+                    self._loop.remove_reader(slot.conn.fileno())
+                with contextlib.suppress(OSError, ValueError):
+                    slot.conn.send(None)
+        processes = [slot.process for slot in self._slots if slot.process is not None]
+        await asyncio.to_thread(_end_all, processes, STOP_TIMEOUT)
+        for slot in self._slots:
+            if slot.conn is not None:
+                slot.conn.close()
+            slot.conn, slot.process, slot.ready = None, None, False
+            for future in slot.waiting.values():
+                future.cancel()
+            slot.waiting.clear()
+
+
+def _wait_ready(conn: Connection, timeout: float) -> bool:
+    return conn.poll(timeout) and conn.recv() == "ready"
+
+
+def _end(process: BaseProcess, timeout: float) -> None:
+    process.join(timeout)
+    if process.is_alive():
+        process.terminate()
+        process.join(1.0)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+def _end_all(processes: list[BaseProcess], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        _end(process, 0)
+
+
+# ------------------------------------------------------------------------------------------------ in the worker
+
+
+def _serve(conn: Connection, config: WorkerConfig) -> None:
+    """A worker's life: build the dependencies, then handle each message sent until told to stop (or orphaned)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: `sigap run` decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from bot.logs import configure_logging
+
+    configure_logging(config.settings)
+    deps = _worker_deps(config)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    days_off_at = time.monotonic()
+    conn.send("ready")
+    from handlers.core import handle_here
+
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            break  # sigap run ended
+        if job is None:
+            break
+        number, incoming, dedupe_key = job
+        if time.monotonic() - days_off_at > DAYS_OFF_EVERY:
+            days_off_at = time.monotonic()
+            _refresh_days_off(deps)
+        answer: tuple[int, bool, Any]
+        try:
+            answer = (number, True, loop.run_until_complete(handle_here(deps, incoming, dedupe_key)))
+        except Exception as exc:  # the text only: an exception object may not survive the pipe
+            answer = (number, False, f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(answer)
+        except (OSError, ValueError):
+            break
+    loop.close()
+    deps.db.dispose()
+
+
+def _worker_deps(config: WorkerConfig) -> Deps:
+    from bot.wiring import build_calendar
+    from models.clock import SystemClock
+    from models.db import Database
+    from models.flood import FloodGuard
+    from models.pemda import load_pemda
+
+    settings = config.settings
+    pemda = load_pemda(settings.pemda_path())
+    db = Database(settings.database_url)
+    clock = SystemClock()
+    deps = Deps(
+        db=db,
+        pemda=pemda,
+        clock=clock,
+        calendar=build_calendar(pemda, db),
+        telegram_username=config.telegram_username,
+        whatsapp_number=settings.whatsapp_display_number or None,
+        sends_on=config.sends_on,
+        invite_days=settings.invite_days,
+        public_url=settings.dashboard_url(),
+    )
+    deps.guard = FloodGuard(clock)  # this worker's senders only (each sender always comes here)
+    return deps
+
+
+def _refresh_days_off(deps: Deps) -> None:
+    from bot.wiring import refresh_calendar
+
+    try:
+        refresh_calendar(deps)
+    except Exception:
+        log.exception("reloading the days off failed; the previous list stays")

@@ -1,0 +1,170 @@
+"""`SIGAP_WORKERS`: chat messages handled in worker processes answer exactly as `sigap run` itself would, a worker
+that dies loses no message, flood control still counts each sender, and `sigap run` stops its workers with itself."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from bot.settings import EXAMPLE_PEMDA, SAMPLE_ROSTER, Settings
+from bot.wiring import build_calendar
+from bot.workers import MessageWorkers
+from handlers.core import handle_here
+from models.app import Deps
+from models.clock import SystemClock
+from models.db import Database
+from models.flood import MEMBER, SLOW_DOWN
+from models.messages import Channel, Incoming
+from models.pemda import load_pemda
+from models.program_sync import sync_programs
+from models.roster import import_roster
+from models.tables import Contact, Report
+from tests.bot.test_webhook_kill import _post, _seed, _start, free_port
+from tests.fakes.telegram_api import FakeBotApi
+
+CHAT = 7_100_001
+OTHER = 7_100_002
+
+
+def _deps(db: Database) -> Deps:
+    """The sample kabupaten on `db` with the real clock (the workers run on it), two people on Telegram."""
+    pemda = load_pemda(EXAMPLE_PEMDA)
+    with db.uow() as uow:
+        import_roster(uow.session, SAMPLE_ROSTER)
+        people = uow.session.exec(
+            select(Contact).where(col(Contact.unit_id).is_not(None)).order_by(col(Contact.id)).limit(2)
+        ).all()
+        for person, chat in zip(people, (CHAT, OTHER), strict=True):
+            person.telegram_user_id = str(chat)
+            uow.session.add(person)
+        uow.commit()
+    calendar = build_calendar(pemda, db)
+    clock = SystemClock()
+    with db.uow() as uow:
+        sync_programs(uow.session, pemda, calendar.local_date(clock.now()))
+        uow.commit()
+    return Deps(db=db, pemda=pemda, clock=clock, calendar=calendar, telegram_username="sigap_test_bot")
+
+
+@pytest.fixture
+async def workers(db: Database) -> AsyncIterator[MessageWorkers]:
+    """Two worker processes over `db` (SQLite and PostgreSQL), stopped after the test."""
+    deps = _deps(db)
+    settings = Settings(database_url=db.url, pemda_file=EXAMPLE_PEMDA)
+    pool = MessageWorkers(deps, settings, 2)
+    await pool.start()
+    deps.workers = pool
+    try:
+        yield pool
+    finally:
+        await pool.stop()
+
+
+def _message(chat: int, text: str, number: int) -> Incoming:
+    return Incoming(Channel.TELEGRAM, str(chat), text=text, display_name="Uji", message_id=str(number))
+
+
+async def _until(check: Callable[[], bool], seconds: float) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_a_worker_answers_as_sigap_run_would_and_records_the_report(workers: MessageWorkers) -> None:
+    deps = workers.deps
+    assert len(workers.pids) == 2 and all(pid != os.getpid() for pid in workers.pids)
+    [here] = await handle_here(deps, _message(CHAT, "/status", 1), "t:1")
+    [there] = await workers.handle(_message(CHAT, "/status", 2), "t:2")
+    assert there.text == here.text and there.text.startswith("Status per")
+    assert there.outbox_id is not None and there.outbox_id != here.outbox_id  # written to the outbox, as at home
+
+    [recorded] = await workers.handle(_message(CHAT, "/lapor katalog 7", 3), "t:3")
+    assert recorded.text.startswith("Tercatat")
+    with deps.db.uow() as uow:
+        report = uow.session.exec(select(Report).where(Report.program_key == "katalog")).one()
+    assert report.value == 7
+
+    assert await workers.handle(_message(CHAT, "/lapor katalog 7", 3), "t:3") == []  # the same update again
+    [stranger] = await workers.handle(_message(555, "halo", 4), "t:4")
+    assert "belum terdaftar" in stranger.text
+
+
+async def test_a_worker_that_dies_loses_no_message_and_is_started_again(workers: MessageWorkers) -> None:
+    before = set(workers.pids)
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    await _until(lambda: not any(_alive(pid) for pid in before), 10)
+    answers = await asyncio.gather(
+        workers.handle(_message(CHAT, "/status", 1), "k:1"), workers.handle(_message(OTHER, "/status", 2), "k:2")
+    )
+    assert [len(replies) for replies in answers] == [1, 1]
+    assert all(replies[0].text.startswith("Status per") for replies in answers)
+    await _until(lambda: len(workers.pids) == 2, 60)
+    assert len(workers.pids) == 2 and not before & set(workers.pids)
+    [again] = await workers.handle(_message(CHAT, "/status", 3), "k:3")
+    assert again.text.startswith("Status per")
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_flood_control_counts_every_message_of_a_sender_in_its_worker(workers: MessageWorkers) -> None:
+    answers = [await workers.handle(_message(CHAT, "/bantuan", n), f"f:{n}") for n in range(MEMBER.messages + 2)]
+    assert all(len(replies) == 1 and replies[0].text != SLOW_DOWN for replies in answers[: MEMBER.messages])
+    assert [r.text for r in answers[MEMBER.messages]] == [SLOW_DOWN]
+    assert answers[-1] == []  # muted: no answer, no work
+    [other] = await workers.handle(_message(OTHER, "/bantuan", 99), "f:99")  # another sender is not muted
+    assert other.text != SLOW_DOWN
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def test_sigap_run_with_workers_answers_everyone_and_stops_them_with_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGAP_WORKERS", "2")
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    chats = _seed(url)  # 20 registered people, then 12 strangers
+    port = free_port()
+    async with FakeBotApi(token="556:webhook-kill-token") as api:
+        process = await _start(url, api, port, tmp_path)
+        try:
+            workers = _children(process.pid)
+            assert len(workers) >= 2, (tmp_path / "run.log").read_text()
+            for chat in chats:
+                update = api.push_message(chat, "/status" if chat < chats[20] else "halo", first_name="Uji")
+                assert await _post(port, update) == 200
+            await api.wait_for(lambda: all(api.texts_to(chat) for chat in chats), timeout=60)
+        finally:
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(process.wait(), timeout=30)
+    assert code == 0 and time.monotonic() - started < 10
+    assert all(api.texts_to(chat)[0].startswith("Status per") for chat in chats[:20])
+    assert all(len(api.texts_to(chat)) == 1 for chat in chats)
+    assert not [pid for pid in workers if _alive(pid)]
+    assert "2 worker processes handle chat messages" in (tmp_path / "run.log").read_text()
