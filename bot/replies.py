@@ -47,22 +47,39 @@ class GroupCommit:
         self.db = db
         self._waiting: list[tuple[Work, asyncio.Future[Any]]] = []
         self._worker: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     async def write(self, fn: Callable[[Session], T]) -> T:
         """`fn(session)` committed (with others'); its result, or its exception."""
         return cast(T, await self._submit(fn))
 
-    async def execute(self, statements: Sequence[Statement]) -> None:
-        """`statements` committed (with others', each statement of the batch sent once with every caller's values)."""
-        if statements:
-            await self._submit(tuple(statements))
+    async def execute(self, statements: Sequence[Statement], *, linger: float = 0.0) -> None:
+        """`statements` committed (with others', each statement of the batch sent once with every caller's values).
 
-    async def _submit(self, work: Work) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        `linger` > 0: a write nobody waits for at once (a reply already sent, marked sent) starts no transaction
+        of its own for that many seconds; it goes with the next one that starts (a webhook body stored, or the
+        transaction running now), so a steady stream of chats costs a commit per batch, not per reply."""
+        if statements:
+            await self._submit(tuple(statements), linger)
+
+    async def _submit(self, work: Work, linger: float = 0.0) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._waiting.append((work, future))
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._commit_all(), name="group-commit")
+            if linger <= 0:
+                self._start()
+            elif self._timer is None:
+                self._timer = loop.call_later(linger, self._start)
         return await future
+
+    def _start(self) -> None:
+        """Commit what waits now (unless a transaction runs: it takes what waits when it is done)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._waiting and (self._worker is None or self._worker.done()):
+            self._worker = asyncio.create_task(self._commit_all(), name="group-commit")
 
     async def _commit_all(self) -> None:
         while self._waiting:

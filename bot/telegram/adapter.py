@@ -44,6 +44,9 @@ MAX_QUEUED_PER_CHAT = 100
 """Updates of one chat waiting at most; a chat sending more (a flood) loses the surplus."""
 STOP_GRACE = 3.0
 """Seconds a stop lets the chats finish what they are handling (`sigap run` stops within 10 s of SIGTERM)."""
+SETTLE_LINGER = 0.05
+"""Seconds a sent reply's row may wait to be marked sent, so that it goes with other chats' writes in one commit
+(the dispatcher leaves it alone for `models.outbox.REPLY_GRACE`, 45 s)."""
 PRIVATE_ONLY = "Mohon maaf, Sigap hanya melayani percakapan pribadi. Silakan kirim pesan langsung ke {bot}."
 
 
@@ -269,7 +272,7 @@ class TelegramAdapter:
             if self.inbox:
                 statements.append(Statement(_INBOX_DONE, _inbox_done(key, now)))
             try:
-                await self.writes.execute(statements)
+                await self.writes.execute(statements, linger=SETTLE_LINGER)
             except Exception as exc:  # the rows stay pending: sent again by the dispatcher; the update handled again
                 log.error("telegram update %s not settled: %s", update.update_id, type(exc).__name__)
             return

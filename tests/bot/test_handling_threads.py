@@ -215,3 +215,27 @@ async def test_the_same_statement_of_many_chats_goes_once_and_a_bad_one_fails_al
     assert results[0] is None and isinstance(results[1], IntegrityError) and results[2] is None
     with deps.db.uow() as uow:
         assert {"888:a", "888:b"} <= {s.key for s in uow.session.exec(select(InboundSeen)).all()}
+
+
+async def test_a_write_that_may_linger_goes_with_the_next_commit_or_alone_after_the_linger(deps: Deps) -> None:
+    commits: list[int] = []
+    event.listen(deps.db.engine, "commit", lambda _conn: commits.append(1))
+    writes = GroupCommit(deps.db)
+    mark = insert(InboundSeen)
+
+    def seen(key: str) -> list[Statement]:
+        return [Statement(mark, {"channel": "telegram", "key": key, "at": deps.clock.now()})]
+
+    lingering = [asyncio.create_task(writes.execute(seen(f"999:{n}"), linger=60)) for n in range(5)]
+    await asyncio.sleep(0)
+    assert commits == [] and not any(task.done() for task in lingering)  # no transaction of their own yet
+    await writes.execute(seen("999:now"))  # a write someone waits for: the five go with it
+    await asyncio.gather(*lingering)
+    assert len(commits) == 1
+
+    started = asyncio.get_running_loop().time()
+    await writes.execute(seen("999:alone"), linger=0.05)  # nothing else comes: it goes alone after the linger
+    assert asyncio.get_running_loop().time() - started >= 0.05 and len(commits) == 2
+    with deps.db.uow() as uow:
+        stored = {s.key for s in uow.session.exec(select(InboundSeen)).all()}
+    assert {"999:now", "999:alone", *(f"999:{n}" for n in range(5))} <= stored
