@@ -537,14 +537,16 @@ def table_rows(results: Sequence[Comparison]) -> list[str]:
         name = NAMES.get(c.database, c.database)
         ok = f["ratio"] >= GOAL_RATIO and c.missing() == 0
         rows.append(
-            f"| echo: Sigap/echo-bot throughput on `/status` + `/lapor`, {name} | {f['ratio']:.2f} "
+            f"| echo: Sigap/echo-bot throughput on `/status` + `/lapor`, {name}, SIGAP_WORKERS={WORKERS} | "
+            f"{f['ratio']:.2f} "
             f"(Sigap {f['sigap_rate']:.0f}/s, {f['sigap_cpu_ms']:.1f} ms CPU/update; echo {f['echo_rate']:.0f}/s, "
             f"{f['echo_cpu_ms']:.1f} ms CPU/update: CPU x{f['sigap_cpu_ms'] / f['echo_cpu_ms']:.1f}; "
             f"unanswered {c.missing()}) | >= {GOAL_RATIO:g} | "
             f"{'pass' if ok else 'FAIL'} |"
         )
         rows.append(
-            f"| echo: p99 reply latency, bursts of {BURST} people at once, {name} | {f['sigap_p99']:.2f} s "
+            f"| echo: p99 reply latency, bursts of {BURST} people at once, {name}, SIGAP_WORKERS={WORKERS} | "
+            f"{f['sigap_p99']:.2f} s "
             f"(p50 {f['sigap_p50']:.2f} s; echo bot p99 {f['echo_p99']:.2f} s) | < {GOAL_P99:g} s | "
             f"{'pass' if f['sigap_p99'] < GOAL_P99 else 'FAIL'} |"
         )
@@ -554,7 +556,9 @@ def table_rows(results: Sequence[Comparison]) -> list[str]:
 def how_measured() -> list[str]:
     """The results.md note on how the echo figures are measured."""
     return [
-        "- echo: `sigap run` (Telegram webhook mode, TELEGRAM_RATE_* raised to 100,000/s) and a bare",
+        f"- echo: `sigap run` (Telegram webhook mode, TELEGRAM_RATE_* raised to 100,000/s, SIGAP_WORKERS={WORKERS}:",
+        "  chat messages handled in worker processes, as a large deployment sets it; `SIGAP_BENCH_WORKERS=0` measures",
+        "  the single-process default) and a bare",
         "  python-telegram-bot echo bot (`Application` with PTB's defaults, one `MessageHandler` replying the text,",
         "  the same uvicorn webhook server), each in its own process, both answering to",
         "  `tests/fakes/telegram_api.FakeBotApi` in a third; this process posts the updates over keep-alive",
@@ -563,7 +567,8 @@ def how_measured() -> list[str]:
         f"  (sample roster); a round: each sends `/status` then `/lapor katalog n` (accepted) over {IN_FLIGHT}",
         "  connections, throughput = updates / (first POST to last reply at the fake); then",
         f"  {BURSTS} bursts of {BURST} people at once, latency = POST to reply arrival. {ROUNDS} rounds per bot,",
-        "  interleaved, medians; CPU = the bot process's user+system time per update. SQLite in a temporary file,",
+        "  interleaved, medians; CPU = user+system time per update of the bot's processes (Sigap's workers counted).",
+        "  SQLite in a temporary file,",
         f"  PostgreSQL in a fresh database `{PG_DATABASE}` on 127.0.0.1:5432. Needs an idle machine.",
     ]
 
