@@ -11,7 +11,7 @@ its replies written to the outbox) runs in a worker process, each on its own CPU
 - Documents (a roster, evidence, a figures export) are still handled in this process: their file is downloaded
   over the channel's connection, which lives here.
 - A worker that dies (killed, out of memory) is started again; the messages it was handling are handled here
-  instead (its transaction was not committed, and a message is never answered twice).
+  instead (a message it had committed is recognised as handled: its replies are in the outbox already).
 - Each worker reads the days off from the database every minute, as `sigap run` does (a /libur handled by one
   worker counts everywhere within a minute).
 
@@ -145,7 +145,8 @@ class MessageWorkers:
                     try:
                         return await future
                     except WorkerGone:
-                        pass  # its unit of work was not committed: handled here below
+                        pass  # handled here below: if the worker committed before it died, the core sees the
+                        # message was handled (its replies are in the outbox) and does not answer it twice
                     finally:
                         slot.waiting.pop(job, None)
         return await self._here(incoming, dedupe_key)
@@ -254,8 +255,10 @@ def _end_all(processes: list[BaseProcess], timeout: float) -> None:
 
 def _serve(conn: Connection, config: WorkerConfig) -> None:
     """A worker's life: build the dependencies, then handle each message sent until told to stop (or orphaned)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: `sigap run` decides
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Ctrl-C and systemd's SIGTERM reach the whole group: `sigap run` decides (it lets the message being handled
+    # finish, then sends the stop); if it dies instead, the pipe closes and the worker ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from bot.logs import configure_logging
 
     configure_logging(config.settings)

@@ -122,6 +122,20 @@ async def test_a_worker_that_dies_loses_no_message_and_is_started_again(workers:
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_a_stop_signal_to_the_whole_group_leaves_the_workers_to_sigap_run(workers: MessageWorkers) -> None:
+    pids = workers.pids
+    for pid in pids:  # systemd's SIGTERM reaches every process of the service
+        os.kill(pid, signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    assert workers.pids == pids and all(_alive(pid) for pid in pids)  # they finish what sigap run gives them
+    [reply] = await workers.handle(_message(CHAT, "/status", 1), "s:1")
+    assert reply.text.startswith("Status per")
+    await workers.stop()  # sigap run's own stop ends them
+    await _until(lambda: not any(_alive(pid) for pid in pids), 10)
+    assert not any(_alive(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_flood_control_counts_every_message_of_a_sender_in_its_worker(workers: MessageWorkers) -> None:
     answers = [await workers.handle(_message(CHAT, "/bantuan", n), f"f:{n}") for n in range(MEMBER.messages + 2)]
     assert all(len(replies) == 1 and replies[0].text != SLOW_DOWN for replies in answers[: MEMBER.messages])
