@@ -8,6 +8,8 @@ its replies written to the outbox) runs in a worker process, each on its own CPU
 
 - A sender always goes to the same worker (by a hash of channel and address), so the flood control each worker
   keeps counts all of that sender's messages, and a chat's messages never race each other.
+- A worker handles several messages at once, each on one of its handling threads as `sigap run` does: a slow
+  command (an export, a Pemda-wide view) holds one thread, not the other chats of that worker.
 - Documents (a roster, evidence, a figures export) are still handled in this process: their file is downloaded
   over the channel's connection, which lives here.
 - A worker that dies (killed, out of memory) is started again; the messages it was handling are handled here
@@ -40,9 +42,10 @@ from models.messages import Channel, Incoming, Reply
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = 4
-"""Messages sent to one worker before it answered: enough to keep it busy, few enough that the pipe never fills
-(a write to a full pipe would hold up the event loop)."""
+IN_FLIGHT = 8
+"""Messages sent to one worker before it answered: enough to keep its handling threads busy (a slow command holds
+one of them, not the worker), few enough that the pipe never fills (a write to a full pipe would hold up the
+event loop)."""
 START_TIMEOUT = 120.0
 """Seconds a worker may take to start (import, connect to the database) before it is given up."""
 STOP_TIMEOUT = 3.0
@@ -254,8 +257,8 @@ def _end_all(processes: list[BaseProcess], timeout: float) -> None:
 
 
 def _serve(conn: Connection, config: WorkerConfig) -> None:
-    """A worker's life: build the dependencies, then handle each message sent until told to stop (or orphaned)."""
-    # Ctrl-C and systemd's SIGTERM reach the whole group: `sigap run` decides (it lets the message being handled
+    """A worker's life: build the dependencies, then handle the messages sent until told to stop (or orphaned)."""
+    # Ctrl-C and systemd's SIGTERM reach the whole group: `sigap run` decides (it lets the messages being handled
     # finish, then sends the stop); if it dies instead, the pipe closes and the worker ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -263,34 +266,59 @@ def _serve(conn: Connection, config: WorkerConfig) -> None:
 
     configure_logging(config.settings)
     deps = _worker_deps(config)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    days_off_at = time.monotonic()
-    conn.send("ready")
+    try:
+        asyncio.run(_work(conn, deps))
+    finally:
+        deps.db.dispose()
+
+
+async def _work(conn: Connection, deps: Deps) -> None:
+    """Each message on one of the worker's handling threads (`Deps.handling`, as in `sigap run` itself), so a
+    slow command holds one thread while the worker's other chats are answered; each answer sent when it is ready."""
     from handlers.core import handle_here
 
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            break  # sigap run ended
-        if job is None:
-            break
-        number, incoming, dedupe_key = job
-        if time.monotonic() - days_off_at > DAYS_OFF_EVERY:
-            days_off_at = time.monotonic()
-            _refresh_days_off(deps)
+    loop = asyncio.get_running_loop()
+    ended = asyncio.Event()
+    running: set[asyncio.Task[None]] = set()
+    days_off_at = time.monotonic()
+
+    async def one(number: int, incoming: Incoming, dedupe_key: str | None) -> None:
         answer: tuple[int, bool, Any]
         try:
-            answer = (number, True, loop.run_until_complete(handle_here(deps, incoming, dedupe_key)))
+            answer = (number, True, await deps.handling.run(handle_here, deps, incoming, dedupe_key))
         except Exception as exc:  # the text only: an exception object may not survive the pipe
             answer = (number, False, f"{type(exc).__name__}: {exc}")
         try:
             conn.send(answer)
         except (OSError, ValueError):
-            break
-    loop.close()
-    deps.db.dispose()
+            ended.set()  # sigap run is gone
+
+    def readable() -> None:
+        nonlocal days_off_at
+        try:
+            while conn.poll():
+                job = conn.recv()
+                if job is None:  # sigap run stops
+                    ended.set()
+                    return
+                task = loop.create_task(one(*job))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        except (EOFError, OSError):  # sigap run ended
+            ended.set()
+            return
+        if time.monotonic() - days_off_at > DAYS_OFF_EVERY:
+            days_off_at = time.monotonic()
+            refresh = loop.create_task(asyncio.to_thread(_refresh_days_off, deps))
+            running.add(refresh)
+            refresh.add_done_callback(running.discard)
+
+    loop.add_reader(conn.fileno(), readable)
+    conn.send("ready")
+    await ended.wait()
+    loop.remove_reader(conn.fileno())
+    if running:  # what was handed over before the stop is finished (sigap run drained its chats first)
+        await asyncio.wait(set(running), timeout=STOP_TIMEOUT)
 
 
 def _worker_deps(config: WorkerConfig) -> Deps:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlmodel import col, select
 
 from bot.settings import EXAMPLE_PEMDA, SAMPLE_ROSTER, Settings
@@ -143,6 +144,35 @@ async def test_flood_control_counts_every_message_of_a_sender_in_its_worker(work
     assert answers[-1] == []  # muted: no answer, no work
     [other] = await workers.handle(_message(OTHER, "/bantuan", 99), "f:99")  # another sender is not muted
     assert other.text != SLOW_DOWN
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_a_slow_command_in_a_worker_does_not_hold_up_its_other_chats(db: Database) -> None:
+    deps = _deps(db)
+    pool = MessageWorkers(deps, Settings(database_url=db.url, pemda_file=EXAMPLE_PEMDA), 1)  # both chats here
+    await pool.start()
+    try:
+        with deps.db.uow() as uow:
+            contact_id = uow.session.exec(select(Contact.id).where(Contact.telegram_user_id == str(CHAT))).one()
+        [asked] = await pool.handle(_message(CHAT, "/lapor katalog 900", 1), "w:1")  # "Yakin?": a question open
+        assert asked.text.startswith("Yakin?")
+        blocker = create_engine(db.url)
+        with blocker.connect() as held:
+            held.execute(text("SELECT 1 FROM chatstate WHERE contact_id = :id FOR UPDATE"), {"id": contact_id})
+            slow = asyncio.create_task(pool.handle(_message(CHAT, "/lapor katalog 7", 2), "w:2"))  # waits on it
+            await asyncio.sleep(0.5)
+            assert not slow.done()
+            started = time.monotonic()
+            other_chat = pool.handle(_message(OTHER, "/status", 3), "w:3")  # the same worker, another chat
+            [other] = await asyncio.wait_for(other_chat, timeout=10)
+            assert other.text.startswith("Status per") and time.monotonic() - started < 5 and not slow.done()
+            held.rollback()
+        [recorded] = await asyncio.wait_for(slow, timeout=30)
+        assert recorded.text.startswith("Tercatat")
+        blocker.dispose()
+    finally:
+        await pool.stop()
 
 
 def _children(pid: int) -> list[int]:
