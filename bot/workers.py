@@ -28,6 +28,7 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import os
 import signal
 import time
 import zlib
@@ -262,9 +263,12 @@ def _serve(conn: Connection, config: WorkerConfig) -> None:
     # finish, then sends the stop); if it dies instead, the pipe closes and the worker ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from bot.logs import configure_logging
+    from bot.logs import FORMAT, configure_logging
 
     configure_logging(config.settings)
+    tagged = logging.Formatter(FORMAT.replace("%(name)s", f"[{multiprocessing.current_process().name}] %(name)s"))
+    for handler in logging.getLogger().handlers:  # its lines tell which worker wrote them
+        handler.setFormatter(tagged)
     deps = _worker_deps(config)
     try:
         asyncio.run(_work(conn, deps))
@@ -314,6 +318,7 @@ async def _work(conn: Connection, deps: Deps) -> None:
             refresh.add_done_callback(running.discard)
 
     loop.add_reader(conn.fileno(), readable)
+    log.info("ready for chat messages (process %d)", os.getpid())
     conn.send("ready")
     await ended.wait()
     loop.remove_reader(conn.fileno())

@@ -211,4 +211,6 @@ async def test_sigap_run_with_workers_answers_everyone_and_stops_them_with_itsel
     assert all(api.texts_to(chat)[0].startswith("Status per") for chat in chats[:20])
     assert all(len(api.texts_to(chat)) == 1 for chat in chats)
     assert not [pid for pid in workers if _alive(pid)]
-    assert "2 worker processes handle chat messages" in (tmp_path / "run.log").read_text()
+    log = (tmp_path / "run.log").read_text()
+    assert "2 worker processes handle chat messages" in log
+    assert "[sigap-worker-1] " in log and "[sigap-worker-2] " in log  # each worker's lines say whose they are
