@@ -59,6 +59,8 @@ class SignedIn:
     """An admin, or a person the Pemda file names as some program's verifier."""
     unit_code: str | None
     """The person's own unit (for the navigation), if any."""
+    own_label: str = "Unit saya"
+    """The navigation's link to that unit: 'Unit saya', 'Kecamatan saya', 'Distrik saya' (a distrik in Papua)."""
 
 
 def deps_of(request: Request) -> Deps:
@@ -99,9 +101,18 @@ def signed_in(request: Request) -> SignedIn:
             uow.commit()
         assert found.web_session.id is not None
         code = unit.code if unit is not None else None
-        known = SignedIn(viewer, found.web_session.id, found.web_session.csrf_token, may_verify, code)
+        known = SignedIn(
+            viewer, found.web_session.id, found.web_session.csrf_token, may_verify, code, _own_label(viewer, unit)
+        )
     request.state.sigap = known
     return known
+
+
+def _own_label(viewer: Viewer, unit: Unit | None) -> str:
+    if viewer.role is not Role.CAMAT:
+        return "Unit saya"
+    distrik = unit is not None and unit.name.lower().startswith("distrik ")  # as models.onboarding.role_label
+    return "Distrik saya" if distrik else "Kecamatan saya"
 
 
 def viewer_of(request: Request) -> Viewer:

@@ -49,8 +49,7 @@ def nav_for(person: SignedIn | None) -> list[NavItem]:
     role = person.viewer.role
     items = [NavItem("Ringkasan", "/dasbor/")]
     if role is not Role.ADMIN and role is not Role.PIMPINAN and person.unit_code:
-        label = "Kecamatan saya" if role is Role.CAMAT else "Unit saya"
-        items.append(NavItem(label, f"/dasbor/unit/{person.unit_code}"))
+        items.append(NavItem(person.own_label, f"/dasbor/unit/{person.unit_code}"))
     if role in (Role.ADMIN, Role.PIMPINAN, Role.CAMAT):
         items.append(NavItem("Surat teguran", "/dasbor/surat"))
     if person.may_verify:

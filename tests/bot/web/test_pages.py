@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from models.app import Deps
 from models.tables import AuditLog, Outbox, Unit
 from tests.bot.web.conftest import PUBLIC_URL, csrf_of, signed_in
-from tests.bot.web.page_seed import DODI, EKO, INDAH, evidence_status, send_evidence
+from tests.bot.web.page_seed import DODI, EKO, INDAH, PUTRI, evidence_status, send_evidence
 from tests.conftest import ADMIN, CAMAT_SUKAMAKMUR, console_person, contact_named
 from tests.seed_history import seed_sample_history
 
@@ -175,3 +175,15 @@ async def test_charts_are_pngs_of_the_persons_scope(busy: Deps, web_app: Starlet
     camat = browser_of(web_app, busy, CAMAT_SUKAMAKMUR)
     assert camat.get("/dasbor/grafik/katalog.png").content != chart.content
     assert camat.get("/dasbor/grafik/mcp.png").status_code == 404  # no MCP indicator in the kecamatan
+
+
+async def test_the_menu_names_the_persons_own_place_as_they_call_it(deps: Deps, web_app: Starlette) -> None:
+    assert ">Unit saya<" in browser_of(web_app, deps, PUTRI).get("/dasbor/").text  # a kepala who verifies
+    assert ">Kecamatan saya<" in browser_of(web_app, deps, CAMAT_SUKAMAKMUR).get("/dasbor/").text
+    with deps.db.uow() as uow:  # a Pemda in Papua: the kecamatan is a distrik
+        unit = uow.session.exec(select(Unit).where(Unit.code == "KEC-SUKAMAKM")).one()
+        unit.name = "Distrik Sukamakmur"
+        uow.session.add(unit)
+        uow.commit()
+    menu = browser_of(web_app, deps, CAMAT_SUKAMAKMUR).get("/dasbor/").text
+    assert ">Distrik saya<" in menu and "Kecamatan saya" not in menu
