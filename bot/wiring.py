@@ -38,16 +38,20 @@ def refresh_calendar(deps: Deps) -> None:
     deps.calendar.replace_days_off(days_off(deps.pemda, deps.db))
 
 
-def build_deps(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Deps:
-    """Database, Pemda file, clock and calendar, with programs mirrored into the database."""
+def build_deps(
+    settings: Settings, *, clock: Clock | None = None, db: Database | None = None, sync: bool = True
+) -> Deps:
+    """Database, Pemda file, clock and calendar, with programs mirrored into the database (`sync`; a worker
+    process of `sigap run`, which did it already, passes False)."""
     pemda = load_pemda(settings.pemda_path())
     db = db or Database(settings.database_url)
     clock = clock or SystemClock()
     calendar = build_calendar(pemda, db)
-    with db.uow() as uow:
-        for warning in sync_programs(uow.session, pemda, calendar.local_date(clock.now())):
-            log.warning("%s", warning)
-        uow.commit()
+    if sync:
+        with db.uow() as uow:
+            for warning in sync_programs(uow.session, pemda, calendar.local_date(clock.now())):
+                log.warning("%s", warning)
+            uow.commit()
     return Deps(
         db=db,
         pemda=pemda,

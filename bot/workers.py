@@ -39,7 +39,7 @@ from typing import Any
 
 from bot.settings import Settings
 from models.app import Deps
-from models.messages import Channel, Incoming, Reply
+from models.messages import Incoming, Reply
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ class WorkerConfig:
 
     settings: Settings
     telegram_username: str | None
-    sends_on: frozenset[Channel]
 
 
 @dataclass
@@ -107,22 +106,21 @@ class MessageWorkers:
         log.info("%d worker processes handle chat messages", len(self._slots))
 
     async def _start(self, slot: _Slot) -> None:
-        config = WorkerConfig(self.settings, self.deps.telegram_username, self.deps.sends_on)
+        config = WorkerConfig(self.settings, self.deps.telegram_username)
         parent, child = self._context.Pipe(duplex=True)
         process = self._context.Process(
             target=_serve, args=(child, config), name=f"sigap-worker-{slot.number + 1}", daemon=True
         )
         process.start()
         child.close()
+        ready = False
         try:
             ready = await asyncio.to_thread(_wait_ready, parent, START_TIMEOUT)
-        except BaseException:
-            parent.close()
-            _end(process, 0)
-            raise
+        finally:
+            if not ready:  # it failed, took too long, or the start was cancelled
+                parent.close()
+                _end(process, 0)
         if not ready:
-            parent.close()
-            _end(process, 0)
             raise RuntimeError(f"worker {slot.number + 1} did not start within {START_TIMEOUT:.0f} s")
         slot.process, slot.conn, slot.ready = process, parent, True
         assert self._loop is not None
@@ -279,6 +277,7 @@ def _serve(conn: Connection, config: WorkerConfig) -> None:
 async def _work(conn: Connection, deps: Deps) -> None:
     """Each message on one of the worker's handling threads (`Deps.handling`, as in `sigap run` itself), so a
     slow command holds one thread while the worker's other chats are answered; each answer sent when it is ready."""
+    from bot.scheduler import refresh_days_off
     from handlers.core import handle_here
 
     loop = asyncio.get_running_loop()
@@ -313,7 +312,7 @@ async def _work(conn: Connection, deps: Deps) -> None:
             return
         if time.monotonic() - days_off_at > DAYS_OFF_EVERY:
             days_off_at = time.monotonic()
-            refresh = loop.create_task(asyncio.to_thread(_refresh_days_off, deps))
+            refresh = loop.create_task(refresh_days_off(deps))
             running.add(refresh)
             refresh.add_done_callback(running.discard)
 
@@ -327,35 +326,10 @@ async def _work(conn: Connection, deps: Deps) -> None:
 
 
 def _worker_deps(config: WorkerConfig) -> Deps:
-    from bot.wiring import build_calendar
-    from models.clock import SystemClock
-    from models.db import Database
+    from bot.wiring import build_deps
     from models.flood import FloodGuard
-    from models.pemda import load_pemda
 
-    settings = config.settings
-    pemda = load_pemda(settings.pemda_path())
-    db = Database(settings.database_url)
-    clock = SystemClock()
-    deps = Deps(
-        db=db,
-        pemda=pemda,
-        clock=clock,
-        calendar=build_calendar(pemda, db),
-        telegram_username=config.telegram_username,
-        whatsapp_number=settings.whatsapp_display_number or None,
-        sends_on=config.sends_on,
-        invite_days=settings.invite_days,
-        public_url=settings.dashboard_url(),
-    )
-    deps.guard = FloodGuard(clock)  # this worker's senders only (each sender always comes here)
+    deps = build_deps(config.settings, sync=False)
+    deps.telegram_username = config.telegram_username
+    deps.guard = FloodGuard(deps.clock)  # this worker's senders only (each sender always comes here)
     return deps
-
-
-def _refresh_days_off(deps: Deps) -> None:
-    from bot.wiring import refresh_calendar
-
-    try:
-        refresh_calendar(deps)
-    except Exception:
-        log.exception("reloading the days off failed; the previous list stays")

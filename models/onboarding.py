@@ -90,12 +90,17 @@ HEAD_LABELS = {"kelurahan": "Lurah", "desa": "Kepala Desa"}
 LOCAL_OPERATOR_LABELS = {"kecamatan": "Operator Kecamatan", "kelurahan": "Operator Kelurahan", "desa": "Operator Desa"}
 
 
+def is_distrik(unit: Unit | None) -> bool:
+    """Whether a kecamatan is a distrik (Papua: 'Distrik …', headed by a 'Kepala Distrik')."""
+    return unit is not None and unit.name.lower().startswith("distrik ")
+
+
 def role_label(role: Role, unit: Unit | None = None) -> str:
     """What someone of `role` at `unit` is called: 'Lurah', 'Kepala Desa', 'Operator Kelurahan'; at the Pemda's own
     offices (or without a unit) the role's label, 'Kepala OPD', 'Operator OPD', 'Admin'. A kecamatan named
     'Distrik …' (Papua) is headed by a 'Kepala Distrik', as its letters say."""
     kind = unit.kind if unit is not None else None
-    if role is Role.CAMAT and unit is not None and unit.name.lower().startswith("distrik "):
+    if role is Role.CAMAT and is_distrik(unit):
         return "Kepala Distrik"
     if role is Role.KEPALA and kind in HEAD_LABELS:
         return HEAD_LABELS[kind]

@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from models.app import Deps
 from models.evidence import load_verifiers
+from models.onboarding import is_distrik
 from models.scope import Viewer, viewer_for
 from models.tables import AuditLog, Role, Unit
 from models.web_access import Current, SessionEnd, check_session
@@ -111,8 +112,7 @@ def signed_in(request: Request) -> SignedIn:
 def _own_label(viewer: Viewer, unit: Unit | None) -> str:
     if viewer.role is not Role.CAMAT:
         return "Unit saya"
-    distrik = unit is not None and unit.name.lower().startswith("distrik ")  # as models.onboarding.role_label
-    return "Distrik saya" if distrik else "Kecamatan saya"
+    return "Distrik saya" if is_distrik(unit) else "Kecamatan saya"
 
 
 def viewer_of(request: Request) -> Viewer:
