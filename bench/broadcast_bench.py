@@ -275,6 +275,12 @@ async def measure(tmp: Path, recipients: int = RECIPIENTS) -> dict[str, float]:
 
             await _wait("the start of sigap run", healthy, 60)
 
+            async def swept() -> bool:  # the start-up sweep has run (its reminders are queued, if any)
+                metrics = (await http.get("/metrics")).text
+                return any(line.startswith("sigap_sweeps_total{") for line in metrics.splitlines())
+
+            await _wait("the start-up sweep", swept, 120)
+
             async def quiet() -> bool:  # in working hours the start-up sweep may queue reminders: let them go first
                 return await asyncio.to_thread(_nothing_pending, url)
 

@@ -17,9 +17,10 @@ timer and network jitter before the server's own sliding window.
 `acquire` sleeps through the injected clock, then checks again against the sends actually made:
 the platform's real limit (30 in any second, 1 s per chat, 20 per minute per group), stretched by
 half the margin, plus any penalty. A sleeper that woke a few milliseconds late still sends; one
-that would break a limit (a long event-loop stall) or that was hit by `penalize` (HTTP 429
-`retry_after`) while asleep books a new slot instead. Callers of the synchronous `reserve` are
-trusted to send at the booked time and are not re-checked.
+that would break a limit only for a moment (an earlier send's answer was slow, and it counts until it
+ended) waits that moment and keeps its turn (`KEEP_TURN`); one that would break it for longer (a long
+event-loop stall) or that was hit by `penalize` (HTTP 429 `retry_after`) while asleep books a new slot.
+Callers of the synchronous `reserve` are trusted to send at the booked time and are not re-checked.
 
 A send taken with `permit` instead of `acquire` reports its end (`Permit.done()`): until then the
 check counts it at every instant, afterwards at the instant it finished. The platform counts a
@@ -47,6 +48,9 @@ from models.clock import Clock, SystemClock
 _SWEEP_EVERY = 1024
 _EPS = 1e-6
 """Tolerance for float rounding of times; far below any margin, so limits still hold."""
+KEEP_TURN = 0.5
+"""Seconds a woken send may wait on for the check (a slow answer still counted) and keep its turn; beyond that,
+or under a penalty, it books a new slot."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,14 @@ class RateLimiter:
             insort(track.released, when)
 
     @staticmethod
+    def _move(booking: _Booking, at: float) -> None:
+        """Move a booked slot to `at` (later), keeping the send's turn."""
+        for track in booking.tracks:
+            _discard(track.planned, booking.at)
+            insort(track.planned, at)
+        booking.at = at
+
+    @staticmethod
     def _unbook(booking: _Booking) -> None:
         """Give a booked slot back."""
         for track in booking.tracks:
@@ -335,6 +347,11 @@ class RateLimiter:
             if allowed <= now:
                 self._release(booking, now, hold=hold)
                 return now - start, booking
+            if allowed - now <= KEEP_TURN and all(track.blocked_until <= now for track in booking.tracks):
+                # Held up by a slow answer counted until it ended: wait the few ms and keep this turn, instead of
+                # leaving the slot empty and queueing behind every booking (each such miss cost a slot).
+                self._move(booking, allowed)
+                continue
             self._unbook(booking)
             booking = self._book(recipient, is_group, now, not_before=allowed)
 
