@@ -26,6 +26,9 @@ class Statement(NamedTuple):
 
     statement: Any
     params: dict[str, Any]
+    returns: tuple[str, ...] = ()
+    """For an INSERT ... ON CONFLICT DO NOTHING RETURNING these columns (named as in `params`): the rows of many
+    callers go in one multi-row INSERT, and each learns whether its row was inserted (`GroupCommit.insert`)."""
 
 
 Work = Write | tuple[Statement, ...]
@@ -61,6 +64,11 @@ class GroupCommit:
         transaction running now), so a steady stream of chats costs a commit per batch, not per reply."""
         if statements:
             await self._submit(tuple(statements), linger)
+
+    async def insert(self, statement: Statement) -> bool:
+        """`statement` (with `returns`) committed with others' (one INSERT of every caller's row); whether its row
+        was inserted (False: the row was there already, a duplicate skipped)."""
+        return bool(await self._submit((statement,)))
 
     async def _submit(self, work: Work, linger: float = 0.0) -> Any:
         loop = asyncio.get_running_loop()
@@ -105,10 +113,10 @@ class GroupCommit:
         try:
             with self.db.uow() as uow:
                 results = [(True, _apply(uow.session, [work])) for work in batch if callable(work)]
-                _apply(uow.session, [work for work in batch if not callable(work)])
+                returned = _execute(uow.session, [work for work in batch if not callable(work)])
                 uow.commit()
                 found = iter(results)
-                return [next(found) if callable(work) else (True, None) for work in batch]
+                return [next(found) if callable(work) else (True, _inserted(work, returned)) for work in batch]
         except Exception:
             if len(batch) == 1:
                 raise
@@ -125,19 +133,51 @@ class GroupCommit:
 
 
 def _apply(session: Session, works: list[Work]) -> Any:
-    """Run one function (its result), or statements grouped by statement (each group one executemany)."""
+    """Run one function (its result), or one work's statements (for an insert: whether its row was inserted)."""
     if len(works) == 1 and callable(works[0]):
         return works[0](session)
-    grouped: dict[int, tuple[Any, list[dict[str, Any]]]] = {}
+    returned = _execute(session, works)
+    return _inserted(works[0], returned) if len(works) == 1 else None
+
+
+Returned = dict[int, set[tuple[Any, ...]]]
+"""By statement (its id): the `returns` values of the rows an INSERT ... RETURNING inserted."""
+
+
+def _execute(session: Session, works: list[Work]) -> Returned:
+    """Statements grouped by statement, each group one executemany (an insert with `returns`: one multi-row
+    INSERT ... RETURNING); what the inserts returned."""
+    grouped: dict[int, tuple[Statement, list[dict[str, Any]]]] = {}
     for work in works:
         assert not callable(work)
-        for statement, params in work:
-            grouped.setdefault(id(statement), (statement, []))[1].append(params)
+        for statement in work:
+            grouped.setdefault(id(statement.statement), (statement, []))[1].append(statement.params)
+    returned: Returned = {}
     if grouped:
         connection = session.connection()
-        for statement, values in grouped.values():
-            connection.execute(statement, values)
-    return None
+        for first, values in grouped.values():
+            result = connection.execute(first.statement, values)
+            if first.returns:
+                returned[id(first.statement)] = {tuple(row) for row in result}
+    return returned
+
+
+def _inserted(work: Work, returned: Returned) -> bool | None:
+    """For a work of inserts with `returns`: whether all its rows were inserted; None for other statements.
+
+    A returned row is claimed by the first work that asks for it: of two callers with the same row in one batch
+    (a body delivered twice at once), only the first hears it was inserted."""
+    assert not callable(work)
+    inserts = [statement for statement in work if statement.returns]
+    if not inserts:
+        return None
+    fresh = True
+    for statement in inserts:
+        rows = returned.get(id(statement.statement), set())
+        row = tuple(statement.params[name] for name in statement.returns)
+        fresh = fresh and row in rows
+        rows.discard(row)
+    return fresh
 
 
 async def settle_reply(deps: Deps, reply: Reply, *, provider_id: str | None = None, error: str = "") -> None:

@@ -88,6 +88,12 @@ class Ctx:
         self._no_state = state is None
         return state
 
+    def known_state(self, state: ChatState | None, *, read: bool) -> None:
+        """The sender's conversation as read with the sender (`read`): `get_state` then reads nothing when there is
+        none (when there is one, the caller holds it and the session finds it without a query)."""
+        if read and state is None:
+            self._no_state = True
+
     def set_state(self, flow: str, **data: Any) -> None:
         """Open or move a guided conversation."""
         self._no_state = False

@@ -21,7 +21,7 @@ from models.db import core
 from models.flood import SLOW_DOWN, Verdict
 from models.messages import Button, Channel, Incoming, Reply
 from models.outbox import WINDOW, OutMessage, decode_buttons, enqueue, queue_replies
-from models.tables import SENT_STATUSES, Contact, InboundSeen, Outbox, Role, Unit
+from models.tables import SENT_STATUSES, ChatState, Contact, InboundSeen, Outbox, Role, Unit
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,13 @@ log = logging.getLogger(__name__)
 TROUBLE = "Mohon maaf, terjadi gangguan saat memproses pesan Bapak/Ibu. Silakan coba lagi beberapa saat lagi."
 
 
-_WITH_UNIT = select(Contact, Unit).outerjoin(Unit, col(Unit.id) == col(Contact.unit_id))
-"""A sender with their unit (in the session after, so the handler's `my_unit` reads no more)."""
+_WITH_UNIT = (
+    select(Contact, Unit, ChatState)
+    .outerjoin(Unit, col(Unit.id) == col(Contact.unit_id))
+    .outerjoin(ChatState, col(ChatState.contact_id) == col(Contact.id))
+)
+"""A sender with their unit and open conversation, in one statement (in the session after, so the handler's
+`my_unit` and `get_state` read no more)."""
 _BY_TELEGRAM = _WITH_UNIT.where(col(Contact.telegram_user_id) == bindparam("address"))
 _BY_WHATSAPP = _WITH_UNIT.where(col(Contact.wa_number) == bindparam("address"))
 _SEEN = select(InboundSeen.key).where(
@@ -42,26 +47,38 @@ _MARK_SEEN = insert(InboundSeen)
 
 def identify(session: Session, incoming: Incoming) -> Contact | None:
     """The registered, active contact who sent `incoming`, if any."""
-    return _identify(session, incoming)[0]
+    return _identify(session, incoming).contact
 
 
-def _identify(session: Session, incoming: Incoming) -> tuple[Contact | None, Unit | None]:
-    """`identify`, and the contact's unit as read with it: the session only remembers the unit while someone holds
-    it, so the caller keeps it for the message's handling (`my_unit` then reads nothing)."""
+@dataclasses.dataclass(frozen=True)
+class _Sender:
+    """`identify`'s contact with what was read alongside: the session only remembers the unit and the conversation
+    while someone holds them, so the caller keeps this for the message's handling (`my_unit` and `get_state` then
+    read nothing). `state_read`: whether the conversation was read (None then means there is none)."""
+
+    contact: Contact | None = None
+    unit: Unit | None = None
+    state: ChatState | None = None
+    state_read: bool = False
+
+
+def _identify(session: Session, incoming: Incoming) -> _Sender:
     if incoming.channel is Channel.TELEGRAM:
         stmt = _BY_TELEGRAM
     elif incoming.channel is Channel.WHATSAPP:
         stmt = _BY_WHATSAPP
     else:
         if not incoming.address.isdigit():
-            return None, None
+            return _Sender()
         contact = session.get(Contact, int(incoming.address))
-        return (contact if contact is not None and contact.active else None), None
+        return _Sender(contact if contact is not None and contact.active else None)
     found = session.exec(stmt, params={"address": incoming.address}).first()
     if found is None:
-        return None, None
-    contact, unit = found
-    return (contact if contact.active and contact.unit_id is not None else None), unit
+        return _Sender()
+    contact, unit, state = found
+    if not contact.active or contact.unit_id is None:
+        return _Sender(unit=unit)
+    return _Sender(contact, unit, state, state_read=True)
 
 
 DURABLE = (Channel.TELEGRAM, Channel.WHATSAPP)
@@ -98,7 +115,8 @@ async def handle_here(deps: Deps, incoming: Incoming, dedupe_key: str | None) ->
     channel = incoming.channel.value
     with deps.db.uow() as uow:
         session = uow.session
-        contact, _unit = _identify(session, incoming)  # `_unit` held: the handler finds it in the session
+        sender = _identify(session, incoming)  # held: the handler finds the unit and conversation in the session
+        contact = sender.contact
         verdict = Verdict.OK
         if deps.guard is not None:
             with _GUARD:
@@ -106,6 +124,7 @@ async def handle_here(deps: Deps, incoming: Incoming, dedupe_key: str | None) ->
         if verdict is Verdict.IGNORE:
             return []  # muted for flooding: no answer, no work
         ctx = Ctx(deps=deps, uow=uow, incoming=incoming, contact=contact, now=now)
+        ctx.known_state(sender.state, read=sender.state_read)
         if verdict is Verdict.WARN:
             log.warning("a %s sender is flooding; muted for a while", channel)
             replies = [Reply(SLOW_DOWN)]

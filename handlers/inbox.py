@@ -27,18 +27,28 @@ _ERROR_LENGTH = 500
 
 def store(session: Session, channel: str, key: str, payload: str, now: datetime) -> bool:
     """Write one received body; False when (channel, key) is already there (a redelivery), never doubled."""
-    values = {"channel": channel, "key": key[:128], "payload": payload, "received_at": now}
     connection = core(session)
     # RETURNING, not rowcount: with PostgreSQL's ON CONFLICT DO NOTHING the driver's rowcount is not reliable
-    return connection.execute(_store_statement(connection.dialect.name), values).first() is not None
+    statement = store_statement(connection.dialect.name)
+    return connection.execute(statement, store_values(channel, key, payload, now)).first() is not None
+
+
+STORED = ("channel", "key")
+"""The columns `store_statement` returns for a row it inserted (a duplicate returns nothing)."""
+
+
+def store_values(channel: str, key: str, payload: str, now: datetime) -> dict[str, Any]:
+    """The values of one received body for `store_statement` (`STORED` named as it returns them)."""
+    return {"channel": channel, "key": key[:128], "payload": payload, "received_at": now}
 
 
 @functools.cache
-def _store_statement(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (channel, key) DO NOTHING RETURNING id of one body: built once (every webhook)."""
+def store_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (channel, key) DO NOTHING RETURNING channel, key of received bodies: built once;
+    with the values of many bodies one multi-row INSERT that returns the rows it inserted."""
     table = InboundMessage.__table__  # type: ignore[attr-defined]
     insert = skipping_duplicates(dialect, table, "channel", "key")
-    return insert.values(processed_at=None, attempts=0, last_error="").returning(table.c.id)
+    return insert.values(processed_at=None, attempts=0, last_error="").returning(table.c.channel, table.c.key)
 
 
 def find(session: Session, channel: str, key: str) -> InboundMessage | None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, bindparam, func
+from sqlalchemy import ColumnElement, bindparam, func, literal, null, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -191,24 +191,35 @@ def _load(
     wanted = {uid for uid, _kind in pairs}
     few = len(wanted) <= FEW_UNITS
     kinds = {kind for _uid, kind in pairs}
+    plan: list[tuple[ProgramConfig, str, list[int]]] = []
     for program in programs if programs is not None else pemda.programs:
         period = periods[program.key] if periods and program.key in periods else current_period(program, today)
+        if program.measure == "checklist":
+            plan.append((program, period, []))
+            continue
+        applying = {kind for kind in kinds if program.applies(kind)}
+        applicable = [uid for uid, kind in pairs] if applying == kinds else [u for u, k in pairs if k in applying]
+        if applicable:
+            plan.append((program, period, applicable))
+    # A command about one unit (or a kecamatan) reads only their reports, every program's values in one statement
+    figures = [step for step in plan if step[2]]
+    prefetched = _few_values(session, figures) if few and len(figures) > 1 else {}
+    for program, period, applicable in plan:
         deadline = program.deadline_of(period)
         if program.measure == "checklist":
             _checklist(session, program, period, deadline, wanted, few, result)
             continue
-        applying = {kind for kind in kinds if program.applies(kind)}
-        applicable = [uid for uid, kind in pairs] if applying == kinds else [u for u, k in pairs if k in applying]
-        if not applicable:
-            continue
         values: dict[int, tuple[float, datetime]] = {}
         required = program.verification == "required"
         submission = program.measure == "submission"
-        params: dict[str, Any] = {"pk": program.key, "period": period}
-        if few:  # a command about one unit (or a kecamatan) reads only their reports
-            params["units"] = applicable
-        for unit_id, value, at in core(session).execute(_values_statement(submission, required, few), params):
-            values[unit_id] = (float(value or 0), at)
+        if program.key in prefetched:
+            values = prefetched[program.key]
+        else:
+            params: dict[str, Any] = {"pk": program.key, "period": period}
+            if few:
+                params["units"] = applicable
+            for unit_id, value, at in core(session).execute(_values_statement(submission, required, few), params):
+                values[unit_id] = (float(value or 0), at)
         waiting = _waiting_values(session, program, period, applicable if few else None) if required else {}
         key, target = program.key, program.target
         missing = 0.0 if submission else None
@@ -230,27 +241,57 @@ def _load(
 # command about a few units): building and keying an SQL expression costs more than running it on the unit index.
 
 
-def _scope(few: bool, *extra: ColumnElement[bool]) -> tuple[ColumnElement[bool], ...]:
-    """Reports of the program `:pk` in the period `:period` (of the units `:units` when `few`), and `extra`."""
-    scope = (col(Report.program_key) == bindparam("pk"), col(Report.period) == bindparam("period"), *extra)
+def _scope(few: bool, *extra: ColumnElement[bool], part: str = "") -> tuple[ColumnElement[bool], ...]:
+    """Reports of the program `:pk` in the period `:period` (of the units `:units` when `few`), and `extra`; the
+    parameters named with `part` appended (one part of a union)."""
+    scope = (
+        col(Report.program_key) == bindparam(f"pk{part}"),
+        col(Report.period) == bindparam(f"period{part}"),
+        *extra,
+    )
     if few:
-        scope += (col(Report.unit_id).in_(bindparam("units", expanding=True)),)
+        scope += (col(Report.unit_id).in_(bindparam(f"units{part}", expanding=True)),)
     return scope
 
 
 @functools.cache
-def _values_statement(submission: bool, required: bool, few: bool) -> Any:
+def _values_statement(submission: bool, required: bool, few: bool, part: str = "") -> Any:
     """(unit id, value, moment) per unit: the submissions that count and the last one's time, or the latest figure
     that counts."""
     counts = _counts(required)
     if submission:
         return (
             sa_select(col(Report.unit_id), func.count(), func.max(col(Report.created_at)))
-            .where(*_scope(few, counts, col(Report.title).is_not(None)))
+            .where(*_scope(few, counts, col(Report.title).is_not(None), part=part))
             .group_by(col(Report.unit_id))
         )
     columns = (col(Report.unit_id), col(Report.value), _when().label("at"))
-    return _ranked(columns, *_scope(few, counts, col(Report.value).is_not(None)))
+    return _ranked(columns, *_scope(few, counts, col(Report.value).is_not(None), part=part))
+
+
+@functools.cache
+def _few_values_statement(shapes: tuple[tuple[bool, bool], ...]) -> Any:
+    """`_values_statement` of several programs (their (submission, required) shapes) for a few units, in one
+    statement: (part, unit id, value, moment), `part` the program's place in `shapes` (its parameters end in it)."""
+    parts = []
+    for i, (submission, required) in enumerate(shapes):
+        one = _values_statement(submission, required, True, str(i)).subquery(f"part{i}")
+        parts.append(sa_select(literal(i).label("part"), *one.c))
+    return union_all(*parts)
+
+
+def _few_values(
+    session: Session, wanted: Sequence[tuple[ProgramConfig, str, list[int]]]
+) -> dict[str, dict[int, tuple[float, datetime]]]:
+    """(value, moment) per unit of each program in `wanted` (program, period, its units): one round trip for all."""
+    params: dict[str, Any] = {}
+    for i, (program, period, units) in enumerate(wanted):
+        params |= {f"pk{i}": program.key, f"period{i}": period, f"units{i}": units}
+    shapes = tuple((program.measure == "submission", program.verification == "required") for program, *_ in wanted)
+    found: dict[str, dict[int, tuple[float, datetime]]] = {program.key: {} for program, *_ in wanted}
+    for part, unit_id, value, at in core(session).execute(_few_values_statement(shapes), params):
+        found[wanted[part][0].key][unit_id] = (float(value or 0), at)
+    return found
 
 
 @functools.cache
@@ -318,6 +359,64 @@ def _checklist_statements(required: bool, few: bool) -> tuple[Any, Any, Any, Any
 
 
 @functools.cache
+def _few_checklist_statement(required: bool) -> Any:
+    """`_checklist_statements` for a few units in one statement: (part, unit id, item code, status, moment,
+    verification, report id), part 0 the items, 1 the latest report that counts, 2 the latest verified or waiting
+    (only when `required`), 3 the newest rejected."""
+    items, status, live, rejected = _checklist_statements(required, True)
+    nothing = null()
+    parts = [
+        sa_select(literal(0).label("part"), *items.subquery("items").c, nothing, nothing, nothing, nothing),
+        sa_select(literal(1).label("part"), *_columns(status, "status")),
+    ]
+    if required:
+        one = live.subquery("live").c
+        parts.append(sa_select(literal(2).label("part"), one[0], one[1], one[2], nothing, one[3], one[4]))
+    one = rejected.subquery("rejected").c
+    parts.append(sa_select(literal(3).label("part"), one[0], one[1], nothing, nothing, nothing, one[2]))
+    return union_all(*parts)
+
+
+def _columns(statement: Any, name: str) -> list[Any]:
+    """(unit id, code, status, moment, NULL verification, id) of the latest-report statement, as a subquery."""
+    one = statement.subquery(name).c
+    return [one[0], one[1], one[2], one[3], null(), one[4]]
+
+
+_ChecklistReadings = tuple[
+    dict[int, list[str]],
+    dict[tuple[int, str], tuple[str, datetime, int]],
+    dict[tuple[int, str], tuple[str, Any, int]],
+    dict[tuple[int, str], int],
+]
+"""Per unit its item codes; per (unit, item) the latest report that counts (status, moment, id), the latest verified
+or waiting (status, verification, id) and the newest rejected report's id."""
+
+
+def _few_checklist(
+    session: Session, program: ProgramConfig, period: str, wanted: set[int], required: bool
+) -> _ChecklistReadings:
+    """`_checklist`'s four readings for a few units in one round trip."""
+    params = {"pk": program.key, "period": period, "units": list(wanted)}
+    per_unit: dict[int, list[str]] = defaultdict(list)
+    status: dict[tuple[int, str], tuple[str, datetime, int]] = {}
+    live: dict[tuple[int, str], tuple[str, Any, int]] = {}
+    rejected: dict[tuple[int, str], int] = {}
+    for part, unit_id, code, item_status, at, verification, report_id in core(session).execute(
+        _few_checklist_statement(required), params
+    ):
+        if part == 0:
+            per_unit[unit_id].append(code)
+        elif part == 1:
+            status[(unit_id, code or "")] = (item_status or "", at, report_id)
+        elif part == 2:
+            live[(unit_id, code or "")] = (item_status or "", verification, report_id)
+        else:
+            rejected[(unit_id, code or "")] = report_id or 0
+    return per_unit, status, live if required else dict(status), rejected
+
+
+@functools.cache
 def _items_exist_statement() -> Any:
     """A row when the unit `:units` has checklist items of `:pk` in `:period`."""
     return _checklist_statements(False, True)[0].limit(1)
@@ -333,30 +432,52 @@ def _checklist(
     result: dict[tuple[int, str], Standing],
 ) -> None:
     required = program.verification == "required"
-    items, latest, latest_live, newest_rejected = _checklist_statements(required, few)
+    read = _few_checklist if few else _all_checklist
+    per_unit, status, live, rejected = read(session, program, period, wanted, required)
+    if per_unit:
+        _checklist_standings(program, period, deadline, required, per_unit, status, live, rejected, result)
+
+
+def _all_checklist(
+    session: Session, program: ProgramConfig, period: str, wanted: set[int], required: bool
+) -> _ChecklistReadings:
+    """`_checklist`'s four readings over the whole Pemda (kept to the `wanted` units)."""
+    items, latest, latest_live, newest_rejected = _checklist_statements(required, False)
     connection = core(session)
     params: dict[str, Any] = {"pk": program.key, "period": period}
-    if few:
-        params["units"] = list(wanted)
     per_unit: dict[int, list[str]] = defaultdict(list)
     for owner, item_code in connection.execute(items, params):
         if owner in wanted:
             per_unit[owner].append(item_code)
-    if not per_unit:
-        return
-    if few:
-        params["units"] = list(per_unit)
     status: dict[tuple[int, str], tuple[str, datetime, int]] = {}
+    live: dict[tuple[int, str], tuple[str, Any, int]] = {}
+    rejected: dict[tuple[int, str], int] = {}
+    if not per_unit:
+        return per_unit, status, live, rejected
     for unit_id, code, item_status, created, report_id in connection.execute(latest, params):
         status[(unit_id, code or "")] = (item_status or "", created, report_id)
-    live: dict[tuple[int, str], tuple[str, Any, int]] = dict(status)
+    live = dict(status)
     if required:  # the latest report verified or waiting, per item: a waiting one is "diunggah"
         live = {}
         for unit_id, code, item_status, verification, report_id in connection.execute(latest_live, params):
             live[(unit_id, code or "")] = (item_status or "", verification, report_id)
-    rejected: dict[tuple[int, str], int] = {}
     for unit_id, code, report_id in connection.execute(newest_rejected, params):
         rejected[(unit_id, code or "")] = report_id or 0
+    return per_unit, status, live, rejected
+
+
+def _checklist_standings(
+    program: ProgramConfig,
+    period: str,
+    deadline: date,
+    required: bool,
+    per_unit: Mapping[int, list[str]],
+    status: Mapping[tuple[int, str], tuple[str, datetime, int]],
+    live: Mapping[tuple[int, str], tuple[str, Any, int]],
+    rejected: Mapping[tuple[int, str], int],
+    result: dict[tuple[int, str], Standing],
+) -> None:
+    """Each unit's checklist standing from its items and the latest, live and newest rejected report per item."""
     for unit_id, codes in per_unit.items():
         done = [c for c in codes if status.get((unit_id, c), ("", None, 0))[0] == DONE]
         times = [status[(unit_id, c)][1] for c in codes if (unit_id, c) in status]

@@ -20,7 +20,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,7 +30,7 @@ from telegram.ext import Application, TypeHandler
 from bot.channels import ChannelRuntime
 from bot.http import MAX_BODY_BYTES, BodyTooLarge, read_body, too_large
 from bot.limits import limiter_for
-from bot.replies import GroupCommit
+from bot.replies import GroupCommit, Statement
 from bot.settings import Settings
 from bot.telegram.adapter import TelegramAdapter, TelegramFiles
 from bot.telegram.aio_request import AiohttpRequest
@@ -77,6 +76,7 @@ def webhook_route(
     expected = secret.encode()
     if deps is not None and writes is None:
         writes = GroupCommit(deps.db)
+    store_statement = inbox.store_statement(deps.db.engine.dialect.name) if deps is not None else None
 
     async def receive(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -96,7 +96,8 @@ def webhook_route(
             key = f"{application.bot.id}:{update.update_id}"
             payload = body.decode("utf-8", "replace")
             try:
-                fresh = await writes.write(lambda session: _store(session, deps, key, payload))
+                values = inbox.store_values(Channel.TELEGRAM.value, key, payload, deps.clock.now())
+                fresh = await writes.insert(Statement(store_statement, values, inbox.STORED))
             except Exception as exc:  # SQLAlchemy's text would quote the update: the type only
                 log.error("telegram webhook: update not stored (%s), answering 500", type(exc).__name__)
                 return Response(status_code=500)
@@ -106,10 +107,6 @@ def webhook_route(
         return Response(status_code=200)
 
     return Route(WEBHOOK_PATH, receive, methods=["POST"])
-
-
-def _store(session: Session, deps: Deps, key: str, payload: str) -> bool:
-    return inbox.store(session, Channel.TELEGRAM.value, key, payload, deps.clock.now())
 
 
 async def recover(application: TelegramApp, deps: Deps) -> int:

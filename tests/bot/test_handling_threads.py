@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 import handlers.core as core
 from bot.replies import GroupCommit, Statement
+from handlers import inbox
 from handlers.base import Ctx
 from jobs.dispatcher import Dispatcher
 from models.app import Deps, HandlingThreads
@@ -215,6 +216,27 @@ async def test_the_same_statement_of_many_chats_goes_once_and_a_bad_one_fails_al
     assert results[0] is None and isinstance(results[1], IntegrityError) and results[2] is None
     with deps.db.uow() as uow:
         assert {"888:a", "888:b"} <= {s.key for s in uow.session.exec(select(InboundSeen)).all()}
+
+
+async def test_webhook_bodies_arriving_together_are_stored_by_one_insert_and_a_redelivery_is_told(deps: Deps) -> None:
+    executions: list[str] = []
+    event.listen(deps.db.engine, "before_cursor_execute", lambda *args: executions.append(args[2]))
+    writes = GroupCommit(deps.db)
+    store = inbox.store_statement(deps.db.engine.dialect.name)
+
+    def body(update_id: int) -> Statement:
+        values = inbox.store_values("telegram", f"999:{update_id}", f'{{"update_id": {update_id}}}', deps.clock.now())
+        return Statement(store, values, inbox.STORED)
+
+    assert await writes.insert(body(0))  # alone: nothing to wait for
+    executions.clear()
+    # 30 bodies at once, two of them delivered again by Telegram (0 stored before, 5 twice in this burst)
+    fresh = await asyncio.gather(*(writes.insert(body(n)) for n in [*range(1, 29), 0, 5]))
+    assert fresh == [True] * 28 + [False, False]
+    assert len([sql for sql in executions if "into inbound_message" in sql.lower()]) == 1  # one multi-row INSERT
+    with deps.db.uow() as uow:
+        stored = inbox.pending(uow.session, "telegram")
+    assert sorted(int(m.key.split(":")[1]) for m in stored) == list(range(29))  # each once
 
 
 async def test_a_write_that_may_linger_goes_with_the_next_commit_or_alone_after_the_linger(deps: Deps) -> None:
