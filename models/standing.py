@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, bindparam, func, literal, null, union_all
+from sqlalchemy import ColumnElement, bindparam, func, literal, null, type_coerce, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -364,23 +364,22 @@ def _few_checklist_statement(required: bool) -> Any:
     verification, report id), part 0 the items, 1 the latest report that counts, 2 the latest verified or waiting
     (only when `required`), 3 the newest rejected."""
     items, status, live, rejected = _checklist_statements(required, True)
-    nothing = null()
-    parts = [
-        sa_select(literal(0).label("part"), *items.subquery("items").c, nothing, nothing, nothing, nothing),
-        sa_select(literal(1).label("part"), *_columns(status, "status")),
-    ]
+    # A column a part does not have is a NULL of the column's type: the union's columns take their types from the
+    # first part, and SQLite hands back a moment as text unless its column says it is one.
+    report = Report.__table__.c  # type: ignore[attr-defined]
+    item_status, at, verification, report_id = (
+        type_coerce(null(), c.type) for c in (report.item_status, report.created_at, report.verification, report.id)
+    )
+    one = items.subquery("items").c
+    parts = [sa_select(literal(0).label("part"), one[0], one[1], item_status, at, verification, report_id)]
+    one = status.subquery("status").c
+    parts.append(sa_select(literal(1).label("part"), one[0], one[1], one[2], one[3], verification, one[4]))
     if required:
         one = live.subquery("live").c
-        parts.append(sa_select(literal(2).label("part"), one[0], one[1], one[2], nothing, one[3], one[4]))
+        parts.append(sa_select(literal(2).label("part"), one[0], one[1], one[2], at, one[3], one[4]))
     one = rejected.subquery("rejected").c
-    parts.append(sa_select(literal(3).label("part"), one[0], one[1], nothing, nothing, nothing, one[2]))
+    parts.append(sa_select(literal(3).label("part"), one[0], one[1], item_status, at, verification, one[2]))
     return union_all(*parts)
-
-
-def _columns(statement: Any, name: str) -> list[Any]:
-    """(unit id, code, status, moment, NULL verification, id) of the latest-report statement, as a subquery."""
-    one = statement.subquery(name).c
-    return [one[0], one[1], one[2], one[3], null(), one[4]]
 
 
 _ChecklistReadings = tuple[
