@@ -16,12 +16,12 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import broadcast_bench, commands_bench, echo_bench, flood_bench, roster_bench, sweep_bench
 from bench.fanout import FakeServer, FanOutResult, fan_out
+from bench.results_file import machine_speed
 
 RESULTS = Path(__file__).with_name("results.md")
 FANOUT_N = 3_000
@@ -32,17 +32,6 @@ SWEEP_UNITS = 30_000
 
 def _row(name: str, value: str, goal: str, ok: bool) -> str:
     return f"| {name} | {value} | {goal} | {'pass' if ok else 'FAIL'} |"
-
-
-def machine_speed() -> float:
-    """Seconds a pure-Python loop of 10 million additions takes here, best of three: how fast this machine is."""
-    best = float("inf")
-    for _ in range(3):
-        started, total = time.perf_counter(), 0
-        for number in range(10_000_000):
-            total += number
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def main(argv: list[str]) -> int:
