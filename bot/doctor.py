@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot.doctor_findings import Finding, Status, fail, ok, ready, render, skip, warn
 from bot.settings import EXAMPLE_PEMDA, Settings
-from models.db import MIGRATIONS, Database
+from models.db import CONNECTIONS_PER_PROCESS, MIGRATIONS, Database
 from models.pemda import PemdaConfig, PemdaFileError, load_pemda
 
 log = logging.getLogger("sigap")
@@ -134,6 +135,43 @@ def check_database_kind(settings: Settings) -> Finding:
             "Untuk penggunaan nyata pakai PostgreSQL: SIGAP_DATABASE_URL=postgresql://sigap:sandi@127.0.0.1:5432/sigap",
         )
     return ok(topic, backend)
+
+
+def check_workers(settings: Settings, db: Database | None, cores: int | None = None) -> Finding:
+    """`SIGAP_WORKERS`: no more processes than CPU cores, and (PostgreSQL) connections enough for all of them."""
+    topic = "Pekerja pesan (SIGAP_WORKERS)"
+    workers, cores = settings.workers, cores or os.cpu_count() or 1
+    if workers == 0:
+        return ok(
+            topic,
+            "0: semua pesan ditangani sigap run sendiri (cukup untuk ratusan unit; untuk ribuan unit setel "
+            f"SIGAP_WORKERS ke jumlah inti CPU, di sini {cores}).",
+        )
+    if workers > cores:
+        return warn(
+            topic,
+            f"{workers} proses pekerja untuk {cores} inti CPU: pekerja melebihi inti hanya saling berebut CPU.",
+            f"Setel SIGAP_WORKERS={cores} atau kurang di .env, lalu mulai ulang Sigap.",
+        )
+    found = f"{workers} proses pekerja untuk {cores} inti CPU"
+    if db is None or not db.is_postgres:
+        return ok(topic, found + ".")
+    need = (workers + 1) * CONNECTIONS_PER_PROCESS
+    try:
+        with db.engine.connect() as connection:
+            most = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+            kept = int(connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+    except DBAPIError:
+        return ok(topic, found + " (batas koneksi PostgreSQL tidak dapat dibaca: lihat Skema basis data).")
+    if need > most - kept:
+        return warn(
+            topic,
+            f"{found}: sigap run dan pekerjanya dapat membuka sampai {need} koneksi, PostgreSQL hanya menerima "
+            f"{most - kept} (max_connections {most}, {kept} dicadangkan).",
+            f"Naikkan max_connections di postgresql.conf ke paling sedikit {need + kept} lalu mulai ulang "
+            "PostgreSQL, atau kurangi SIGAP_WORKERS.",
+        )
+    return ok(topic, f"{found}; koneksi basis data paling banyak {need} dari {most - kept} yang diterima PostgreSQL.")
 
 
 # ------------------------------------------------------------------------------------------------ Pemda file
@@ -287,6 +325,7 @@ async def diagnose(settings: Settings, *, usage: Callable[[Path], DiskUsage] | N
         schema = check_schema(db)
         findings.append(schema)
         schema_ok = schema.status is Status.OK
+    findings.append(check_workers(settings, db if schema_ok else None))
     findings.append(check_disk(settings.database_url, usage))
     findings += await doctor_channels.check_all(settings, pemda)
     if pemda is None:

@@ -229,6 +229,12 @@ def plain_rows(session: Session, stmt: Any) -> list[Any]:
         cursor.close()
 
 
+POOL_SIZE, POOL_OVERFLOW = 5, 10
+"""PostgreSQL connections a process keeps open, and how many more it may open at a peak (SQLAlchemy's defaults)."""
+CONNECTIONS_PER_PROCESS = POOL_SIZE + POOL_OVERFLOW
+"""The most PostgreSQL connections one process (`sigap run`, each of its workers) opens."""
+
+
 class Database:
     """One engine per process; hands out units of work."""
 
@@ -240,6 +246,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        elif self.is_postgres:
+            kwargs |= {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)

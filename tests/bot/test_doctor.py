@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from bot import doctor
 from bot.cli import main
 from bot.doctor import (
     DiskUsage,
@@ -21,6 +22,7 @@ from bot.doctor import (
     check_schema,
     check_telegram_settings,
     check_whatsapp_settings,
+    check_workers,
     first_run_notes,
     schema_revisions,
 )
@@ -119,6 +121,24 @@ def test_sqlite_is_a_trial_postgresql_is_real() -> None:
     assert sqlite.status is Status.WARN and "postgresql://" in sqlite.fix
     assert check_database_kind(settings(SIGAP_DATABASE_URL="postgresql://s:p@127.0.0.1/s")).status is Status.OK
     assert check_database_kind(settings(SIGAP_DATABASE_URL="bukan alamat")).status is Status.FAIL
+
+
+def test_workers_no_more_than_the_cores_and_postgresql_takes_their_connections(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    none = check_workers(settings(), db, cores=4)
+    assert none.status is Status.OK and "SIGAP_WORKERS ke jumlah inti CPU, di sini 4" in none.message
+    too_many = check_workers(settings(SIGAP_WORKERS=6), db, cores=4)
+    assert too_many.status is Status.WARN and "6 proses pekerja untuk 4 inti CPU" in too_many.message
+    assert "SIGAP_WORKERS=4" in too_many.fix
+    fits = check_workers(settings(SIGAP_WORKERS=2), db, cores=4)
+    assert fits.status is Status.OK
+    if db.is_postgres:  # (2 + 1) x 15 connections: within any default max_connections (100)
+        assert "paling banyak 45 dari" in fits.message
+        monkeypatch.setattr(doctor, "CONNECTIONS_PER_PROCESS", 10_000)
+        short = check_workers(settings(SIGAP_WORKERS=2), db, cores=4)
+        assert short.status is Status.WARN and "sampai 30000 koneksi" in short.message
+        assert "max_connections" in short.fix and "atau kurangi SIGAP_WORKERS" in short.fix
 
 
 # -------------------------------------------------------------------------------------------------- Pemda file
