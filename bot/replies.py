@@ -112,7 +112,7 @@ class GroupCommit:
     def _run(self, batch: list[Work]) -> list[tuple[bool, Any]]:
         try:
             with self.db.uow() as uow:
-                results = [(True, _apply(uow.session, [work])) for work in batch if callable(work)]
+                results = [(True, _apply(uow.session, work)) for work in batch if callable(work)]
                 returned = _execute(uow.session, [work for work in batch if not callable(work)])
                 uow.commit()
                 found = iter(results)
@@ -124,7 +124,7 @@ class GroupCommit:
         for work in batch:  # one failed: each on its own, so the others still land
             try:
                 with self.db.uow() as uow:
-                    value = _apply(uow.session, [work])
+                    value = _apply(uow.session, work)
                     uow.commit()
                 outcomes.append((True, value))
             except Exception as exc:
@@ -132,12 +132,11 @@ class GroupCommit:
         return outcomes
 
 
-def _apply(session: Session, works: list[Work]) -> Any:
+def _apply(session: Session, work: Work) -> Any:
     """Run one function (its result), or one work's statements (for an insert: whether its row was inserted)."""
-    if len(works) == 1 and callable(works[0]):
-        return works[0](session)
-    returned = _execute(session, works)
-    return _inserted(works[0], returned) if len(works) == 1 else None
+    if callable(work):
+        return work(session)
+    return _inserted(work, _execute(session, [work]))
 
 
 Returned = dict[int, set[tuple[Any, ...]]]

@@ -271,14 +271,12 @@ class RateLimiter:
     @staticmethod
     def _release(booking: _Booking, when: float, *, hold: bool = False) -> None:
         """Record that the booked send happens at `when` (`hold`: it counts as in flight until `_complete`)."""
+        RateLimiter._move(booking, when)
         for track in booking.tracks:
-            _discard(track.planned, booking.at)
-            insort(track.planned, when)
             if hold:
                 track.held += 1
             else:
                 insort(track.released, when)
-        booking.at = when
 
     @staticmethod
     def _complete(booking: _Booking, when: float) -> None:
@@ -289,7 +287,7 @@ class RateLimiter:
 
     @staticmethod
     def _move(booking: _Booking, at: float) -> None:
-        """Move a booked slot to `at` (later), keeping the send's turn."""
+        """Move a booked slot to `at` (a woken send keeping its turn, or the instant it is sent)."""
         for track in booking.tracks:
             _discard(track.planned, booking.at)
             insort(track.planned, at)

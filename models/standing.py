@@ -203,7 +203,7 @@ def _load(
             plan.append((program, period, applicable))
     # A command about one unit (or a kecamatan) reads only their reports, every program's values in one statement
     figures = [step for step in plan if step[2]]
-    prefetched = _few_values(session, figures) if few and len(figures) > 1 else {}
+    prefetched = _few_values(session, figures) if few and figures else {}
     for program, period, applicable in plan:
         deadline = program.deadline_of(period)
         if program.measure == "checklist":
@@ -212,13 +212,11 @@ def _load(
         values: dict[int, tuple[float, datetime]] = {}
         required = program.verification == "required"
         submission = program.measure == "submission"
-        if program.key in prefetched:
+        if few:
             values = prefetched[program.key]
-        else:
-            params: dict[str, Any] = {"pk": program.key, "period": period}
-            if few:
-                params["units"] = applicable
-            for unit_id, value, at in core(session).execute(_values_statement(submission, required, few), params):
+        else:  # one pass over the whole Pemda per program
+            params = {"pk": program.key, "period": period}
+            for unit_id, value, at in core(session).execute(_values_statement(submission, required, False), params):
                 values[unit_id] = (float(value or 0), at)
         waiting = _waiting_values(session, program, period, applicable if few else None) if required else {}
         key, target = program.key, program.target
