@@ -26,7 +26,7 @@ from bot.senders import prepare
 from bot.settings import Settings
 from bot.web.dashboard import beside_console, dashboard_routes
 from bot.wiring import build_deps
-from bot.workers import MessageWorkers
+from bot.workers import MessageWorkers, WorkerGuard
 from jobs.alerts import auth_alert
 from jobs.broadcasts import BroadcastFinisher
 from jobs.channel_locks import ChannelLocks
@@ -181,6 +181,8 @@ async def run(settings: Settings, *, console_as: str = "", stop: asyncio.Event |
                 log.exception("stopping the %s channel failed", channel.channel.value)
         if workers is not None:
             deps.workers = None
+            if isinstance(deps.guard, WorkerGuard):
+                deps.guard = deps.guard.local
             await workers.stop()
         deps.db.dispose()
         deadline.code = 1 if failed else 0
@@ -201,6 +203,8 @@ async def start_workers(settings: Settings, deps: Deps) -> MessageWorkers | None
         await workers.stop()
         return None
     deps.workers = workers
+    if isinstance(deps.guard, FloodGuard):  # files handled here are counted by the sender's worker too
+        deps.guard = WorkerGuard(workers, deps.guard, asyncio.get_running_loop())
     return workers
 
 

@@ -6,8 +6,9 @@ With workers, `sigap run` keeps the channels (webhooks, the inbox, each chat's o
 limits, the dispatcher, the scheduler) and a message's handling (`handlers.core.handle_here`: one unit of work,
 its replies written to the outbox) runs in a worker process, each on its own CPU core.
 
-- A sender always goes to the same worker (by a hash of channel and address), so the flood control each worker
-  keeps counts all of that sender's messages, and a chat's messages never race each other.
+- A sender always goes to the same worker (by a hash of channel and address), so a chat's messages never race
+  each other, and that worker's flood control counts all of the sender's messages: the files handled here are
+  counted there too (`WorkerGuard`), so text and files share one allowance, as in a single process.
 - A worker handles several messages at once, each on one of its handling threads as `sigap run` does: a slow
   command (an export, a Pemda-wide view) holds one thread, not the other chats of that worker.
 - Documents (a roster, evidence, a figures export) are still handled in this process: their file is downloaded
@@ -39,6 +40,7 @@ from typing import Any
 
 from bot.settings import Settings
 from models.app import Deps
+from models.flood import MEMBER, STRANGER, FloodGuard, Guard, Verdict
 from models.messages import Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,28 @@ STOP_TIMEOUT = 3.0
 """Seconds a worker may take to finish its message when `sigap run` stops; then it is terminated."""
 DAYS_OFF_EVERY = 60.0
 """Seconds between a worker's readings of the days off (an admin's /libur handled elsewhere)."""
+GUARD_TIMEOUT = 5.0
+"""Seconds a flood-control question to a worker may take; past it this process counts the message itself."""
+
+
+@dataclass(frozen=True)
+class _Handle:
+    """To a worker: handle this message (answered with its replies)."""
+
+    job: int
+    incoming: Incoming
+    dedupe_key: str | None
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """To a worker: one flood-control question about a sender (`Guard`'s method `op`), answered at once."""
+
+    job: int
+    op: str
+    channel: str
+    address: str
+    registered: bool = False
 
 
 class WorkerGone(Exception):
@@ -75,7 +99,8 @@ class _Slot:
     process: BaseProcess | None = None
     conn: Connection | None = None
     ready: bool = False
-    waiting: dict[int, asyncio.Future[list[Reply]]] = field(default_factory=dict)
+    waiting: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    """Answers awaited, by job: a message's replies, or a flood-control answer."""
     free: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT))
     restarting: asyncio.Task[None] | None = None
 
@@ -126,32 +151,53 @@ class MessageWorkers:
         assert self._loop is not None
         self._loop.add_reader(parent.fileno(), self._readable, slot)
 
-    def _slot_for(self, incoming: Incoming) -> _Slot:
-        key = f"{incoming.channel.value}:{incoming.address}".encode()
+    def _slot_for(self, channel: str, address: str) -> _Slot:
+        key = f"{channel}:{address}".encode()
         return self._slots[zlib.crc32(key) % len(self._slots)]
 
     async def handle(self, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
         """The message handled by its sender's worker; in this process when that worker is not running."""
-        slot = self._slot_for(incoming)
+        slot = self._slot_for(incoming.channel.value, incoming.address)
         async with slot.free:
             if slot.ready and slot.conn is not None and not self._stopping:
                 job = next(self._jobs)
-                future: asyncio.Future[list[Reply]] = asyncio.get_running_loop().create_future()
+                future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                 slot.waiting[job] = future
                 try:
-                    slot.conn.send((job, incoming, dedupe_key))
+                    slot.conn.send(_Handle(job, incoming, dedupe_key))
                 except (OSError, ValueError):
                     slot.waiting.pop(job, None)
                     self._lost(slot)
                 else:
                     try:
-                        return await future
+                        replies: list[Reply] = await future
+                        return replies
                     except WorkerGone:
                         pass  # handled here below: if the worker committed before it died, the core sees the
                         # message was handled (its replies are in the outbox) and does not answer it twice
                     finally:
                         slot.waiting.pop(job, None)
         return await self._here(incoming, dedupe_key)
+
+    async def ask_guard(self, op: str, channel: str, address: str, registered: bool = False) -> Any:
+        """The answer of the sender's worker's flood control to `op` (`Guard`'s method); `WorkerGone` when that worker
+        is not running."""
+        slot = self._slot_for(channel, address)
+        if not slot.ready or slot.conn is None or self._stopping:
+            raise WorkerGone()
+        job = next(self._jobs)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        slot.waiting[job] = future
+        try:
+            slot.conn.send(_Ask(job, op, channel, address, registered))
+        except (OSError, ValueError):
+            slot.waiting.pop(job, None)
+            self._lost(slot)
+            raise WorkerGone() from None
+        try:
+            return await future
+        finally:
+            slot.waiting.pop(job, None)
 
     async def _here(self, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
         from handlers.core import handle_here
@@ -230,6 +276,71 @@ class MessageWorkers:
             slot.waiting.clear()
 
 
+_UNANSWERED = object()
+"""`WorkerGuard._ask`'s result when the worker could not answer."""
+
+
+class WorkerGuard:
+    """`Deps.guard` of `sigap run` with workers. The messages handled in this process (files; a photo's caption may
+    even carry an invite code) are counted by the flood control of the sender's worker, which counts their text
+    messages: one allowance per sender wherever a message is handled, as in a single process. When that worker
+    cannot answer (it is starting again, or `sigap run` stops), this process counts the message itself."""
+
+    def __init__(self, workers: MessageWorkers, local: FloodGuard, loop: asyncio.AbstractEventLoop) -> None:
+        self.workers = workers
+        self.local = local
+        """The counts of this process: used when a worker cannot answer."""
+        self.loop = loop
+        """`sigap run`'s event loop, where the workers' pipes are read."""
+        self._muted: dict[tuple[str, str], float] = {}
+        """Senders a worker muted while answering for this process, until when (on `local`'s clock)."""
+
+    def check(self, channel: str, address: str, *, registered: bool) -> Verdict:
+        """Counted by the sender's worker (here when it cannot answer)."""
+        verdict = self._ask("check", channel, address, registered)
+        if not isinstance(verdict, Verdict):
+            return self.local.check(channel, address, registered=registered)
+        if verdict is Verdict.WARN:  # the mute starts now: the next file is ignored before any database work
+            now = self.local.clock.monotonic()
+            self._muted = {key: until for key, until in self._muted.items() if until > now}
+            self._muted[(channel, address)] = now + (MEMBER if registered else STRANGER).mute
+        return verdict
+
+    def muted(self, channel: str, address: str) -> bool:
+        """Muted by this process's own counts, or by the worker's answer to an earlier file (a question to the worker
+        would hold up the event loop this is asked on)."""
+        until = self._muted.get((channel, address))
+        return self.local.muted(channel, address) or (until is not None and self.local.clock.monotonic() < until)
+
+    def code_failed(self, channel: str, address: str) -> None:
+        """Counted by the sender's worker (here when it cannot answer)."""
+        if self._ask("code_failed", channel, address) is _UNANSWERED:
+            self.local.code_failed(channel, address)
+
+    def codes_blocked(self, channel: str, address: str) -> bool:
+        """Asked of the sender's worker (here when it cannot answer)."""
+        blocked = self._ask("codes_blocked", channel, address)
+        if blocked is _UNANSWERED:
+            return self.local.codes_blocked(channel, address)
+        return bool(blocked) or self.local.codes_blocked(channel, address)
+
+    def _ask(self, op: str, channel: str, address: str, registered: bool = False) -> Any:
+        """The worker's answer, waited for on this (handling) thread; `_UNANSWERED` when there is none in time."""
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is self.loop:  # never on sigap run's own loop: a blocking wait there would stall every chat
+            return _UNANSWERED
+        asked = asyncio.run_coroutine_threadsafe(self.workers.ask_guard(op, channel, address, registered), self.loop)
+        try:
+            return asked.result(GUARD_TIMEOUT)
+        except Exception as exc:  # the worker is gone or restarting, sigap run stops, or no answer in time
+            asked.cancel()
+            log.info("flood control counted here: the sender's worker did not answer (%s)", type(exc).__name__)
+            return _UNANSWERED
+
+
 def _wait_ready(conn: Connection, timeout: float) -> bool:
     return conn.poll(timeout) and conn.recv() == "ready"
 
@@ -285,26 +396,35 @@ async def _work(conn: Connection, deps: Deps) -> None:
     running: set[asyncio.Task[None]] = set()
     days_off_at = time.monotonic()
 
-    async def one(number: int, incoming: Incoming, dedupe_key: str | None) -> None:
-        answer: tuple[int, bool, Any]
-        try:
-            answer = (number, True, await deps.handling.run(handle_here, deps, incoming, dedupe_key))
-        except Exception as exc:  # the text only: an exception object may not survive the pipe
-            answer = (number, False, f"{type(exc).__name__}: {exc}")
+    def send(answer: tuple[int, bool, Any]) -> None:
         try:
             conn.send(answer)
         except (OSError, ValueError):
             ended.set()  # sigap run is gone
 
+    async def one(job: _Handle) -> None:
+        incoming = job.incoming
+        try:
+            if deps.guard is not None and deps.guard.muted(incoming.channel.value, incoming.address):
+                replies: list[Reply] = []  # a flooding sender, already told: no database work at all
+            else:
+                replies = await deps.handling.run(handle_here, deps, incoming, job.dedupe_key)
+            send((job.job, True, replies))
+        except Exception as exc:  # the text only: an exception object may not survive the pipe
+            send((job.job, False, f"{type(exc).__name__}: {exc}"))
+
     def readable() -> None:
         nonlocal days_off_at
         try:
             while conn.poll():
-                job = conn.recv()
-                if job is None:  # sigap run stops
+                request = conn.recv()
+                if request is None:  # sigap run stops
                     ended.set()
                     return
-                task = loop.create_task(one(*job))
+                if isinstance(request, _Ask):  # answered at once, on this thread
+                    send(_answer(deps.guard, request))
+                    continue
+                task = loop.create_task(one(request))
                 running.add(task)
                 task.add_done_callback(running.discard)
         except (EOFError, OSError):  # sigap run ended
@@ -325,9 +445,24 @@ async def _work(conn: Connection, deps: Deps) -> None:
         await asyncio.wait(set(running), timeout=STOP_TIMEOUT)
 
 
+def _answer(guard: Guard | None, ask: _Ask) -> tuple[int, bool, Any]:
+    """A worker's answer to a flood-control question from `sigap run` (about a file it handles)."""
+    if guard is None:
+        return ask.job, False, "no flood control"
+    if ask.op == "check":
+        return ask.job, True, guard.check(ask.channel, ask.address, registered=ask.registered)
+    if ask.op == "muted":
+        return ask.job, True, guard.muted(ask.channel, ask.address)
+    if ask.op == "code_failed":
+        guard.code_failed(ask.channel, ask.address)
+        return ask.job, True, None
+    if ask.op == "codes_blocked":
+        return ask.job, True, guard.codes_blocked(ask.channel, ask.address)
+    return ask.job, False, f"unknown question {ask.op!r}"
+
+
 def _worker_deps(config: WorkerConfig) -> Deps:
     from bot.wiring import build_deps
-    from models.flood import FloodGuard
 
     deps = build_deps(config.settings, sync=False)
     deps.telegram_username = config.telegram_username

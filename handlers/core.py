@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -83,8 +82,6 @@ def _identify(session: Session, incoming: Incoming) -> _Sender:
 
 DURABLE = (Channel.TELEGRAM, Channel.WHATSAPP)
 """Channels whose replies to registered people are written to the outbox with the message's handling."""
-_GUARD = threading.Lock()
-"""Flood counts are shared by the handling threads: one check at a time."""
 
 
 async def handle(deps: Deps, incoming: Incoming, *, dedupe_key: str | None = None) -> list[Reply]:
@@ -119,8 +116,7 @@ async def handle_here(deps: Deps, incoming: Incoming, dedupe_key: str | None) ->
         contact = sender.contact
         verdict = Verdict.OK
         if deps.guard is not None:
-            with _GUARD:
-                verdict = deps.guard.check(channel, incoming.address, registered=contact is not None)
+            verdict = deps.guard.check(channel, incoming.address, registered=contact is not None)
         if verdict is Verdict.IGNORE:
             return []  # muted for flooding: no answer, no work
         ctx = Ctx(deps=deps, uow=uow, incoming=incoming, contact=contact, now=now)

@@ -16,7 +16,7 @@ from models.calendar import WorkingCalendar
 from models.clock import Clock
 from models.db import Database
 from models.files import FileSource
-from models.flood import FloodGuard
+from models.flood import Guard
 from models.messages import CHAT_CHANNELS, Channel, Incoming, Reply
 from models.meter import NULL_METER, Meter
 from models.pemda import PemdaConfig
@@ -57,7 +57,7 @@ class Deps:
     """How each channel's incoming files are fetched (registered by the channel's runtime)."""
     meter: Meter = NULL_METER
     """Where inbound messages and reply latency are counted (Prometheus in `sigap run`)."""
-    guard: FloodGuard | None = None
+    guard: Guard | None = None
     """Flood control for chat channels (`sigap run`); None: every message is handled (tests, the console)."""
     handling: HandlingThreads = field(default_factory=lambda: HandlingThreads())
     """Where each message's unit of work runs: off the channels' event loop, a slow one never holding up another."""

@@ -8,9 +8,11 @@ identified by channel and address only.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from models.clock import Clock
 
@@ -54,19 +56,43 @@ class _Track:
     muted_until: float = float("-inf")
 
 
+class Guard(Protocol):
+    """What handlers ask of flood control (`Deps.guard`): a `FloodGuard`, or in `sigap run` with worker processes
+    the one that asks each sender's worker (`bot.workers.WorkerGuard`), so that a sender is counted in one place."""
+
+    def check(self, channel: str, address: str, *, registered: bool) -> Verdict:
+        """Count one message from `address`; whether to handle it, warn once, or ignore it."""
+        ...
+
+    def muted(self, channel: str, address: str) -> bool:
+        """Whether `address` is being ignored for flooding now (checked before any database work)."""
+        ...
+
+    def code_failed(self, channel: str, address: str) -> None:
+        """Count one wrong invite code."""
+        ...
+
+    def codes_blocked(self, channel: str, address: str) -> bool:
+        """Whether `address` tried too many wrong codes lately (then no code is even looked up)."""
+        ...
+
+
 @dataclass
 class FloodGuard:
-    """Per-sender sliding windows; `check` for every message, `code_failed` / `codes_blocked` for invite codes."""
+    """Per-sender sliding windows; `check` for every message, `code_failed` / `codes_blocked` for invite codes.
+    Safe to share between the handling threads (one count at a time)."""
 
     clock: Clock
     max_senders: int = 50_000
     """Senders remembered at most; the quietest are forgotten first when there are more."""
     _messages: dict[tuple[str, str], _Track] = field(default_factory=dict)
     _codes: dict[tuple[str, str], _Track] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def check(self, channel: str, address: str, *, registered: bool) -> Verdict:
         """Count one message from `address`; whether to handle it, warn once, or ignore it."""
-        return self._hit(self._messages, (channel, address), MEMBER if registered else STRANGER)
+        with self._lock:
+            return self._hit(self._messages, (channel, address), MEMBER if registered else STRANGER)
 
     def muted(self, channel: str, address: str) -> bool:
         """Whether `address` is being ignored for flooding now (checked before any database work)."""
@@ -75,7 +101,8 @@ class FloodGuard:
 
     def code_failed(self, channel: str, address: str) -> None:
         """Count one wrong invite code."""
-        self._hit(self._codes, (channel, address), CODE_TRIES)
+        with self._lock:
+            self._hit(self._codes, (channel, address), CODE_TRIES)
 
     def codes_blocked(self, channel: str, address: str) -> bool:
         """Whether `address` tried too many wrong codes lately (then no code is even looked up)."""

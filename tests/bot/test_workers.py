@@ -16,12 +16,13 @@ from sqlmodel import col, select
 
 from bot.settings import EXAMPLE_PEMDA, SAMPLE_ROSTER, Settings
 from bot.wiring import build_calendar
-from bot.workers import MessageWorkers
-from handlers.core import handle_here
+from bot.workers import MessageWorkers, WorkerGuard
+from handlers.core import handle, handle_here
+from handlers.registration import TOO_MANY_CODES
 from models.app import Deps
 from models.clock import SystemClock
 from models.db import Database
-from models.flood import MEMBER, SLOW_DOWN
+from models.flood import CODE_TRIES, MEMBER, SLOW_DOWN, FloodGuard
 from models.messages import Channel, Incoming
 from models.pemda import load_pemda
 from models.program_sync import sync_programs
@@ -144,6 +145,66 @@ async def test_flood_control_counts_every_message_of_a_sender_in_its_worker(work
     assert answers[-1] == []  # muted: no answer, no work
     [other] = await workers.handle(_message(OTHER, "/bantuan", 99), "f:99")  # another sender is not muted
     assert other.text != SLOW_DOWN
+
+
+def _photo(chat: int, caption: str, number: int) -> Incoming:
+    """A photo (handled by `sigap run` itself: its file is fetched over the channel's connection)."""
+    return Incoming(
+        Channel.TELEGRAM,
+        str(chat),
+        text=caption,
+        display_name="Uji",
+        message_id=str(number),
+        document_name="foto.jpg",
+        document_ref=f"photo-{number}",
+    )
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_files_handled_by_sigap_run_count_against_the_allowance_the_worker_keeps(
+    workers: MessageWorkers,
+) -> None:
+    deps = workers.deps
+    here = FloodGuard(deps.clock)
+    deps.guard = WorkerGuard(workers, here, asyncio.get_running_loop())
+    for n in range(MEMBER.messages):  # text: handled, and counted, in the sender's worker
+        [reply] = await handle(deps, _message(CHAT, "/bantuan", n), dedupe_key=f"g:{n}")
+        assert reply.text != SLOW_DOWN
+    # A photo is handled here, but counted where the text was: the allowance is spent, not doubled.
+    assert [r.text for r in await handle(deps, _photo(CHAT, "", 100), dedupe_key="g:100")] == [SLOW_DOWN]
+    assert await handle(deps, _message(CHAT, "/bantuan", 101), dedupe_key="g:101") == []  # muted in the worker
+    assert deps.guard.muted(Channel.TELEGRAM.value, str(CHAT))  # the next file is ignored before any database work
+    assert not here.muted(Channel.TELEGRAM.value, str(CHAT))  # nothing was counted twice here
+    [other] = await handle(deps, _photo(OTHER, "", 102), dedupe_key="g:102")  # another sender is not muted
+    assert other.text != SLOW_DOWN
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_invite_codes_tried_in_captions_and_in_text_count_together(workers: MessageWorkers) -> None:
+    deps = workers.deps
+    deps.guard = WorkerGuard(workers, FloodGuard(deps.clock), asyncio.get_running_loop())
+    stranger = 7_100_999
+    tries = [_message(stranger, "/start ZZZZZZZ2", n) for n in range(CODE_TRIES.messages - 1)]
+    tries += [_photo(stranger, "/start ZZZZZZZ3", 50), _photo(stranger, "/start ZZZZZZZ4", 51)]  # handled here
+    for n, attempt in enumerate(tries):
+        [reply] = await handle(deps, attempt, dedupe_key=f"c:{n}")
+        assert "tidak dikenal" in reply.text
+    [blocked] = await handle(deps, _message(stranger, "/start ZZZZZZZ5", 60), dedupe_key="c:60")
+    assert blocked.text == TOO_MANY_CODES
+
+
+async def test_flood_control_is_counted_here_while_the_sender_s_worker_cannot_answer(
+    workers: MessageWorkers,
+) -> None:
+    deps = workers.deps
+    here = FloodGuard(deps.clock)
+    deps.guard = guard = WorkerGuard(workers, here, asyncio.get_running_loop())
+    await workers.stop()  # no worker answers: files are still counted, by this process
+    for n in range(MEMBER.messages):
+        [reply] = await handle(deps, _photo(CHAT, "", n), dedupe_key=f"d:{n}")
+        assert reply.text != SLOW_DOWN
+    assert [r.text for r in await handle(deps, _photo(CHAT, "", 99), dedupe_key="d:99")] == [SLOW_DOWN]
+    assert here.muted(Channel.TELEGRAM.value, str(CHAT)) and guard.muted(Channel.TELEGRAM.value, str(CHAT))
 
 
 @pytest.mark.postgres
