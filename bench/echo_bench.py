@@ -47,6 +47,9 @@ SECRET = "echo-bench-secret"
 USERS = 200
 FIRST_USER = 8_000_000
 ROUNDS = 3
+WARM_UP = 1
+"""Rounds each bot runs before the measured ones, not counted: a fresh process compiles and prepares its statements
+and fills its caches in its first few hundred updates (the commands bench likewise measures after a warm-up)."""
 IN_FLIGHT = 64
 """Webhook POSTs the driver keeps open at once in the throughput phase."""
 BURST = 100
@@ -428,6 +431,8 @@ class Comparison:
     sigap: list[Round]
     reports_expected: int
     reports_recorded: int
+    warm_up: list[Round] = field(default_factory=list)
+    """The rounds before the measured ones (their replies are checked, their figures not counted)."""
 
     @staticmethod
     def _median_rate(rounds: list[Round]) -> float:
@@ -458,8 +463,9 @@ class Comparison:
 
     def missing(self) -> int:
         """Updates that got no reply (each one should get exactly one) plus reports not recorded."""
-        expected = sum(r.updates + BURST * BURSTS for r in [*self.echo, *self.sigap])
-        got = sum(r.replies for r in [*self.echo, *self.sigap])
+        rounds = [*self.warm_up, *self.echo, *self.sigap]
+        expected = sum(r.updates + BURST * BURSTS for r in rounds)
+        got = sum(r.replies for r in rounds)
         return max(0, expected - got) + max(0, self.reports_expected - self.reports_recorded)
 
 
@@ -470,14 +476,19 @@ async def compare(fake: Fake, echo: Target, database: str, url: str, rounds: int
     driver = Driver(fake, chats)
     echo_rounds: list[Round] = []
     sigap_rounds: list[Round] = []
+    warm_up: list[Round] = []
     try:
         await _quiet(fake)
-        for number in range(rounds):
+        for number in range(-WARM_UP, rounds):
             for target, results in ((echo, echo_rounds), (sigap, sigap_rounds)):
                 before = driver.laporan
                 result = await driver.round(target)
                 if target is echo:
                     driver.laporan = before  # the echo bot records nothing
+                if number < 0:
+                    warm_up.append(result)
+                    print(f"  {database} warm-up {target.name}: {result.rate:.0f} updates/s (not counted)", flush=True)
+                    continue
                 results.append(result)
                 handled = result.updates + BURST * BURSTS
                 print(
@@ -489,7 +500,7 @@ async def compare(fake: Fake, echo: Target, database: str, url: str, rounds: int
     finally:
         sigap.stop()
     recorded = await asyncio.to_thread(reports_recorded, url)
-    return Comparison(database, echo_rounds, sigap_rounds, driver.laporan, recorded)
+    return Comparison(database, echo_rounds, sigap_rounds, driver.laporan, recorded, warm_up)
 
 
 async def _quiet(fake: Fake, calm: float = 1.0) -> None:
@@ -566,8 +577,9 @@ def how_measured() -> list[str]:
         f"  a POST; with httpx the driver itself capped the echo bot near 200/s). {USERS} registered operators",
         f"  (sample roster); a round: each sends `/status` then `/lapor katalog n` (accepted) over {IN_FLIGHT}",
         "  connections, throughput = updates / (first POST to last reply at the fake); then",
-        f"  {BURSTS} bursts of {BURST} people at once, latency = POST to reply arrival. {ROUNDS} rounds per bot,",
-        "  interleaved, medians; CPU = user+system time per update of the bot's processes (Sigap's workers counted).",
+        f"  {BURSTS} bursts of {BURST} people at once, latency = POST to reply arrival. {ROUNDS} rounds per bot",
+        f"  after {WARM_UP} warm-up round each (not counted), interleaved, medians; CPU = user+system time per",
+        "  update of the bot's processes (Sigap's workers counted).",
         "  SQLite in a temporary file,",
         f"  PostgreSQL in a fresh database `{PG_DATABASE}` on 127.0.0.1:5432. Needs an idle machine.",
     ]
