@@ -53,6 +53,20 @@ async def test_text_buttons_and_a_document_arrive_as_sent(api: FakeBotApi, bot: 
     assert (document.method, document.filename, document.content) == ("sendDocument", name, PDF)
 
 
+async def test_a_message_without_a_file_goes_as_one_json_body_with_its_values_typed(api: FakeBotApi, bot: Bot) -> None:
+    text = "Mohon kirim angka: 1.000 produk? 100% & “40 %” / ok=ya #1 🙏"
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Ya", callback_data="/lapor katalog 1000 ya")]])
+    await bot.send_message(CHAT, text, reply_markup=markup, disable_notification=True)
+    [call] = [c for c in api.calls if c.method == "sendMessage"]
+    assert call.content_type.startswith("application/json")
+    assert call.params["chat_id"] == CHAT and call.params["text"] == text
+    assert call.params["disable_notification"] is True
+    button = {"text": "Ya", "callback_data": "/lapor katalog 1000 ya"}
+    assert call.params["reply_markup"] == {"inline_keyboard": [[button]]}
+    await bot.send_document(CHAT, PDF, filename="surat.pdf")
+    assert api.calls[-1].content_type.startswith("multipart/form-data")  # a file still goes as a form
+
+
 async def test_many_at_once_share_the_pool_and_all_arrive(api: FakeBotApi, bot: Bot) -> None:
     await asyncio.gather(*(bot.send_message(chat, f"pesan {chat}") for chat in range(1, 41)))
     assert sorted(str(r.chat_id) for r in api.sent) == sorted(str(chat) for chat in range(1, 41))

@@ -104,6 +104,8 @@ class ApiCall:
     params: JSON
     status: int
     at: float = field(default_factory=time.monotonic)
+    content_type: str = ""
+    """How the parameters came: `application/json`, a form, or multipart (with files)."""
 
 
 @dataclass
@@ -467,21 +469,22 @@ class FakeBotApi:
     async def _endpoint(self, request: Request) -> Response:
         method = request.path_params["method"]
         params: JSON = {}
+        kind = request.headers.get("content-type", "")
         try:
             if request.path_params["token"] != self.token:
                 raise _ApiError(401, "Unauthorized")
             params, files = await _read_params(request)
             result = await self._dispatch(method, params, files)
         except _ApiError as error:
-            return self._answer(method, params, _error_body(error), error.status)
+            return self._answer(method, params, _error_body(error), error.status, kind)
         except (KeyError, ValueError, TypeError) as error:
-            return self._answer(method, params, _error_body(_ApiError(400, f"Bad Request: {error}")), 400)
-        return self._answer(method, params, {"ok": True, "result": result}, 200)
+            return self._answer(method, params, _error_body(_ApiError(400, f"Bad Request: {error}")), 400, kind)
+        return self._answer(method, params, {"ok": True, "result": result}, 200, kind)
 
-    def _answer(self, method: str, params: JSON, body: JSON, status: int) -> Response:
+    def _answer(self, method: str, params: JSON, body: JSON, status: int, content_type: str = "") -> Response:
         if status == 429:
             self.count_429 += 1
-        self.calls.append(ApiCall(method=method, params=params, status=status))
+        self.calls.append(ApiCall(method=method, params=params, status=status, content_type=content_type))
         self._require(self._changed).fire()
         return JSONResponse(body, status_code=status)
 
