@@ -12,7 +12,7 @@ data function (`pages_overview`, `pages_unit`, `pages_work`) and renders the tem
     GET  /bukti/{id}                an evidence file (its unit's viewers and its verifiers; else 404)
     GET  /surat                     the letter register (admin, pimpinan; a camat the kecamatan's)
     GET  /surat/{id}.pdf|.docx      a letter's files (whoever may see the letter; else 404)
-    POST /surat/{id}/setujui|batal  approve or cancel a draft (approvers)
+    POST /surat/{id}/setujui|batal|diantar  approve or cancel a draft, record a hand delivery (approvers)
     GET  /verifikasi                the verification queue (verifiers, admins)
     POST /verifikasi/{id}           Sah / Tolak with a reason
     GET  /ekspor.xlsx               the status workbook (admin, pimpinan)
@@ -262,9 +262,9 @@ async def surat(request: Request) -> Response:
 
 
 async def surat_aksi(request: Request) -> Response:
-    """POST /surat/{id}/setujui or /batal: approve or cancel a letter."""
+    """POST /surat/{id}/setujui, /batal or /diantar: approve or cancel a letter, or record its hand delivery."""
     action = str(request.path_params["action"])
-    if action not in ("setujui", "batal"):
+    if action not in ("setujui", "batal", "diantar"):
         raise HTTPException(404)
     form = await checked_form(request)
     letter_id = int(request.path_params["letter_id"])

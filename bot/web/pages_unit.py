@@ -132,6 +132,8 @@ class LetterLine:
     note: str = ""
     """For a letter not yet delivered: that it need not go out any more (the unit met or was dispensed), or that
     nobody in Sigap receives it (to be handed over), as /teguran says."""
+    deliverable: bool = False
+    """Approved or sent, not yet received, and still owed: its hand delivery may be recorded (/teguran diantar)."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,8 @@ def letter_lines(session: Session, deps: Deps, letters: list[Letter], units: dic
         if letter.id in done:
             note = done[letter.id]
         elif open_ and letter.unit_id not in reached:
-            note = "tanpa penerima di Sigap: antar langsung, lalu catat dengan /teguran diantar " + str(letter.id)
+            note = f"tanpa penerima di Sigap: antar langsung, lalu catat (di chat: /teguran diantar {letter.id})"
+        owed = letter.status in (LetterStatus.APPROVED.value, LetterStatus.SENT.value) and letter.id not in done
         lines.append(
             LetterLine(
                 letter.id,
@@ -223,6 +226,7 @@ def letter_lines(session: Session, deps: Deps, letters: list[Letter], units: dic
                 letter.pdf_id is not None,
                 letter.docx_id is not None,
                 note,
+                owed,
             )
         )
     return lines

@@ -159,11 +159,15 @@ def _letter_state(session: Session, viewer: Viewer, letter_id: int) -> str:
 
 
 def act_on_letter(session: Session, deps: Deps, viewer: Viewer, letter_id: int, action: str, reason: str) -> str:
-    """Approve or cancel one letter as chat's /teguran does (same functions, same audit); the reply's words.
+    """Approve, cancel, or record the hand delivery of one letter as chat's /teguran does (same functions, same
+    audit); the reply's words.
     Not an approver: 403; a letter the person cannot see: 404; a step the letter's state refuses: `flow.Refused`."""
     me = me_of(session, viewer)
     if not flow.may_approve(deps.pemda, me):
-        raise Forbidden("Hanya admin (dan pimpinan bila ditetapkan berkas Pemda) yang dapat menyetujui surat teguran.")
+        raise Forbidden(
+            "Hanya admin (dan pimpinan bila ditetapkan berkas Pemda) yang dapat menyetujui, membatalkan, atau "
+            "mencatat pengantaran surat teguran."
+        )
     letter = session.get(Letter, letter_id)
     if letter is None or not may_see_letter(session, viewer, letter):
         raise HTTPException(404)
@@ -173,6 +177,11 @@ def act_on_letter(session: Session, deps: Deps, viewer: Viewer, letter_id: int, 
     if action == "setujui":
         text = flow.approve(session, deps.pemda, deps.calendar, letter_id, me, now, deps.sends_on)
         audit(session, viewer, "letter.approved", str(letter_id), unit=code)
+        return text
+    if action == "diantar":
+        text, recorded = flow.hand_deliver(session, deps.pemda, deps.calendar, letter_id, me, now)
+        if recorded:  # a repeat changes nothing, so it leaves no second row in /jejak
+            audit(session, viewer, "letter.hand_delivered", str(letter_id), unit=code)
         return text
     reason = " ".join(reason.split())[:200]
     text = flow.cancel(session, deps.pemda, letter_id, me, now, reason)

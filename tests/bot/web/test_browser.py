@@ -15,9 +15,10 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Response, expect
 
 from models.app import Deps
+from models.tables import LetterStatus
 from tests.bot.web.conftest import LiveDashboard
-from tests.bot.web.page_seed import DODI, EKO, evidence_status, send_evidence
-from tests.conftest import contact_named
+from tests.bot.web.page_seed import DODI, EKO, approve, draft, evidence_status, letter_status, send_evidence
+from tests.conftest import ADMIN, contact_named
 from tests.seed_history import seed_sample_history
 
 LAPTOP = {"width": 1366, "height": 768}
@@ -89,5 +90,31 @@ async def test_a_verifier_signs_in_reads_and_declares_evidence_valid(
     assert width <= PHONE["width"], "the overview scrolls sideways on a phone"
     (tmp_path / "dasbor-ponsel.png").write_bytes(await small.screenshot(full_page=True))
     await phone.close()
+    await context.close()
+    assert errors == []
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_an_admin_records_a_letter_handed_over_from_the_register(
+    deps: Deps, live_dashboard: LiveDashboard, browser: Browser, tmp_path: Path
+) -> None:
+    letter = draft(deps, "DINKES")
+    approve(deps, letter)
+    context = await browser.new_context(viewport=LAPTOP, locale="id-ID")
+    page = await context.new_page()
+    errors = watch(page)
+    await page.goto(live_dashboard.link(contact_named(deps, ADMIN)))
+    await page.get_by_role("button", name="Masuk").click()
+    await page.goto(live_dashboard.url + "/dasbor/surat")
+    button = page.get_by_role("button", name=f"Catat surat {letter} sudah diantar langsung hari ini")
+    await expect(button).to_be_visible()
+    (tmp_path / "surat.png").write_bytes(await page.screenshot(full_page=True))
+    if folder := os.environ.get("SIGAP_SCREENSHOT_DIR"):
+        (Path(folder) / "surat.png").write_bytes(await page.screenshot(full_page=True))
+    await button.click()
+    await expect(page.locator(".flash")).to_contain_text("untuk Dinas Kesehatan: sudah diterima.")
+    await expect(page.locator("table.letters")).to_contain_text("diantar langsung")
+    await expect(button).to_have_count(0)
+    assert letter_status(deps, letter) == LetterStatus.RECEIVED.value
     await context.close()
     assert errors == []

@@ -24,15 +24,18 @@ async def test_the_register_page_says_to_hand_over_then_that_it_need_not(
     admin = console_person(deps, ADMIN)
     await admin.text(f"/teguran setujui {letter.id}")
     browser = browser_of(web_app, deps, ADMIN)
-    page = text_of(browser.get("/dasbor/surat").text)
-    assert f"tanpa penerima di Sigap: antar langsung, lalu catat dengan /teguran diantar {letter.id}" in page
+    html = browser.get("/dasbor/surat").text
+    page = text_of(html)
+    assert f"tanpa penerima di Sigap: antar langsung, lalu catat (di chat: /teguran diantar {letter.id})" in page
+    assert f'action="/dasbor/surat/{letter.id}/diantar"' in html  # the button that records it
     assert "surat untuk unit tanpa penerima di Sigap diantar langsung" in page
 
     clock.set(datetime(2026, 12, 23, 3, 0, tzinfo=UTC))
     await console_person(deps, KEPALA_DINKES).text("/lapor katalog 10")
     browser = browser_of(web_app, deps, ADMIN)  # a new sign-in: a session lasts 8 hours
-    page = text_of(browser.get("/dasbor/surat").text)
+    html = browser.get("/dasbor/surat").text
+    page = text_of(html)
     assert "Unit sudah memenuhi e-Katalog lokal tahun 2026 sejak 23 Des 2026: surat tidak perlu diantar" in page
-    assert "antar langsung, lalu catat" not in page
+    assert "antar langsung, lalu catat" not in page and f"/dasbor/surat/{letter.id}/diantar" not in html
     unit_page = text_of(browser.get("/dasbor/unit/DINKES").text)
     assert "surat tidak perlu diantar" in unit_page

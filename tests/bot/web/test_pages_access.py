@@ -172,3 +172,35 @@ def test_an_admin_approves_and_cancels_drafts_as_in_chat(deps: Deps, people: dic
     with deps.db.uow() as uow:  # each names its letter's unit, so /jejak <unit> finds it
         units = dict(uow.session.exec(select(AuditLog.action, AuditLog.detail).where(AuditLog.channel == "web")).all())
     assert '"unit": "DINKES"' in units["letter.approved"] and '"unit": "DISDIK"' in units["letter.cancelled"]
+
+
+def test_an_admin_records_a_hand_delivery_from_the_register_as_in_chat(
+    deps: Deps, people: dict[str, TestClient]
+) -> None:
+    letter, drafted = draft(deps, "DINKES"), draft(deps, "DISDIK")
+    approve(deps, letter)
+    admin = people[ADMIN]
+    register = admin.get("/dasbor/surat").text
+    assert f'action="/dasbor/surat/{letter}/diantar"' in register  # approved and owed: it may be handed over
+    assert f'action="/dasbor/surat/{drafted}/diantar"' not in register  # a draft has no number yet
+    not_yet = admin.post(f"/dasbor/surat/{drafted}/diantar", data={"csrf": csrf_of(admin)})
+    assert not_yet.status_code == 409 and "belum disetujui, jadi belum bernomor" in not_yet.text
+    assert letter_status(deps, drafted) == LetterStatus.DRAFT.value
+
+    refused = people[CAMAT_SUKAMAKMUR].post(
+        f"/dasbor/surat/{letter}/diantar", data={"csrf": csrf_of(people[CAMAT_SUKAMAKMUR])}
+    )
+    assert refused.status_code == 403 and letter_status(deps, letter) == LetterStatus.SENT.value
+    done = admin.post(f"/dasbor/surat/{letter}/diantar", data={"csrf": csrf_of(admin)})
+    assert done.status_code == 303 and done.headers["location"] == f"/dasbor/surat?surat={letter}"
+    assert letter_status(deps, letter) == LetterStatus.RECEIVED.value
+    shown = admin.get(done.headers["location"]).text
+    assert "untuk Dinas Kesehatan: sudah diterima." in shown and "diantar langsung" in shown
+    assert f'action="/dasbor/surat/{letter}/diantar"' not in shown  # received: nothing more to record
+    again = admin.post(f"/dasbor/surat/{letter}/diantar", data={"csrf": csrf_of(admin)})
+    assert again.status_code == 303  # a repeat changes nothing
+    with deps.db.uow() as uow:
+        rows = uow.session.exec(
+            select(AuditLog.channel, AuditLog.detail).where(AuditLog.action == "letter.hand_delivered")
+        ).all()
+    assert len(rows) == 1 and rows[0][0] == "web" and '"unit": "DINKES"' in rows[0][1]
