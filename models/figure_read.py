@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from models.roster_read import EMPTY, NOT_READABLE, RosterError, RowProblem, shown_name
+from models.roster_read import EMPTY, NOT_READABLE, NOTES, RosterError, RowProblem, shown_name
 from models.roster_read import _records as spreadsheet_records
 
 Kind = Literal["epurchasing", "rup"]
@@ -334,7 +334,7 @@ def json_records(content: bytes | list[Any] | dict[str, Any]) -> list[Record]:
 
 def _spreadsheet(content: bytes) -> Iterator[Record]:
     try:
-        records, _notes = spreadsheet_records(io.BytesIO(content))
+        records, notes = spreadsheet_records(io.BytesIO(content))
         _header_line, raw_header = next(records)
     except StopIteration:
         raise _fail(EMPTY_EXPORT) from None
@@ -345,6 +345,8 @@ def _spreadsheet(content: bytes) -> Iterator[Record]:
         for line, values in records:
             row = {column: value for column, value in zip(header, values, strict=False) if column}
             if any(_text(v) for v in row.values()):
+                if notes:  # what the preview should say of the file as a whole rides on its first row
+                    row[NOTES], notes = "\n".join(notes), []
                 yield line, row
     except RosterError as exc:
         raise _from_roster(exc) from None
@@ -386,6 +388,7 @@ def read_export(
     """Sum an export's records per satker; `ExportError` lists every unreadable value (the first 50)."""
     names = field_names(configured or {})
     rows = list(records)
+    file_notes = [note for _line, row in rows if NOTES in row for note in str(row.pop(NOTES)).splitlines()]
     if not rows:
         raise _fail("Ekspor ini tidak berisi satu paket pun. Periksa tahun dan Pemda yang dipilih saat mengekspor.")
     present: dict[str, None] = {}
@@ -410,6 +413,7 @@ def read_export(
     if counting == "jumlah" and "jumlah_produk" not in columns:
         counting = ""
     export = Export(kind, 0, {}, counting, columns=columns)
+    export.notes += file_notes
     if counting == "" and kind == "epurchasing":
         export.notes.append(
             f"Kolom {names['produk'][0]} dan {names['jumlah_produk'][0]} tidak ada: angka katalog tidak dihitung."

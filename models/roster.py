@@ -232,7 +232,8 @@ def plan_roster(session: Session, rows: Iterable[Row], *, prune: bool = False) -
     matched = match_people(rows_of_people, now, problems, notes)
     if problems:
         order = {c: i for i, c in enumerate(COLUMNS)}
-        raise RosterError(sorted(problems, key=lambda p: (p.line, order.get(p.column, 99))))
+        about_file = [note for note in notes if note.line <= 0]  # (its encoding, formulas read empty) may explain them
+        raise RosterError([*about_file, *sorted(problems, key=lambda p: (p.line, order.get(p.column, 99)))])
     plan = RosterPlan(prune=prune, notes=[str(note) for note in sorted(notes, key=lambda note: note.line)])
     plan.unit_names = {u.code: u.name for u in now.units} | {u.code: u.name for u in units.values()}
     for row in units.values():

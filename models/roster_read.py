@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 __all__ = [
     "COLUMNS",
@@ -257,7 +257,7 @@ def _records(file: IO[bytes]) -> tuple[Records, list[str]]:
     start = file.read(len(_OLE2))
     file.seek(0)
     if start.startswith(_ZIP):
-        return _xlsx_records(file), []
+        return _xlsx_records(file)
     if start == _OLE2:
         raise _fail(ENCRYPTED_XLSX if _contains(file, _ENCRYPTED) else OLD_XLS)
     encoding, note = _encoding(file)
@@ -276,7 +276,7 @@ def _contains(file: IO[bytes], needle: bytes) -> bool:
 # -------------------------------------------------------------------------------------------------------- xlsx
 
 
-def _xlsx_records(file: IO[bytes]) -> Records:
+def _xlsx_records(file: IO[bytes]) -> tuple[Records, list[str]]:
     from openpyxl import load_workbook
 
     try:
@@ -284,6 +284,61 @@ def _xlsx_records(file: IO[bytes]) -> Records:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
     except Exception:  # a damaged or disguised file: openpyxl and zipfile raise many kinds
         raise _fail(BROKEN_XLSX) from None
+    notes = []
+    if sheet is not None and (cells := uncomputed_cells(workbook, sheet)):
+        shown = ", ".join(cells[:UNCOMPUTED_SHOWN]) + (" dan lainnya" if len(cells) > UNCOMPUTED_SHOWN else "")
+        notes.append(UNCOMPUTED.format(count=f"{len(cells):,}".replace(",", "."), cells=shown))
+    return _xlsx_rows(workbook, sheet), notes
+
+
+UNCOMPUTED = (
+    "⚠️ {count} sel berisi rumus yang nilainya belum pernah dihitung ({cells}), jadi terbaca kosong. Berkas ini "
+    "dibuat oleh program lain, bukan disimpan dari Excel. Bila sel itu penting, buka berkasnya di Excel atau "
+    "LibreOffice, simpan, lalu kirim lagi."
+)
+UNCOMPUTED_SHOWN = 5
+"""Cells named in the note at most (the count says how many there are)."""
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def uncomputed_cells(workbook: Any, sheet: Any) -> list[str]:
+    """The cells of `sheet` (openpyxl read-only) that hold a formula saved without its value, such as a program
+    writes them (Excel and LibreOffice save each formula's value with it): openpyxl reads them as empty.
+
+    The sheet's XML is scanned for a formula first; only a sheet that has one is parsed cell by cell. A formula
+    whose text result is empty (`t="str"` with an empty value) was computed, and is not counted."""
+    from openpyxl.xml.functions import iterparse  # the parser openpyxl reads the sheet with
+
+    archive, path = getattr(workbook, "_archive", None), getattr(sheet, "_worksheet_path", None)
+    if archive is None or path is None:
+        return []
+    try:
+        with archive.open(path) as xml:
+            tail = b""
+            while chunk := xml.read(_CHUNK):
+                if b"<f>" in tail + chunk or b"<f " in tail + chunk:
+                    break
+                tail = chunk[-3:]
+            else:
+                return []
+        cells: list[str] = []
+        with archive.open(path) as xml:
+            for _event, element in iterparse(xml):
+                if element.tag != f"{_SHEET_NS}c":
+                    if element.tag == f"{_SHEET_NS}row":
+                        element.clear()  # the cells of a row read: let them go
+                    continue
+                if element.find(f"{_SHEET_NS}f") is not None:
+                    value = element.find(f"{_SHEET_NS}v")
+                    empty = value is None or not value.text
+                    if empty and (value is None or element.get("t") not in ("str", "inlineStr")):
+                        cells.append(element.get("r") or "?")
+        return cells
+    except Exception:  # a sheet too damaged to scan: its rows' own reading says so
+        return []
+
+
+def _xlsx_rows(workbook: Any, sheet: Any) -> Records:
     try:
         if sheet is None:
             raise _fail(EMPTY)

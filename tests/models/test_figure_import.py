@@ -320,3 +320,28 @@ def test_planned_spend_from_rup_packages_only_when_the_pemda_file_says_so(sdeps:
 def test_the_small_business_flag_reads_indonesian_and_english_forms(flag: str, ukm: bool | None) -> None:
     """LKPP exports write Y/T (Ya/Tidak); 'T' was refused."""
     assert is_ukm(flag) is ukm
+
+
+def test_an_amount_saved_as_a_formula_without_its_value_is_named_in_the_preview() -> None:
+    rows = epurchasing_rows()
+    columns = list(rows[0])
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([row.get(c) for c in columns])
+    money = columns.index("total_harga") + 1
+    sheet.cell(row=2, column=money, value="=1000000*2")  # written by a program: no value saved with it
+    xlsx = io.BytesIO()
+    workbook.save(xlsx)
+    export = read_export(read_records("ekspor.xlsx", xlsx.getvalue()), {}, KLPD)
+    [note] = [n for n in export.notes if "rumus" in n]
+    letter = sheet.cell(row=2, column=money).column_letter
+    assert note.startswith(
+        f"⚠️ 1 sel berisi rumus yang nilainya belum pernah dihitung ({letter}2), jadi terbaca kosong."
+    )
+    plain = io.BytesIO()
+    sheet.cell(row=2, column=money, value=2_000_000)
+    workbook.save(plain)
+    assert not [n for n in read_export(read_records("ekspor.xlsx", plain.getvalue()), {}, KLPD).notes if "rumus" in n]

@@ -356,3 +356,48 @@ async def test_by_chat_random_bytes_get_the_same_message_and_windows_1252_applie
     assert f"Perhatian:\n  ! {CP1252_NOTE}" in shown.text
     assert (await tap(sdeps, ADMIN, shown.buttons[0])).startswith("Roster Roster Excel.csv sudah diterapkan.")
     assert contact_named(sdeps, "José Müller").title == "Kepala Badan Baru"
+
+
+def _with_saved_value(content: bytes, cell: str, value: str) -> bytes:
+    """`content` as Excel would have saved it: the formula in `cell` keeps its value beside it."""
+    source, out = zipfile.ZipFile(io.BytesIO(content)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                start = text.index(f'<c r="{cell}"')
+                end = text.index("</c>", start)
+                text = (
+                    text[:start]
+                    + text[start:end].replace("<v></v>", f"<v>{value}</v>").replace("<v />", f"<v>{value}</v>")
+                    + text[end:]
+                )
+                data = text.encode()
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+def test_formulas_saved_without_their_value_are_named_in_the_preview(sqlite_db: Database) -> None:
+    budi = ["DINKES", "Dinas Kesehatan", "dinas", "", "", "Budi Santoso", "kepala", '="0812"&"11112222"']
+    sari = ["DISDIK", "Dinas Pendidikan", "dinas", "", "", "Sari Dewi", "kepala", "0812-3333-4444"]
+    content = workbook(budi, sari)  # written by a program: the formula has no value saved with it
+    text = preview(sqlite_db, content, "roster.xlsx")
+    assert "⚠️ 1 sel berisi rumus yang nilainya belum pernah dihitung (H2), jadi terbaca kosong." in text
+    assert "buka berkasnya di Excel atau LibreOffice, simpan, lalu kirim lagi" in text
+    assert "+ Sari Dewi, kepala Dinas Pendidikan (DISDIK), HP +6281233334444" in text
+    saved = _with_saved_value(content, "H2", "081211112222")  # as Excel saves it: the value beside the formula
+    text = preview(sqlite_db, saved, "roster.xlsx")
+    assert "rumus" not in text and "+ Budi Santoso, kepala Dinas Kesehatan (DINKES), HP +6281211112222" in text
+
+
+def test_many_formulas_without_value_are_counted_and_a_few_named(sqlite_db: Database) -> None:
+    rows = [
+        [f"U{i}", f"Unit {i}", "dinas", "", "", f'="Orang "&{i}', "operator", f'="0812000"&{1000 + i}']
+        for i in range(4)
+    ]
+    found = problems(sqlite_db, workbook(*rows), "roster.xlsx")  # the names read empty: refused, and it says why
+    assert found[0].startswith(
+        "⚠️ 8 sel berisi rumus yang nilainya belum pernah dihitung (F2, H2, F3, H3, F4 dan lainnya)"
+    )
+    assert any(p.startswith("baris 2, kolom contact_name") for p in found[1:])
