@@ -92,7 +92,12 @@ LOCAL_OPERATOR_LABELS = {"kecamatan": "Operator Kecamatan", "kelurahan": "Operat
 
 def is_distrik(unit: Unit | None) -> bool:
     """Whether a kecamatan is a distrik (Papua: 'Distrik …', headed by a 'Kepala Distrik')."""
-    return unit is not None and unit.name.lower().startswith("distrik ")
+    return unit is not None and distrik_named(unit.name)
+
+
+def distrik_named(name: str) -> bool:
+    """Whether a kecamatan of this name is a distrik (`is_distrik`), e.g. a roster row's before it is a unit."""
+    return name.lower().startswith("distrik ")
 
 
 def role_label(role: Role, unit: Unit | None = None) -> str:

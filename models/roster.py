@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
-from models.onboarding import misfit
+from models.onboarding import distrik_named, misfit
 from models.phone import PhoneError, normalize_mobile
 from models.roster_match import (
     Current,
@@ -165,7 +165,8 @@ def _read_units_and_contacts(
             _too_long(line, column, value, problems)
         if role == Role.KEPALA.value and kind == "kecamatan":  # a camat written as its unit's 'kepala': read, said
             role = Role.CAMAT.value
-            notes.append(RowProblem(line, "role", f"“kepala” {name} dibaca sebagai camat (kepala kecamatan)"))
+            head = "kepala distrik" if distrik_named(name) else "kepala kecamatan"
+            notes.append(RowProblem(line, "role", f"“kepala” {name} dibaca sebagai camat ({head})"))
         if role not in roles:
             problems.append(RowProblem(line, "role", f"“{role}” tidak dikenal; pilihan: {', '.join(roles)}"))
         elif kind in UNIT_KINDS and (why := misfit(Role(role), name, kind)):

@@ -25,6 +25,7 @@ from models.calendar import WorkingCalendar
 from models.evidence import rejections
 from models.fmt import periode
 from models.ladder import STAGE_NAMES, TEGURAN_KINDS
+from models.onboarding import is_distrik
 from models.pemda import PemdaConfig, PemdaInfo, ProgramConfig, Stage
 from models.standing import Standing, load_standings
 from models.tables import ChecklistItem, Letter, LetterEvent, LetterItem, LetterStatus, StoredFile, Unit
@@ -302,7 +303,7 @@ def addressee(unit: Unit) -> str:
     name = unit.name.strip()
     kind = unit.kind
     if kind == "kecamatan":
-        if name.lower().startswith("distrik "):  # Papua: a distrik is headed by a Kepala Distrik
+        if is_distrik(unit):  # Papua: a distrik is headed by a Kepala Distrik
             return "Kepala " + name
         return "Camat " + name.removeprefix("Kecamatan ").strip()
     if kind == "kelurahan":

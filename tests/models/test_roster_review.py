@@ -383,7 +383,7 @@ def test_a_camat_written_as_the_kecamatan_s_kepala_is_read_as_camat_and_said(db:
     content = csv_rows("KEC-MOMI,Distrik Momi Waren,kecamatan,,momi,Yakob Mansim,kepala,0812-1111-2222,,,Kepala")
     with db.uow() as uow:
         plan = plan_roster(uow.session, read_bytes("roster.csv", content))
-        assert any("dibaca sebagai camat" in note for note in plan.notes)
+        assert any("“kepala” Distrik Momi Waren dibaca sebagai camat (kepala distrik)" in n for n in plan.notes)
         assert "dibaca sebagai camat" in plan.describe()
         apply_plan(uow.session, plan)
         uow.commit()
