@@ -264,12 +264,15 @@ def _records(file: IO[bytes]) -> tuple[Records, list[str]]:
     return _csv_records(file, encoding), [note] if note else []
 
 
-def _contains(file: IO[bytes], needle: bytes) -> bool:
+def _contains(file: IO[bytes], *needles: bytes) -> bool:
+    """Whether `file`, read from where it stands a chunk at a time, holds any of `needles` (also across chunks)."""
+    keep = max(len(needle) for needle in needles)
     tail = b""
     while chunk := file.read(_CHUNK):
-        if needle in tail + chunk:
+        window = tail + chunk
+        if any(needle in window for needle in needles):
             return True
-        tail = chunk[-len(needle) :]
+        tail = window[-keep:]
     return False
 
 
@@ -314,12 +317,7 @@ def uncomputed_cells(workbook: Any, sheet: Any) -> list[str]:
         return []
     try:
         with archive.open(path) as xml:
-            tail = b""
-            while chunk := xml.read(_CHUNK):
-                if b"<f>" in tail + chunk or b"<f " in tail + chunk:
-                    break
-                tail = chunk[-3:]
-            else:
+            if not _contains(xml, b"<f>", b"<f "):
                 return []
         cells: list[str] = []
         with archive.open(path) as xml:
