@@ -40,7 +40,7 @@ from typing import Any
 
 from bot.settings import Settings
 from models.app import Deps
-from models.flood import MEMBER, STRANGER, FloodGuard, Guard, Verdict
+from models.flood import FloodGuard, Guard, Verdict, allowance_for
 from models.messages import Incoming, Reply
 
 log = logging.getLogger(__name__)
@@ -303,7 +303,7 @@ class WorkerGuard:
         if verdict is Verdict.WARN:  # the mute starts now: the next file is ignored before any database work
             now = self.local.clock.monotonic()
             self._muted = {key: until for key, until in self._muted.items() if until > now}
-            self._muted[(channel, address)] = now + (MEMBER if registered else STRANGER).mute
+            self._muted[(channel, address)] = now + allowance_for(registered).mute
         return verdict
 
     def muted(self, channel: str, address: str) -> bool:

@@ -56,6 +56,11 @@ class _Track:
     muted_until: float = float("-inf")
 
 
+def allowance_for(registered: bool) -> Allowance:
+    """The message allowance of a sender: lenient for registered people, strict for anyone else."""
+    return MEMBER if registered else STRANGER
+
+
 class Guard(Protocol):
     """What handlers ask of flood control (`Deps.guard`): a `FloodGuard`, or in `sigap run` with worker processes
     the one that asks each sender's worker (`bot.workers.WorkerGuard`), so that a sender is counted in one place."""
@@ -92,7 +97,7 @@ class FloodGuard:
     def check(self, channel: str, address: str, *, registered: bool) -> Verdict:
         """Count one message from `address`; whether to handle it, warn once, or ignore it."""
         with self._lock:
-            return self._hit(self._messages, (channel, address), MEMBER if registered else STRANGER)
+            return self._hit(self._messages, (channel, address), allowance_for(registered))
 
     def muted(self, channel: str, address: str) -> bool:
         """Whether `address` is being ignored for flooding now (checked before any database work)."""
