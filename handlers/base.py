@@ -10,7 +10,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA
-from sqlalchemy import func, or_
+from sqlalchemy import func, insert, or_
 from sqlmodel import Session, col, select
 
 from models.app import Deps, UserError
@@ -19,6 +19,9 @@ from models.files import FileTooLarge, FileUnavailable
 from models.messages import Channel, Incoming, Reply
 from models.pemda import PemdaConfig, ProgramConfig
 from models.tables import AuditLog, ChatState, Contact, Role, Unit
+
+_AUDIT = insert(AuditLog)
+"""`Ctx.audit`'s statement, built once."""
 
 
 @dataclass
@@ -68,16 +71,18 @@ class Ctx:
         return unit
 
     def audit(self, action: str, target: str = "", **detail: Any) -> None:
-        """Record who did what, from where."""
-        self.session.add(
-            AuditLog(
-                at=self.now,
-                actor_id=self.contact.id if self.contact else None,
-                channel=self.incoming.channel.value,
-                action=action,
-                target=target,
-                detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else "",
-            )
+        """Record who did what, from where: written with the message's commit (its last round trip), gone with a
+        rollback."""
+        self.uow.later(
+            _AUDIT,
+            {
+                "at": self.now,
+                "actor_id": self.contact.id if self.contact else None,
+                "channel": self.incoming.channel.value,
+                "action": action,
+                "target": target,
+                "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail else "",
+            },
         )
 
     def get_state(self) -> ChatState | None:

@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, insert
 from sqlalchemy.exc import IntegrityError
@@ -16,10 +17,9 @@ from handlers import bukti, figures_upload, registration, roster_upload
 from handlers.base import Ctx, not_registered
 from handlers.commands import FLOWS, lookup
 from models.app import Deps, UserError
-from models.db import core
 from models.flood import SLOW_DOWN, Verdict
 from models.messages import Button, Channel, Incoming, Reply
-from models.outbox import WINDOW, OutMessage, decode_buttons, enqueue, queue_replies
+from models.outbox import WINDOW, OutMessage, decode_buttons, enqueue, replies_written, reply_writes
 from models.tables import SENT_STATUSES, ChatState, Contact, InboundSeen, Outbox, Role, Unit
 
 log = logging.getLogger(__name__)
@@ -136,13 +136,15 @@ async def handle_here(deps: Deps, incoming: Incoming, dedupe_key: str | None) ->
                 replies = [Reply(TROUBLE)]
         try:
             _touch_contact(ctx)
-            if replies and incoming.channel in DURABLE:
-                replies = _durable(ctx, replies, dedupe_key)
+            durable = _durable(ctx, replies, dedupe_key) if replies and incoming.channel in DURABLE else None
+            writes = list(durable.writes) if durable is not None else []
             if dedupe_key is not None:
                 # Marked last, with the commit: a slow command holds no write lock while it reads (SQLite has one
                 # writer), and a stranger's refused message costs no insert rolled back and made again.
-                core(session).execute(_MARK_SEEN, {"channel": channel, "key": dedupe_key, "at": now})
-            uow.commit()
+                writes.append((_MARK_SEEN, {"channel": channel, "key": dedupe_key, "at": now}))
+            written = uow.commit_with(writes)  # the replies' rows, the seen-mark and the COMMIT: one round trip
+            if durable is not None:
+                replies = durable.written(session, written)
         except IntegrityError:
             uow.rollback()
             if dedupe_key is None or not _seen(session, channel, dedupe_key):
@@ -160,17 +162,31 @@ def _seen(session: Session, channel: str, key: str) -> bool:
     return session.exec(_SEEN, params={"channel": channel, "key": key}).first() is not None
 
 
-def _durable(ctx: Ctx, replies: list[Reply], dedupe_key: str | None) -> list[Reply]:
-    """The replies written to the outbox for the (possibly just registered) sender; as they are for strangers."""
+@dataclasses.dataclass(frozen=True)
+class _Durable:
+    """The replies to a registered sender as outbox rows still to write (`reply_writes`), for the commit."""
+
+    replies: list[Reply]
+    """What each row holds, in order."""
+    writes: list[tuple[Any, dict[str, Any]]]
+
+    def written(self, session: Session, ids: list[Any]) -> list[Reply]:
+        """The replies with their rows' ids, given what the commit's writes returned (the seen-mark's after them)."""
+        return replies_written(session, self.replies, self.writes, ids[: len(self.writes)])
+
+
+def _durable(ctx: Ctx, replies: list[Reply], dedupe_key: str | None) -> _Durable | None:
+    """The replies to write to the outbox for the (possibly just registered) sender; None for a stranger (nobody to
+    address a row to: the adapter sends them as they are, best effort)."""
     session = ctx.session
     contact = session.get(Contact, ctx.contact.id) if ctx.contact is not None else None
     if contact is None or not contact.active or contact.unit_id is None:
         session.flush()
         contact = identify(session, ctx.incoming)  # someone who registered with this very message
     if contact is None:
-        return replies  # not registered: nobody to address a row to, the adapter sends them best effort
+        return None
     key = dedupe_key or ctx.incoming.message_id or uuid.uuid4().hex
-    return queue_replies(session, contact, ctx.incoming.channel, key, replies, ctx.now)
+    return _Durable(*reply_writes(session, contact, ctx.incoming.channel, key, replies, ctx.now))
 
 
 def _touch_contact(ctx: Ctx) -> None:

@@ -477,6 +477,31 @@ def queue_replies(
     """Write `replies` to `contact` on `channel` as outbox rows due after `REPLY_GRACE` (same transaction as the
     message's handling), a long one as one row per chunk (`chunk_reply`); return what each row holds, in order,
     with its `outbox_id`, for the adapter to send at once and mark (the dispatcher resumes where it failed)."""
+    sent, writes = reply_writes(session, contact, channel, key, replies, now)
+    connection = core(session)  # as `session.execute` would, after the autoflush
+    ids = [connection.execute(statement, row).scalar() for statement, row in writes]
+    return replies_written(session, sent, writes, ids)
+
+
+def replies_written(
+    session: Session, sent: Sequence[Reply], writes: Sequence[tuple[Any, Mapping[str, Any]]], ids: Sequence[Any]
+) -> list[Reply]:
+    """`sent` with the outbox id of each row of `writes` (`reply_writes`) given `ids`, what each insert returned: a
+    row whose key was there already (the message seen again) returned none and is looked up by its key."""
+    _insert, existing = _reply_statements(session.get_bind().dialect.name)
+    found = [
+        outbox_id if outbox_id is not None else core(session).execute(existing, {"key": row["idem_key"]}).scalar()
+        for (_statement, row), outbox_id in zip(writes, ids, strict=True)
+    ]
+    return [dataclasses.replace(reply, outbox_id=outbox_id) for reply, outbox_id in zip(sent, found, strict=True)]
+
+
+def reply_writes(
+    session: Session, contact: Contact, channel: Channel, key: str, replies: Sequence[Reply], now: datetime
+) -> tuple[list[Reply], list[tuple[Any, dict[str, Any]]]]:
+    """`queue_replies`' rows, not yet written: what each row holds (a long reply chunked), and each row's INSERT
+    ... ON CONFLICT DO NOTHING RETURNING id with its values (for `UnitOfWork.commit_with`). An attachment's file is
+    stored now."""
     rows = []
     sent: list[Reply] = []
     for index, whole in enumerate(replies):
@@ -494,13 +519,8 @@ def queue_replies(
             row_key = chunk_key(f"reply|{channel.value}|{key}|{index}", part)
             sent.append(reply)
             rows.append(outbox_row(row_key, contact, message, now, channel=channel, not_before=now + REPLY_GRACE))
-    connection = core(session)  # as `session.execute` would, after the autoflush
-    insert, existing = _reply_statements(connection.dialect.name)
-    ids = []
-    for row in rows:  # each already fits one message: written as it is
-        found = connection.execute(insert, row).scalar()  # None when the key was there (the message seen again)
-        ids.append(found if found is not None else connection.execute(existing, {"key": row["idem_key"]}).scalar())
-    return [dataclasses.replace(reply, outbox_id=outbox_id) for reply, outbox_id in zip(sent, ids, strict=True)]
+    insert, _existing = _reply_statements(session.get_bind().dialect.name)
+    return sent, [(insert, row) for row in rows]  # each already fits one message: written as it is
 
 
 @functools.cache
