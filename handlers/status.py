@@ -16,7 +16,7 @@ from handlers import figures_upload
 from handlers.base import Ctx, find_unit, page_number, sub_units
 from models.app import UserError
 from models.checkins import iso_week, unanswered
-from models.db import core
+from models.db import read_ahead, rows
 from models.fmt import angka, nilai, nilai_singkat, periode, persen, sisa_hari, tanggal, tanggal_pendek
 from models.ladder import STAGE_NAMES
 from models.late import Owed, previous_open
@@ -27,7 +27,7 @@ from models.messages import Button, Reply
 # dashboard imports from here are re-exported.
 from models.pauses import FILTERS as FILTERS
 from models.pauses import PauseMark as PauseMark
-from models.pauses import Standings, exempt_and_paused
+from models.pauses import Standings, exempt_and_paused, marks_read
 from models.pauses import Tally as Tally
 from models.pauses import in_group as in_group
 from models.pauses import marks_for as marks_for
@@ -35,13 +35,13 @@ from models.pauses import state_of as state_of
 from models.pauses import tally as tally
 from models.pemda import ProgramConfig
 from models.scope import viewer_for
-from models.standing import Standing, load_standings
+from models.standing import Standing, current_period, load_standings, standing_reads
 from models.tables import Evidence, Report, Role, Unit, Verification
 
 
-def pause_marks(ctx: Ctx, standings: Standings) -> dict[tuple[int, str], PauseMark]:
+def pause_marks(ctx: Ctx, standings: Standings, units: Sequence[int] | None = None) -> dict[tuple[int, str], PauseMark]:
     """`marks_for` the sender's Pemda today."""
-    return marks_for(ctx.session, ctx.pemda, ctx.deps.calendar, ctx.today, standings)
+    return marks_for(ctx.session, ctx.pemda, ctx.deps.calendar, ctx.today, standings, units)
 
 
 STATE_MARKS = {"memenuhi": "✅", "menunggu verifikasi": "🔎", "dispensasi": "➖", "terlambat": "❌", "belum": "⏳"}
@@ -54,7 +54,7 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
     if not mine:
         lines.append("Belum ada program yang ditugaskan ke unit ini.")
     earlier = _previous_periods(ctx, unit, [s.program for s in mine])
-    refused = _rejected(ctx, unit, [s for s in mine if not s.compliant and s.pending is None])
+    refused = _rejected(ctx, unit, mine)
     for standing in mine:
         if (owed := earlier.get(standing.program.key)) is not None:
             lines += _previous_lines(owed, ctx)
@@ -74,34 +74,54 @@ def _unit_block(unit: Unit, standings: Standings, marks: Mapping[tuple[int, str]
 
 @functools.cache
 def _latest_reports(programs: int) -> Any:
-    """The latest reports (id, program, verification) of one unit in `programs` (program, period) pairs: built once
-    per number of pairs (every /status asks), on `ix_report_lookup`."""
+    """The latest report (id, program, verification) of one unit in each of `programs` (program, period) pairs: built
+    once per number of pairs (every /status asks), on `ix_report_lookup`."""
     pairs = [
         (col(Report.program_key) == bindparam(f"p{i}")) & (col(Report.period) == bindparam(f"per{i}"))
         for i in range(programs)
     ]
-    return (
-        sa_select(col(Report.id), col(Report.program_key), col(Report.verification))
+    newest = func.row_number().over(partition_by=col(Report.program_key), order_by=col(Report.id).desc())
+    ranked = (
+        sa_select(col(Report.id), col(Report.program_key), col(Report.verification), newest.label("newest"))
         .where(or_(*pairs), col(Report.unit_id) == bindparam("unit"), col(Report.withdrawn_at).is_(None))
-        .order_by(col(Report.id).desc())
-        .limit(20)
+        .subquery("ranked")
     )
+    return sa_select(ranked.c.id, ranked.c.program_key, ranked.c.verification).where(ranked.c.newest == 1)
 
 
-def _rejected(ctx: Ctx, unit: Unit, behind: Sequence[Standing]) -> dict[str, str]:
+def _latest_read(unit_id: int | None, periods: Sequence[tuple[str, str]]) -> tuple[Any, dict[str, Any]]:
+    """`_latest_reports` of the unit in each (program, period) of `periods`, with its values."""
+    params: dict[str, Any] = {"unit": unit_id}
+    for index, (key, period) in enumerate(periods):
+        params |= {f"p{index}": key, f"per{index}": period}
+    return _latest_reports(len(periods)), params
+
+
+def _rejected_reads(ctx: Ctx, unit: Unit) -> list[tuple[Any, dict[str, Any]]]:
+    """The read `_rejected` makes for `unit`'s standings (its programs other than checklists, in their current
+    periods), for `read_ahead`."""
+    periods = [
+        (program.key, current_period(program, ctx.today))
+        for program in ctx.pemda.programs
+        if program.measure != "checklist" and program.applies(unit.kind)
+    ]
+    return [_latest_read(unit.id, periods)] if periods else []
+
+
+def _rejected(ctx: Ctx, unit: Unit, mine: Sequence[Standing]) -> dict[str, str]:
     """For programs not met whose latest report the verifier rejected: 'Laporan terakhir (12 produk, 30 Nov 2026)
     ditolak verifikator: …' (else /status would read as if the unit never reported, or as if the older figure
-    were its last word). One indexed query for the latest reports; the reason only for a rejected one."""
-    wanted = {s.program.key: s for s in behind if s.program.measure != "checklist"}
+    were its last word). One indexed query for the latest report of each program; the reason only for a rejected
+    one."""
+    figures = [s for s in mine if s.program.measure != "checklist"]
+    wanted = {s.program.key: s for s in figures if not s.compliant and s.pending is None}
     if not wanted:
         return {}
-    params: dict[str, Any] = {"unit": unit.id}
-    for index, (key, standing) in enumerate(wanted.items()):
-        params |= {f"p{index}": key, f"per{index}": standing.period}
-    rows = core(ctx.session).execute(_latest_reports(len(wanted)), params).all()
     latest: dict[str, int] = {}
-    for report_id, key, verification in rows:
-        if key not in latest and report_id is not None:
+    for report_id, key, verification in rows(
+        ctx.session, *_latest_read(unit.id, [(s.program.key, s.period) for s in figures])
+    ):
+        if key in wanted and report_id is not None:
             latest[key] = report_id if verification == Verification.REJECTED.value else 0
     refused = [report_id for report_id in latest.values() if report_id]
     if not refused:
@@ -196,14 +216,21 @@ async def status(ctx: Ctx) -> list[Reply]:
     else:
         own = ctx.my_unit()
         units = [own, *(sub_units(ctx.session, own) if role is Role.CAMAT else [])]
+    # Every read of the answer below goes out at once (one round trip on PostgreSQL): the units' figures and
+    # checklist, their pauses, and the latest reports of the unit shown in full
+    marks_of = [unit.id for unit in units if unit.id is not None]
+    reads = [
+        *standing_reads(ctx.pemda, units, ctx.today),
+        *marks_read(ctx.pemda, ctx.deps.calendar, ctx.today, marks_of),
+    ]
+    read_ahead(ctx.session, [*reads, *_rejected_reads(ctx, units[0])])
     standings = load_standings(ctx.session, ctx.pemda, units, ctx.today)
-    marks = pause_marks(ctx, standings)
+    marks = pause_marks(ctx, standings, marks_of)
     head = f"Status per {tanggal(ctx.today)}"
     blocks = [_unit_block(units[0], standings, marks, ctx)]
     if len(units) > 1:
         lines = (
-            _table_line(u, [s for (uid, _), s in standings.items() if uid == u.id], marks, ctx.today)
-            for u in units[1:]
+            _table_line(u, [s for (uid, _), s in standings.items() if uid == u.id], marks, ctx.today) for u in units[1:]
         )
         blocks.append("Kelurahan/desa di bawahnya:\n" + "\n".join(lines))
     chased = bool(standings)  # a unit no program applies to (a desa in some Pemda) has nothing to report
@@ -211,9 +238,7 @@ async def status(ctx: Ctx) -> list[Reply]:
     return [Reply("\n\n".join([head, *blocks, foot]).strip())]
 
 
-def _table_line(
-    unit: UnitLike, mine: list[Standing], marks: Mapping[tuple[int, str], PauseMark], today: date
-) -> str:
+def _table_line(unit: UnitLike, mine: list[Standing], marks: Mapping[tuple[int, str], PauseMark], today: date) -> str:
     """'❌ DINKES Dinas Kesehatan — katalog 3/10 · p3dn dispensasi (alasan: …)': one unit on one line, marked as
     /status marks a program: ❌ a deadline passed unmet, ⏳ not met yet before its deadline, ✅ all met."""
     parts: list[str] = []

@@ -232,16 +232,79 @@ def _driver_sql(dialect: Any, statement: Any, values: Mapping[str, Any]) -> tupl
     """`statement` with `values` as the driver takes it: the SQL text (compiled once per statement and set of
     columns) and its parameters, each through its type's bind processor as SQLAlchemy would send it."""
     compiled = _compiled(dialect, statement, tuple(values))
-    parameters = compiled.construct_params(dict(values))
-    for name, process in compiled._bind_processors.items():  # none for most types on psycopg
+    expanded = compiled.construct_expanded_state(dict(values))  # a list for `IN` becomes one parameter per value
+    parameters = dict(expanded.parameters)
+    processors = {**compiled._bind_processors, **expanded.processors}  # each type's own conversion (a UTC time)
+    for name, process in processors.items():
         if name in parameters and parameters[name] is not None:
             parameters[name] = process(parameters[name])
-    return compiled.string, parameters
+    return expanded.statement, parameters
 
 
 @functools.lru_cache(maxsize=256)
 def _compiled(dialect: Any, statement: Any, columns: tuple[str, ...]) -> Any:
     return statement.compile(dialect=dialect, column_keys=list(columns))
+
+
+_READ_AHEAD = "sigap_read_ahead"
+"""`Session.info`'s key for the rows `read_ahead` kept, by `_read_key`."""
+
+
+def read_ahead(session: Session, reads: Sequence[tuple[Any, Mapping[str, Any]]]) -> None:
+    """Run `reads` (Core selects built once, each with its values) now, together: on PostgreSQL in one round trip
+    (psycopg's pipeline) instead of one each; `rows` then hands each read's rows to the code that asks for exactly
+    it. For a command that knows its next reads (/status: a unit's figures, checklist and pauses). Nothing may be
+    written between this and those reads. On SQLite (no round trips) it does nothing: `rows` reads when asked."""
+    connection = core(session)
+    if connection.dialect.name != "postgresql" or len(reads) < 2:
+        return
+    dialect = connection.dialect
+    prepared = [_driver_read(dialect, statement, values) for statement, values in reads]
+    driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
+    cursors = []
+    try:
+        with driver.pipeline():  # sent at once; the block's end waits for every result
+            for sql, parameters, _processors in prepared:
+                cursor = driver.cursor()
+                cursor.execute(sql, parameters)
+                cursors.append(cursor)
+        kept = session.info.setdefault(_READ_AHEAD, {})
+        for (statement, values), cursor, (_sql, _parameters, processors) in zip(reads, cursors, prepared, strict=True):
+            kept[_read_key(statement, values)] = [
+                tuple(
+                    value if process is None or value is None else process(value)
+                    for process, value in zip(processors, row, strict=True)
+                )
+                for row in cursor.fetchall()
+            ]
+    except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy raises it
+        raise DBAPIError.instance(prepared[0][0], None, exc, dialect.loaded_dbapi.Error) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def rows(session: Session, statement: Any, values: Mapping[str, Any]) -> Sequence[Any]:
+    """The rows of `statement` with `values`: those `read_ahead` kept (once), else read now."""
+    kept = session.info.get(_READ_AHEAD)
+    if kept:
+        found: Sequence[Any] | None = kept.pop(_read_key(statement, values), None)
+        if found is not None and not (session.new or session.dirty or session.deleted):
+            return found
+    read: Sequence[Any] = core(session).execute(statement, values).all()
+    return read
+
+
+def _read_key(statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (id(statement), *sorted((name, tuple(v) if isinstance(v, list) else v) for name, v in values.items()))
+
+
+def _driver_read(dialect: Any, statement: Any, values: Mapping[str, Any]) -> tuple[str, dict[str, Any], list[Any]]:
+    """`_driver_sql` of a select, and each result column's processor (None: the driver's value as it is)."""
+    sql, parameters = _driver_sql(dialect, statement, values)
+    compiled = _compiled(dialect, statement, tuple(values))
+    processors = [column.type._cached_result_processor(dialect, None) for column in compiled._result_columns]
+    return sql, parameters, processors
 
 
 def plain_rows(session: Session, stmt: Any) -> list[Any]:

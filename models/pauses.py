@@ -9,7 +9,7 @@ stands with its mark, `in_group` and `tally` count a program's units the way /re
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -18,7 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from models.calendar import WorkingCalendar
-from models.db import core
+from models.db import rows
 from models.fmt import periode, tanggal_pendek
 from models.ladder import PAUSE_DISPENSASI, PAUSE_PROSES, RUNNING, previous_window
 from models.pemda import PemdaConfig, ProgramConfig
@@ -66,26 +66,32 @@ class PauseMark(NamedTuple):
 
 
 def marks_for(
-    session: Session, pemda: PemdaConfig, calendar: WorkingCalendar, today: date, standings: Standings
+    session: Session,
+    pemda: PemdaConfig,
+    calendar: WorkingCalendar,
+    today: date,
+    standings: Standings,
+    units: Iterable[int] | None = None,
 ) -> dict[tuple[int, str], PauseMark]:
     """The dispensations and /proses pauses of the units and programs of `standings`, keyed like them.
 
     Only the periods the bot is chasing count (`chased_periods`: the current period, and the one before while its
     ladder runs), a revoked dispensation never, a pause only until its date. When a unit has several, the one about
-    the period shown wins, then a dispensation over a pause.
+    the period shown wins, then a dispensation over a pause. `units`: those asked about, when the caller read
+    their marks ahead (`marks_read`; default: the units of `standings`).
     """
     if not standings:
         return {}
-    programs = {s.program.key: s.program for s in standings.values()}
-    periods = {key: chased_periods(pemda, calendar, today, program) for key, program in programs.items()}
-    chased = sorted({period for each in periods.values() for period in each})
-    params: dict[str, Any] = {"programs": list(programs), "periods": chased}
-    units = {uid for uid, _key in standings}
-    few = len(units) <= FEW_UNITS  # one unit, a kecamatan: only their rows, whatever the Pemda's size
-    if few:
-        params["units"] = list(units)
+    wanted = set(units) if units is not None else {uid for uid, _key in standings}
+    if len(wanted) <= FEW_UNITS:  # one unit, a kecamatan: only their rows, whatever the Pemda's size
+        periods, read = _few_marks_read(pemda, calendar, today, wanted)
+    else:
+        programs = {s.program.key: s.program for s in standings.values()}
+        periods = {key: chased_periods(pemda, calendar, today, program) for key, program in programs.items()}
+        chased = sorted({period for each in periods.values() for period in each})
+        read = _marks_statement(False), {"programs": list(programs), "periods": chased}
     found: dict[tuple[int, str], tuple[tuple[bool, bool], PauseMark]] = {}
-    for unit_id, program_key, period, kind, until, reason in core(session).execute(_marks_statement(few), params):
+    for unit_id, program_key, period, kind, until, reason in rows(session, *read):
         key = (unit_id, program_key)
         standing = standings.get(key)
         if standing is None or period not in periods[program_key]:
@@ -96,6 +102,26 @@ def marks_for(
         if key not in found or rank >= found[key][0]:
             found[key] = (rank, PauseMark(kind, period, until, reason))
     return {key: mark for key, (_rank, mark) in found.items()}
+
+
+def marks_read(
+    pemda: PemdaConfig, calendar: WorkingCalendar, today: date, units: Iterable[int]
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The read `marks_for` makes for a few units (every program's chased periods), for `read_ahead`; none for
+    more."""
+    wanted = set(units)
+    return [_few_marks_read(pemda, calendar, today, wanted)[1]] if 0 < len(wanted) <= FEW_UNITS else []
+
+
+def _few_marks_read(
+    pemda: PemdaConfig, calendar: WorkingCalendar, today: date, units: set[int]
+) -> tuple[dict[str, list[str]], tuple[Any, dict[str, Any]]]:
+    """The chased periods of every program, and the statement with its values reading the marks of a few `units`
+    (every program's: a unit's rows are few, and the read does not wait for the standings)."""
+    periods = {program.key: chased_periods(pemda, calendar, today, program) for program in pemda.programs}
+    chased = sorted({period for each in periods.values() for period in each})
+    params = {"programs": list(periods), "periods": chased, "units": sorted(units)}
+    return periods, (_marks_statement(True), params)
 
 
 @functools.cache

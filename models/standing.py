@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, bindparam, func, literal, null, type_coerc
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from models.db import core
+from models.db import core, rows
 from models.pemda import PemdaConfig, ProgramConfig
 from models.periods import period_key
 from models.tables import ChecklistItem, Report, ReportSource, Verification
@@ -190,17 +190,7 @@ def _load(
     result: dict[tuple[int, str], Standing] = {}
     wanted = {uid for uid, _kind in pairs}
     few = len(wanted) <= FEW_UNITS
-    kinds = {kind for _uid, kind in pairs}
-    plan: list[tuple[ProgramConfig, str, list[int]]] = []
-    for program in programs if programs is not None else pemda.programs:
-        period = periods[program.key] if periods and program.key in periods else current_period(program, today)
-        if program.measure == "checklist":
-            plan.append((program, period, []))
-            continue
-        applying = {kind for kind in kinds if program.applies(kind)}
-        applicable = [uid for uid, kind in pairs] if applying == kinds else [u for u, k in pairs if k in applying]
-        if applicable:
-            plan.append((program, period, applicable))
+    plan = _plan(pemda, pairs, today, programs, periods)
     # A command about one unit (or a kecamatan) reads only their reports, every program's values in one statement
     figures = [step for step in plan if step[2]]
     prefetched = _few_values(session, figures) if few and figures else {}
@@ -233,6 +223,49 @@ def _load(
                 standing = standing._replace(pending=pending)
             result[(unit_id, key)] = standing
     return result
+
+
+def _plan(
+    pemda: PemdaConfig,
+    pairs: list[tuple[int, str]],
+    today: date,
+    programs: Iterable[ProgramConfig] | None,
+    periods: Mapping[str, str] | None,
+) -> list[tuple[ProgramConfig, str, list[int]]]:
+    """Per program: the period read, and the units (of `pairs`) it applies to (a checklist's: none, its items
+    say)."""
+    kinds = {kind for _uid, kind in pairs}
+    plan: list[tuple[ProgramConfig, str, list[int]]] = []
+    for program in programs if programs is not None else pemda.programs:
+        period = periods[program.key] if periods and program.key in periods else current_period(program, today)
+        if program.measure == "checklist":
+            plan.append((program, period, []))
+            continue
+        applying = {kind for kind in kinds if program.applies(kind)}
+        applicable = [uid for uid, kind in pairs] if applying == kinds else [u for u, k in pairs if k in applying]
+        if applicable:
+            plan.append((program, period, applicable))
+    return plan
+
+
+def standing_reads(
+    pemda: PemdaConfig, units: Sequence[UnitKind], today: date, programs: Iterable[ProgramConfig] | None = None
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The reads `load_standings` makes for a few units (each with its values), for `read_ahead`; none for more."""
+    pairs = [(unit.id, unit.kind) for unit in units if unit.id is not None]
+    if not pairs or len({uid for uid, _kind in pairs}) > FEW_UNITS:
+        return []
+    plan = _plan(pemda, pairs, today, programs, None)
+    wanted = [uid for uid, _kind in pairs]
+    reads = []
+    if figures := [step for step in plan if step[2]]:
+        reads.append(_few_values_read(figures))
+    for program, period, applicable in plan:
+        if program.measure == "checklist":
+            reads.append(_few_checklist_read(program, period, set(wanted), program.verification == "required"))
+        elif program.verification == "required":
+            reads.append(_waiting_read(program, period, applicable))
+    return reads
 
 
 # The statements below are built once per shape and reused with bound values (program key, period, the units of a
@@ -278,16 +311,21 @@ def _few_values_statement(shapes: tuple[tuple[bool, bool], ...]) -> Any:
     return union_all(*parts)
 
 
-def _few_values(
-    session: Session, wanted: Sequence[tuple[ProgramConfig, str, list[int]]]
-) -> dict[str, dict[int, tuple[float, datetime]]]:
-    """(value, moment) per unit of each program in `wanted` (program, period, its units): one round trip for all."""
+def _few_values_read(wanted: Sequence[tuple[ProgramConfig, str, list[int]]]) -> tuple[Any, dict[str, Any]]:
+    """`_few_values`' statement and its values."""
     params: dict[str, Any] = {}
     for i, (program, period, units) in enumerate(wanted):
         params |= {f"pk{i}": program.key, f"period{i}": period, f"units{i}": units}
     shapes = tuple((program.measure == "submission", program.verification == "required") for program, *_ in wanted)
+    return _few_values_statement(shapes), params
+
+
+def _few_values(
+    session: Session, wanted: Sequence[tuple[ProgramConfig, str, list[int]]]
+) -> dict[str, dict[int, tuple[float, datetime]]]:
+    """(value, moment) per unit of each program in `wanted` (program, period, its units): one round trip for all."""
     found: dict[str, dict[int, tuple[float, datetime]]] = {program.key: {} for program, *_ in wanted}
-    for part, unit_id, value, at in core(session).execute(_few_values_statement(shapes), params):
+    for part, unit_id, value, at in rows(session, *_few_values_read(wanted)):
         found[wanted[part][0].key][unit_id] = (float(value or 0), at)
     return found
 
@@ -307,22 +345,28 @@ def _waiting_statement(submission: bool, few: bool) -> Any:
     return sa_select(col(Report.unit_id), col(Report.value), col(Report.verification)).where(col(Report.id).in_(latest))
 
 
+def _waiting_read(
+    program: ProgramConfig, period: str, unit_ids: Sequence[int] | None
+) -> tuple[Any, dict[str, Any]]:
+    """`_waiting_values`' statement and its values."""
+    params: dict[str, Any] = {"pk": program.key, "period": period}
+    if unit_ids is not None:
+        params["units"] = list(unit_ids)
+    return _waiting_statement(program.measure == "submission", unit_ids is not None), params
+
+
 def _waiting_values(
     session: Session, program: ProgramConfig, period: str, unit_ids: Sequence[int] | None = None
 ) -> dict[int, float]:
     """Per unit (of `unit_ids`, default every unit), what waits for the verifier: the figure waiting (when it is the
     latest one, verified or waiting), or the number of submissions waiting."""
     found: dict[int, float] = {}
-    params: dict[str, Any] = {"pk": program.key, "period": period}
-    if unit_ids is not None:
-        params["units"] = list(unit_ids)
-    submission = program.measure == "submission"
-    rows = core(session).execute(_waiting_statement(submission, unit_ids is not None), params)
-    if submission:
-        for unit_id, count in rows:
+    read = rows(session, *_waiting_read(program, period, unit_ids))
+    if program.measure == "submission":
+        for unit_id, count in read:
             found[unit_id] = float(count)
         return found
-    for unit_id, value, verification in rows:
+    for unit_id, value, verification in read:
         if verification == Verification.PENDING.value:
             found[unit_id] = float(value or 0)
     return found
@@ -390,17 +434,23 @@ _ChecklistReadings = tuple[
 or waiting (status, verification, id) and the newest rejected report's id."""
 
 
+def _few_checklist_read(
+    program: ProgramConfig, period: str, wanted: set[int], required: bool
+) -> tuple[Any, dict[str, Any]]:
+    """`_few_checklist`'s statement and its values."""
+    return _few_checklist_statement(required), {"pk": program.key, "period": period, "units": sorted(wanted)}
+
+
 def _few_checklist(
     session: Session, program: ProgramConfig, period: str, wanted: set[int], required: bool
 ) -> _ChecklistReadings:
     """`_checklist`'s four readings for a few units in one round trip."""
-    params = {"pk": program.key, "period": period, "units": list(wanted)}
     per_unit: dict[int, list[str]] = defaultdict(list)
     status: dict[tuple[int, str], tuple[str, datetime, int]] = {}
     live: dict[tuple[int, str], tuple[str, Any, int]] = {}
     rejected: dict[tuple[int, str], int] = {}
-    for part, unit_id, code, item_status, at, verification, report_id in core(session).execute(
-        _few_checklist_statement(required), params
+    for part, unit_id, code, item_status, at, verification, report_id in rows(
+        session, *_few_checklist_read(program, period, wanted, required)
     ):
         if part == 0:
             per_unit[unit_id].append(code)
