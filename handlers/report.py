@@ -11,7 +11,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam
+from sqlalchemy import ColumnElement, bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import col, delete, select
 
@@ -28,13 +28,13 @@ from handlers.base import (
 )
 from handlers.report_period import confirmation, is_move, move, owed, period_words, reporting_period, shown
 from models.app import UserError
-from models.db import core
+from models.db import core, read_ahead
 from models.evidence import title_too_long
 from models.figures import FigureError, FigureKind, Unclear, figure_words, indonesian, read_figure
 from models.fmt import periode, waktu
 from models.messages import Button, Reply
 from models.pemda import ProgramConfig
-from models.standing import ITEM_STATUSES, applicable_programs, current_period, load_standings
+from models.standing import ITEM_STATUSES, applicable_programs, current_period, load_standings, standing_reads
 from models.tables import ChatState, ChecklistItem, Contact, Report, Role, Unit, Verification
 
 FLOW = "lapor"
@@ -546,6 +546,12 @@ def _checklist(ctx: Ctx, unit: Unit, program: ProgramConfig, words: list[str]) -
     return [confirmation(ctx, unit, program, report)]
 
 
+_REPORT_TABLE = Report.__table__  # type: ignore[attr-defined]
+_REPORT_COLUMNS = tuple(column.name for column in _REPORT_TABLE.columns if column.name != "id")
+_INSERT_REPORT = insert(_REPORT_TABLE).returning(_REPORT_TABLE.c.id)
+"""A report as the ORM would write it (every column), without its flush: built once."""
+
+
 def _new_report(
     ctx: Ctx,
     unit: Unit,
@@ -559,6 +565,8 @@ def _new_report(
     note: str = "",
     evidence: str | None = None,
 ) -> Report:
+    """The report written, with the read of where the unit now stands that `confirmation` makes next (one round trip
+    on PostgreSQL). The report returned is not in the session: it is read, not changed, after this."""
     assert unit.id is not None
     report = Report(
         unit_id=unit.id,
@@ -574,8 +582,9 @@ def _new_report(
         channel=ctx.incoming.channel.value,
         created_at=ctx.now,
     )
-    ctx.session.add(report)
-    ctx.session.flush()
+    row = {name: getattr(report, name) for name in _REPORT_COLUMNS}
+    confirming = standing_reads(ctx.pemda, [unit], ctx.today, [program], {program.key: period})
+    [report.id] = read_ahead(ctx.session, confirming, writes=[(_INSERT_REPORT, row)])
     ctx.clear_state()
     ctx.audit("report.created", unit.code, program=program.key, value=value, item=item_code, status=item_status)
     return report

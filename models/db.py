@@ -250,38 +250,44 @@ _READ_AHEAD = "sigap_read_ahead"
 """`Session.info`'s key for the rows `read_ahead` kept, by `_read_key`."""
 
 
-def read_ahead(session: Session, reads: Sequence[tuple[Any, Mapping[str, Any]]]) -> None:
+def read_ahead(
+    session: Session,
+    reads: Sequence[tuple[Any, Mapping[str, Any]]],
+    *,
+    writes: Sequence[tuple[Any, Mapping[str, Any]]] = (),
+) -> list[Any]:
     """Run `reads` (Core selects built once, each with its values) now, together: on PostgreSQL in one round trip
     (psycopg's pipeline) instead of one each; `rows` then hands each read's rows to the code that asks for exactly
     it. For a command that knows its next reads (/status: a unit's figures, checklist and pauses). Nothing may be
-    written between this and those reads. On SQLite (no round trips) it does nothing: `rows` reads when asked."""
+    written between this and those reads. On SQLite (no round trips) the reads wait: `rows` reads when asked.
+
+    `writes` (Core statements) go first, in the same round trip, and the reads see them; returned: per write, the
+    first column of the first row it returned (`RETURNING`), or None.
+    """
     connection = core(session)
-    if connection.dialect.name != "postgresql" or len(reads) < 2:
-        return
+    if connection.dialect.name != "postgresql" or len(reads) + len(writes) < 2:
+        return [_first(connection.execute(statement, values)) for statement, values in writes]
     dialect = connection.dialect
-    prepared = [_driver_read(dialect, statement, values) for statement, values in reads]
+    prepared = [_driver_read(dialect, statement, values) for statement, values in [*writes, *reads]]
     driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
     cursors = []
     try:
         with driver.pipeline():  # sent at once; the block's end waits for every result
-            for sql, parameters, _processors in prepared:
+            for sql, parameters, _types in prepared:
                 cursor = driver.cursor()
                 cursor.execute(sql, parameters)
                 cursors.append(cursor)
+        written = [_driver_first(cursor) for cursor in cursors[: len(writes)]]
         kept = session.info.setdefault(_READ_AHEAD, {})
-        for (statement, values), cursor, (_sql, _parameters, processors) in zip(reads, cursors, prepared, strict=True):
-            kept[_read_key(statement, values)] = [
-                tuple(
-                    value if process is None or value is None else process(value)
-                    for process, value in zip(processors, row, strict=True)
-                )
-                for row in cursor.fetchall()
-            ]
+        read = zip(reads, cursors[len(writes) :], prepared[len(writes) :], strict=True)
+        for (statement, values), cursor, (_sql, _parameters, types) in read:
+            kept[_read_key(statement, values)] = _processed(dialect, cursor, types)
     except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy raises it
         raise DBAPIError.instance(prepared[0][0], None, exc, dialect.loaded_dbapi.Error) from exc
     finally:
         for cursor in cursors:
             cursor.close()
+    return written
 
 
 def rows(session: Session, statement: Any, values: Mapping[str, Any]) -> Sequence[Any]:
@@ -300,11 +306,28 @@ def _read_key(statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _driver_read(dialect: Any, statement: Any, values: Mapping[str, Any]) -> tuple[str, dict[str, Any], list[Any]]:
-    """`_driver_sql` of a select, and each result column's processor (None: the driver's value as it is)."""
+    """`_driver_sql` of a statement, and the type of each column it returns."""
     sql, parameters = _driver_sql(dialect, statement, values)
     compiled = _compiled(dialect, statement, tuple(values))
-    processors = [column.type._cached_result_processor(dialect, None) for column in compiled._result_columns]
-    return sql, parameters, processors
+    return sql, parameters, [column.type for column in compiled._result_columns]
+
+
+def _processed(dialect: Any, cursor: Any, types: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a driver's cursor, each value through its column type's result processor as SQLAlchemy does it
+    (a UTC time, a number by the type the server sent)."""
+    processors = [
+        kind._cached_result_processor(dialect, column.type_code)
+        for kind, column in zip(types, cursor.description or (), strict=False)
+    ]
+    if not any(processors):
+        return [tuple(row) for row in cursor.fetchall()]
+    return [
+        tuple(
+            value if process is None or value is None else process(value)
+            for process, value in zip(processors, row, strict=True)
+        )
+        for row in cursor.fetchall()
+    ]
 
 
 def plain_rows(session: Session, stmt: Any) -> list[Any]:

@@ -249,13 +249,17 @@ def _plan(
 
 
 def standing_reads(
-    pemda: PemdaConfig, units: Sequence[UnitKind], today: date, programs: Iterable[ProgramConfig] | None = None
+    pemda: PemdaConfig,
+    units: Sequence[UnitKind],
+    today: date,
+    programs: Iterable[ProgramConfig] | None = None,
+    periods: Mapping[str, str] | None = None,
 ) -> list[tuple[Any, dict[str, Any]]]:
     """The reads `load_standings` makes for a few units (each with its values), for `read_ahead`; none for more."""
     pairs = [(unit.id, unit.kind) for unit in units if unit.id is not None]
     if not pairs or len({uid for uid, _kind in pairs}) > FEW_UNITS:
         return []
-    plan = _plan(pemda, pairs, today, programs, None)
+    plan = _plan(pemda, pairs, today, programs, periods)
     wanted = [uid for uid, _kind in pairs]
     reads = []
     if figures := [step for step in plan if step[2]]:

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import bindparam, insert
 from sqlalchemy import select as sa_select
-from sqlmodel import col
+from sqlmodel import col, select
 
 from models.db import Database, core, read_ahead, rows
-from models.tables import InboundSeen
+from models.tables import AuditLog, InboundSeen
 from tests.fakes.pg_proxy import round_trip_proxy
 
 WIB = timezone(timedelta(hours=7))
@@ -78,3 +78,16 @@ def test_on_postgresql_reads_ahead_take_one_round_trip_and_rows_none(db: Databas
                 assert proxy.round_trips == 1
         finally:
             proxied.dispose()
+
+
+def test_writes_go_first_and_the_reads_see_them(db: Database) -> None:
+    _seed(db)
+    audit = insert(AuditLog).returning(AuditLog.__table__.c.id)  # type: ignore[attr-defined]
+    row = {"at": AT, "actor_id": None, "channel": "telegram", "action": "x", "target": "", "detail": ""}
+    seen = {"channel": "telegram", "key": "d", "at": AT}
+    with db.uow() as uow:
+        ids = read_ahead(uow.session, [(SINCE, {"since": AT})], writes=[(audit, row), (insert(InboundSeen), seen)])
+        assert [r[0] for r in rows(uow.session, SINCE, {"since": AT})] == ["a", "b", "c", "d"]
+        uow.commit()
+    with db.uow() as uow:
+        assert ids == [uow.session.exec(select(AuditLog)).one().id, None]
