@@ -230,15 +230,63 @@ def _driver_first(cursor: Any) -> Any:
 
 def _driver_sql(dialect: Any, statement: Any, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """`statement` with `values` as the driver takes it: the SQL text (compiled once per statement and set of
-    columns) and its parameters, each through its type's bind processor as SQLAlchemy would send it."""
+    columns; with a list for `IN`, once per number of values) and its parameters, each through its type's bind
+    processor as SQLAlchemy would send it."""
     compiled = _compiled(dialect, statement, tuple(values))
-    expanded = compiled.construct_expanded_state(dict(values))  # a list for `IN` becomes one parameter per value
+    expanding = _expanding(compiled)
+    if not expanding:
+        return compiled.string, _processed_values(compiled, compiled.construct_params(dict(values)), ())
+    parameters = compiled.construct_params(dict(values))
+    shape = (compiled, *(len(parameters[name]) for name in expanding))
+    sql = _EXPANDED.get(shape)
+    if sql is None:  # the first time for this shape: SQLAlchemy renders it (and names its parameters)
+        expanded = compiled.construct_expanded_state(dict(values))
+        if _expand(parameters, expanding) != expanded.parameters:  # named otherwise: SQLAlchemy renders each time
+            return _render(compiled, values)
+        if len(_EXPANDED) > EXPANDED_KEPT:
+            _EXPANDED.clear()
+        sql = _EXPANDED[shape] = expanded.statement
+    return sql, _expand(_processed_values(compiled, parameters, expanding), expanding)
+
+
+EXPANDED_KEPT = 4096
+"""Shapes of statements with lists kept rendered (a few statements, each with lists of up to `FEW_UNITS` units)."""
+_EXPANDED: dict[tuple[Any, ...], str] = {}
+"""The SQL text of a compiled statement (`_compiled` keeps it) for a number of values in each of its `IN` lists."""
+
+
+def _processed_values(compiled: Any, parameters: dict[str, Any], expanding: tuple[str, ...]) -> dict[str, Any]:
+    """`parameters` through their types' bind processors (a UTC time), each value of a list for `IN` alike."""
+    for name, process in compiled._bind_processors.items():
+        value = parameters.get(name)
+        if value is None:
+            continue
+        parameters[name] = [process(v) for v in value] if name in expanding else process(value)
+    return parameters
+
+
+def _expand(parameters: dict[str, Any], expanding: tuple[str, ...]) -> dict[str, Any]:
+    """`parameters` with each list for `IN` as one parameter per value, named as SQLAlchemy names them."""
+    expanded = {name: value for name, value in parameters.items() if name not in expanding}
+    for name in expanding:
+        expanded |= {f"{name}_{i}": value for i, value in enumerate(parameters[name], 1)}
+    return expanded
+
+
+def _render(compiled: Any, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`_driver_sql` through SQLAlchemy's own expansion."""
+    expanded = compiled.construct_expanded_state(dict(values))
     parameters = dict(expanded.parameters)
-    processors = {**compiled._bind_processors, **expanded.processors}  # each type's own conversion (a UTC time)
-    for name, process in processors.items():
+    for name, process in {**compiled._bind_processors, **expanded.processors}.items():
         if name in parameters and parameters[name] is not None:
             parameters[name] = process(parameters[name])
     return expanded.statement, parameters
+
+
+@functools.lru_cache(maxsize=256)
+def _expanding(compiled: Any) -> tuple[str, ...]:
+    """The names of a compiled statement's parameters that take a list (`IN`)."""
+    return tuple(compiled.bind_names[bind] for bind in compiled.binds.values() if bind.expanding)
 
 
 @functools.lru_cache(maxsize=256)

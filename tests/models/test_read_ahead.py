@@ -91,3 +91,21 @@ def test_writes_go_first_and_the_reads_see_them(db: Database) -> None:
         uow.commit()
     with db.uow() as uow:
         assert ids == [uow.session.exec(select(AuditLog)).one().id, None]
+
+
+def test_lists_for_in_of_every_length_are_sent_as_sqlalchemy_renders_them(db: Database) -> None:
+    _seed(db)
+    by = (
+        sa_select(col(InboundSeen.key))
+        .where(
+            col(InboundSeen.channel).in_(("telegram", "whatsapp")),
+            col(InboundSeen.key).in_(bindparam("keys", expanding=True)),
+            col(InboundSeen.at) >= bindparam("since"),
+        )
+        .order_by(col(InboundSeen.key))
+    )
+    with db.uow() as uow:
+        for keys in (["a"], ["a", "c"], [], ["c"], ["a", "b", "c"], ["a", "c"]):  # shapes seen again, and none
+            values = {"keys": keys, "since": AT}
+            read_ahead(uow.session, [(by, values), (SINCE, {"since": AT})])
+            assert [r[0] for r in rows(uow.session, by, values)] == sorted(keys)
