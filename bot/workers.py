@@ -103,6 +103,8 @@ class _Slot:
     """Answers awaited, by job: a message's replies, or a flood-control answer."""
     free: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT))
     restarting: asyncio.Task[None] | None = None
+    outgoing: list[_Handle | _Ask] = field(default_factory=list)
+    """Requests for the worker not yet written: those of one turn of the event loop go in one write."""
 
 
 class MessageWorkers:
@@ -163,20 +165,15 @@ class MessageWorkers:
                 job = next(self._jobs)
                 future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                 slot.waiting[job] = future
+                self._post(slot, _Handle(job, incoming, dedupe_key))
                 try:
-                    slot.conn.send(_Handle(job, incoming, dedupe_key))
-                except (OSError, ValueError):
+                    replies: list[Reply] = await future
+                    return replies
+                except WorkerGone:
+                    pass  # handled here below: if the worker committed before it died, the core sees the
+                    # message was handled (its replies are in the outbox) and does not answer it twice
+                finally:
                     slot.waiting.pop(job, None)
-                    self._lost(slot)
-                else:
-                    try:
-                        replies: list[Reply] = await future
-                        return replies
-                    except WorkerGone:
-                        pass  # handled here below: if the worker committed before it died, the core sees the
-                        # message was handled (its replies are in the outbox) and does not answer it twice
-                    finally:
-                        slot.waiting.pop(job, None)
         return await self._here(incoming, dedupe_key)
 
     async def ask_guard(self, op: str, channel: str, address: str, registered: bool = False) -> Any:
@@ -188,16 +185,33 @@ class MessageWorkers:
         job = next(self._jobs)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         slot.waiting[job] = future
-        try:
-            slot.conn.send(_Ask(job, op, channel, address, registered))
-        except (OSError, ValueError):
-            slot.waiting.pop(job, None)
-            self._lost(slot)
-            raise WorkerGone() from None
+        self._post(slot, _Ask(job, op, channel, address, registered))
         try:
             return await future
         finally:
             slot.waiting.pop(job, None)
+
+    def _post(self, slot: _Slot, request: _Handle | _Ask) -> None:
+        """Send `request` to the slot's worker with the others of this turn of the event loop, in one write: under
+        load one wake-up of the worker for many messages, not one each."""
+        slot.outgoing.append(request)
+        if len(slot.outgoing) == 1:
+            asyncio.get_running_loop().call_soon(self._flush, slot)
+
+    def _flush(self, slot: _Slot) -> None:
+        requests, slot.outgoing = slot.outgoing, []
+        if not requests:
+            return
+        if slot.conn is None:  # the worker ended meanwhile: its waiting messages were handed back already
+            for request in requests:
+                future = slot.waiting.pop(request.job, None)
+                if future is not None and not future.done():
+                    future.set_exception(WorkerGone())
+            return
+        try:
+            slot.conn.send(requests)
+        except (OSError, ValueError):
+            self._lost(slot)
 
     async def _here(self, incoming: Incoming, dedupe_key: str | None) -> list[Reply]:
         from handlers.core import handle_here
@@ -211,14 +225,14 @@ class MessageWorkers:
             return
         try:
             while conn.poll():
-                job, ok, value = conn.recv()
-                future = slot.waiting.pop(job, None)
-                if future is None or future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(RuntimeError(value))
+                for job, ok, value in conn.recv():  # the answers of one turn of the worker's loop
+                    future = slot.waiting.pop(job, None)
+                    if future is None or future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(RuntimeError(value))
         except (EOFError, OSError):
             self._lost(slot)
 
@@ -263,6 +277,8 @@ class MessageWorkers:
                 with contextlib.suppress(Exception):
                     assert self._loop is not None
                     self._loop.remove_reader(slot.conn.fileno())
+                self._flush(slot)  # requests of this turn of the loop go before the stop
+            if slot.conn is not None:
                 with contextlib.suppress(OSError, ValueError):
                     slot.conn.send(None)
         processes = [slot.process for slot in self._slots if slot.process is not None]
@@ -396,9 +412,19 @@ async def _work(conn: Connection, deps: Deps) -> None:
     running: set[asyncio.Task[None]] = set()
     days_off_at = time.monotonic()
 
+    answers: list[tuple[int, bool, Any]] = []
+
     def send(answer: tuple[int, bool, Any]) -> None:
+        """Answer with the others of this turn of the loop, in one write."""
+        answers.append(answer)
+        if len(answers) == 1:
+            loop.call_soon(flush)
+
+    def flush() -> None:
+        batch = answers[:]
+        answers.clear()
         try:
-            conn.send(answer)
+            conn.send(batch)
         except (OSError, ValueError):
             ended.set()  # sigap run is gone
 
@@ -417,16 +443,17 @@ async def _work(conn: Connection, deps: Deps) -> None:
         nonlocal days_off_at
         try:
             while conn.poll():
-                request = conn.recv()
-                if request is None:  # sigap run stops
+                requests = conn.recv()  # those of one turn of sigap run's loop
+                if requests is None:  # sigap run stops
                     ended.set()
                     return
-                if isinstance(request, _Ask):  # answered at once, on this thread
-                    send(_answer(deps.guard, request))
-                    continue
-                task = loop.create_task(one(request))
-                running.add(task)
-                task.add_done_callback(running.discard)
+                for request in requests:
+                    if isinstance(request, _Ask):  # answered at once, on this thread
+                        send(_answer(deps.guard, request))
+                        continue
+                    task = loop.create_task(one(request))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
         except (EOFError, OSError):  # sigap run ended
             ended.set()
             return
@@ -443,6 +470,8 @@ async def _work(conn: Connection, deps: Deps) -> None:
     loop.remove_reader(conn.fileno())
     if running:  # what was handed over before the stop is finished (sigap run drained its chats first)
         await asyncio.wait(set(running), timeout=STOP_TIMEOUT)
+    if answers:
+        flush()
 
 
 def _answer(guard: Guard | None, ask: _Ask) -> tuple[int, bool, Any]:
