@@ -29,6 +29,10 @@ class Statement(NamedTuple):
     returns: tuple[str, ...] = ()
     """For an INSERT ... ON CONFLICT DO NOTHING RETURNING these columns (named as in `params`): the rows of many
     callers go in one multi-row INSERT, and each learns whether its row was inserted (`GroupCommit.insert`)."""
+    many: Any = None
+    """On PostgreSQL, the same write for the values of many callers at once: a statement taking each parameter of
+    `params` as an array (one value per caller), run once instead of once per caller (the server's work and the
+    driver's per row)."""
 
 
 Work = Write | tuple[Statement, ...]
@@ -154,7 +158,11 @@ def _execute(session: Session, works: list[Work]) -> Returned:
     returned: Returned = {}
     if grouped:
         connection = session.connection()
+        arrays = connection.dialect.name == "postgresql"
         for first, values in grouped.values():
+            if arrays and first.many is not None and len(values) > 1:
+                connection.execute(first.many, {name: [value[name] for value in values] for name in first.params})
+                continue
             result = connection.execute(first.statement, values)
             if first.returns:
                 returned[id(first.statement)] = {tuple(row) for row in result}

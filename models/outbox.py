@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -551,6 +551,12 @@ MARK_REPLY_SENT = (
     )
 )
 """A reply the adapter sent marked sent, unless the dispatcher took it (`reply_sent_values`): built once."""
+MARK_REPLIES_SENT = text(
+    "UPDATE outbox SET status = :sent, provider_id = sent.provider_id, sent_at = sent.sent_at, attempts = 1 "
+    "FROM unnest(CAST(:outbox_id AS integer[]), CAST(:provider_id AS varchar[]), CAST(:sent_at AS timestamptz[])) "
+    "AS sent(id, provider_id, sent_at) WHERE outbox.id = sent.id AND outbox.status = :pending"
+).bindparams(sent=OutboxStatus.SENT.value, pending=OutboxStatus.PENDING.value)
+"""`MARK_REPLY_SENT` of many replies at once on PostgreSQL: each value an array (`Statement.many`)."""
 
 
 def release_reply(session: Session, outbox_id: int, error: str, now: datetime) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, text
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col
 from telegram import Bot, Message, Update
@@ -33,7 +33,7 @@ from models.app import Deps, call_on
 from models.files import FileTooLarge, FileUnavailable
 from models.messages import Channel, Incoming, Reply
 from models.outbound import Outbound, RateLimited, SendError, Sent, direct_reply
-from models.outbox import MARK_REPLY_SENT, mark_reply_sent, reply_sent_values
+from models.outbox import MARK_REPLIES_SENT, MARK_REPLY_SENT, mark_reply_sent, reply_sent_values
 from models.tables import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,14 @@ _INBOX_DONE = (
     .values(processed_at=bindparam("done_at"))
 )
 """An update's inbox row marked handled, by its key (one indexed statement, no look-up first)."""
+_INBOX_ALL_DONE = text(
+    "UPDATE inbound_message SET processed_at = done.done_at "
+    "FROM unnest(CAST(:inbox_channel AS varchar[]), CAST(:inbox_key AS varchar[]), CAST(:done_at AS timestamptz[])) "
+    "AS done(channel, key, done_at) "
+    "WHERE inbound_message.channel = done.channel AND inbound_message.key = done.key "
+    "AND inbound_message.processed_at IS NULL"
+)
+"""`_INBOX_DONE` of many updates at once on PostgreSQL: each value an array (`Statement.many`)."""
 
 
 def _inbox_done(key: str, now: datetime) -> dict[str, Any]:
@@ -265,12 +273,12 @@ class TelegramAdapter:
         if error is None and all(reply.broadcast_id is None for reply, _id, _chat in sent):  # the usual case
             now = self.deps.clock.now()
             statements = [
-                Statement(MARK_REPLY_SENT, reply_sent_values(reply.outbox_id, provider_id, now))
+                Statement(MARK_REPLY_SENT, reply_sent_values(reply.outbox_id, provider_id, now), many=MARK_REPLIES_SENT)
                 for reply, provider_id, _chat in sent
                 if reply.outbox_id is not None
             ]
             if self.inbox:
-                statements.append(Statement(_INBOX_DONE, _inbox_done(key, now)))
+                statements.append(Statement(_INBOX_DONE, _inbox_done(key, now), many=_INBOX_ALL_DONE))
             try:
                 await self.writes.execute(statements, linger=SETTLE_LINGER)
             except Exception as exc:  # the rows stay pending: sent again by the dispatcher; the update handled again

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import handlers.core as core
 from bot.replies import GroupCommit, Statement
@@ -261,3 +261,52 @@ async def test_a_write_that_may_linger_goes_with_the_next_commit_or_alone_after_
     with deps.db.uow() as uow:
         stored = {s.key for s in uow.session.exec(select(InboundSeen)).all()}
     assert {"999:now", "999:alone", *(f"999:{n}" for n in range(5))} <= stored
+
+
+async def test_replies_of_many_chats_are_marked_sent_in_one_statement(deps: Deps) -> None:
+    from models.outbox import MARK_REPLIES_SENT, MARK_REPLY_SENT, reply_sent_values
+    from models.tables import Outbox
+
+    with deps.db.uow() as uow:
+        ids = []
+        for n, contact in enumerate(uow.session.exec(select(Contact).limit(6)).all()):
+            row = enqueue(uow.session, f"bulk|{n}", contact, OutMessage(text=f"balasan {n}"), deps.clock.now())
+            assert row is not None and row.id is not None
+            ids.append(row.id)
+        taken = uow.session.get(Outbox, ids[-1])
+        assert taken is not None
+        taken.status = "sending"  # the dispatcher took this one meanwhile: left to it
+        uow.commit()
+    executions: list[str] = []
+    event.listen(deps.db.engine, "before_cursor_execute", lambda *args: executions.append(args[2]))
+    writes = GroupCommit(deps.db)
+    await writes.execute([Statement(MARK_REPLY_SENT, reply_sent_values(ids[0], "m-0", deps.clock.now()))])
+    executions.clear()
+    marks = [
+        [Statement(MARK_REPLY_SENT, reply_sent_values(i, f"m-{n}", deps.clock.now()), many=MARK_REPLIES_SENT)]
+        for n, i in enumerate(ids[1:], 1)
+    ]
+    await asyncio.gather(*(writes.execute(mark) for mark in marks))
+    assert len([sql for sql in executions if "outbox" in sql.lower()]) == 1
+    with deps.db.uow() as uow:
+        rows = {r.id: r for r in uow.session.exec(select(Outbox).where(col(Outbox.id).in_(ids))).all()}
+    assert [(rows[i].status, rows[i].provider_id) for i in ids[:-1]] == [("sent", f"m-{n}") for n in range(5)]
+    assert all(rows[i].sent_at == deps.clock.now() and rows[i].attempts == 1 for i in ids[:-1])
+    assert rows[ids[-1]].status == "sending" and not rows[ids[-1]].provider_id
+
+
+async def test_updates_of_many_chats_are_marked_done_in_one_statement(deps: Deps) -> None:
+    from bot.telegram.adapter import _INBOX_ALL_DONE, _INBOX_DONE, _inbox_done
+    from models.tables import InboundMessage
+
+    keys = [f"9{n}" for n in range(5)]
+    with deps.db.uow() as uow:
+        for key in [*keys, "other"]:
+            inbox.store(uow.session, "telegram", key, "{}", deps.clock.now())
+        uow.commit()
+    writes = GroupCommit(deps.db)
+    done = [[Statement(_INBOX_DONE, _inbox_done(key, deps.clock.now()), many=_INBOX_ALL_DONE)] for key in keys]
+    await asyncio.gather(*(writes.execute(statements) for statements in done))
+    with deps.db.uow() as uow:
+        rows = {r.key: r.processed_at for r in uow.session.exec(select(InboundMessage)).all()}
+    assert {key: at for key, at in rows.items() if at is not None} == dict.fromkeys(keys, deps.clock.now())
