@@ -495,6 +495,7 @@ class UnitOfWork:
         raises it, and nothing is committed: the caller rolls back.
         """
         session = self.session
+        session.info.pop(_READ_AHEAD, None)  # rows read ahead and not asked for are not kept past the transaction
         later = len(self._later)
         writes, self._later = [*self._later, *writes], []
         if not writes:
@@ -528,4 +529,5 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Forget everything not yet committed."""
         self._later.clear()
+        self.session.info.pop(_READ_AHEAD, None)
         self.session.rollback()

@@ -109,3 +109,16 @@ def test_lists_for_in_of_every_length_are_sent_as_sqlalchemy_renders_them(db: Da
             values = {"keys": keys, "since": AT}
             read_ahead(uow.session, [(by, values), (SINCE, {"since": AT})])
             assert [r[0] for r in rows(uow.session, by, values)] == sorted(keys)
+
+
+def test_rows_read_ahead_do_not_outlive_their_transaction(db: Database) -> None:
+    _seed(db)
+    with db.uow() as uow:
+        read_ahead(uow.session, [(SINCE, {"since": AT}), (BY_KEYS, {"keys": ["a"]})])
+        core(uow.session).execute(insert(InboundSeen), {"channel": "telegram", "key": "d", "at": AT})
+        uow.commit()
+        assert [r[0] for r in rows(uow.session, SINCE, {"since": AT})] == ["a", "b", "c", "d"]
+        read_ahead(uow.session, [(SINCE, {"since": AT}), (BY_KEYS, {"keys": ["a"]})])
+        uow.rollback()
+        core(uow.session).execute(insert(InboundSeen), {"channel": "telegram", "key": "e", "at": AT})
+        assert [r[0] for r in rows(uow.session, SINCE, {"since": AT})] == ["a", "b", "c", "d", "e"]
