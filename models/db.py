@@ -228,11 +228,10 @@ def _driver_first(cursor: Any) -> Any:
     return None if row is None else row[0]
 
 
-def _driver_sql(dialect: Any, statement: Any, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """`statement` with `values` as the driver takes it: the SQL text (compiled once per statement and set of
-    columns; with a list for `IN`, once per number of values) and its parameters, each through its type's bind
-    processor as SQLAlchemy would send it."""
-    compiled = _compiled(dialect, statement, tuple(values))
+def _driver_sql(compiled: Any, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A statement compiled by `_compiled`, with `values`, as the driver takes it: the SQL text (with a list for `IN`,
+    rendered once per number of values) and its parameters, each through its type's bind processor as SQLAlchemy
+    would send it."""
     expanding = _expanding(compiled)
     if not expanding:
         return compiled.string, _processed_values(compiled, compiled.construct_params(dict(values)), ())
@@ -316,26 +315,47 @@ def read_ahead(
     if connection.dialect.name != "postgresql" or len(reads) + len(writes) < 2:
         return [_first(connection.execute(statement, values)) for statement, values in writes]
     dialect = connection.dialect
-    prepared = [_driver_read(dialect, statement, values) for statement, values in [*writes, *reads]]
+    compiled = [_compiled(dialect, statement, tuple(values)) for statement, values in [*writes, *reads]]
+    types = [[column.type for column in c._result_columns] for c in compiled[len(writes) :]]
+
+    def keep(cursors: list[Any]) -> list[Any]:
+        kept = session.info.setdefault(_READ_AHEAD, {})
+        for (statement, values), cursor, kinds in zip(reads, cursors[len(writes) :], types, strict=True):
+            kept[_read_key(statement, values)] = _processed(dialect, cursor, kinds)
+        return [_driver_first(cursor) for cursor in cursors[: len(writes)]]
+
+    sent = [_driver_sql(c, values) for c, (_statement, values) in zip(compiled, [*writes, *reads], strict=True)]
+    return _pipelined(connection, sent, commit=False, then=keep)
+
+
+def _pipelined(
+    connection: Connection,
+    statements: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    commit: bool,
+    then: Callable[[list[Any]], T],
+) -> T:
+    """`statements` (driver SQL with its parameters, `_driver_sql`) sent at once, then a COMMIT when `commit`: one round
+    trip on PostgreSQL (psycopg's pipeline; the block's end waits for every result). `then` reads the cursors, one
+    per statement, before they are closed. A failure raises as SQLAlchemy raises it (IntegrityError, ...)."""
     driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
+    error = connection.dialect.loaded_dbapi.Error
     cursors = []
+    sql = ""
     try:
-        with driver.pipeline():  # sent at once; the block's end waits for every result
-            for sql, parameters, _types in prepared:
+        with driver.pipeline():
+            for sql, parameters in statements:
                 cursor = driver.cursor()
                 cursor.execute(sql, parameters)
                 cursors.append(cursor)
-        written = [_driver_first(cursor) for cursor in cursors[: len(writes)]]
-        kept = session.info.setdefault(_READ_AHEAD, {})
-        read = zip(reads, cursors[len(writes) :], prepared[len(writes) :], strict=True)
-        for (statement, values), cursor, (_sql, _parameters, types) in read:
-            kept[_read_key(statement, values)] = _processed(dialect, cursor, types)
-    except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy raises it
-        raise DBAPIError.instance(prepared[0][0], None, exc, dialect.loaded_dbapi.Error) from exc
+            if commit:
+                driver.execute(b"COMMIT")  # a statement, not commit(): that would wait for its own sync
+        return then(cursors)
+    except error as exc:
+        raise DBAPIError.instance(sql, None, exc, error) from exc
     finally:
         for cursor in cursors:
             cursor.close()
-    return written
 
 
 def rows(session: Session, statement: Any, values: Mapping[str, Any]) -> Sequence[Any]:
@@ -351,13 +371,6 @@ def rows(session: Session, statement: Any, values: Mapping[str, Any]) -> Sequenc
 
 def _read_key(statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...]:
     return (id(statement), *sorted((name, tuple(v) if isinstance(v, list) else v) for name, v in values.items()))
-
-
-def _driver_read(dialect: Any, statement: Any, values: Mapping[str, Any]) -> tuple[str, dict[str, Any], list[Any]]:
-    """`_driver_sql` of a statement, and the type of each column it returns."""
-    sql, parameters = _driver_sql(dialect, statement, values)
-    compiled = _compiled(dialect, statement, tuple(values))
-    return sql, parameters, [column.type for column in compiled._result_columns]
 
 
 def _processed(dialect: Any, cursor: Any, types: list[Any]) -> list[tuple[Any, ...]]:
@@ -506,23 +519,9 @@ class UnitOfWork:
             results = [_first(connection.execute(statement, values)) for statement, values in writes]
             session.commit()
             return results[later:]
-        driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
-        prepared = [_driver_sql(connection.dialect, statement, values) for statement, values in writes]
-        cursors = []
-        sql = ""
-        try:
-            with driver.pipeline():  # sent at once; the COMMIT waits for every result (and fails with the first)
-                for sql, parameters in prepared:
-                    cursor = driver.cursor()
-                    cursor.execute(sql, parameters)
-                    cursors.append(cursor)
-                driver.execute(b"COMMIT")  # a statement, not commit(): that would wait for its own sync
-            results = [_driver_first(cursor) for cursor in cursors]
-        except connection.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy raises it (IntegrityError, ...)
-            raise DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error) from exc
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        dialect = connection.dialect
+        sent = [_driver_sql(_compiled(dialect, statement, tuple(values)), values) for statement, values in writes]
+        results = _pipelined(connection, sent, commit=True, then=lambda cursors: [_driver_first(c) for c in cursors])
         session.commit()  # the driver's transaction is over: this ends the session's (psycopg sends nothing)
         return results[later:]
 
